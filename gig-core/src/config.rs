@@ -1,0 +1,282 @@
+//! Consumer configuration: Gig's own settings, typed, plus librdkafka properties passed
+//! through untouched (security, tuning: every librdkafka option works as documented).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ConfigError;
+
+/// Properties Gig sets itself, and why a user may not change them.
+const RESERVED: &[(&str, &str, &str)] = &[
+    (
+        "enable.auto.commit",
+        "false",
+        "Gig commits only offsets whose records were handed over; auto-commit would commit records still in flight",
+    ),
+    (
+        "enable.auto.offset.store",
+        "false",
+        "Gig commits explicit offsets; the offset store is not used",
+    ),
+];
+
+/// Configuration of one `ConsumerActor`.
+///
+/// Built in code (`ConsumerConfig::new(brokers, group).topics(..)..`) or loaded from JSON
+/// with [`ConsumerConfig::from_json_file`]. Durations are milliseconds in JSON:
+///
+/// ```json
+/// { "brokers": "127.0.0.1:9092", "group_id": "billing", "topics": ["orders"],
+///   "ack_timeout_ms": 3000, "max_in_flight": 10000,
+///   "properties": { "session.timeout.ms": "6000" } }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// Bootstrap servers, comma-separated (librdkafka's `bootstrap.servers`).
+    pub brokers: String,
+    /// Consumer group id (`group.id`).
+    pub group_id: String,
+    /// Topics to subscribe to when the consumer starts; empty to subscribe or assign later.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// How long the downstream has to ack a record before it goes to the NoAckedActor.
+    #[serde(default = "defaults::ack_timeout", with = "millis")]
+    #[serde(rename = "ack_timeout_ms")]
+    pub ack_timeout: Duration,
+    /// Records not yet handed over to an outcome actor before fetching pauses.
+    #[serde(default = "defaults::max_in_flight")]
+    pub max_in_flight: usize,
+    /// How often resolved offsets are committed.
+    #[serde(default = "defaults::commit_interval", with = "millis")]
+    #[serde(rename = "commit_interval_ms")]
+    pub commit_interval: Duration,
+    /// Commit early once this many records were handed over since the last commit.
+    #[serde(default = "defaults::commit_every")]
+    pub commit_every: usize,
+    /// Most records in one message to the Acked or NoAcked actor.
+    #[serde(default = "defaults::handover_batch")]
+    pub handover_batch: usize,
+    /// librdkafka properties, passed through untouched.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+mod defaults {
+    use std::time::Duration;
+    pub fn ack_timeout() -> Duration {
+        Duration::from_secs(3)
+    }
+    pub fn max_in_flight() -> usize {
+        10_000
+    }
+    pub fn commit_interval() -> Duration {
+        Duration::from_secs(1)
+    }
+    pub fn commit_every() -> usize {
+        10_000
+    }
+    pub fn handover_batch() -> usize {
+        1_000
+    }
+}
+
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+impl ConsumerConfig {
+    /// A config with Gig's defaults: 3 s ack timeout, 10,000 records in flight, commits
+    /// every second or every 10,000 handed-over records.
+    pub fn new(brokers: impl Into<String>, group_id: impl Into<String>) -> Self {
+        ConsumerConfig {
+            brokers: brokers.into(),
+            group_id: group_id.into(),
+            topics: Vec::new(),
+            ack_timeout: defaults::ack_timeout(),
+            max_in_flight: defaults::max_in_flight(),
+            commit_interval: defaults::commit_interval(),
+            commit_every: defaults::commit_every(),
+            handover_batch: defaults::handover_batch(),
+            properties: BTreeMap::new(),
+        }
+    }
+
+    /// Topics to subscribe to at start.
+    pub fn topics<S: Into<String>>(mut self, topics: impl IntoIterator<Item = S>) -> Self {
+        self.topics = topics.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The ack timeout.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// The in-flight limit.
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = limit;
+        self
+    }
+
+    /// The commit interval.
+    pub fn commit_interval(mut self, interval: Duration) -> Self {
+        self.commit_interval = interval;
+        self
+    }
+
+    /// Commit early after this many handed-over records.
+    pub fn commit_every(mut self, count: usize) -> Self {
+        self.commit_every = count;
+        self
+    }
+
+    /// Most records per hand-over message.
+    pub fn handover_batch(mut self, records: usize) -> Self {
+        self.handover_batch = records;
+        self
+    }
+
+    /// Sets one librdkafka property, passed through untouched.
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Parses and validates a JSON config.
+    pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
+        let config: ConsumerConfig =
+            serde_json::from_str(json).map_err(|source| ConfigError::Json { path: None, source })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a JSON config file.
+    pub fn from_json_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_json_str(&text).map_err(|e| match e {
+            ConfigError::Json { source, .. } => ConfigError::Json {
+                path: Some(path.to_path_buf()),
+                source,
+            },
+            other => other,
+        })
+    }
+
+    /// Checks Gig's own settings. librdkafka properties are checked by librdkafka when the
+    /// client is created.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.brokers.trim().is_empty() {
+            return Err(ConfigError::NoBrokers);
+        }
+        if self.group_id.trim().is_empty() {
+            return Err(ConfigError::NoGroupId);
+        }
+        if self.topics.iter().any(|t| t.is_empty()) {
+            return Err(ConfigError::EmptyTopic);
+        }
+        let positive = [
+            ("ack_timeout_ms", self.ack_timeout.is_zero()),
+            ("max_in_flight", self.max_in_flight == 0),
+            ("commit_interval_ms", self.commit_interval.is_zero()),
+            ("commit_every", self.commit_every == 0),
+            ("handover_batch", self.handover_batch == 0),
+        ];
+        if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
+            return Err(ConfigError::Zero { field });
+        }
+        for (key, required, why) in RESERVED {
+            if let Some(value) = self.properties.get(*key) {
+                if value != required {
+                    return Err(ConfigError::Reserved {
+                        key: key.to_string(),
+                        why,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The librdkafka properties for the consumer: the user's, then Gig's own.
+    pub fn client_properties(&self) -> BTreeMap<String, String> {
+        let mut props = BTreeMap::new();
+        // Defaults a user may override: a new group reads a topic from the start.
+        props.insert("auto.offset.reset".to_string(), "earliest".to_string());
+        props.extend(self.properties.clone());
+        props.insert("bootstrap.servers".to_string(), self.brokers.clone());
+        props.insert("group.id".to_string(), self.group_id.clone());
+        for (key, value, _) in RESERVED {
+            props.insert(key.to_string(), value.to_string());
+        }
+        props
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_defaults_and_overrides() {
+        let c = ConsumerConfig::from_json_str(
+            r#"{"brokers":"b:9092","group_id":"g","topics":["t"],"ack_timeout_ms":250,
+                "properties":{"session.timeout.ms":"6000"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.ack_timeout, Duration::from_millis(250));
+        assert_eq!(c.max_in_flight, 10_000);
+        let props = c.client_properties();
+        assert_eq!(props["session.timeout.ms"], "6000");
+        assert_eq!(props["enable.auto.commit"], "false");
+        assert_eq!(props["auto.offset.reset"], "earliest");
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let c = ConsumerConfig::new("b:1", "g").topics(["a", "b"]).property("x", "y");
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(ConsumerConfig::from_json_str(&json).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_configs_are_typed_errors() {
+        let err = |c: ConsumerConfig| c.validate().unwrap_err().to_string();
+        assert!(err(ConsumerConfig::new("", "g")).contains("no brokers"));
+        assert!(err(ConsumerConfig::new("b", " ")).contains("no group id"));
+        assert!(err(ConsumerConfig::new("b", "g").ack_timeout(Duration::ZERO))
+            .contains("`ack_timeout_ms` must be greater than zero"));
+        assert!(err(ConsumerConfig::new("b", "g").max_in_flight(0)).contains("max_in_flight"));
+        assert!(err(ConsumerConfig::new("b", "g").property("enable.auto.commit", "true"))
+            .contains("managed by Gig"));
+        assert!(err(ConsumerConfig::new("b", "g").topics([""])).contains("empty"));
+    }
+
+    #[test]
+    fn malformed_json_and_missing_files_say_where() {
+        let e = ConsumerConfig::from_json_str("{\"brokers\": ").unwrap_err();
+        assert!(matches!(e, ConfigError::Json { .. }), "{e}");
+        let e = ConsumerConfig::from_json_str(r#"{"brokers":"b","group_id":"g","typo":1}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown field `typo`"), "{e}");
+        let e = ConsumerConfig::from_json_file("/nonexistent/gig.json").unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/gig.json"), "{e}");
+    }
+}

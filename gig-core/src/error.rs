@@ -1,0 +1,47 @@
+//! Everything a configuration can get wrong, each with a message a person can act on.
+
+use std::path::PathBuf;
+
+/// A configuration that Gig refuses, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No bootstrap servers were given.
+    #[error("no brokers given: set `brokers` to a bootstrap list such as \"127.0.0.1:9092\"")]
+    NoBrokers,
+    /// No consumer group id was given.
+    #[error("no group id given: set `group_id`; Gig commits offsets for a consumer group")]
+    NoGroupId,
+    /// A duration that must be positive is zero.
+    #[error("`{field}` must be greater than zero")]
+    Zero {
+        /// The setting's name.
+        field: &'static str,
+    },
+    /// A topic name is empty.
+    #[error("topic names must not be empty")]
+    EmptyTopic,
+    /// A librdkafka property that Gig manages itself was set to a value Gig cannot honour.
+    #[error("property `{key}` is managed by Gig: {why}")]
+    Reserved {
+        /// The property.
+        key: String,
+        /// Why Gig manages it.
+        why: &'static str,
+    },
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config text is not valid JSON for a Gig config.
+    #[error("invalid config JSON{}: {source}", path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Json {
+        /// The file, when the JSON came from one.
+        path: Option<PathBuf>,
+        /// The parser's error, with line and column.
+        source: serde_json::Error,
+    },
+}

@@ -1,0 +1,321 @@
+//! The ledger of one partition: each tracked record's state and deadline, and the commit
+//! watermark that never passes a record whose outcome is not yet accepted.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::record::Record;
+
+/// Where a tracked record is on its way to an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordState {
+    /// Delivered to the downstream; waiting for an ack, a nack or the deadline.
+    Waiting,
+    /// Routed to the Acked or NoAcked actor; not yet accepted there.
+    Routed,
+    /// Accepted by the Acked or NoAcked actor: its offset may be committed.
+    HandedOver,
+}
+
+#[derive(Debug)]
+struct Entry {
+    offset: i64,
+    deadline: Instant,
+    // Held only while waiting, so the timeout path can hand the record over.
+    record: Option<Record>,
+    state: RecordState,
+}
+
+/// One partition's tracked records, in offset order.
+///
+/// Records are addressed by a sequence number that grows by one per tracked record, so a
+/// lookup is an index into a `VecDeque`, not a search. Every record of a partition gets the
+/// same timeout and arrives in offset order, so arrival order is deadline order: the next
+/// deadline is that of the first waiting record, found by a cursor that only moves forward.
+#[derive(Debug)]
+pub struct PartitionBook {
+    topic: Arc<str>,
+    partition: i32,
+    head_seq: u64,
+    entries: VecDeque<Entry>,
+    // Every entry with a smaller seq is no longer waiting.
+    expiry_cursor: u64,
+    unresolved: usize,
+    last_offset: Option<i64>,
+    // The next offset to commit: one past the longest handed-over prefix.
+    committable: Option<i64>,
+    commit_requested: Option<i64>,
+    commit_confirmed: Option<i64>,
+}
+
+impl PartitionBook {
+    /// An empty book for one partition.
+    pub fn new(topic: Arc<str>, partition: i32) -> Self {
+        PartitionBook {
+            topic,
+            partition,
+            head_seq: 0,
+            entries: VecDeque::new(),
+            expiry_cursor: 0,
+            unresolved: 0,
+            last_offset: None,
+            committable: None,
+            commit_requested: None,
+            commit_confirmed: None,
+        }
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &Arc<str> {
+        &self.topic
+    }
+
+    /// The partition.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// Starts tracking a record; returns its sequence number, or `None` when its offset is
+    /// not past the last tracked one (a refetch): such a record is never delivered twice.
+    pub fn track(&mut self, record: Record, deadline: Instant) -> Option<u64> {
+        let offset = record.offset();
+        if self.last_offset.is_some_and(|last| offset <= last) {
+            return None;
+        }
+        self.last_offset = Some(offset);
+        let seq = self.head_seq + self.entries.len() as u64;
+        self.entries.push_back(Entry {
+            offset,
+            deadline,
+            record: Some(record),
+            state: RecordState::Waiting,
+        });
+        self.unresolved += 1;
+        Some(seq)
+    }
+
+    fn entry_mut(&mut self, seq: u64) -> Option<&mut Entry> {
+        let index = seq.checked_sub(self.head_seq)?;
+        self.entries.get_mut(usize::try_from(index).ok()?)
+    }
+
+    /// The state of a tracked record; `None` once it is committable and forgotten.
+    pub fn state(&self, seq: u64) -> Option<RecordState> {
+        let index = usize::try_from(seq.checked_sub(self.head_seq)?).ok()?;
+        self.entries.get(index).map(|e| e.state)
+    }
+
+    /// Routes a waiting record to an outcome and gives it back for the hand-over;
+    /// `None` if it is no longer waiting (already acked, nacked or timed out).
+    pub fn route(&mut self, seq: u64) -> Option<Record> {
+        let entry = self.entry_mut(seq)?;
+        if entry.state != RecordState::Waiting {
+            return None;
+        }
+        entry.state = RecordState::Routed;
+        entry.record.take()
+    }
+
+    fn advance_expiry_cursor(&mut self) {
+        self.expiry_cursor = self.expiry_cursor.max(self.head_seq);
+        while let Some(entry) = self.entries.get((self.expiry_cursor - self.head_seq) as usize) {
+            if entry.state == RecordState::Waiting {
+                break;
+            }
+            self.expiry_cursor += 1;
+        }
+    }
+
+    /// The earliest deadline among waiting records.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.advance_expiry_cursor();
+        self.entries
+            .get((self.expiry_cursor - self.head_seq) as usize)
+            .map(|e| e.deadline)
+    }
+
+    /// Routes every waiting record whose deadline is at or before `now`; appends each
+    /// `(seq, record)` to `expired`.
+    pub fn expire(&mut self, now: Instant, expired: &mut Vec<(u64, Record)>) {
+        loop {
+            self.advance_expiry_cursor();
+            let seq = self.expiry_cursor;
+            match self.entries.get_mut((seq - self.head_seq) as usize) {
+                Some(entry) if entry.deadline <= now => {
+                    entry.state = RecordState::Routed;
+                    if let Some(record) = entry.record.take() {
+                        expired.push((seq, record));
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Records that the outcome actor accepted a routed record. Returns `true` when this
+    /// moved the commit watermark.
+    pub fn handed_over(&mut self, seq: u64) -> bool {
+        match self.entry_mut(seq) {
+            Some(entry) if entry.state == RecordState::Routed => {
+                entry.state = RecordState::HandedOver;
+            }
+            _ => return false,
+        }
+        self.unresolved -= 1;
+        let mut moved = false;
+        while let Some(front) = self.entries.front() {
+            if front.state != RecordState::HandedOver {
+                break;
+            }
+            self.committable = Some(front.offset + 1);
+            self.entries.pop_front();
+            self.head_seq += 1;
+            moved = true;
+        }
+        moved
+    }
+
+    /// Records not yet handed over (waiting or routed).
+    pub fn unresolved(&self) -> usize {
+        self.unresolved
+    }
+
+    /// Records held in the book: unresolved ones and handed-over ones behind an unresolved
+    /// one, which wait there for the watermark to pass them.
+    pub fn tracked(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The next offset to commit: one past the longest prefix of handed-over records.
+    pub fn committable(&self) -> Option<i64> {
+        self.committable
+    }
+
+    /// The last offset whose commit the broker confirmed.
+    pub fn committed(&self) -> Option<i64> {
+        self.commit_confirmed
+    }
+
+    /// The committable offset if it is past what was last requested; marks it requested.
+    pub fn take_commit(&mut self) -> Option<i64> {
+        let offset = self.committable?;
+        if self.commit_requested.is_some_and(|r| r >= offset) {
+            return None;
+        }
+        self.commit_requested = Some(offset);
+        Some(offset)
+    }
+
+    /// The broker confirmed a commit.
+    pub fn commit_confirmed(&mut self, offset: i64) {
+        if self.commit_confirmed.is_none_or(|c| c < offset) {
+            self.commit_confirmed = Some(offset);
+        }
+    }
+
+    /// A commit failed: forget the request so that the next commit round sends it again.
+    pub fn commit_failed(&mut self, offset: i64) {
+        if self.commit_requested == Some(offset) {
+            self.commit_requested = self.commit_confirmed;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::test_record;
+    use std::time::Duration;
+
+    fn book_with(offsets: &[i64], deadline: Instant) -> (PartitionBook, Vec<u64>) {
+        let topic: Arc<str> = Arc::from("t");
+        let mut book = PartitionBook::new(topic.clone(), 0);
+        let seqs = offsets
+            .iter()
+            .map(|&o| book.track(test_record(&topic, 0, o), deadline).unwrap())
+            .collect();
+        (book, seqs)
+    }
+
+    #[test]
+    fn out_of_order_hand_over_never_passes_an_unresolved_record() {
+        let now = Instant::now();
+        let (mut book, s) = book_with(&[7, 8, 9, 10], now);
+        for &seq in &s[1..] {
+            book.route(seq).unwrap();
+            assert!(!book.handed_over(seq), "offset 7 is unresolved");
+        }
+        assert_eq!(book.committable(), None);
+        assert_eq!(book.tracked(), 4);
+        book.route(s[0]).unwrap();
+        assert!(book.handed_over(s[0]));
+        assert_eq!(book.committable(), Some(11), "jumps past every handed-over record");
+        assert_eq!(book.tracked(), 0);
+        assert_eq!(book.unresolved(), 0);
+    }
+
+    #[test]
+    fn offset_gaps_commit_one_past_the_last_handed_over() {
+        let now = Instant::now();
+        let (mut book, s) = book_with(&[3, 5, 9], now);
+        book.route(s[0]).unwrap();
+        book.handed_over(s[0]);
+        assert_eq!(book.committable(), Some(4));
+        book.route(s[1]).unwrap();
+        book.handed_over(s[1]);
+        assert_eq!(book.committable(), Some(6));
+    }
+
+    #[test]
+    fn a_record_is_routed_once() {
+        let (mut book, s) = book_with(&[0], Instant::now());
+        assert!(book.route(s[0]).is_some());
+        assert!(book.route(s[0]).is_none(), "second ack is late");
+        assert_eq!(book.state(s[0]), Some(RecordState::Routed));
+    }
+
+    #[test]
+    fn refetched_offsets_are_not_tracked_twice() {
+        let (mut book, _) = book_with(&[0, 1], Instant::now());
+        let topic = book.topic().clone();
+        assert!(book.track(test_record(&topic, 0, 1), Instant::now()).is_none());
+        assert!(book.track(test_record(&topic, 0, 2), Instant::now()).is_some());
+    }
+
+    #[test]
+    fn expiry_takes_only_due_waiting_records_in_order() {
+        let t0 = Instant::now();
+        let topic: Arc<str> = Arc::from("t");
+        let mut book = PartitionBook::new(topic.clone(), 0);
+        let ms = Duration::from_millis;
+        let s0 = book.track(test_record(&topic, 0, 0), t0 + ms(10)).unwrap();
+        let s1 = book.track(test_record(&topic, 0, 1), t0 + ms(20)).unwrap();
+        let _s2 = book.track(test_record(&topic, 0, 2), t0 + ms(30)).unwrap();
+        book.route(s1).unwrap(); // acked before its deadline
+        assert_eq!(book.next_deadline(), Some(t0 + ms(10)));
+
+        let mut expired = Vec::new();
+        book.expire(t0 + ms(25), &mut expired);
+        let offsets: Vec<i64> = expired.iter().map(|(_, r)| r.offset()).collect();
+        assert_eq!(offsets, vec![0], "1 was acked, 2 is not due");
+        assert_eq!(expired[0].0, s0);
+        assert_eq!(book.next_deadline(), Some(t0 + ms(30)));
+        book.expire(t0 + ms(30), &mut expired);
+        assert_eq!(expired.len(), 2);
+        assert_eq!(book.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_failed_commit_is_offered_again() {
+        let (mut book, s) = book_with(&[0], Instant::now());
+        book.route(s[0]).unwrap();
+        book.handed_over(s[0]);
+        assert_eq!(book.take_commit(), Some(1));
+        assert_eq!(book.take_commit(), None, "already requested");
+        book.commit_failed(1);
+        assert_eq!(book.take_commit(), Some(1), "offered again after a failure");
+        book.commit_confirmed(1);
+        assert_eq!(book.committed(), Some(1));
+    }
+}

@@ -156,7 +156,10 @@ impl AckBook {
         let before = book.tracked();
         let unresolved_before = book.unresolved();
         let moved = book.handed_over(token.seq);
-        let (freed, resolved) = (before - book.tracked(), unresolved_before - book.unresolved());
+        let (freed, resolved) = (
+            before - book.tracked(),
+            unresolved_before - book.unresolved(),
+        );
         self.tracked -= freed;
         self.unresolved -= resolved;
         moved
@@ -174,7 +177,8 @@ impl AckBook {
 
     /// Unresolved records of one partition (0 when it is not tracked).
     pub fn unresolved_in(&self, topic: &str, partition: i32) -> usize {
-        self.partition(topic, partition).map_or(0, PartitionBook::unresolved)
+        self.partition(topic, partition)
+            .map_or(0, PartitionBook::unresolved)
     }
 
     /// The book of one partition, if tracked.
@@ -299,7 +303,11 @@ mod tests {
         let expired = book.expire(t0 + ms(5));
         assert_eq!(expired.len(), 2);
         assert_eq!(book.next_deadline(), None);
-        assert_eq!(book.unresolved(), 2, "expired records still await hand-over");
+        assert_eq!(
+            book.unresolved(),
+            2,
+            "expired records still await hand-over"
+        );
     }
 
     /// The invariants of DESIGN.md, checked over a pseudo-random schedule of acks, nacks,
@@ -328,7 +336,9 @@ mod tests {
                 0 | 1 => {
                     let offset = step as i64;
                     let deadline = now + Duration::from_millis(50);
-                    let t = book.track(test_record(&topic, 0, offset), deadline).unwrap();
+                    let t = book
+                        .track(test_record(&topic, 0, offset), deadline)
+                        .unwrap();
                     waiting.push((t, offset));
                     tracked_offsets.insert(offset);
                 }
@@ -359,9 +369,15 @@ mod tests {
             }
             if let Some(c) = book.partition("t", 0).and_then(|b| b.committable()) {
                 let all_below_handed = tracked_offsets.range(..c).all(|o| handed.contains(o));
-                assert!(all_below_handed, "committable {c} passed an unresolved record");
+                assert!(
+                    all_below_handed,
+                    "committable {c} passed an unresolved record"
+                );
             }
         }
-        assert!(left.values().all(|&n| n == 1), "a record left the book twice");
+        assert!(
+            left.values().all(|&n| n == 1),
+            "a record left the book twice"
+        );
     }
 }

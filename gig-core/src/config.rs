@@ -158,8 +158,8 @@ impl ConsumerConfig {
 
     /// Parses and validates a JSON config.
     pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
-        let config: ConsumerConfig =
-            serde_json::from_str(json).map_err(|source| ConfigError::Json { path: None, source })?;
+        let config: ConsumerConfig = serde_json::from_str(json)
+            .map_err(|source| ConfigError::Json { path: None, source })?;
         config.validate()?;
         Ok(config)
     }
@@ -251,7 +251,9 @@ mod tests {
 
     #[test]
     fn json_round_trips() {
-        let c = ConsumerConfig::new("b:1", "g").topics(["a", "b"]).property("x", "y");
+        let c = ConsumerConfig::new("b:1", "g")
+            .topics(["a", "b"])
+            .property("x", "y");
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(ConsumerConfig::from_json_str(&json).unwrap(), c);
     }
@@ -261,11 +263,15 @@ mod tests {
         let err = |c: ConsumerConfig| c.validate().unwrap_err().to_string();
         assert!(err(ConsumerConfig::new("", "g")).contains("no brokers"));
         assert!(err(ConsumerConfig::new("b", " ")).contains("no group id"));
-        assert!(err(ConsumerConfig::new("b", "g").ack_timeout(Duration::ZERO))
-            .contains("`ack_timeout_ms` must be greater than zero"));
+        assert!(
+            err(ConsumerConfig::new("b", "g").ack_timeout(Duration::ZERO))
+                .contains("`ack_timeout_ms` must be greater than zero")
+        );
         assert!(err(ConsumerConfig::new("b", "g").max_in_flight(0)).contains("max_in_flight"));
-        assert!(err(ConsumerConfig::new("b", "g").property("enable.auto.commit", "true"))
-            .contains("managed by Gig"));
+        assert!(
+            err(ConsumerConfig::new("b", "g").property("enable.auto.commit", "true"))
+                .contains("managed by Gig")
+        );
         assert!(err(ConsumerConfig::new("b", "g").topics([""])).contains("empty"));
     }
 

@@ -42,10 +42,7 @@ mod tests {
             after: Duration::from_millis(3000),
         };
         assert_eq!(t.to_string(), "timed out after 3000 ms");
-        assert_eq!(
-            NoAckReason::Nacked("bad".into()).to_string(),
-            "nacked: bad"
-        );
+        assert_eq!(NoAckReason::Nacked("bad".into()).to_string(), "nacked: bad");
         assert_eq!(NoAckReason::DownstreamGone.to_string(), "downstream gone");
     }
 }

@@ -119,7 +119,10 @@ impl PartitionBook {
 
     fn advance_expiry_cursor(&mut self) {
         self.expiry_cursor = self.expiry_cursor.max(self.head_seq);
-        while let Some(entry) = self.entries.get((self.expiry_cursor - self.head_seq) as usize) {
+        while let Some(entry) = self
+            .entries
+            .get((self.expiry_cursor - self.head_seq) as usize)
+        {
             if entry.state == RecordState::Waiting {
                 break;
             }
@@ -250,7 +253,11 @@ mod tests {
         assert_eq!(book.tracked(), 4);
         book.route(s[0]).unwrap();
         assert!(book.handed_over(s[0]));
-        assert_eq!(book.committable(), Some(11), "jumps past every handed-over record");
+        assert_eq!(
+            book.committable(),
+            Some(11),
+            "jumps past every handed-over record"
+        );
         assert_eq!(book.tracked(), 0);
         assert_eq!(book.unresolved(), 0);
     }
@@ -279,8 +286,12 @@ mod tests {
     fn refetched_offsets_are_not_tracked_twice() {
         let (mut book, _) = book_with(&[0, 1], Instant::now());
         let topic = book.topic().clone();
-        assert!(book.track(test_record(&topic, 0, 1), Instant::now()).is_none());
-        assert!(book.track(test_record(&topic, 0, 2), Instant::now()).is_some());
+        assert!(book
+            .track(test_record(&topic, 0, 1), Instant::now())
+            .is_none());
+        assert!(book
+            .track(test_record(&topic, 0, 2), Instant::now())
+            .is_some());
     }
 
     #[test]

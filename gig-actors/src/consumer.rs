@@ -1,0 +1,876 @@
+//! The consumer actor: owns the Kafka client, delivers records, tracks their acks and
+//! deadlines, hands outcomes over, and commits only what was handed over.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::dev::RecipientRequest;
+use actix::prelude::*;
+use gig_core::{AckBook, AckResult, CommitOffset, ConsumerConfig, NoAckReason, Record, Token};
+use log::{debug, error, info, warn};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::oneshot;
+
+use crate::commands::{Assign, GetStats, Stop, Subscribe, Unsubscribe};
+use crate::delivery::{AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
+use crate::error::GigError;
+use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
+use crate::poller::{self, describe, FromPoller, GigContext, Partition, PollerShared, ToPoller};
+use crate::stats::{PartitionStats, Stats};
+
+/// Extra time, past the ack timeout, for outcomes to be handed over before a revocation
+/// or a stop gives up waiting.
+const HANDOVER_GRACE: Duration = Duration::from_secs(5);
+/// Handed-over records may wait behind an unresolved one for the watermark to pass them;
+/// they cost a few bytes each, and at most this many per in-flight record are kept.
+const TRACKED_PER_IN_FLIGHT: usize = 64;
+/// Longest back-off between offers of a refused hand-over.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Where deliveries go.
+enum Downstream {
+    Records(Recipient<Delivery>),
+    Batches {
+        recipient: Recipient<DeliveryBatch>,
+        max: usize,
+    },
+}
+
+impl Downstream {
+    fn connected(&self) -> bool {
+        match self {
+            Downstream::Records(r) => r.connected(),
+            Downstream::Batches { recipient, .. } => recipient.connected(),
+        }
+    }
+}
+
+/// Builds a [`ConsumerActor`]: its config, its downstream, and its outcome actors.
+///
+/// ```no_run
+/// # use actix::prelude::*;
+/// # use gig_actors::prelude::*;
+/// # fn wire(down: Recipient<Delivery>, acked: Recipient<Acked>, no_acked: Recipient<NoAcked>) -> Result<(), GigError> {
+/// let config = ConsumerConfig::new("127.0.0.1:9092", "billing").topics(["orders"]);
+/// let consumer: Addr<ConsumerActor> = ConsumerActor::builder(config)
+///     .downstream(down)
+///     .acked(acked)
+///     .no_acked(no_acked)
+///     .start()?;
+/// # Ok(()) }
+/// ```
+pub struct ConsumerBuilder {
+    config: ConsumerConfig,
+    downstream: Option<Downstream>,
+    acked: Option<Recipient<Acked>>,
+    no_acked: Option<Recipient<NoAcked>>,
+}
+
+impl ConsumerBuilder {
+    /// Delivers records one at a time to an actor that handles [`Delivery`].
+    pub fn downstream(mut self, recipient: Recipient<Delivery>) -> Self {
+        self.downstream = Some(Downstream::Records(recipient));
+        self
+    }
+
+    /// Delivers records in batches of at most `max` to an actor that handles
+    /// [`DeliveryBatch`].
+    pub fn batch_downstream(mut self, recipient: Recipient<DeliveryBatch>, max: usize) -> Self {
+        self.downstream = Some(Downstream::Batches {
+            recipient,
+            max: max.max(1),
+        });
+        self
+    }
+
+    /// The actor that receives acked records.
+    pub fn acked(mut self, recipient: Recipient<Acked>) -> Self {
+        self.acked = Some(recipient);
+        self
+    }
+
+    /// The actor that receives nacked, timed-out and undeliverable records.
+    pub fn no_acked(mut self, recipient: Recipient<NoAcked>) -> Self {
+        self.no_acked = Some(recipient);
+        self
+    }
+
+    /// Validates the config and creates the Kafka client, without starting the actor.
+    pub fn build(self) -> Result<ConsumerActor, GigError> {
+        self.config.validate()?;
+        let downstream = self.downstream.ok_or(GigError::Missing("a downstream"))?;
+        let acked = self.acked.ok_or(GigError::Missing("an acked actor"))?;
+        let no_acked = self.no_acked.ok_or(GigError::Missing("a no-acked actor"))?;
+        let mut client = ClientConfig::new();
+        for (key, value) in self.config.client_properties() {
+            client.set(key, value);
+        }
+        let revoke_wait = self.config.ack_timeout + HANDOVER_GRACE + Duration::from_secs(2);
+        let consumer: BaseConsumer<GigContext> = client
+            .create_with_context(GigContext::new(revoke_wait))
+            .map_err(GigError::kafka("creating the consumer"))?;
+        let consumer = Arc::new(consumer);
+        let shared = consumer.context().shared().clone();
+        Ok(ConsumerActor {
+            max_tracked: self
+                .config
+                .max_in_flight
+                .saturating_mul(TRACKED_PER_IN_FLIGHT),
+            config: self.config,
+            consumer,
+            shared,
+            to_poller: None,
+            me: None,
+            downstream,
+            acked,
+            no_acked,
+            book: AckBook::new(),
+            acked_out: Vec::new(),
+            no_acked_out: Vec::new(),
+            flush_scheduled: false,
+            timer: None,
+            handed_since_commit: 0,
+            paused: false,
+            backoff: Duration::from_millis(100),
+            counters: Stats::default(),
+            committed: BTreeMap::new(),
+            drains: Vec::new(),
+            stop: None,
+        })
+    }
+
+    /// Builds and starts the actor on the current arbiter.
+    pub fn start(self) -> Result<Addr<ConsumerActor>, GigError> {
+        Ok(self.build()?.start())
+    }
+}
+
+/// A revocation waiting for its partitions' in-flight records to resolve.
+struct Drain {
+    partitions: Vec<Partition>,
+    reply: mpsc::SyncSender<Vec<CommitOffset>>,
+    deadline: Instant,
+}
+
+/// A stop in progress.
+struct Stopping {
+    deadline: Instant,
+    waiters: Vec<oneshot::Sender<Result<Stats, String>>>,
+    shutdown_sent: bool,
+}
+
+/// The Kafka consumer actor. See the crate docs for a record's path through it.
+pub struct ConsumerActor {
+    config: ConsumerConfig,
+    max_tracked: usize,
+    consumer: Arc<BaseConsumer<GigContext>>,
+    shared: Arc<PollerShared>,
+    to_poller: Option<mpsc::Sender<ToPoller>>,
+    me: Option<Addr<ConsumerActor>>,
+    downstream: Downstream,
+    acked: Recipient<Acked>,
+    no_acked: Recipient<NoAcked>,
+    book: AckBook,
+    acked_out: Vec<(Token, Record)>,
+    no_acked_out: Vec<(Token, NoAckedRecord)>,
+    flush_scheduled: bool,
+    timer: Option<(Instant, SpawnHandle)>,
+    handed_since_commit: usize,
+    paused: bool,
+    backoff: Duration,
+    counters: Stats,
+    committed: BTreeMap<Partition, i64>,
+    drains: Vec<Drain>,
+    stop: Option<Stopping>,
+}
+
+impl ConsumerActor {
+    /// Starts building a consumer with this config.
+    pub fn builder(config: ConsumerConfig) -> ConsumerBuilder {
+        ConsumerBuilder {
+            config,
+            downstream: None,
+            acked: None,
+            no_acked: None,
+        }
+    }
+
+    fn deliver(&mut self, records: Vec<Record>, ctx: &mut Context<Self>) {
+        if self.stop.is_some() {
+            self.counters.discarded += records.len() as u64;
+            return;
+        }
+        let Some(me) = self.me.clone() else { return };
+        let deadline = Instant::now() + self.config.ack_timeout;
+        let connected = self.downstream.connected();
+        let mut tracked = Vec::with_capacity(records.len());
+        for record in records {
+            match self.book.track(record.clone(), deadline) {
+                Some(token) => tracked.push((token, record)),
+                None => self.counters.discarded += 1,
+            }
+        }
+        self.counters.received += tracked.len() as u64;
+        if !connected {
+            self.counters.downstream_gone += tracked.len() as u64;
+            for (token, _) in tracked {
+                if let AckResult::Routed(record) = self.book.route(token) {
+                    let reason = NoAckReason::DownstreamGone;
+                    self.no_acked_out
+                        .push((token, NoAckedRecord { record, reason }));
+                }
+            }
+            warn!("downstream actor is gone; records go to the no-acked actor");
+            self.schedule_flush(ctx);
+        } else {
+            match &self.downstream {
+                Downstream::Records(recipient) => {
+                    for (token, record) in tracked {
+                        let handle = AckHandle::new(token, deadline, me.clone());
+                        recipient.do_send(Delivery::new(record, handle));
+                    }
+                }
+                Downstream::Batches { recipient, max } => {
+                    let mut tracked = tracked.into_iter().peekable();
+                    while tracked.peek().is_some() {
+                        let (tokens, records) = tracked.by_ref().take(*max).unzip();
+                        let batch = DeliveryBatch::new(records, tokens, deadline, me.clone());
+                        recipient.do_send(batch);
+                    }
+                }
+            }
+        }
+        self.check_pause();
+        self.arm_timer(ctx);
+    }
+
+    fn answer(&mut self, token: Token, verdict: Verdict) {
+        match self.book.route(token) {
+            AckResult::Routed(record) => match verdict {
+                Verdict::Ack => {
+                    self.counters.acked += 1;
+                    self.acked_out.push((token, record));
+                }
+                Verdict::Nack(why) => {
+                    self.counters.nacked += 1;
+                    let reason = NoAckReason::Nacked(why);
+                    self.no_acked_out
+                        .push((token, NoAckedRecord { record, reason }));
+                }
+            },
+            AckResult::Late => self.counters.late_answers += 1,
+            AckResult::Unknown => self.counters.unknown_answers += 1,
+        }
+    }
+
+    /// Flushes at once when a full batch is waiting; otherwise once the answers already in
+    /// the mailbox are handled, so that one hand-over carries many records.
+    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
+        let full = self.config.handover_batch;
+        if self.acked_out.len() >= full || self.no_acked_out.len() >= full {
+            self.flush(ctx);
+        } else if !self.flush_scheduled
+            && !(self.acked_out.is_empty() && self.no_acked_out.is_empty())
+        {
+            self.flush_scheduled = true;
+            ctx.notify(FlushOutcomes);
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        let size = self.config.handover_batch;
+        while !self.acked_out.is_empty() {
+            let rest = self.acked_out.split_off(self.acked_out.len().min(size));
+            let chunk = std::mem::replace(&mut self.acked_out, rest);
+            let (tokens, records): (Vec<Token>, Vec<Record>) = chunk.into_iter().unzip();
+            self.hand_over(HandOver::Acked(tokens, Acked { records }), ctx);
+        }
+        while !self.no_acked_out.is_empty() {
+            let rest = self
+                .no_acked_out
+                .split_off(self.no_acked_out.len().min(size));
+            let chunk = std::mem::replace(&mut self.no_acked_out, rest);
+            let (tokens, records): (Vec<Token>, Vec<NoAckedRecord>) = chunk.into_iter().unzip();
+            self.hand_over(HandOver::NoAcked(tokens, NoAcked { records }), ctx);
+        }
+    }
+
+    fn hand_over(&mut self, batch: HandOver, ctx: &mut Context<Self>) {
+        // The message is cloned (one reference count per record) so that a refused batch
+        // can be offered again: its records must reach a handler before they are committed.
+        let request = match &batch {
+            HandOver::Acked(_, m) => settled(self.acked.send(m.clone())),
+            HandOver::NoAcked(_, m) => settled(self.no_acked.send(m.clone())),
+        };
+        ctx.spawn(
+            request
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(()) => act.handed_over(batch.tokens(), ctx),
+                    Err(why) => act.refused(batch, why, ctx),
+                }),
+        );
+    }
+
+    fn handed_over(&mut self, tokens: &[Token], ctx: &mut Context<Self>) {
+        self.backoff = Duration::from_millis(100);
+        for &token in tokens {
+            self.book.handed_over(token);
+        }
+        self.counters.handed_over += tokens.len() as u64;
+        self.handed_since_commit += tokens.len();
+        if self.handed_since_commit >= self.config.commit_every {
+            self.commit();
+        }
+        self.maybe_resume();
+        self.progress(ctx);
+    }
+
+    fn refused(&mut self, batch: HandOver, why: String, ctx: &mut Context<Self>) {
+        self.counters.handover_failures += 1;
+        let delay = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        error!(
+            "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",
+            batch.kind(),
+            batch.tokens().len(),
+        );
+        ctx.run_later(delay, move |act, ctx| act.hand_over(batch, ctx));
+    }
+
+    fn arm_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(next) = self.book.next_deadline() else {
+            return;
+        };
+        if let Some((at, handle)) = self.timer {
+            if at <= next {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let wait = next.saturating_duration_since(Instant::now());
+        let handle = ctx.run_later(wait, |act, ctx| {
+            act.timer = None;
+            act.expire(ctx);
+        });
+        self.timer = Some((next, handle));
+    }
+
+    fn expire(&mut self, ctx: &mut Context<Self>) {
+        let expired = self.book.expire(Instant::now());
+        if !expired.is_empty() {
+            self.counters.timed_out += expired.len() as u64;
+            debug!("{} record(s) timed out", expired.len());
+            let after = self.config.ack_timeout;
+            self.no_acked_out
+                .extend(expired.into_iter().map(|(token, record)| {
+                    let reason = NoAckReason::TimedOut { after };
+                    (token, NoAckedRecord { record, reason })
+                }));
+            self.flush(ctx);
+        }
+        self.arm_timer(ctx);
+        self.progress(ctx);
+    }
+
+    fn commit(&mut self) {
+        if self.stop.as_ref().is_some_and(|s| s.shutdown_sent) {
+            return;
+        }
+        let offsets = self.book.offsets_to_commit();
+        if offsets.is_empty() {
+            return;
+        }
+        self.handed_since_commit = 0;
+        self.counters.commits += 1;
+        debug!("committing {}", describe(&offsets));
+        if let Err(e) = self
+            .consumer
+            .commit(&poller::to_tpl(&offsets), CommitMode::Async)
+        {
+            self.commit_failed(&offsets, &e.to_string());
+        }
+    }
+
+    fn commit_failed(&mut self, offsets: &[CommitOffset], why: &str) {
+        self.counters.commit_failures += 1;
+        warn!(
+            "commit of {} failed ({why}); it will be sent again",
+            describe(offsets)
+        );
+        for c in offsets {
+            self.book.commit_failed(&c.topic, c.partition, c.offset);
+        }
+    }
+
+    fn committed(&mut self, offsets: &[CommitOffset]) {
+        for c in offsets {
+            self.book.commit_confirmed(&c.topic, c.partition, c.offset);
+            let entry = self
+                .committed
+                .entry((c.topic.clone(), c.partition))
+                .or_insert(c.offset);
+            *entry = (*entry).max(c.offset);
+        }
+    }
+
+    fn check_pause(&mut self) {
+        let over = self.book.unresolved() >= self.config.max_in_flight
+            || self.book.tracked() >= self.max_tracked;
+        // Paused again even when already paused: a rebalance may have assigned new,
+        // unpaused partitions since.
+        if over {
+            if !self.paused {
+                info!(
+                    "{} record(s) in flight: in-flight limit reached, pausing fetch",
+                    self.book.unresolved()
+                );
+            }
+            self.paused = true;
+            self.set_paused(true);
+        }
+    }
+
+    fn maybe_resume(&mut self) {
+        let low = |limit: usize| limit / 4 * 3;
+        if self.paused
+            && self.stop.is_none()
+            && self.book.unresolved() <= low(self.config.max_in_flight)
+            && self.book.tracked() <= low(self.max_tracked)
+        {
+            self.paused = false;
+            info!(
+                "{} record(s) in flight: resuming fetch",
+                self.book.unresolved()
+            );
+            self.set_paused(false);
+        }
+    }
+
+    fn set_paused(&self, pause: bool) {
+        let result = self.consumer.assignment().and_then(|assignment| {
+            if pause {
+                self.consumer.pause(&assignment)
+            } else {
+                self.consumer.resume(&assignment)
+            }
+        });
+        if let Err(e) = result {
+            warn!(
+                "could not {} fetching: {e}",
+                if pause { "pause" } else { "resume" }
+            );
+        }
+    }
+
+    /// Finishes revocations and the stop once what they wait for has resolved.
+    fn progress(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        let mut i = 0;
+        while i < self.drains.len() {
+            let drain = &self.drains[i];
+            let resolved = drain
+                .partitions
+                .iter()
+                .all(|(t, p)| self.book.unresolved_in(t, *p) == 0);
+            if !resolved && now < drain.deadline {
+                i += 1;
+                continue;
+            }
+            let drain = self.drains.swap_remove(i);
+            self.release(drain);
+        }
+        self.check_stop(now, ctx);
+    }
+
+    fn release(&mut self, drain: Drain) {
+        let mut offsets = Vec::new();
+        for (topic, partition) in &drain.partitions {
+            let Some(book) = self.book.remove(topic, *partition) else {
+                continue;
+            };
+            if book.unresolved() > 0 {
+                warn!(
+                    "{topic}/{partition} released with {} record(s) unresolved; its next owner reads them again",
+                    book.unresolved()
+                );
+            }
+            if let Some(offset) = book.committable() {
+                offsets.push(CommitOffset {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    offset,
+                });
+            }
+        }
+        // The poll thread may have stopped waiting; then there is no one to tell.
+        let _ = drain.reply.try_send(offsets);
+        self.maybe_resume();
+    }
+
+    fn begin_stop(&mut self, ctx: &mut Context<Self>) {
+        info!(
+            "stopping: no new deliveries; resolving {} in-flight record(s)",
+            self.book.unresolved()
+        );
+        self.shared.halted.store(true, Ordering::SeqCst);
+        self.set_paused(true);
+        let wait = self.config.ack_timeout + HANDOVER_GRACE;
+        self.stop = Some(Stopping {
+            deadline: Instant::now() + wait,
+            waiters: Vec::new(),
+            shutdown_sent: false,
+        });
+        ctx.run_later(wait, |act, ctx| act.progress(ctx));
+    }
+
+    fn check_stop(&mut self, now: Instant, ctx: &mut Context<Self>) {
+        let Some(stop) = &self.stop else { return };
+        if stop.shutdown_sent || (self.book.unresolved() > 0 && now < stop.deadline) {
+            return;
+        }
+        if self.book.unresolved() > 0 {
+            warn!(
+                "stop: {} record(s) still unresolved after {:?}; they stay uncommitted and are read again",
+                self.book.unresolved(),
+                self.config.ack_timeout + HANDOVER_GRACE
+            );
+        }
+        let offsets: Vec<CommitOffset> = self
+            .book
+            .partitions()
+            .filter_map(|b| {
+                b.committable().map(|offset| CommitOffset {
+                    topic: b.topic().clone(),
+                    partition: b.partition(),
+                    offset,
+                })
+            })
+            .collect();
+        let sent = self
+            .to_poller
+            .as_ref()
+            .is_some_and(|tx| tx.send(ToPoller::Shutdown(offsets)).is_ok());
+        if let Some(stop) = &mut self.stop {
+            stop.shutdown_sent = true;
+        }
+        if !sent {
+            self.finish_stop(Err("the poll thread had exited".to_string()), ctx);
+        }
+    }
+
+    fn finish_stop(&mut self, result: Result<(), String>, ctx: &mut Context<Self>) {
+        let stats = self.snapshot();
+        match &result {
+            Ok(()) => info!(
+                "stopped: acked={} no-acked={} committed={}",
+                stats.acked,
+                stats.nacked + stats.timed_out + stats.downstream_gone,
+                committed_summary(&stats)
+            ),
+            Err(e) => error!("stopped, but the final commit failed: {e}"),
+        }
+        if let Some(stop) = self.stop.take() {
+            for waiter in stop.waiters {
+                let _ = waiter.send(result.clone().map(|()| stats.clone()));
+            }
+        }
+        ctx.stop();
+    }
+
+    fn snapshot(&self) -> Stats {
+        let mut stats = self.counters.clone();
+        stats.in_flight = self.book.unresolved() as u64;
+        stats.paused = self.paused;
+        let mut partitions: BTreeMap<Partition, PartitionStats> = BTreeMap::new();
+        for ((topic, partition), &offset) in &self.committed {
+            partitions.insert(
+                (topic.clone(), *partition),
+                PartitionStats {
+                    topic: topic.to_string(),
+                    partition: *partition,
+                    committable: None,
+                    committed: Some(offset),
+                    in_flight: 0,
+                },
+            );
+        }
+        for book in self.book.partitions() {
+            let key = (book.topic().clone(), book.partition());
+            let entry = partitions.entry(key).or_insert_with(|| PartitionStats {
+                topic: book.topic().to_string(),
+                partition: book.partition(),
+                committable: None,
+                committed: None,
+                in_flight: 0,
+            });
+            entry.committable = book.committable();
+            entry.in_flight = book.unresolved() as u64;
+        }
+        stats.partitions = partitions.into_values().collect();
+        stats
+    }
+}
+
+/// `topic/partition=offset` for every committed partition.
+pub fn committed_summary(stats: &Stats) -> String {
+    let parts: Vec<String> = stats
+        .partitions
+        .iter()
+        .filter_map(|p| {
+            p.committed
+                .map(|c| format!("{}/{}={}", p.topic, p.partition, c))
+        })
+        .collect();
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// The hand-over's result: accepted, or why not (refused, or the handler is gone).
+fn settled<M>(request: RecipientRequest<M>) -> Pin<Box<dyn Future<Output = Result<(), String>>>>
+where
+    M: Message<Result = Result<(), HandOverError>> + Send + 'static,
+{
+    Box::pin(async move {
+        match request.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(refused)) => Err(refused.to_string()),
+            Err(mailbox) => Err(format!("handler unreachable: {mailbox}")),
+        }
+    })
+}
+
+/// A batch on its way to an outcome actor, kept until it is accepted.
+enum HandOver {
+    Acked(Vec<Token>, Acked),
+    NoAcked(Vec<Token>, NoAcked),
+}
+
+impl HandOver {
+    fn tokens(&self) -> &[Token] {
+        match self {
+            HandOver::Acked(t, _) | HandOver::NoAcked(t, _) => t,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            HandOver::Acked(..) => "acked",
+            HandOver::NoAcked(..) => "no-acked",
+        }
+    }
+}
+
+/// Sent to itself to hand over the outcomes gathered while handling the mailbox.
+struct FlushOutcomes;
+
+impl Message for FlushOutcomes {
+    type Result = ();
+}
+
+impl Actor for ConsumerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let me = ctx.address();
+        self.me = Some(me.clone());
+        self.consumer.context().attach(me.clone());
+        let (tx, rx) = mpsc::channel();
+        self.to_poller = Some(tx);
+        let consumer = self.consumer.clone();
+        let spawned = std::thread::Builder::new()
+            .name("gig-poller".to_string())
+            .spawn(move || poller::run(consumer, rx, me));
+        if let Err(e) = spawned {
+            error!("cannot start the poll thread: {e}; stopping");
+            ctx.stop();
+            return;
+        }
+        ctx.run_interval(self.config.commit_interval, |act, _| act.commit());
+        if !self.config.topics.is_empty() {
+            let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
+            match self.consumer.subscribe(&topics) {
+                Ok(()) => info!("subscribed to {}", topics.join(", ")),
+                Err(e) => error!("subscribe to {} failed: {e}", topics.join(", ")),
+            }
+        }
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        self.shared.halted.store(true, Ordering::SeqCst);
+        // Dropping the sender ends the poll thread if it is still running.
+        self.to_poller = None;
+        if let Some(stop) = self.stop.take() {
+            for waiter in stop.waiters {
+                let _ = waiter.send(Err("the consumer stopped".to_string()));
+            }
+        }
+    }
+}
+
+impl Handler<FromPoller> for ConsumerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FromPoller, ctx: &mut Context<Self>) {
+        match msg {
+            FromPoller::Fetched(records) => self.deliver(records, ctx),
+            FromPoller::Revoking { partitions, reply } => {
+                let wait = self.config.ack_timeout + HANDOVER_GRACE;
+                self.drains.push(Drain {
+                    partitions,
+                    reply,
+                    deadline: Instant::now() + wait,
+                });
+                ctx.run_later(wait, |act, ctx| act.progress(ctx));
+                self.progress(ctx);
+            }
+            FromPoller::Assigned(partitions) => {
+                debug!("{} partition(s) assigned", partitions.len());
+                self.check_pause();
+            }
+            FromPoller::Committed { offsets, result } => match result {
+                Ok(()) => self.committed(&offsets),
+                Err(e) => self.commit_failed(&offsets, &e.to_string()),
+            },
+            FromPoller::Closed { result, offsets } => {
+                let result = match result {
+                    Ok(()) => {
+                        self.committed(&offsets);
+                        Ok(())
+                    }
+                    Err(e) => Err(format!(
+                        "final commit of {} failed: {e}",
+                        describe(&offsets)
+                    )),
+                };
+                self.finish_stop(result, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<AckMsg> for ConsumerActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: AckMsg, ctx: &mut Context<Self>) {
+        match msg {
+            AckMsg::One(token, verdict) => self.answer(token, verdict),
+            AckMsg::All(tokens, verdict) => {
+                for token in tokens {
+                    self.answer(token, verdict.clone());
+                }
+            }
+            AckMsg::Each(answers) => {
+                for (token, verdict) in answers {
+                    self.answer(token, verdict);
+                }
+            }
+        }
+        self.schedule_flush(ctx);
+    }
+}
+
+impl Handler<FlushOutcomes> for ConsumerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: FlushOutcomes, ctx: &mut Context<Self>) {
+        self.flush_scheduled = false;
+        self.flush(ctx);
+    }
+}
+
+impl Handler<Subscribe> for ConsumerActor {
+    type Result = Result<(), GigError>;
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) -> Self::Result {
+        if self.stop.is_some() {
+            return Err(GigError::Stopped);
+        }
+        if msg.0.is_empty() || msg.0.iter().any(String::is_empty) {
+            return Err(gig_core::ConfigError::EmptyTopic.into());
+        }
+        let topics: Vec<&str> = msg.0.iter().map(String::as_str).collect();
+        self.consumer
+            .subscribe(&topics)
+            .map_err(GigError::kafka("subscribe"))?;
+        info!("subscribed to {}", topics.join(", "));
+        Ok(())
+    }
+}
+
+impl Handler<Assign> for ConsumerActor {
+    type Result = Result<(), GigError>;
+
+    fn handle(&mut self, msg: Assign, _: &mut Context<Self>) -> Self::Result {
+        if self.stop.is_some() {
+            return Err(GigError::Stopped);
+        }
+        let mut tpl = TopicPartitionList::new();
+        for p in &msg.0 {
+            if p.topic.is_empty() {
+                return Err(gig_core::ConfigError::EmptyTopic.into());
+            }
+            let offset = p.offset.map_or(Offset::Stored, Offset::Offset);
+            tpl.add_partition_offset(&p.topic, p.partition, offset)
+                .map_err(GigError::kafka("assign"))?;
+        }
+        self.consumer
+            .assign(&tpl)
+            .map_err(GigError::kafka("assign"))?;
+        info!("assigned {} partition(s) manually", msg.0.len());
+        Ok(())
+    }
+}
+
+impl Handler<Unsubscribe> for ConsumerActor {
+    type Result = Result<(), GigError>;
+
+    fn handle(&mut self, _: Unsubscribe, _: &mut Context<Self>) -> Self::Result {
+        if self.stop.is_some() {
+            return Err(GigError::Stopped);
+        }
+        self.consumer.unsubscribe();
+        info!("unsubscribed; revoked partitions are resolved and committed before release");
+        Ok(())
+    }
+}
+
+impl Handler<GetStats> for ConsumerActor {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.snapshot())
+    }
+}
+
+impl Handler<Stop> for ConsumerActor {
+    type Result = ResponseFuture<Result<Stats, GigError>>;
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) -> Self::Result {
+        if self.stop.is_none() {
+            self.begin_stop(ctx);
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Some(stop) = &mut self.stop {
+            stop.waiters.push(tx);
+        }
+        self.progress(ctx);
+        Box::pin(async move {
+            match rx.await {
+                Ok(Ok(stats)) => Ok(stats),
+                Ok(Err(why)) => Err(GigError::Shutdown(why)),
+                Err(_) => Err(GigError::Stopped),
+            }
+        })
+    }
+}

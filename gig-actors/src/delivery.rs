@@ -1,0 +1,182 @@
+//! What the downstream actor receives, and how it answers.
+//!
+//! A downstream is any actor that handles [`Delivery`] (or [`DeliveryBatch`] in batch
+//! mode). It answers each record once with [`Delivery::ack`] or [`Delivery::nack`], now or
+//! later after async work ([`Delivery::into_parts`] keeps the [`AckHandle`]). A record not
+//! answered before its deadline goes to the NoAckedActor as timed out; a late answer is
+//! counted and ignored. Answering never blocks: it is one `do_send` to the consumer.
+
+use std::time::Instant;
+
+use actix::{Addr, Message};
+use gig_core::{Record, Token};
+
+use crate::consumer::ConsumerActor;
+
+/// The downstream's answer for one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Processed: the record goes to the AckedActor.
+    Ack,
+    /// Failed, with a reason: the record goes to the NoAckedActor at once.
+    Nack(String),
+}
+
+/// Answers for records, sent by [`AckHandle`]s and batches to the consumer.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub enum AckMsg {
+    /// One record.
+    One(Token, Verdict),
+    /// Several records, one verdict.
+    All(Vec<Token>, Verdict),
+    /// Several records, a verdict each.
+    Each(Vec<(Token, Verdict)>),
+}
+
+/// The right to answer for one delivered record.
+#[derive(Debug, Clone)]
+pub struct AckHandle {
+    token: Token,
+    deadline: Instant,
+    consumer: Addr<ConsumerActor>,
+}
+
+impl AckHandle {
+    pub(crate) fn new(token: Token, deadline: Instant, consumer: Addr<ConsumerActor>) -> Self {
+        AckHandle {
+            token,
+            deadline,
+            consumer,
+        }
+    }
+
+    /// When the record times out if not answered: a downstream doing slow work can give up
+    /// early rather than finish work whose outcome is already decided.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Acks the record: it goes to the AckedActor.
+    pub fn ack(self) {
+        self.answer(Verdict::Ack);
+    }
+
+    /// Nacks the record: it goes to the NoAckedActor with this reason, without waiting for
+    /// the deadline. It is not redelivered.
+    pub fn nack(self, reason: impl Into<String>) {
+        self.answer(Verdict::Nack(reason.into()));
+    }
+
+    /// Answers with a verdict.
+    pub fn answer(self, verdict: Verdict) {
+        self.consumer.do_send(AckMsg::One(self.token, verdict));
+    }
+}
+
+/// One record for the downstream actor (per-record mode).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Delivery {
+    /// The record.
+    pub record: Record,
+    handle: AckHandle,
+}
+
+impl Delivery {
+    pub(crate) fn new(record: Record, handle: AckHandle) -> Self {
+        Delivery { record, handle }
+    }
+
+    /// When the record times out if not answered.
+    pub fn deadline(&self) -> Instant {
+        self.handle.deadline
+    }
+
+    /// Acks the record.
+    pub fn ack(self) {
+        self.handle.ack();
+    }
+
+    /// Nacks the record with a reason.
+    pub fn nack(self, reason: impl Into<String>) {
+        self.handle.nack(reason);
+    }
+
+    /// Splits the delivery, to answer later (e.g. from a future) with the handle.
+    pub fn into_parts(self) -> (Record, AckHandle) {
+        (self.record, self.handle)
+    }
+}
+
+/// Several records for the downstream actor (batch mode), answered together or one by one.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DeliveryBatch {
+    records: Vec<Record>,
+    tokens: Vec<Token>,
+    deadline: Instant,
+    consumer: Addr<ConsumerActor>,
+}
+
+impl DeliveryBatch {
+    pub(crate) fn new(
+        records: Vec<Record>,
+        tokens: Vec<Token>,
+        deadline: Instant,
+        consumer: Addr<ConsumerActor>,
+    ) -> Self {
+        DeliveryBatch {
+            records,
+            tokens,
+            deadline,
+            consumer,
+        }
+    }
+
+    /// The records, in fetch order (offset order within each partition).
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    /// When the records time out if not answered.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Acks every record of the batch with one message.
+    pub fn ack_all(self) {
+        self.consumer
+            .do_send(AckMsg::All(self.tokens, Verdict::Ack));
+    }
+
+    /// Nacks every record of the batch with one message.
+    pub fn nack_all(self, reason: impl Into<String>) {
+        let verdict = Verdict::Nack(reason.into());
+        self.consumer.do_send(AckMsg::All(self.tokens, verdict));
+    }
+
+    /// Answers each record with the verdict `judge` gives it, in one message. A record for
+    /// which `judge` returns `None` is left unanswered and will time out.
+    pub fn answer_each(self, mut judge: impl FnMut(&Record) -> Option<Verdict>) {
+        let answers = self
+            .records
+            .iter()
+            .zip(self.tokens)
+            .filter_map(|(record, token)| judge(record).map(|v| (token, v)))
+            .collect();
+        self.consumer.do_send(AckMsg::Each(answers));
+    }
+
+    /// Splits the batch into per-record deliveries, to answer each on its own.
+    pub fn into_deliveries(self) -> Vec<Delivery> {
+        let (deadline, consumer) = (self.deadline, self.consumer);
+        self.records
+            .into_iter()
+            .zip(self.tokens)
+            .map(|(record, token)| {
+                Delivery::new(record, AckHandle::new(token, deadline, consumer.clone()))
+            })
+            .collect()
+    }
+}

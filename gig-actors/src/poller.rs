@@ -1,0 +1,340 @@
+//! The poll thread: the only caller of `BaseConsumer::poll`.
+//!
+//! It turns fetched messages into [`Record`]s and sends them to the consumer actor in
+//! batches, so fetching and decoding (here) overlap with delivery and ack book-keeping (on
+//! the actor's thread). librdkafka runs rebalance and commit callbacks inside `poll`, so
+//! they run here too, where blocking is allowed: on a revocation this thread waits for the
+//! actor to resolve the revoked partitions' in-flight records and commits what they
+//! resolved to before the partitions go to another member.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::Addr;
+use gig_core::{CommitOffset, Header, Record, RecordData};
+use log::{debug, error, info, warn};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::consumer::ConsumerActor;
+
+/// Most records in one batch to the actor.
+const FETCH_BATCH: usize = 1024;
+/// How long one blocking poll waits for a message when none is queued.
+const IDLE_POLL: Duration = Duration::from_millis(50);
+
+/// A partition, as the actor and the poller name it.
+pub(crate) type Partition = (Arc<str>, i32);
+
+/// Messages from the poll thread to the actor.
+pub(crate) enum FromPoller {
+    /// Fetched records, in fetch order.
+    Fetched(Vec<Record>),
+    /// Partitions are being revoked: resolve their in-flight records and answer with the
+    /// offsets to commit for them. The poll thread waits (bounded) for the answer.
+    Revoking {
+        partitions: Vec<Partition>,
+        reply: SyncSender<Vec<CommitOffset>>,
+    },
+    /// Partitions were assigned by the group.
+    Assigned(Vec<Partition>),
+    /// An asynchronous commit finished.
+    Committed {
+        offsets: Vec<CommitOffset>,
+        result: KafkaResult<()>,
+    },
+    /// The poll thread committed the final offsets and exits.
+    Closed {
+        result: KafkaResult<()>,
+        offsets: Vec<CommitOffset>,
+    },
+}
+
+impl actix::Message for FromPoller {
+    type Result = ();
+}
+
+/// Requests from the actor to the poll thread.
+pub(crate) enum ToPoller {
+    /// Commit these offsets synchronously, then close the client and exit.
+    Shutdown(Vec<CommitOffset>),
+}
+
+/// State shared by the actor and the poll thread.
+pub(crate) struct PollerShared {
+    actor: Mutex<Option<Addr<ConsumerActor>>>,
+    /// Set when the actor stops delivering: records fetched afterwards are dropped
+    /// uncommitted, and rebalance callbacks no longer wait for the actor.
+    pub(crate) halted: AtomicBool,
+    /// Bumped on each revocation, so records polled before it can be filtered.
+    revocations: AtomicU64,
+    revoked: Mutex<HashSet<Partition>>,
+    /// Longest wait for the actor to resolve revoked partitions.
+    revoke_wait: Duration,
+}
+
+impl PollerShared {
+    fn actor(&self) -> Option<Addr<ConsumerActor>> {
+        self.actor.lock().ok().and_then(|a| a.clone())
+    }
+}
+
+/// librdkafka callbacks for a Gig consumer.
+pub struct GigContext {
+    shared: Arc<PollerShared>,
+}
+
+impl GigContext {
+    pub(crate) fn new(revoke_wait: Duration) -> Self {
+        GigContext {
+            shared: Arc::new(PollerShared {
+                actor: Mutex::new(None),
+                halted: AtomicBool::new(false),
+                revocations: AtomicU64::new(0),
+                revoked: Mutex::new(HashSet::new()),
+                revoke_wait,
+            }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<PollerShared> {
+        &self.shared
+    }
+
+    pub(crate) fn attach(&self, actor: Addr<ConsumerActor>) {
+        if let Ok(mut slot) = self.shared.actor.lock() {
+            *slot = Some(actor);
+        }
+    }
+
+    fn on_revoke(&self, consumer: &BaseConsumer<GigContext>, tpl: &TopicPartitionList) {
+        let partitions: Vec<Partition> = tpl
+            .elements()
+            .iter()
+            .map(|e| (Arc::from(e.topic()), e.partition()))
+            .collect();
+        if let Ok(mut revoked) = self.shared.revoked.lock() {
+            revoked.extend(partitions.iter().cloned());
+        }
+        self.shared.revocations.fetch_add(1, Ordering::SeqCst);
+        if self.shared.halted.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(actor) = self.shared.actor() else {
+            return;
+        };
+        info!(
+            "revoking {} partition(s): {}",
+            partitions.len(),
+            names(&partitions)
+        );
+        let (reply, answer) = mpsc::sync_channel(1);
+        actor.do_send(FromPoller::Revoking { partitions, reply });
+        match answer.recv_timeout(self.shared.revoke_wait) {
+            Ok(offsets) if offsets.is_empty() => {}
+            Ok(offsets) => {
+                let tpl = to_tpl(&offsets);
+                let result = consumer.commit(&tpl, CommitMode::Sync);
+                match &result {
+                    Ok(()) => info!("committed revoked partitions at {}", describe(&offsets)),
+                    Err(e) => warn!("commit on revocation failed ({e}); the next owner re-reads from the last commit"),
+                }
+                actor.do_send(FromPoller::Committed { offsets, result });
+            }
+            Err(_) => warn!(
+                "revoked partitions not resolved within {:?}; their uncommitted records go to the next owner",
+                self.shared.revoke_wait
+            ),
+        }
+    }
+}
+
+impl ClientContext for GigContext {}
+
+impl ConsumerContext for GigContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => self.on_revoke(consumer, tpl),
+            Rebalance::Assign(_) => {}
+            Rebalance::Error(e) => error!("rebalance error: {e}"),
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let partitions: Vec<Partition> = tpl
+                .elements()
+                .iter()
+                .map(|e| (Arc::from(e.topic()), e.partition()))
+                .collect();
+            if let Ok(mut revoked) = self.shared.revoked.lock() {
+                for p in &partitions {
+                    revoked.remove(p);
+                }
+            }
+            info!(
+                "assigned {} partition(s): {}",
+                partitions.len(),
+                names(&partitions)
+            );
+            if let Some(actor) = self.shared.actor() {
+                actor.do_send(FromPoller::Assigned(partitions));
+            }
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, tpl: &TopicPartitionList) {
+        let offsets = from_tpl(tpl);
+        if let Some(actor) = self.shared.actor() {
+            actor.do_send(FromPoller::Committed { offsets, result });
+        }
+    }
+}
+
+/// The poll loop. Runs until the actor asks it to shut down, or the actor is gone.
+pub(crate) fn run(
+    consumer: Arc<BaseConsumer<GigContext>>,
+    commands: Receiver<ToPoller>,
+    actor: Addr<ConsumerActor>,
+) {
+    let shared = consumer.context().shared().clone();
+    let mut topics = TopicNames::default();
+    let mut batch: Vec<Record> = Vec::with_capacity(FETCH_BATCH);
+    let mut seen_revocations = shared.revocations.load(Ordering::SeqCst);
+    let mut timeout = Duration::ZERO;
+    loop {
+        match commands.try_recv() {
+            Ok(ToPoller::Shutdown(offsets)) => {
+                let result = if offsets.is_empty() {
+                    Ok(())
+                } else {
+                    consumer.commit(&to_tpl(&offsets), CommitMode::Sync)
+                };
+                consumer.unsubscribe();
+                actor.do_send(FromPoller::Closed { result, offsets });
+                return;
+            }
+            Err(mpsc::TryRecvError::Disconnected) => return,
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        let polled = consumer.poll(timeout);
+        // A revocation ran inside this poll: drop buffered records of revoked partitions.
+        // They were never delivered or committed, so their next owner reads them.
+        let revocations = shared.revocations.load(Ordering::SeqCst);
+        if revocations != seen_revocations {
+            seen_revocations = revocations;
+            if let Ok(revoked) = shared.revoked.lock() {
+                batch.retain(|r| !revoked.contains(&(r.topic_arc().clone(), r.partition())));
+            }
+        }
+        match polled {
+            Some(Ok(message)) => {
+                if !shared.halted.load(Ordering::Relaxed) {
+                    batch.push(to_record(&message, &mut topics));
+                }
+                timeout = Duration::ZERO;
+                if batch.len() < FETCH_BATCH {
+                    continue;
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(e)) => warn!("consumer error: {e}"),
+            None => timeout = IDLE_POLL,
+        }
+        if !batch.is_empty() {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(FETCH_BATCH));
+            if !actor.connected() {
+                debug!("consumer actor gone; poll thread exits");
+                return;
+            }
+            actor.do_send(FromPoller::Fetched(full));
+        }
+    }
+}
+
+/// Shares one `Arc<str>` per topic name, so a record costs no topic allocation.
+#[derive(Default)]
+struct TopicNames {
+    last: Option<Arc<str>>,
+}
+
+impl TopicNames {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        match &self.last {
+            Some(last) if &**last == name => last.clone(),
+            _ => {
+                let arc: Arc<str> = Arc::from(name);
+                self.last = Some(arc.clone());
+                arc
+            }
+        }
+    }
+}
+
+fn to_record(message: &BorrowedMessage<'_>, topics: &mut TopicNames) -> Record {
+    let headers = message
+        .headers()
+        .map(|hs| {
+            hs.iter()
+                .map(|h| Header {
+                    key: h.key.to_string(),
+                    value: h.value.map(<[u8]>::to_vec),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Record::new(RecordData {
+        topic: topics.get(message.topic()),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().map(<[u8]>::to_vec),
+        headers,
+        timestamp_ms: message.timestamp().to_millis(),
+    })
+}
+
+pub(crate) fn to_tpl(offsets: &[CommitOffset]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+    for c in offsets {
+        // An offset from the ack book is always valid for its partition.
+        let _ = tpl.add_partition_offset(&c.topic, c.partition, Offset::Offset(c.offset));
+    }
+    tpl
+}
+
+fn from_tpl(tpl: &TopicPartitionList) -> Vec<CommitOffset> {
+    tpl.elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(offset) => Some(CommitOffset {
+                topic: Arc::from(e.topic()),
+                partition: e.partition(),
+                offset,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+fn names(partitions: &[Partition]) -> String {
+    partitions
+        .iter()
+        .map(|(t, p)| format!("{t}/{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn describe(offsets: &[CommitOffset]) -> String {
+    offsets
+        .iter()
+        .map(|c| format!("{}/{}={}", c.topic, c.partition, c.offset))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

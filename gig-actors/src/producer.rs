@@ -1,0 +1,152 @@
+//! Producing records: a cloneable handle over rdkafka's `FutureProducer`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gig_core::Header;
+use log::debug;
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+
+use crate::error::GigError;
+
+/// One record to produce.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProducerRecord {
+    /// Target topic.
+    pub topic: String,
+    /// Partition; `None` lets the partitioner choose (by key hash when there is a key).
+    pub partition: Option<i32>,
+    /// Key, or `None` for a null key.
+    pub key: Option<Vec<u8>>,
+    /// Payload, or `None` for a null value.
+    pub payload: Option<Vec<u8>>,
+    /// Headers.
+    pub headers: Vec<Header>,
+}
+
+impl ProducerRecord {
+    /// A record with a payload and no key.
+    pub fn new(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
+        ProducerRecord {
+            topic: topic.into(),
+            payload: Some(payload.into()),
+            ..Default::default()
+        }
+    }
+
+    /// Sets the key.
+    pub fn key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Sets the partition.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push(Header {
+            key: key.into(),
+            value: Some(value.into()),
+        });
+        self
+    }
+}
+
+/// Where a produced record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+}
+
+/// A Kafka producer. Clone it freely: clones share one client.
+#[derive(Clone)]
+pub struct GigProducer {
+    producer: FutureProducer,
+}
+
+impl GigProducer {
+    /// A producer for these brokers with librdkafka's defaults plus `acks=all` and
+    /// idempotence off (the mock cluster and tansu both accept it).
+    pub fn new(brokers: &str) -> Result<Self, GigError> {
+        Self::with_properties(brokers, &BTreeMap::new())
+    }
+
+    /// A producer with extra librdkafka properties, passed through untouched.
+    pub fn with_properties(
+        brokers: &str,
+        properties: &BTreeMap<String, String>,
+    ) -> Result<Self, GigError> {
+        if brokers.trim().is_empty() {
+            return Err(gig_core::ConfigError::NoBrokers.into());
+        }
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("acks", "all")
+            .set("linger.ms", "5");
+        for (key, value) in properties {
+            config.set(key, value);
+        }
+        let producer = config
+            .create()
+            .map_err(GigError::kafka("creating the producer"))?;
+        Ok(GigProducer { producer })
+    }
+
+    /// Sends a record and waits for the broker's confirmation.
+    pub async fn send(&self, record: ProducerRecord) -> Result<Delivered, GigError> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for h in &record.headers {
+            headers = headers.insert(KafkaHeader {
+                key: &h.key,
+                value: h.value.as_deref(),
+            });
+        }
+        let mut future = FutureRecord::to(&record.topic).headers(headers);
+        if let Some(key) = &record.key {
+            future = future.key(key.as_slice());
+        }
+        if let Some(payload) = &record.payload {
+            future = future.payload(payload.as_slice());
+        }
+        if let Some(partition) = record.partition {
+            future = future.partition(partition);
+        }
+        let delivery = self.producer.send(future, Timeout::Never).await;
+        match delivery {
+            Ok(d) => {
+                debug!("produced {}/{}@{}", record.topic, d.partition, d.offset);
+                Ok(Delivered {
+                    partition: d.partition,
+                    offset: d.offset,
+                })
+            }
+            Err((source, _)) => Err(GigError::Delivery {
+                topic: record.topic,
+                source,
+            }),
+        }
+    }
+
+    /// Waits until every record sent so far is confirmed or failed.
+    pub fn flush(&self, timeout: Duration) -> Result<(), GigError> {
+        self.producer
+            .flush(timeout)
+            .map_err(GigError::kafka("flushing the producer"))
+    }
+
+    /// The underlying rdkafka producer, for what Gig does not wrap.
+    pub fn inner(&self) -> &FutureProducer {
+        &self.producer
+    }
+}

@@ -14,11 +14,12 @@ use actix::prelude::*;
 use gig_core::{AckBook, AckResult, CommitOffset, ConsumerConfig, NoAckReason, Record, Token};
 use log::{debug, error, info, warn};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
 use crate::commands::{Assign, GetStats, Stop, Subscribe, Unsubscribe};
+use crate::committer;
 use crate::delivery::{AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
 use crate::error::GigError;
 use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
@@ -127,6 +128,7 @@ impl ConsumerBuilder {
             consumer,
             shared,
             to_poller: None,
+            to_committer: None,
             me: None,
             downstream,
             acked,
@@ -173,6 +175,7 @@ pub struct ConsumerActor {
     consumer: Arc<BaseConsumer<GigContext>>,
     shared: Arc<PollerShared>,
     to_poller: Option<mpsc::Sender<ToPoller>>,
+    to_committer: Option<mpsc::Sender<Vec<CommitOffset>>>,
     me: Option<Addr<ConsumerActor>>,
     downstream: Downstream,
     acked: Recipient<Acked>,
@@ -391,11 +394,12 @@ impl ConsumerActor {
         self.handed_since_commit = 0;
         self.counters.commits += 1;
         debug!("committing {}", describe(&offsets));
-        if let Err(e) = self
-            .consumer
-            .commit(&poller::to_tpl(&offsets), CommitMode::Async)
-        {
-            self.commit_failed(&offsets, &e.to_string());
+        let sent = match &self.to_committer {
+            Some(tx) => tx.send(offsets),
+            None => Err(mpsc::SendError(offsets)),
+        };
+        if let Err(mpsc::SendError(offsets)) = sent {
+            self.commit_failed(&offsets, "the commit thread has exited");
         }
     }
 
@@ -615,6 +619,13 @@ impl ConsumerActor {
             entry.in_flight = book.unresolved() as u64;
         }
         stats.partitions = partitions.into_values().collect();
+        if let Ok(assignment) = self.consumer.assignment() {
+            stats.assignment = assignment
+                .elements()
+                .iter()
+                .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                .collect();
+        }
         stats
     }
 }
@@ -687,12 +698,20 @@ impl Actor for ConsumerActor {
         self.consumer.context().attach(me.clone());
         let (tx, rx) = mpsc::channel();
         self.to_poller = Some(tx);
-        let consumer = self.consumer.clone();
+        let (commit_tx, commit_rx) = mpsc::channel();
+        self.to_committer = Some(commit_tx);
+        let (consumer, committer_consumer) = (self.consumer.clone(), self.consumer.clone());
+        let committer_me = me.clone();
         let spawned = std::thread::Builder::new()
             .name("gig-poller".to_string())
-            .spawn(move || poller::run(consumer, rx, me));
+            .spawn(move || poller::run(consumer, rx, me))
+            .and_then(|_| {
+                std::thread::Builder::new()
+                    .name("gig-committer".to_string())
+                    .spawn(move || committer::run(committer_consumer, commit_rx, committer_me))
+            });
         if let Err(e) = spawned {
-            error!("cannot start the poll thread: {e}; stopping");
+            error!("cannot start the poll and commit threads: {e}; stopping");
             ctx.stop();
             return;
         }
@@ -708,8 +727,9 @@ impl Actor for ConsumerActor {
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         self.shared.halted.store(true, Ordering::SeqCst);
-        // Dropping the sender ends the poll thread if it is still running.
+        // Dropping the senders ends the poll and commit threads if they still run.
         self.to_poller = None;
+        self.to_committer = None;
         if let Some(stop) = self.stop.take() {
             for waiter in stop.waiters {
                 let _ = waiter.send(Err("the consumer stopped".to_string()));

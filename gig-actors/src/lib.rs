@@ -26,6 +26,7 @@
 //! Users import [`prelude`].
 
 pub mod commands;
+mod committer;
 pub mod consumer;
 pub mod delivery;
 pub mod error;

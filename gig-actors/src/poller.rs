@@ -44,7 +44,7 @@ pub(crate) enum FromPoller {
     },
     /// Partitions were assigned by the group.
     Assigned(Vec<Partition>),
-    /// An asynchronous commit finished.
+    /// A commit (from the commit thread, or on revocation) finished.
     Committed {
         offsets: Vec<CommitOffset>,
         result: KafkaResult<()>,
@@ -77,6 +77,9 @@ pub(crate) struct PollerShared {
     revoked: Mutex<HashSet<Partition>>,
     /// Longest wait for the actor to resolve revoked partitions.
     revoke_wait: Duration,
+    /// At shutdown, the offsets to commit; a revocation during shutdown commits them.
+    final_offsets: Mutex<Option<Vec<CommitOffset>>>,
+    final_committed: AtomicBool,
 }
 
 impl PollerShared {
@@ -99,6 +102,8 @@ impl GigContext {
                 revocations: AtomicU64::new(0),
                 revoked: Mutex::new(HashSet::new()),
                 revoke_wait,
+                final_offsets: Mutex::new(None),
+                final_committed: AtomicBool::new(false),
             }),
         }
     }
@@ -124,6 +129,7 @@ impl GigContext {
         }
         self.shared.revocations.fetch_add(1, Ordering::SeqCst);
         if self.shared.halted.load(Ordering::SeqCst) {
+            self.commit_final_on_revoke(consumer);
             return;
         }
         let Some(actor) = self.shared.actor() else {
@@ -151,6 +157,33 @@ impl GigContext {
                 "revoked partitions not resolved within {:?}; their uncommitted records go to the next owner",
                 self.shared.revoke_wait
             ),
+        }
+    }
+}
+
+impl GigContext {
+    /// A revocation during shutdown is the one moment the group generation is sure to be
+    /// valid: commit the final offsets here.
+    fn commit_final_on_revoke(&self, consumer: &BaseConsumer<GigContext>) {
+        let offsets = match self.shared.final_offsets.lock() {
+            Ok(guard) => guard.clone(),
+            Err(_) => None,
+        };
+        let Some(offsets) = offsets.filter(|o| !o.is_empty()) else {
+            return;
+        };
+        if self.shared.final_committed.load(Ordering::SeqCst) {
+            return;
+        }
+        match consumer.commit(&to_tpl(&offsets), CommitMode::Sync) {
+            Ok(()) => {
+                info!(
+                    "final offsets committed on revocation: {}",
+                    describe(&offsets)
+                );
+                self.shared.final_committed.store(true, Ordering::SeqCst);
+            }
+            Err(e) => warn!("final commit on revocation failed: {e}"),
         }
     }
 }
@@ -188,13 +221,6 @@ impl ConsumerContext for GigContext {
             }
         }
     }
-
-    fn commit_callback(&self, result: KafkaResult<()>, tpl: &TopicPartitionList) {
-        let offsets = from_tpl(tpl);
-        if let Some(actor) = self.shared.actor() {
-            actor.do_send(FromPoller::Committed { offsets, result });
-        }
-    }
 }
 
 /// The poll loop. Runs until the actor asks it to shut down, or the actor is gone.
@@ -211,11 +237,7 @@ pub(crate) fn run(
     loop {
         match commands.try_recv() {
             Ok(ToPoller::Shutdown(offsets)) => {
-                let result = if offsets.is_empty() {
-                    Ok(())
-                } else {
-                    consumer.commit(&to_tpl(&offsets), CommitMode::Sync)
-                };
+                let result = commit_final(&consumer, &shared, &offsets);
                 consumer.unsubscribe();
                 actor.do_send(FromPoller::Closed { result, offsets });
                 return;
@@ -254,6 +276,39 @@ pub(crate) fn run(
                 return;
             }
             actor.do_send(FromPoller::Fetched(full));
+        }
+    }
+}
+
+/// How long a stop keeps retrying its final commit while the group rebalances.
+const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(10);
+
+/// Commits the final offsets. A commit refused because the group is rebalancing is tried
+/// again while this thread keeps polling, so the member takes part in the rebalance (and a
+/// revocation commits the offsets itself, see `commit_final_on_revoke`).
+fn commit_final(
+    consumer: &BaseConsumer<GigContext>,
+    shared: &PollerShared,
+    offsets: &[CommitOffset],
+) -> KafkaResult<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    if let Ok(mut slot) = shared.final_offsets.lock() {
+        *slot = Some(offsets.to_vec());
+    }
+    let deadline = std::time::Instant::now() + FINAL_COMMIT_WAIT;
+    loop {
+        let result = consumer.commit(&to_tpl(offsets), CommitMode::Sync);
+        match result {
+            Ok(()) => return Ok(()),
+            Err(_) if shared.final_committed.load(Ordering::SeqCst) => return Ok(()),
+            Err(e) if std::time::Instant::now() < deadline => {
+                warn!("final commit: {e}; retrying while the group settles");
+                // Records are dropped here: the consumer is halted and they are uncommitted.
+                let _ = consumer.poll(Duration::from_millis(200));
+            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -307,20 +362,6 @@ pub(crate) fn to_tpl(offsets: &[CommitOffset]) -> TopicPartitionList {
         let _ = tpl.add_partition_offset(&c.topic, c.partition, Offset::Offset(c.offset));
     }
     tpl
-}
-
-fn from_tpl(tpl: &TopicPartitionList) -> Vec<CommitOffset> {
-    tpl.elements()
-        .iter()
-        .filter_map(|e| match e.offset() {
-            Offset::Offset(offset) => Some(CommitOffset {
-                topic: Arc::from(e.topic()),
-                partition: e.partition(),
-                offset,
-            }),
-            _ => None,
-        })
-        .collect()
 }
 
 fn names(partitions: &[Partition]) -> String {

@@ -6,9 +6,10 @@ use std::time::Duration;
 use gig_core::Header;
 use log::debug;
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::util::Timeout;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::GigError;
 
@@ -105,36 +106,56 @@ impl GigProducer {
 
     /// Sends a record and waits for the broker's confirmation.
     pub async fn send(&self, record: ProducerRecord) -> Result<Delivered, GigError> {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for h in &record.headers {
-            headers = headers.insert(KafkaHeader {
-                key: &h.key,
-                value: h.value.as_deref(),
-            });
+        let pending = self.enqueue(&record).await?;
+        confirm(&record.topic, pending).await
+    }
+
+    /// Sends many records, pipelined: all are queued first (waiting only while librdkafka's
+    /// queue is full), then every confirmation is awaited. Results are in input order.
+    pub async fn send_batch(&self, records: &[ProducerRecord]) -> Result<Vec<Delivered>, GigError> {
+        let mut pending = Vec::with_capacity(records.len());
+        for record in records {
+            pending.push(self.enqueue(record).await?);
         }
-        let mut future = FutureRecord::to(&record.topic).headers(headers);
-        if let Some(key) = &record.key {
-            future = future.key(key.as_slice());
+        let mut delivered = Vec::with_capacity(records.len());
+        for (record, future) in records.iter().zip(pending) {
+            delivered.push(confirm(&record.topic, future).await?);
         }
-        if let Some(payload) = &record.payload {
-            future = future.payload(payload.as_slice());
-        }
-        if let Some(partition) = record.partition {
-            future = future.partition(partition);
-        }
-        let delivery = self.producer.send(future, Timeout::Never).await;
-        match delivery {
-            Ok(d) => {
-                debug!("produced {}/{}@{}", record.topic, d.partition, d.offset);
-                Ok(Delivered {
-                    partition: d.partition,
-                    offset: d.offset,
-                })
+        Ok(delivered)
+    }
+
+    async fn enqueue(&self, record: &ProducerRecord) -> Result<DeliveryFuture, GigError> {
+        loop {
+            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+            for h in &record.headers {
+                headers = headers.insert(KafkaHeader {
+                    key: &h.key,
+                    value: h.value.as_deref(),
+                });
             }
-            Err((source, _)) => Err(GigError::Delivery {
-                topic: record.topic,
-                source,
-            }),
+            let mut future = FutureRecord::to(&record.topic).headers(headers);
+            if let Some(key) = &record.key {
+                future = future.key(key.as_slice());
+            }
+            if let Some(payload) = &record.payload {
+                future = future.payload(payload.as_slice());
+            }
+            if let Some(partition) = record.partition {
+                future = future.partition(partition);
+            }
+            match self.producer.send_result(future) {
+                Ok(pending) => return Ok(pending),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // librdkafka's queue is full: let deliveries drain, then queue again.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((source, _)) => {
+                    return Err(GigError::Delivery {
+                        topic: record.topic.clone(),
+                        source,
+                    })
+                }
+            }
         }
     }
 
@@ -148,5 +169,25 @@ impl GigProducer {
     /// The underlying rdkafka producer, for what Gig does not wrap.
     pub fn inner(&self) -> &FutureProducer {
         &self.producer
+    }
+}
+
+async fn confirm(topic: &str, pending: DeliveryFuture) -> Result<Delivered, GigError> {
+    match pending.await {
+        Ok(Ok(d)) => {
+            debug!("produced {topic}/{}@{}", d.partition, d.offset);
+            Ok(Delivered {
+                partition: d.partition,
+                offset: d.offset,
+            })
+        }
+        Ok(Err((source, _))) => Err(GigError::Delivery {
+            topic: topic.to_string(),
+            source,
+        }),
+        Err(_cancelled) => Err(GigError::Delivery {
+            topic: topic.to_string(),
+            source: KafkaError::Canceled,
+        }),
     }
 }

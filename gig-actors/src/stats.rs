@@ -35,6 +35,8 @@ pub struct Stats {
     pub commit_failures: u64,
     /// Whether fetching is paused by the in-flight limit.
     pub paused: bool,
+    /// Partitions currently assigned to this consumer, as `topic/partition`.
+    pub assignment: Vec<String>,
     /// Per-partition offsets.
     pub partitions: Vec<PartitionStats>,
 }

@@ -1,1 +1,288 @@
+//! Shared harness for Gig's integration tests.
+//!
+//! The broker comes from `GIG_TEST_BROKERS` (a real Kafka-protocol broker) or, when unset,
+//! is the embedded mock cluster. Every test uses fresh topic and group names, so tests can
+//! share one real broker. Waiting is event-driven: the [`Ledger`] publishes its count on a
+//! `watch` channel and tests await a count, with a timeout that only bounds a failure.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_actors::testkit::Broker;
+use tokio::sync::watch;
+
+/// The env var naming an external broker for the suite.
+pub const BROKERS_VAR: &str = "GIG_TEST_BROKERS";
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this process and call: `prefix-pid-n`.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init() {
+    let _ = env_logger::builder().is_test(true).try_init();
+}
+
+/// The suite's broker.
+pub fn broker() -> Broker {
+    init();
+    Broker::from_env(BROKERS_VAR).expect("start the broker")
+}
+
+/// A config for tests: short session timeouts, so group changes settle fast on any backend.
+/// `GIG_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts.
+pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
+    let config = ConsumerConfig::new(broker.bootstrap_servers(), unique("group"))
+        .topics([topic])
+        .property("session.timeout.ms", "6000")
+        .property("heartbeat.interval.ms", "500")
+        .property("topic.metadata.refresh.interval.ms", "1000");
+    match std::env::var("GIG_RDKAFKA_DEBUG") {
+        Ok(contexts) => config.property("debug", contexts),
+        Err(_) => config,
+    }
+}
+
+/// Creates a topic with a unique name.
+pub async fn topic(broker: &Broker, prefix: &str, partitions: i32) -> String {
+    let name = unique(prefix);
+    broker
+        .create_topic(&name, partitions)
+        .await
+        .expect("create topic");
+    name
+}
+
+/// Produces `count` records round-robin over `partitions`; payload `v{i}`, key `k{i}`.
+pub async fn produce(broker: &Broker, topic: &str, partitions: i32, from: usize, count: usize) {
+    let producer = GigProducer::new(&broker.bootstrap_servers()).expect("producer");
+    let records: Vec<ProducerRecord> = (from..from + count)
+        .map(|i| {
+            ProducerRecord::new(topic, format!("v{i}"))
+                .key(format!("k{i}"))
+                .partition((i % partitions as usize) as i32)
+        })
+        .collect();
+    producer.send_batch(&records).await.expect("produce");
+}
+
+/// What the ledger saw of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Payload as text.
+    pub payload: String,
+    /// `None` when acked; the reason's text when no-acked.
+    pub reason: Option<String>,
+    /// When the ledger accepted it.
+    pub at: Instant,
+}
+
+/// An Acked *and* NoAcked actor that records every record it accepts.
+#[derive(Clone)]
+pub struct Ledger {
+    entries: Arc<Mutex<Vec<Entry>>>,
+    count: Arc<watch::Sender<usize>>,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Ledger {
+            entries: Arc::default(),
+            count: Arc::new(watch::channel(0).0),
+        }
+    }
+}
+
+impl Ledger {
+    fn push(&self, record: &Record, reason: Option<String>) {
+        let mut entries = self.entries.lock().unwrap();
+        entries.push(Entry {
+            topic: record.topic().to_string(),
+            partition: record.partition(),
+            offset: record.offset(),
+            payload: record.payload_str().unwrap_or_default().to_string(),
+            reason,
+            at: Instant::now(),
+        });
+        self.count.send_replace(entries.len());
+    }
+
+    /// Everything accepted so far.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries.lock().unwrap().clone()
+    }
+
+    /// Acked entries.
+    pub fn acked(&self) -> Vec<Entry> {
+        self.entries()
+            .into_iter()
+            .filter(|e| e.reason.is_none())
+            .collect()
+    }
+
+    /// No-acked entries.
+    pub fn no_acked(&self) -> Vec<Entry> {
+        self.entries()
+            .into_iter()
+            .filter(|e| e.reason.is_some())
+            .collect()
+    }
+
+    /// Waits until at least `n` records were accepted; panics after `timeout`.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) {
+        let mut rx = self.count.subscribe();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(|&c| c >= n)).await;
+        assert!(
+            waited.is_ok(),
+            "waited {timeout:?} for {n} records, ledger has {}",
+            *self.count.borrow()
+        );
+    }
+
+    /// How many times each (topic, partition, offset) was accepted.
+    pub fn counts(&self) -> BTreeMap<(String, i32, i64), usize> {
+        let mut counts = BTreeMap::new();
+        for e in self.entries() {
+            *counts.entry((e.topic, e.partition, e.offset)).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Starts the ledger as an actor and returns both recipients.
+    pub fn start(&self) -> (Recipient<Acked>, Recipient<NoAcked>) {
+        let addr = LedgerActor(self.clone()).start();
+        (addr.clone().recipient(), addr.recipient())
+    }
+}
+
+struct LedgerActor(Ledger);
+
+impl Actor for LedgerActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<Acked> for LedgerActor {
+    type Result = Result<(), HandOverError>;
+    fn handle(&mut self, msg: Acked, _: &mut Context<Self>) -> Self::Result {
+        for r in &msg.records {
+            self.0.push(r, None);
+        }
+        Ok(())
+    }
+}
+
+impl Handler<NoAcked> for LedgerActor {
+    type Result = Result<(), HandOverError>;
+    fn handle(&mut self, msg: NoAcked, _: &mut Context<Self>) -> Self::Result {
+        for r in &msg.records {
+            self.0.push(&r.record, Some(r.reason.to_string()));
+        }
+        Ok(())
+    }
+}
+
+/// What the scripted downstream does with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Ack at once.
+    Ack,
+    /// Nack at once with this reason.
+    Nack(String),
+    /// Drop it unanswered.
+    Ignore,
+    /// Keep the handle until [`Release`].
+    Hold,
+}
+
+/// A downstream whose answer per record is a function of the record. It records every
+/// delivery, so tests can check that nothing was delivered twice.
+pub struct Scripted {
+    script: Box<dyn Fn(&Record) -> Action>,
+    delivered: Arc<Mutex<Vec<Record>>>,
+    held: Vec<AckHandle>,
+}
+
+impl Scripted {
+    /// A downstream following `script`; returns it and its delivery log.
+    pub fn new(script: impl Fn(&Record) -> Action + 'static) -> (Self, Arc<Mutex<Vec<Record>>>) {
+        let delivered = Arc::new(Mutex::new(Vec::new()));
+        let me = Scripted {
+            script: Box::new(script),
+            delivered: delivered.clone(),
+            held: Vec::new(),
+        };
+        (me, delivered)
+    }
+}
+
+impl Actor for Scripted {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Scripted {
+    type Result = ();
+    fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
+        self.delivered.lock().unwrap().push(delivery.record.clone());
+        match (self.script)(&delivery.record) {
+            Action::Ack => delivery.ack(),
+            Action::Nack(why) => delivery.nack(why),
+            Action::Ignore => {}
+            Action::Hold => self.held.push(delivery.into_parts().1),
+        }
+    }
+}
+
+/// Answers every held record with this verdict; returns how many.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Release(pub Verdict);
+
+impl Handler<Release> for Scripted {
+    type Result = usize;
+    fn handle(&mut self, msg: Release, _: &mut Context<Self>) -> usize {
+        let n = self.held.len();
+        for handle in self.held.drain(..) {
+            handle.answer(msg.0.clone());
+        }
+        n
+    }
+}
+
+/// Polls the consumer's stats until `ok` holds; panics after `timeout`. For conditions that
+/// only the consumer knows (a commit confirmed by the broker), where no event reaches the
+/// test.
+pub async fn stats_until(
+    consumer: &Addr<ConsumerActor>,
+    timeout: Duration,
+    ok: impl Fn(&Stats) -> bool,
+) -> Stats {
+    let until = Instant::now() + timeout;
+    loop {
+        let stats = consumer.send(GetStats).await.expect("consumer alive");
+        if ok(&stats) {
+            return stats;
+        }
+        assert!(
+            Instant::now() < until,
+            "stats never matched within {timeout:?}: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,44 @@
+//! The commit thread: commits offsets synchronously, off the actor's thread, and reports
+//! each result back.
+//!
+//! rdkafka's asynchronous commit reports its result only through a commit callback that
+//! the event-based `BaseConsumer` does not receive, so a failed commit would pass unseen.
+//! A synchronous commit on its own thread reports every result. Requests that queue up
+//! while a commit is in flight are merged (the highest offset per partition wins), so at
+//! most one commit is outstanding and a burst costs one round trip.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+
+use actix::Addr;
+use gig_core::CommitOffset;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+
+use crate::consumer::ConsumerActor;
+use crate::poller::{to_tpl, FromPoller, GigContext, Partition};
+
+/// Runs until the actor drops its sender.
+pub(crate) fn run(
+    consumer: Arc<BaseConsumer<GigContext>>,
+    requests: Receiver<Vec<CommitOffset>>,
+    actor: Addr<ConsumerActor>,
+) {
+    while let Ok(first) = requests.recv() {
+        let mut merged: BTreeMap<Partition, i64> = BTreeMap::new();
+        for c in first.into_iter().chain(requests.try_iter().flatten()) {
+            let offset = merged.entry((c.topic, c.partition)).or_insert(c.offset);
+            *offset = (*offset).max(c.offset);
+        }
+        let offsets: Vec<CommitOffset> = merged
+            .into_iter()
+            .map(|((topic, partition), offset)| CommitOffset {
+                topic,
+                partition,
+                offset,
+            })
+            .collect();
+        let result = consumer.commit(&to_tpl(&offsets), CommitMode::Sync);
+        actor.do_send(FromPoller::Committed { offsets, result });
+    }
+}

@@ -1,0 +1,140 @@
+//! Acked records reach the AckedActor; nacked ones reach the NoAckedActor at once, with
+//! their reason; nothing is delivered to the downstream twice.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_tests::*;
+
+#[actix::test]
+async fn acked_records_reach_the_acked_actor_and_nacked_ones_no_acked_with_reason() {
+    let broker = broker();
+    let topic = topic(&broker, "routing", 2).await;
+    produce(&broker, &topic, 2, 0, 40).await;
+
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let (downstream, delivered) = Scripted::new(|r| {
+        if r.offset() % 4 == 0 {
+            Action::Nack(format!("bad {}", r.payload_str().unwrap_or("")))
+        } else {
+            Action::Ack
+        }
+    });
+    // A long ack timeout: a nack must not wait for it.
+    let config = config(&broker, &topic).ack_timeout(Duration::from_secs(60));
+    let consumer = ConsumerActor::builder(config)
+        .downstream(downstream.start().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+
+    ledger.wait_for(40, Duration::from_secs(30)).await;
+    let no_acked = ledger.no_acked();
+    assert_eq!(no_acked.len(), 10, "offsets 0,4,8,12,16 of each partition");
+    for e in &no_acked {
+        assert_eq!(e.offset % 4, 0);
+        assert_eq!(
+            e.reason.as_deref(),
+            Some(format!("nacked: bad {}", e.payload).as_str())
+        );
+    }
+    assert_eq!(ledger.acked().len(), 30);
+    assert!(
+        ledger.counts().values().all(|&n| n == 1),
+        "each record handed over once"
+    );
+    assert_eq!(
+        delivered.lock().unwrap().len(),
+        40,
+        "each record delivered once"
+    );
+
+    let stats = consumer.send(Stop).await.unwrap().unwrap();
+    assert_eq!((stats.acked, stats.nacked, stats.timed_out), (30, 10, 0));
+    assert_eq!(stats.committed(&topic, 0), Some(20));
+    assert_eq!(stats.committed(&topic, 1), Some(20));
+}
+
+#[actix::test]
+async fn answers_after_async_work_are_routed() {
+    let broker = broker();
+    let topic = topic(&broker, "async-ack", 1).await;
+    produce(&broker, &topic, 1, 0, 10).await;
+
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let (downstream, _) = Scripted::new(|_| Action::Hold);
+    let downstream = downstream.start();
+    let consumer = ConsumerActor::builder(config(&broker, &topic))
+        .downstream(downstream.clone().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+
+    stats_until(&consumer, Duration::from_secs(30), |s| s.received == 10).await;
+    assert!(
+        ledger.entries().is_empty(),
+        "nothing is routed before an answer"
+    );
+    assert_eq!(downstream.send(Release(Verdict::Ack)).await.unwrap(), 10);
+    ledger.wait_for(10, Duration::from_secs(10)).await;
+    assert_eq!(ledger.acked().len(), 10);
+    consumer.send(Stop).await.unwrap().unwrap();
+}
+
+#[actix::test]
+async fn a_stopped_downstream_sends_records_to_no_acked_as_downstream_gone() {
+    let broker = broker();
+    let topic = topic(&broker, "gone", 1).await;
+    produce(&broker, &topic, 1, 0, 5).await;
+
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let gone = Gone.start();
+    stopped(&gone).await;
+    let recipient = gone.recipient();
+    let config = config(&broker, &topic).ack_timeout(Duration::from_secs(60));
+    let consumer = ConsumerActor::builder(config)
+        .downstream(recipient)
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+
+    ledger.wait_for(5, Duration::from_secs(30)).await;
+    let no_acked = ledger.no_acked();
+    assert_eq!(no_acked.len(), 5);
+    assert!(no_acked
+        .iter()
+        .all(|e| e.reason.as_deref() == Some("downstream gone")));
+    let stats = consumer.send(Stop).await.unwrap().unwrap();
+    assert_eq!(stats.downstream_gone, 5);
+}
+
+/// A downstream that stops as soon as it starts.
+struct Gone;
+
+impl Actor for Gone {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Delivery> for Gone {
+    type Result = ();
+    fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
+        delivery.ack();
+    }
+}
+
+/// Waits until the actor has stopped (its mailbox is closed).
+async fn stopped(addr: &Addr<Gone>) {
+    while addr.connected() {
+        tokio::task::yield_now().await;
+    }
+}

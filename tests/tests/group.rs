@@ -1,0 +1,96 @@
+//! Several consumers in one group split the partitions; unsubscribing stops delivery and
+//! releases the partitions to the others.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_actors::testkit::Broker;
+use gig_tests::*;
+
+fn start(
+    broker: &Broker,
+    topic: &str,
+    group: &str,
+    ledger: &Ledger,
+) -> (Addr<ConsumerActor>, Arc<Mutex<Vec<Record>>>) {
+    let (acked, no_acked) = ledger.start();
+    let (downstream, delivered) = Scripted::new(|_| Action::Ack);
+    let mut config = config(broker, topic);
+    config.group_id = group.to_string();
+    let consumer = ConsumerActor::builder(config)
+        .downstream(downstream.start().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+    (consumer, delivered)
+}
+
+#[actix::test]
+async fn two_consumers_in_one_group_split_the_partitions() {
+    let broker = broker();
+    let topic = topic(&broker, "split", 4).await;
+    let group = unique("split-group");
+    let ledger = Ledger::default();
+    let (a, delivered_a) = start(&broker, &topic, &group, &ledger);
+    stats_until(&a, Duration::from_secs(30), |s| s.assignment.len() == 4).await;
+    let (b, delivered_b) = start(&broker, &topic, &group, &ledger);
+    let sa = stats_until(&a, Duration::from_secs(30), |s| s.assignment.len() == 2).await;
+    let sb = stats_until(&b, Duration::from_secs(30), |s| s.assignment.len() == 2).await;
+    let (owned_a, owned_b): (BTreeSet<_>, BTreeSet<_>) = (
+        sa.assignment.iter().cloned().collect(),
+        sb.assignment.iter().cloned().collect(),
+    );
+    assert!(owned_a.is_disjoint(&owned_b), "a={owned_a:?} b={owned_b:?}");
+
+    produce(&broker, &topic, 4, 0, 400).await;
+    ledger.wait_for(400, Duration::from_secs(30)).await;
+    let read = |d: &Arc<Mutex<Vec<Record>>>| -> BTreeSet<String> {
+        d.lock()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{}/{}", r.topic(), r.partition()))
+            .collect()
+    };
+    assert_eq!(read(&delivered_a), owned_a, "a read exactly its partitions");
+    assert_eq!(read(&delivered_b), owned_b, "b read exactly its partitions");
+    assert!(ledger.counts().values().all(|&n| n == 1));
+    a.send(Stop).await.unwrap().unwrap();
+    b.send(Stop).await.unwrap().unwrap();
+}
+
+#[actix::test]
+async fn unsubscribe_stops_delivery_and_hands_partitions_to_the_group() {
+    let broker = broker();
+    let topic = topic(&broker, "unsub", 2).await;
+    let group = unique("unsub-group");
+    let (ledger_a, ledger_b) = (Ledger::default(), Ledger::default());
+
+    produce(&broker, &topic, 2, 0, 20).await;
+    let (a, delivered_a) = start(&broker, &topic, &group, &ledger_a);
+    ledger_a.wait_for(20, Duration::from_secs(30)).await;
+    a.send(Unsubscribe).await.unwrap().unwrap();
+    // The revoked partitions are committed at 10 each before they are released.
+    stats_until(&a, Duration::from_secs(30), |s| {
+        s.assignment.is_empty()
+            && s.committed(&topic, 0) == Some(10)
+            && s.committed(&topic, 1) == Some(10)
+    })
+    .await;
+
+    produce(&broker, &topic, 2, 20, 20).await;
+    let (b, _) = start(&broker, &topic, &group, &ledger_b);
+    ledger_b.wait_for(20, Duration::from_secs(30)).await;
+    let b_offsets: BTreeSet<i64> = ledger_b.entries().iter().map(|e| e.offset).collect();
+    assert_eq!(b_offsets, (10..20).collect(), "b starts where a committed");
+    assert_eq!(
+        delivered_a.lock().unwrap().len(),
+        20,
+        "nothing delivered to a after unsubscribe"
+    );
+    a.send(Stop).await.unwrap().unwrap();
+    b.send(Stop).await.unwrap().unwrap();
+}

@@ -1,0 +1,59 @@
+//! The producer reports where each record landed; keys, payloads and headers arrive intact.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_tests::*;
+
+#[actix::test]
+async fn produced_records_arrive_with_key_payload_and_headers() {
+    let broker = broker();
+    let topic = topic(&broker, "produce", 1).await;
+    let producer = GigProducer::new(&broker.bootstrap_servers()).unwrap();
+    let first = producer
+        .send(
+            ProducerRecord::new(&topic, "hello")
+                .key("k")
+                .header("trace", "abc"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.partition, first.offset), (0, 0));
+    let rest = producer
+        .send_batch(&[
+            ProducerRecord::new(&topic, "a"),
+            ProducerRecord::new(&topic, "b"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|d| d.offset).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    producer.flush(Duration::from_secs(5)).unwrap();
+
+    let (downstream, delivered) = Scripted::new(|_| Action::Ack);
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let consumer = ConsumerActor::builder(config(&broker, &topic))
+        .downstream(downstream.start().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+    ledger.wait_for(3, Duration::from_secs(30)).await;
+    let first = delivered.lock().unwrap()[0].clone();
+    assert_eq!(first.key(), Some(&b"k"[..]));
+    assert_eq!(first.payload_str(), Some("hello"));
+    assert_eq!(
+        first.header("trace").and_then(|h| h.value.clone()),
+        Some(b"abc".to_vec())
+    );
+    consumer.send(Stop).await.unwrap().unwrap();
+}
+
+#[actix::test]
+async fn a_producer_without_brokers_is_a_config_error() {
+    assert!(matches!(GigProducer::new(" "), Err(GigError::Config(_))));
+}

@@ -1,0 +1,144 @@
+//! A silent downstream never blocks: unanswered records reach the NoAckedActor at their
+//! deadline, while later records keep flowing; a late answer changes nothing.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_tests::*;
+
+#[actix::test]
+async fn silence_times_out_within_the_deadline_while_later_records_flow() {
+    let broker = broker();
+    let topic = topic(&broker, "silence", 1).await;
+    produce(&broker, &topic, 1, 0, 20).await;
+
+    let timeout = Duration::from_millis(800);
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    // Offset 0 is never answered; the rest are acked at once.
+    let (downstream, delivered) = Scripted::new(|r| {
+        if r.offset() == 0 {
+            Action::Ignore
+        } else {
+            Action::Ack
+        }
+    });
+    let consumer = ConsumerActor::builder(config(&broker, &topic).ack_timeout(timeout))
+        .downstream(downstream.start().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+
+    ledger.wait_for(20, Duration::from_secs(30)).await;
+    let delivered_at = Instant::now(); // upper bound is checked below against entries
+    let entries = ledger.entries();
+    let silent = entries.iter().find(|e| e.offset == 0).unwrap();
+    assert_eq!(silent.reason.as_deref(), Some("timed out after 800 ms"));
+    let acked = ledger.acked();
+    assert_eq!(acked.len(), 19);
+    assert!(
+        acked.iter().all(|e| e.at < silent.at),
+        "later records were handed over while offset 0 waited for its deadline"
+    );
+    let first = acked.iter().map(|e| e.at).min().unwrap();
+    let late = silent.at.duration_since(first);
+    assert!(
+        late >= timeout - Duration::from_millis(50),
+        "timed out early: {late:?}"
+    );
+    assert!(
+        late < timeout + Duration::from_millis(500),
+        "timed out late: {late:?}"
+    );
+    assert!(delivered_at >= silent.at);
+    assert_eq!(
+        delivered.lock().unwrap().len(),
+        20,
+        "offset 0 was not redelivered"
+    );
+
+    let stats = consumer.send(Stop).await.unwrap().unwrap();
+    assert_eq!(stats.timed_out, 1);
+    assert_eq!(
+        stats.committed(&topic, 0),
+        Some(20),
+        "the timed-out record is committed too"
+    );
+}
+
+#[actix::test]
+async fn an_answer_after_the_deadline_is_counted_and_ignored() {
+    let broker = broker();
+    let topic = topic(&broker, "late", 1).await;
+    produce(&broker, &topic, 1, 0, 3).await;
+
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let (downstream, _) = Scripted::new(|_| Action::Hold);
+    let downstream = downstream.start();
+    let config = config(&broker, &topic).ack_timeout(Duration::from_millis(300));
+    let consumer = ConsumerActor::builder(config)
+        .downstream(downstream.clone().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+
+    ledger.wait_for(3, Duration::from_secs(30)).await;
+    assert_eq!(ledger.no_acked().len(), 3);
+    assert_eq!(downstream.send(Release(Verdict::Ack)).await.unwrap(), 3);
+    let stats = stats_until(&consumer, Duration::from_secs(10), |s| s.late_answers == 3).await;
+    assert_eq!(stats.acked, 0);
+    assert_eq!(
+        ledger.entries().len(),
+        3,
+        "a late ack hands nothing over again"
+    );
+    consumer.send(Stop).await.unwrap().unwrap();
+}
+
+#[actix::test]
+async fn the_in_flight_limit_pauses_fetching_and_resumes_as_records_resolve() {
+    let broker = broker();
+    let topic = topic(&broker, "limit", 1).await;
+    produce(&broker, &topic, 1, 0, 5000).await;
+
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let (downstream, delivered) = Scripted::new(|_| Action::Hold);
+    let downstream = downstream.start();
+    let config = config(&broker, &topic)
+        .max_in_flight(100)
+        .ack_timeout(Duration::from_secs(60));
+    let consumer = ConsumerActor::builder(config)
+        .downstream(downstream.clone().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+
+    let paused = stats_until(&consumer, Duration::from_secs(30), |s| s.paused).await;
+    assert!(paused.in_flight >= 100);
+    // Whatever was already fetched arrives; then nothing more while paused.
+    let held = downstream.send(Release(Verdict::Ack)).await.unwrap();
+    assert!(
+        held >= 100 && held < 5000,
+        "fetching paused with {held} in flight"
+    );
+    // Each release resolves the held records, fetching resumes, more arrive.
+    let mut released = held;
+    while released < 5000 {
+        let n = downstream.send(Release(Verdict::Ack)).await.unwrap();
+        released += n;
+        if n == 0 {
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    ledger.wait_for(5000, Duration::from_secs(60)).await;
+    assert_eq!(delivered.lock().unwrap().len(), 5000);
+    let stats = consumer.send(Stop).await.unwrap().unwrap();
+    assert_eq!(stats.committed(&topic, 0), Some(5000));
+}

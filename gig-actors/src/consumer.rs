@@ -279,12 +279,14 @@ impl ConsumerActor {
         let full = self.config.handover_batch;
         if self.acked_out.len() >= full || self.no_acked_out.len() >= full {
             self.flush(ctx);
-        } else if !self.flush_scheduled
-            && !(self.acked_out.is_empty() && self.no_acked_out.is_empty())
-        {
+        } else if !self.flush_scheduled && self.has_outcomes() {
             self.flush_scheduled = true;
             ctx.notify(FlushOutcomes);
         }
+    }
+
+    fn has_outcomes(&self) -> bool {
+        !self.acked_out.is_empty() || !self.no_acked_out.is_empty()
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
@@ -756,6 +758,7 @@ impl Handler<FromPoller> for ConsumerActor {
             }
             FromPoller::Assigned(partitions) => {
                 debug!("{} partition(s) assigned", partitions.len());
+                self.counters.rebalances += 1;
                 self.check_pause();
             }
             FromPoller::Committed { offsets, result } => match result {

@@ -46,6 +46,11 @@ pub use poller::GigContext;
 pub use producer::{Delivered, GigProducer, ProducerRecord};
 pub use stats::{PartitionStats, Stats};
 
+/// The README's Rust examples, compiled as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
     pub use crate::commands::{Assign, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};

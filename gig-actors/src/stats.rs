@@ -33,6 +33,9 @@ pub struct Stats {
     pub commits: u64,
     /// Commit requests that failed (their offsets are committed again).
     pub commit_failures: u64,
+    /// Rebalances this member completed (each group-assignment callback, even one that
+    /// brings no new partitions).
+    pub rebalances: u64,
     /// Whether fetching is paused by the in-flight limit.
     pub paused: bool,
     /// Partitions currently assigned to this consumer, as `topic/partition`.

@@ -218,8 +218,15 @@ impl ConsumerConfig {
     /// The librdkafka properties for the consumer: the user's, then Gig's own.
     pub fn client_properties(&self) -> BTreeMap<String, String> {
         let mut props = BTreeMap::new();
-        // Defaults a user may override: a new group reads a topic from the start.
+        // Defaults a user may override. A new group reads a topic from the start.
         props.insert("auto.offset.reset".to_string(), "earliest".to_string());
+        // Incremental rebalancing: partitions that stay keep flowing during a rebalance,
+        // and a member revokes only once the group has synced, so the commit Gig makes on
+        // revocation lands in a stable group instead of being refused mid-join.
+        props.insert(
+            "partition.assignment.strategy".to_string(),
+            "cooperative-sticky".to_string(),
+        );
         props.extend(self.properties.clone());
         props.insert("bootstrap.servers".to_string(), self.brokers.clone());
         props.insert("group.id".to_string(), self.group_id.clone());
@@ -247,6 +254,13 @@ mod tests {
         assert_eq!(props["session.timeout.ms"], "6000");
         assert_eq!(props["enable.auto.commit"], "false");
         assert_eq!(props["auto.offset.reset"], "earliest");
+        assert_eq!(props["partition.assignment.strategy"], "cooperative-sticky");
+        let eager =
+            ConsumerConfig::new("b", "g").property("partition.assignment.strategy", "range");
+        assert_eq!(
+            eager.client_properties()["partition.assignment.strategy"],
+            "range"
+        );
     }
 
     #[test]

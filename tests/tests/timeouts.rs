@@ -124,7 +124,7 @@ async fn the_in_flight_limit_pauses_fetching_and_resumes_as_records_resolve() {
     // Whatever was already fetched arrives; then nothing more while paused.
     let held = downstream.send(Release(Verdict::Ack)).await.unwrap();
     assert!(
-        held >= 100 && held < 5000,
+        (100..5000).contains(&held),
         "fetching paused with {held} in flight"
     );
     // Each release resolves the held records, fetching resumes, more arrive.

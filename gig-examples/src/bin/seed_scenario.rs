@@ -1,0 +1,210 @@
+//! The 2018 experiment that motivated Gig.
+//!
+//! Consumer 1's downstream never acks. `value1` is delivered to it; consumer 2 joins the
+//! same group; consumer 1 unsubscribes; `value2` is produced. The classic actor connector
+//! re-sends `value1` again and again and stalls the partition. Gig instead hands `value1`
+//! to the NoAckedActor when its ack timeout passes, exactly once, and `value2` flows to
+//! consumer 2: no partition stalls.
+//!
+//! ```text
+//! cargo run -p gig-examples --bin seed_scenario        # embedded broker
+//! cargo run -p gig-examples --bin seed_scenario -- --brokers 127.0.0.1:9092
+//! ```
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_actors::testkit::Broker;
+use log::info;
+use tokio::sync::watch;
+
+const TOPIC: &str = "seed-scenario";
+const ACK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What happened, in order: "who: what".
+#[derive(Clone)]
+struct Journal {
+    lines: Arc<Mutex<Vec<String>>>,
+    changed: Arc<watch::Sender<usize>>,
+}
+
+impl Journal {
+    fn new() -> Self {
+        Journal {
+            lines: Arc::default(),
+            changed: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    fn note(&self, line: String) {
+        info!("{line}");
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        lines.push(line);
+        self.changed.send_replace(lines.len());
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        let lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().filter(|l| l.contains(needle)).count()
+    }
+
+    async fn wait_for(&self, needle: &str) {
+        let mut rx = self.changed.subscribe();
+        let _ = rx.wait_for(|_| self.count(needle) > 0).await;
+    }
+}
+
+/// A downstream that logs each delivery and acks it, or (`silent`) never answers.
+struct Downstream {
+    name: &'static str,
+    silent: bool,
+    journal: Journal,
+}
+
+impl Actor for Downstream {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Downstream {
+    type Result = ();
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        let value = d.record.payload_str().unwrap_or("?").to_string();
+        if self.silent {
+            self.journal.note(format!(
+                "{}: received {value}, will never ack it",
+                self.name
+            ));
+        } else {
+            self.journal
+                .note(format!("{}: received {value}, acks it", self.name));
+            d.ack();
+        }
+    }
+}
+
+/// Logs what reaches the outcome actors.
+struct Outcomes {
+    journal: Journal,
+}
+
+impl Actor for Outcomes {
+    type Context = Context<Self>;
+}
+
+impl Handler<Acked> for Outcomes {
+    type Result = Result<(), HandOverError>;
+    fn handle(&mut self, msg: Acked, _: &mut Context<Self>) -> Self::Result {
+        for r in &msg.records {
+            self.journal.note(format!(
+                "AckedActor: {} ({r})",
+                r.payload_str().unwrap_or("?")
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Handler<NoAcked> for Outcomes {
+    type Result = Result<(), HandOverError>;
+    fn handle(&mut self, msg: NoAcked, _: &mut Context<Self>) -> Self::Result {
+        for r in &msg.records {
+            let value = r.record.payload_str().unwrap_or("?");
+            self.journal.note(format!(
+                "NoAckedActor: {value} ({}, {})",
+                r.record, r.reason
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn consumer(
+    name: &'static str,
+    silent: bool,
+    brokers: &str,
+    group: &str,
+    journal: &Journal,
+) -> Result<Addr<ConsumerActor>, GigError> {
+    let outcomes = Outcomes {
+        journal: journal.clone(),
+    }
+    .start();
+    let downstream = Downstream {
+        name,
+        silent,
+        journal: journal.clone(),
+    }
+    .start();
+    let config = ConsumerConfig::new(brokers, group)
+        .topics([TOPIC])
+        .ack_timeout(ACK_TIMEOUT)
+        .property("session.timeout.ms", "6000")
+        .property("heartbeat.interval.ms", "500");
+    ConsumerActor::builder(config)
+        .downstream(downstream.recipient())
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .start()
+}
+
+async fn run() -> Result<String, GigError> {
+    let broker = Broker::external_or_embedded(gig_examples::brokers())?;
+    let brokers = broker.bootstrap_servers();
+    info!("broker: {brokers} ({})", broker.kind());
+    broker.create_topic(TOPIC, 1).await?;
+    let producer = GigProducer::new(&brokers)?;
+    let group = format!("seed-{}", std::process::id());
+    let journal = Journal::new();
+    let started = Instant::now();
+
+    let c1 = consumer("consumer1", true, &brokers, &group, &journal)?;
+    producer.send(ProducerRecord::new(TOPIC, "value1")).await?;
+    journal.wait_for("consumer1: received value1").await;
+
+    info!("consumer2 joins the group");
+    let c2 = consumer("consumer2", false, &brokers, &group, &journal)?;
+    while c2
+        .send(GetStats)
+        .await
+        .map_err(|_| GigError::Stopped)?
+        .rebalances
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    info!("consumer2 is in the group; consumer1 unsubscribes");
+    c1.send(Unsubscribe)
+        .await
+        .map_err(|_| GigError::Stopped)??;
+    journal.wait_for("NoAckedActor: value1").await;
+
+    producer.send(ProducerRecord::new(TOPIC, "value2")).await?;
+    journal.wait_for("AckedActor: value2").await;
+    let took = started.elapsed();
+
+    let s1 = c1.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    let s2 = c2.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    let committed = s1.committed(TOPIC, 0).max(s2.committed(TOPIC, 0));
+    Ok(format!(
+        "value1: delivered {}x, no-acked {}x (timed out, not re-sent); value2: acked {}x by consumer2; \
+         partition {TOPIC}/0 committed at {}; no stall: value2 handed over {:.1}s after start",
+        journal.count(": received value1"),
+        journal.count("NoAckedActor: value1"),
+        journal.count("AckedActor: value2"),
+        committed.map_or("none".to_string(), |c| c.to_string()),
+        took.as_secs_f64(),
+    ))
+}
+
+fn main() {
+    gig_examples::init_logging();
+    match System::new().block_on(run()) {
+        Ok(summary) => println!("{summary}"),
+        Err(e) => {
+            eprintln!("seed_scenario failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}

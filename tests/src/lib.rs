@@ -46,13 +46,17 @@ pub fn backend() -> Backend {
 /// `true` when the test should return at once.
 pub fn skip_on(backend: Backend, why: &str) -> bool {
     if self::backend() == backend {
-        use std::io::Write;
-        // Written to the stderr handle, which the test harness does not capture, so the
-        // skip shows in the output of a passing run too.
-        let _ = writeln!(std::io::stderr(), "SKIPPED on {backend:?}: {why}");
+        report(&format!("SKIPPED on {backend:?}: {why}"));
         return true;
     }
     false
+}
+
+/// Prints a line that shows in the output even when the test passes: it is written to the
+/// stderr handle, which the test harness does not capture.
+pub fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);

@@ -46,6 +46,12 @@ pub struct Unsubscribe;
 #[rtype(result = "Result<Stats, GigError>")]
 pub struct Stop;
 
+/// Commits every resolved offset now, without waiting for the commit interval, and
+/// answers once the broker confirmed them (or with the error).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<(), GigError>")]
+pub struct Commit;
+
 /// Asks for a snapshot of the consumer's counters and offsets.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Stats")]

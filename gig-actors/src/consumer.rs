@@ -18,7 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::oneshot;
 
-use crate::commands::{Assign, GetStats, Stop, Subscribe, Unsubscribe};
+use crate::commands::{Assign, Commit, GetStats, Stop, Subscribe, Unsubscribe};
 use crate::committer;
 use crate::delivery::{AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
 use crate::error::GigError;
@@ -145,6 +145,7 @@ impl ConsumerBuilder {
             committed: BTreeMap::new(),
             drains: Vec::new(),
             stop: None,
+            commit_waiters: Vec::new(),
         })
     }
 
@@ -192,6 +193,13 @@ pub struct ConsumerActor {
     committed: BTreeMap<Partition, i64>,
     drains: Vec<Drain>,
     stop: Option<Stopping>,
+    commit_waiters: Vec<CommitWaiter>,
+}
+
+/// A `Commit` request waiting for the broker to confirm these offsets.
+struct CommitWaiter {
+    offsets: Vec<CommitOffset>,
+    reply: oneshot::Sender<Result<(), GigError>>,
 }
 
 impl ConsumerActor {
@@ -407,6 +415,9 @@ impl ConsumerActor {
 
     fn commit_failed(&mut self, offsets: &[CommitOffset], why: &str) {
         self.counters.commit_failures += 1;
+        for w in self.commit_waiters.drain(..) {
+            let _ = w.reply.send(Err(GigError::Shutdown(format!("commit failed: {why}"))));
+        }
         warn!(
             "commit of {} failed ({why}); it will be sent again",
             describe(offsets)
@@ -424,6 +435,19 @@ impl ConsumerActor {
                 .entry((c.topic.clone(), c.partition))
                 .or_insert(c.offset);
             *entry = (*entry).max(c.offset);
+        }
+        let committed = &self.committed;
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            self.commit_waiters.drain(..).partition(|w| {
+                w.offsets.iter().all(|c| {
+                    committed
+                        .get(&(c.topic.clone(), c.partition))
+                        .is_some_and(|&o| o >= c.offset)
+                })
+            });
+        self.commit_waiters = waiting;
+        for w in done {
+            let _ = w.reply.send(Ok(()));
         }
     }
 
@@ -865,6 +889,33 @@ impl Handler<Unsubscribe> for ConsumerActor {
         self.consumer.unsubscribe();
         info!("unsubscribed; revoked partitions are resolved and committed before release");
         Ok(())
+    }
+}
+
+impl Handler<Commit> for ConsumerActor {
+    type Result = ResponseFuture<Result<(), GigError>>;
+
+    fn handle(&mut self, _: Commit, _: &mut Context<Self>) -> Self::Result {
+        let offsets: Vec<CommitOffset> = self
+            .book
+            .partitions()
+            .filter_map(|b| {
+                let offset = b.committable()?;
+                let known = self.committed.get(&(b.topic().clone(), b.partition()));
+                (known.is_none_or(|&k| k < offset)).then(|| CommitOffset {
+                    topic: b.topic().clone(),
+                    partition: b.partition(),
+                    offset,
+                })
+            })
+            .collect();
+        if offsets.is_empty() {
+            return Box::pin(async { Ok(()) });
+        }
+        self.commit();
+        let (reply, answer) = oneshot::channel();
+        self.commit_waiters.push(CommitWaiter { offsets, reply });
+        Box::pin(async move { answer.await.unwrap_or(Err(GigError::Stopped)) })
     }
 }
 

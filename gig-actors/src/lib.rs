@@ -36,7 +36,7 @@ pub mod producer;
 pub mod stats;
 pub mod testkit;
 
-pub use commands::{Assign, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
+pub use commands::{Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
 pub use consumer::{committed_summary, ConsumerActor, ConsumerBuilder};
 pub use delivery::{AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
 pub use error::GigError;
@@ -53,7 +53,7 @@ pub struct ReadmeDoctests;
 
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
-    pub use crate::commands::{Assign, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
+    pub use crate::commands::{Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
     pub use crate::consumer::{ConsumerActor, ConsumerBuilder};
     pub use crate::delivery::{AckHandle, Delivery, DeliveryBatch, Verdict};
     pub use crate::error::GigError;

@@ -114,3 +114,32 @@ impl Handler<Acked> for Refusing {
         Ok(())
     }
 }
+
+#[actix::test]
+async fn commit_commits_what_is_resolved_now_and_answers_when_confirmed() {
+    let broker = broker();
+    let topic = topic(&broker, "commit-now", 2).await;
+    produce(&broker, &topic, 2, 0, 50).await;
+
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let (downstream, _) = Scripted::new(|_| Action::Ack);
+    // Neither the interval nor the count would commit during this test.
+    let config = config(&broker, &topic)
+        .commit_interval(Duration::from_secs(3600))
+        .commit_every(1_000_000);
+    let consumer = ConsumerActor::builder(config)
+        .downstream(downstream.start().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+    ledger.wait_for(50, Duration::from_secs(30)).await;
+    let before = consumer.send(GetStats).await.unwrap();
+    assert_eq!(before.committed(&topic, 0), None, "nothing committed yet");
+    consumer.send(Commit).await.unwrap().unwrap();
+    let after = consumer.send(GetStats).await.unwrap();
+    assert_eq!(after.committed(&topic, 0), Some(25));
+    assert_eq!(after.committed(&topic, 1), Some(25));
+    consumer.send(Stop).await.unwrap().unwrap();
+}

@@ -115,7 +115,7 @@ impl ConsumerBuilder {
         }
         let revoke_wait = self.config.ack_timeout + HANDOVER_GRACE + Duration::from_secs(2);
         let consumer: BaseConsumer<GigContext> = client
-            .create_with_context(GigContext::new(revoke_wait))
+            .create_with_context(GigContext::new(revoke_wait, self.config.max_in_flight))
             .map_err(GigError::kafka("creating the consumer"))?;
         let consumer = Arc::new(consumer);
         let shared = consumer.context().shared().clone();
@@ -214,6 +214,7 @@ impl ConsumerActor {
     }
 
     fn deliver(&mut self, records: Vec<Record>, ctx: &mut Context<Self>) {
+        self.shared.gate.received(records.len());
         if self.stop.is_some() {
             self.counters.discarded += records.len() as u64;
             return;
@@ -258,7 +259,7 @@ impl ConsumerActor {
                 }
             }
         }
-        self.check_pause();
+        self.publish_in_flight();
         self.arm_timer(ctx);
     }
 
@@ -342,7 +343,7 @@ impl ConsumerActor {
         if self.handed_since_commit >= self.config.commit_every {
             self.commit();
         }
-        self.maybe_resume();
+        self.publish_in_flight();
         self.progress(ctx);
     }
 
@@ -383,8 +384,8 @@ impl ConsumerActor {
             debug!("{} record(s) timed out", expired.len());
             let after = self.config.ack_timeout;
             self.no_acked_out
-                .extend(expired.into_iter().map(|(token, record)| {
-                    let reason = NoAckReason::TimedOut { after };
+                .extend(expired.into_iter().map(|(token, record, deadline)| {
+                    let reason = NoAckReason::TimedOut { after, deadline };
                     (token, NoAckedRecord { record, reason })
                 }));
             self.flush(ctx);
@@ -416,7 +417,9 @@ impl ConsumerActor {
     fn commit_failed(&mut self, offsets: &[CommitOffset], why: &str) {
         self.counters.commit_failures += 1;
         for w in self.commit_waiters.drain(..) {
-            let _ = w.reply.send(Err(GigError::Shutdown(format!("commit failed: {why}"))));
+            let _ = w
+                .reply
+                .send(Err(GigError::Shutdown(format!("commit failed: {why}"))));
         }
         warn!(
             "commit of {} failed ({why}); it will be sent again",
@@ -437,66 +440,35 @@ impl ConsumerActor {
             *entry = (*entry).max(c.offset);
         }
         let committed = &self.committed;
-        let (done, waiting): (Vec<_>, Vec<_>) =
-            self.commit_waiters.drain(..).partition(|w| {
-                w.offsets.iter().all(|c| {
-                    committed
-                        .get(&(c.topic.clone(), c.partition))
-                        .is_some_and(|&o| o >= c.offset)
-                })
-            });
+        let (done, waiting): (Vec<_>, Vec<_>) = self.commit_waiters.drain(..).partition(|w| {
+            w.offsets.iter().all(|c| {
+                committed
+                    .get(&(c.topic.clone(), c.partition))
+                    .is_some_and(|&o| o >= c.offset)
+            })
+        });
         self.commit_waiters = waiting;
         for w in done {
             let _ = w.reply.send(Ok(()));
         }
     }
 
-    fn check_pause(&mut self) {
-        let over = self.book.unresolved() >= self.config.max_in_flight
-            || self.book.tracked() >= self.max_tracked;
-        // Paused again even when already paused: a rebalance may have assigned new,
-        // unpaused partitions since.
-        if over {
-            if !self.paused {
-                info!(
-                    "{} record(s) in flight: in-flight limit reached, pausing fetch",
-                    self.book.unresolved()
-                );
-            }
-            self.paused = true;
-            self.set_paused(true);
-        }
-    }
-
-    fn maybe_resume(&mut self) {
-        let low = |limit: usize| limit / 4 * 3;
-        if self.paused
-            && self.stop.is_none()
-            && self.book.unresolved() <= low(self.config.max_in_flight)
-            && self.book.tracked() <= low(self.max_tracked)
-        {
-            self.paused = false;
-            info!(
-                "{} record(s) in flight: resuming fetch",
-                self.book.unresolved()
-            );
-            self.set_paused(false);
-        }
-    }
-
-    fn set_paused(&self, pause: bool) {
-        let result = self.consumer.assignment().and_then(|assignment| {
-            if pause {
-                self.consumer.pause(&assignment)
+    /// Tells the poll thread how many records are unresolved; it stops fetching at the
+    /// in-flight limit and resumes at three quarters of it.
+    fn publish_in_flight(&mut self) {
+        let over_tracked = self.book.tracked() >= self.max_tracked;
+        let in_flight = self
+            .shared
+            .gate
+            .publish(self.book.unresolved(), over_tracked);
+        let over = over_tracked || in_flight >= self.config.max_in_flight;
+        if over != self.paused {
+            self.paused = over;
+            if over {
+                info!("{in_flight} record(s) in flight: limit reached, fetching stops");
             } else {
-                self.consumer.resume(&assignment)
+                debug!("{in_flight} record(s) in flight: fetching goes on");
             }
-        });
-        if let Err(e) = result {
-            warn!(
-                "could not {} fetching: {e}",
-                if pause { "pause" } else { "resume" }
-            );
         }
     }
 
@@ -542,7 +514,7 @@ impl ConsumerActor {
         }
         // The poll thread may have stopped waiting; then there is no one to tell.
         let _ = drain.reply.try_send(offsets);
-        self.maybe_resume();
+        self.publish_in_flight();
     }
 
     fn begin_stop(&mut self, ctx: &mut Context<Self>) {
@@ -551,7 +523,7 @@ impl ConsumerActor {
             self.book.unresolved()
         );
         self.shared.halted.store(true, Ordering::SeqCst);
-        self.set_paused(true);
+        poller::set_paused(&self.consumer, true);
         let wait = self.config.ack_timeout + HANDOVER_GRACE;
         self.stop = Some(Stopping {
             deadline: Instant::now() + wait,
@@ -783,7 +755,6 @@ impl Handler<FromPoller> for ConsumerActor {
             FromPoller::Assigned(partitions) => {
                 debug!("{} partition(s) assigned", partitions.len());
                 self.counters.rebalances += 1;
-                self.check_pause();
             }
             FromPoller::Committed { offsets, result } => match result {
                 Ok(()) => self.committed(&offsets),

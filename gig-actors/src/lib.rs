@@ -35,6 +35,7 @@ mod poller;
 pub mod producer;
 pub mod stats;
 pub mod testkit;
+mod throttle;
 
 pub use commands::{Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
 pub use consumer::{committed_summary, ConsumerActor, ConsumerBuilder};
@@ -53,7 +54,9 @@ pub struct ReadmeDoctests;
 
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
-    pub use crate::commands::{Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
+    pub use crate::commands::{
+        Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe,
+    };
     pub use crate::consumer::{ConsumerActor, ConsumerBuilder};
     pub use crate::delivery::{AckHandle, Delivery, DeliveryBatch, Verdict};
     pub use crate::error::GigError;

@@ -23,11 +23,15 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::consumer::ConsumerActor;
+use crate::throttle::InFlightGate;
 
 /// Most records in one batch to the actor.
 const FETCH_BATCH: usize = 1024;
 /// How long one blocking poll waits for a message when none is queued.
 const IDLE_POLL: Duration = Duration::from_millis(50);
+/// Past this long at the in-flight limit, the poll thread pauses the partitions and polls
+/// again, so group callbacks are served (well inside `max.poll.interval.ms`, 300 s).
+const STOPPED_POLL_LIMIT: Duration = Duration::from_secs(10);
 
 /// A partition, as the actor and the poller name it.
 pub(crate) type Partition = (Arc<str>, i32);
@@ -80,6 +84,8 @@ pub(crate) struct PollerShared {
     /// At shutdown, the offsets to commit; a revocation during shutdown commits them.
     final_offsets: Mutex<Option<Vec<CommitOffset>>>,
     final_committed: AtomicBool,
+    /// The in-flight limit, shared with the actor.
+    pub(crate) gate: InFlightGate,
 }
 
 impl PollerShared {
@@ -94,7 +100,7 @@ pub struct GigContext {
 }
 
 impl GigContext {
-    pub(crate) fn new(revoke_wait: Duration) -> Self {
+    pub(crate) fn new(revoke_wait: Duration, max_in_flight: usize) -> Self {
         GigContext {
             shared: Arc::new(PollerShared {
                 actor: Mutex::new(None),
@@ -104,6 +110,7 @@ impl GigContext {
                 revoke_wait,
                 final_offsets: Mutex::new(None),
                 final_committed: AtomicBool::new(false),
+                gate: InFlightGate::new(max_in_flight),
             }),
         }
     }
@@ -234,6 +241,10 @@ pub(crate) fn run(
     let mut batch: Vec<Record> = Vec::with_capacity(FETCH_BATCH);
     let mut seen_revocations = shared.revocations.load(Ordering::SeqCst);
     let mut timeout = Duration::ZERO;
+    // Since when fetching has been stopped by the in-flight limit, and whether the
+    // partitions were paused because that lasted too long.
+    let mut stopped_since: Option<std::time::Instant> = None;
+    let mut paused = false;
     loop {
         match commands.try_recv() {
             Ok(ToPoller::Shutdown(offsets)) => {
@@ -244,6 +255,27 @@ pub(crate) fn run(
             }
             Err(mpsc::TryRecvError::Disconnected) => return,
             Err(mpsc::TryRecvError::Empty) => {}
+        }
+        if shared.gate.blocks(batch.len(), stopped_since.is_some()) {
+            if !send(&actor, &shared, &mut batch) {
+                return;
+            }
+            let since = *stopped_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() < STOPPED_POLL_LIMIT {
+                shared.gate.wait(IDLE_POLL);
+                continue;
+            }
+            if !paused {
+                warn!(
+                    "in-flight limit ({}) reached for {STOPPED_POLL_LIMIT:?}: pausing the partitions to serve group callbacks",
+                    shared.gate.limit()
+                );
+                set_paused(&consumer, true);
+                paused = true;
+            }
+        } else if stopped_since.take().is_some() && paused {
+            set_paused(&consumer, false);
+            paused = false;
         }
         let polled = consumer.poll(timeout);
         // A revocation ran inside this poll: drop buffered records of revoked partitions.
@@ -269,14 +301,40 @@ pub(crate) fn run(
             Some(Err(e)) => warn!("consumer error: {e}"),
             None => timeout = IDLE_POLL,
         }
-        if !batch.is_empty() {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(FETCH_BATCH));
-            if !actor.connected() {
-                debug!("consumer actor gone; poll thread exits");
-                return;
-            }
-            actor.do_send(FromPoller::Fetched(full));
+        if !send(&actor, &shared, &mut batch) {
+            return;
         }
+    }
+}
+
+/// Sends the buffered records to the actor; `false` when the actor is gone.
+fn send(actor: &Addr<ConsumerActor>, shared: &PollerShared, batch: &mut Vec<Record>) -> bool {
+    if batch.is_empty() {
+        return true;
+    }
+    if !actor.connected() {
+        debug!("consumer actor gone; poll thread exits");
+        return false;
+    }
+    let full = std::mem::replace(batch, Vec::with_capacity(FETCH_BATCH));
+    shared.gate.sent(full.len());
+    actor.do_send(FromPoller::Fetched(full));
+    true
+}
+
+pub(crate) fn set_paused(consumer: &BaseConsumer<GigContext>, pause: bool) {
+    let result = consumer.assignment().and_then(|assignment| {
+        if pause {
+            consumer.pause(&assignment)
+        } else {
+            consumer.resume(&assignment)
+        }
+    });
+    if let Err(e) = result {
+        warn!(
+            "could not {} fetching: {e}",
+            if pause { "pause" } else { "resume" }
+        );
     }
 }
 

@@ -54,6 +54,9 @@ pub struct AckBook {
     next_epoch: u32,
     unresolved: usize,
     tracked: usize,
+    // The slot of the last partition tracked: consecutive records usually share it, and
+    // this spares hashing the topic name per record.
+    last: Option<(Arc<str>, i32, u32)>,
 }
 
 impl AckBook {
@@ -63,6 +66,17 @@ impl AckBook {
     }
 
     fn slot_for(&mut self, topic: &Arc<str>, partition: i32) -> u32 {
+        if let Some((t, p, slot)) = &self.last {
+            if *p == partition && Arc::ptr_eq(t, topic) {
+                return *slot;
+            }
+        }
+        let slot = self.find_or_insert_slot(topic, partition);
+        self.last = Some((topic.clone(), partition, slot));
+        slot
+    }
+
+    fn find_or_insert_slot(&mut self, topic: &Arc<str>, partition: i32) -> u32 {
         if let Some(&slot) = self.index.get(&(topic.clone(), partition)) {
             return slot;
         }
@@ -119,20 +133,21 @@ impl AckBook {
         }
     }
 
-    /// Routes every waiting record whose deadline is at or before `now`.
-    pub fn expire(&mut self, now: Instant) -> Vec<(Token, Record)> {
+    /// Routes every waiting record whose deadline is at or before `now`; each comes with
+    /// the deadline it missed.
+    pub fn expire(&mut self, now: Instant) -> Vec<(Token, Record, Instant)> {
         let mut expired = Vec::new();
         let mut in_book = Vec::new();
         for (slot, entry) in self.slots.iter_mut().enumerate() {
             let Some(entry) = entry else { continue };
             entry.book.expire(now, &mut in_book);
-            expired.extend(in_book.drain(..).map(|(seq, record)| {
+            expired.extend(in_book.drain(..).map(|(seq, record, deadline)| {
                 let token = Token {
                     slot: slot as u32,
                     epoch: entry.epoch,
                     seq,
                 };
-                (token, record)
+                (token, record, deadline)
             }));
         }
         expired
@@ -230,6 +245,9 @@ impl AckBook {
     /// Returns its book, so the caller can commit what was resolved and report the rest.
     pub fn remove(&mut self, topic: &str, partition: i32) -> Option<PartitionBook> {
         let slot = self.index.remove(&(Arc::from(topic), partition))?;
+        if self.last.as_ref().is_some_and(|l| l.2 == slot) {
+            self.last = None;
+        }
         let removed = self.slots[slot as usize].take()?;
         self.free.push(slot);
         self.unresolved -= removed.book.unresolved();
@@ -351,7 +369,7 @@ mod tests {
                     }
                 }
                 3 => {
-                    for (t, r) in book.expire(now) {
+                    for (t, r, _) in book.expire(now) {
                         *left.entry(r.offset()).or_insert(0) += 1;
                         routed.push((t, r.offset()));
                     }

@@ -1,7 +1,7 @@
 //! Why a record did not reach the AckedActor.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The reason a record was handed to the NoAckedActor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +12,8 @@ pub enum NoAckReason {
     TimedOut {
         /// The ack timeout the record had.
         after: Duration,
+        /// The deadline it missed: how late the hand-over was is `now - deadline`.
+        deadline: Instant,
     },
     /// The downstream actor had stopped when the record was to be delivered.
     DownstreamGone,
@@ -23,7 +25,7 @@ impl fmt::Display for NoAckReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NoAckReason::Nacked(why) => write!(f, "nacked: {why}"),
-            NoAckReason::TimedOut { after } => {
+            NoAckReason::TimedOut { after, .. } => {
                 write!(f, "timed out after {} ms", after.as_millis())
             }
             NoAckReason::DownstreamGone => f.write_str("downstream gone"),
@@ -40,6 +42,7 @@ mod tests {
     fn reasons_read_as_sentences() {
         let t = NoAckReason::TimedOut {
             after: Duration::from_millis(3000),
+            deadline: Instant::now(),
         };
         assert_eq!(t.to_string(), "timed out after 3000 ms");
         assert_eq!(NoAckReason::Nacked("bad".into()).to_string(), "nacked: bad");

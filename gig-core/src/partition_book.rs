@@ -139,8 +139,8 @@ impl PartitionBook {
     }
 
     /// Routes every waiting record whose deadline is at or before `now`; appends each
-    /// `(seq, record)` to `expired`.
-    pub fn expire(&mut self, now: Instant, expired: &mut Vec<(u64, Record)>) {
+    /// `(seq, record, deadline)` to `expired`.
+    pub fn expire(&mut self, now: Instant, expired: &mut Vec<(u64, Record, Instant)>) {
         loop {
             self.advance_expiry_cursor();
             let seq = self.expiry_cursor;
@@ -148,7 +148,7 @@ impl PartitionBook {
                 Some(entry) if entry.deadline <= now => {
                     entry.state = RecordState::Routed;
                     if let Some(record) = entry.record.take() {
-                        expired.push((seq, record));
+                        expired.push((seq, record, entry.deadline));
                     }
                 }
                 _ => return,
@@ -308,9 +308,14 @@ mod tests {
 
         let mut expired = Vec::new();
         book.expire(t0 + ms(25), &mut expired);
-        let offsets: Vec<i64> = expired.iter().map(|(_, r)| r.offset()).collect();
+        let offsets: Vec<i64> = expired.iter().map(|(_, r, _)| r.offset()).collect();
         assert_eq!(offsets, vec![0], "1 was acked, 2 is not due");
         assert_eq!(expired[0].0, s0);
+        assert_eq!(
+            expired[0].2,
+            t0 + ms(10),
+            "each carries the deadline it missed"
+        );
         assert_eq!(book.next_deadline(), Some(t0 + ms(30)));
         book.expire(t0 + ms(30), &mut expired);
         assert_eq!(expired.len(), 2);

@@ -1,0 +1,138 @@
+//! The in-flight gate between the poll thread and the actor.
+//!
+//! The poll thread stops polling while too many records are in flight, and waits here
+//! until the actor has resolved enough of them. Stopping `poll` instead of pausing the
+//! partitions keeps librdkafka's prefetched queue: nothing is discarded and fetched again
+//! on resume. (A broker that cannot fetch from inside a stored batch, such as tansu 0.6,
+//! would stall on that refetch.) In flight = records the poll thread has sent or buffered
+//! and the actor has not yet taken in, plus the actor's records not yet handed over.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+pub(crate) struct InFlightGate {
+    limit: usize,
+    /// Sent by the poll thread, not yet taken in by the actor.
+    transit: AtomicUsize,
+    /// The actor's records not yet handed over, as it last published them.
+    unresolved: AtomicUsize,
+    /// The actor holds too many handed-over records behind unresolved ones.
+    over_tracked: AtomicBool,
+    waiting: AtomicBool,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+impl InFlightGate {
+    pub(crate) fn new(limit: usize) -> Self {
+        InFlightGate {
+            limit: limit.max(1),
+            transit: AtomicUsize::new(0),
+            unresolved: AtomicUsize::new(0),
+            over_tracked: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        }
+    }
+
+    /// Fetching resumes once in flight is down to this (hysteresis: no wake per record).
+    fn low_mark(&self) -> usize {
+        self.limit / 4 * 3
+    }
+
+    fn in_flight(&self, buffered: usize) -> usize {
+        self.transit.load(Ordering::Acquire) + self.unresolved.load(Ordering::Acquire) + buffered
+    }
+
+    /// Poll thread: whether to stop fetching, given `buffered` records not yet sent and
+    /// whether it is already stopped (then it waits for the low mark).
+    pub(crate) fn blocks(&self, buffered: usize, stopped: bool) -> bool {
+        let in_flight = self.in_flight(buffered);
+        let over = if stopped {
+            in_flight > self.low_mark()
+        } else {
+            in_flight >= self.limit
+        };
+        over || self.over_tracked.load(Ordering::Acquire)
+    }
+
+    /// Poll thread: `n` records sent to the actor.
+    pub(crate) fn sent(&self, n: usize) {
+        self.transit.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Poll thread: waits until the actor wakes it, or `timeout`.
+    pub(crate) fn wait(&self, timeout: Duration) {
+        let Ok(guard) = self.lock.lock() else { return };
+        self.waiting.store(true, Ordering::Release);
+        if self.blocks(0, true) {
+            let _ = self.wake.wait_timeout(guard, timeout);
+        }
+        self.waiting.store(false, Ordering::Release);
+    }
+
+    /// Actor: `n` records taken in from the poll thread.
+    pub(crate) fn received(&self, n: usize) {
+        self.transit.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Actor: publishes its unresolved count; wakes a waiting poll thread at the low mark.
+    /// Returns the records in flight.
+    pub(crate) fn publish(&self, unresolved: usize, over_tracked: bool) -> usize {
+        self.unresolved.store(unresolved, Ordering::Release);
+        self.over_tracked.store(over_tracked, Ordering::Release);
+        let in_flight = self.in_flight(0);
+        if self.waiting.load(Ordering::Acquire) && !self.blocks(0, true) {
+            let _guard = self.lock.lock();
+            self.wake.notify_one();
+        }
+        in_flight
+    }
+
+    /// The limit.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    #[test]
+    fn blocks_at_the_limit_and_resumes_at_the_low_mark() {
+        let gate = InFlightGate::new(100);
+        gate.sent(60);
+        assert!(!gate.blocks(39, false));
+        assert!(gate.blocks(40, false), "60 sent + 40 buffered = the limit");
+        gate.received(60);
+        gate.publish(80, false);
+        assert!(gate.blocks(0, true), "80 > low mark 75");
+        gate.publish(75, false);
+        assert!(!gate.blocks(0, true));
+        gate.publish(0, true);
+        assert!(gate.blocks(0, false), "too many tracked entries block too");
+    }
+
+    #[test]
+    fn the_actor_wakes_a_waiting_poll_thread() {
+        let gate = Arc::new(InFlightGate::new(10));
+        gate.publish(10, false);
+        let waiter = gate.clone();
+        let t0 = Instant::now();
+        let handle = std::thread::spawn(move || waiter.wait(Duration::from_secs(30)));
+        while !gate.waiting.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        gate.publish(2, false);
+        handle.join().unwrap();
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "woken, not timed out"
+        );
+    }
+}

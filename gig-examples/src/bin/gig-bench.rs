@@ -1,0 +1,752 @@
+//! gig-bench: Gig against raw rdkafka on the same broker, in one run.
+//!
+//! ```text
+//! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
+//!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
+//! ```
+//!
+//! Phases, each repeated `--repeat` times (the median is reported), per partition count:
+//! - **raw**: an rdkafka `BaseConsumer` reads all records, touching each payload.
+//! - **gig-ack**: the full Gig path: each record delivered to a downstream actor that acks
+//!   it, handed to an AckedActor, offsets committed. The clock stops when the last offset
+//!   is committed (confirmed by the broker).
+//! - **gig-batch**: the same in batch mode (batches of 1,000, one ack per batch).
+//! - **gig-silent**: a downstream that never acks, 200 ms ack timeout: every record must
+//!   reach the NoAckedActor; reports how late past its deadline (p50/p99/max).
+//! - **memory** (external broker only): a silent downstream over a backlog of
+//!   `--memory-records` (5,000,000) with the default in-flight limit; RSS is sampled.
+//!
+//! On an external broker the records are produced first. The embedded broker keeps at most
+//! 5 MB per partition, so there a producer thread produces while the phase consumes, kept
+//! at most 20,000 records per partition ahead of the consumer: the figure is then bounded
+//! by the in-process producer too, for raw and Gig alike. The output says which.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_actors::testkit::Broker;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message as _;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use serde_json::json;
+use tokio::sync::oneshot;
+
+/// How far the embedded-broker producer may run ahead of the consumer, per partition.
+const AHEAD_PER_PARTITION: u64 = 20_000;
+const SILENT_TIMEOUT: Duration = Duration::from_millis(200);
+
+struct Settings {
+    records: u64,
+    size: usize,
+    repeat: usize,
+    memory_records: u64,
+    memory_seconds: u64,
+}
+
+/// One measured run of one phase.
+#[derive(Clone, Debug, Default)]
+struct Run {
+    secs: f64,
+    peak_rss_mb: f64,
+    late_ms: Option<(f64, f64, f64)>,
+}
+
+// ---- process memory ----
+
+fn rss_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets the peak-RSS mark (Linux: writing 5 to clear_refs), so each phase reports its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mb() -> f64 {
+    rss_kb("VmHWM:") as f64 / 1024.0
+}
+
+fn rss_mb() -> f64 {
+    rss_kb("VmRSS:") as f64 / 1024.0
+}
+
+// ---- producing ----
+
+fn producer(brokers: &str) -> BaseProducer {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576");
+    // Extra producer properties, e.g. GIG_BENCH_PRODUCER="batch.size=8000000,linger.ms=50".
+    if let Ok(extra) = std::env::var("GIG_BENCH_PRODUCER") {
+        for kv in extra.split(',').filter(|kv| !kv.is_empty()) {
+            if let Some((k, v)) = kv.split_once('=') {
+                config.set(k.trim(), v.trim());
+            }
+        }
+    }
+    config
+        .create()
+        .unwrap_or_else(|e| fail(&format!("producer: {e}")))
+}
+
+/// Produces `n` records of `size` bytes round-robin over `partitions`. With `pace`, stays
+/// at most `AHEAD_PER_PARTITION × partitions` records ahead of the consumed count.
+fn produce(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    n: u64,
+    size: usize,
+    pace: Option<(&AtomicU64, &AtomicBool)>,
+) {
+    let producer = producer(brokers);
+    let payload = vec![b'x'; size];
+    let ahead = AHEAD_PER_PARTITION * partitions as u64;
+    for i in 0..n {
+        if let Some((consumed, stop)) = pace {
+            while i >= consumed.load(Ordering::Relaxed) + ahead {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                producer.poll(Duration::from_millis(1));
+            }
+        }
+        let partition = (i % partitions as u64) as i32;
+        let mut record = BaseRecord::<(), [u8]>::to(topic)
+            .payload(&payload[..])
+            .partition(partition);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(5));
+                }
+            }
+        }
+        if i % 1024 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    if let Err(e) = producer.flush(Duration::from_secs(60)) {
+        fail(&format!("producer flush: {e}"));
+    }
+}
+
+// ---- progress ----
+
+struct Progress {
+    label: String,
+    total: u64,
+    done: Arc<AtomicU64>,
+    last: Instant,
+}
+
+impl Progress {
+    fn new(label: String, total: u64, done: Arc<AtomicU64>) -> Self {
+        Progress {
+            label,
+            total,
+            done,
+            last: Instant::now(),
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.last.elapsed() >= Duration::from_secs(1) {
+            self.last = Instant::now();
+            eprintln!(
+                "  {}: {}/{}",
+                self.label,
+                self.done.load(Ordering::Relaxed),
+                self.total
+            );
+        }
+    }
+}
+
+// ---- raw ----
+
+fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: String) -> Run {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("bench-raw-{}", unique()))
+        .set("enable.auto.commit", "false");
+    if let Ok(contexts) = std::env::var("GIG_BENCH_DEBUG") {
+        config.set("debug", contexts);
+    }
+    for (key, value) in consumer_tuning() {
+        config.set(key, value);
+    }
+    let consumer: BaseConsumer = config
+        .create()
+        .unwrap_or_else(|e| fail(&format!("raw consumer: {e}")));
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let _ = tpl.add_partition_offset(topic, p, Offset::Beginning);
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let mut progress = Progress::new(label, s.records, done.clone());
+    reset_peak_rss();
+    let embedded_feed = feeder(brokers, topic, partitions, s, &done);
+    let start = Instant::now();
+    consumer
+        .assign(&tpl)
+        .unwrap_or_else(|e| fail(&format!("assign: {e}")));
+    let mut touched = 0u64;
+    let mut count = 0u64;
+    while count < s.records {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                if count == 0 {
+                    eprintln!("  raw: first record after {:?}", start.elapsed());
+                }
+                touched += m.payload().map_or(0, |p| p.len() as u64 + p[0] as u64);
+                count += 1;
+                if count % 1024 == 0 {
+                    done.store(count, Ordering::Relaxed);
+                    progress.tick();
+                }
+            }
+            Some(Err(e)) => eprintln!("  raw: {e}"),
+            None => {
+                done.store(count, Ordering::Relaxed);
+                progress.tick();
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    done.store(count, Ordering::Relaxed);
+    finish_feed(embedded_feed);
+    assert!(touched > 0);
+    Run {
+        secs,
+        peak_rss_mb: peak_rss_mb(),
+        late_ms: None,
+    }
+}
+
+/// On the embedded broker, a producer thread paced by `consumed`; nothing otherwise.
+type Feed = Option<(std::thread::JoinHandle<()>, Arc<AtomicBool>)>;
+
+fn feeder(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    s: &Settings,
+    consumed: &Arc<AtomicU64>,
+) -> Feed {
+    if !EMBEDDED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let (brokers, topic) = (brokers.to_string(), topic.to_string());
+    let (n, size, consumed) = (s.records, s.size, consumed.clone());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_thread = stop.clone();
+    let handle = std::thread::spawn(move || {
+        produce(
+            &brokers,
+            &topic,
+            partitions,
+            n,
+            size,
+            Some((&consumed, &stop_thread)),
+        )
+    });
+    Some((handle, stop))
+}
+
+fn finish_feed(feed: Feed) {
+    if let Some((handle, stop)) = feed {
+        stop.store(true, Ordering::Relaxed);
+        let _ = handle.join();
+    }
+}
+
+static EMBEDDED: AtomicBool = AtomicBool::new(false);
+
+/// Consumer properties for raw and Gig alike. The mock cluster holds a fetch for the whole
+/// `fetch.wait.max.ms` even when records arrive meanwhile, so with produce-while-consume
+/// each catch-up would cost 500 ms: a short wait measures the consumers, not that delay.
+fn consumer_tuning() -> Vec<(&'static str, &'static str)> {
+    if EMBEDDED.load(Ordering::Relaxed) {
+        vec![("fetch.wait.max.ms", "5")]
+    } else {
+        Vec::new()
+    }
+}
+
+fn unique() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+// ---- Gig actors for the benchmark ----
+
+/// Acks each record (or, `silent`, never answers), counting deliveries.
+struct Down {
+    silent: bool,
+    delivered: Arc<AtomicU64>,
+}
+
+impl Actor for Down {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Down {
+    type Result = ();
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+        if !self.silent {
+            d.ack();
+        }
+    }
+}
+
+impl Handler<DeliveryBatch> for Down {
+    type Result = ();
+    fn handle(&mut self, b: DeliveryBatch, _: &mut Context<Self>) {
+        self.delivered
+            .fetch_add(b.records().len() as u64, Ordering::Relaxed);
+        if !self.silent {
+            b.ack_all();
+        }
+    }
+}
+
+/// Counts outcomes; answers `done` when `expected` records were handed over. For timed-out
+/// records it keeps how late each reached it past its deadline.
+struct Outcomes {
+    expected: u64,
+    seen: u64,
+    late_ms: Vec<f32>,
+    done: Option<oneshot::Sender<Vec<f32>>>,
+}
+
+impl Outcomes {
+    fn saw(&mut self, n: usize) {
+        self.seen += n as u64;
+        if self.seen >= self.expected {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(std::mem::take(&mut self.late_ms));
+            }
+        }
+    }
+}
+
+impl Actor for Outcomes {
+    type Context = Context<Self>;
+}
+
+impl Handler<Acked> for Outcomes {
+    type Result = Result<(), HandOverError>;
+    fn handle(&mut self, m: Acked, _: &mut Context<Self>) -> Self::Result {
+        let touched: usize = m
+            .records
+            .iter()
+            .map(|r| r.payload().map_or(0, <[u8]>::len))
+            .sum();
+        std::hint::black_box(touched);
+        self.saw(m.records.len());
+        Ok(())
+    }
+}
+
+impl Handler<NoAcked> for Outcomes {
+    type Result = Result<(), HandOverError>;
+    fn handle(&mut self, m: NoAcked, _: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        for r in &m.records {
+            if let NoAckReason::TimedOut { deadline, .. } = r.reason {
+                let late = now.saturating_duration_since(deadline);
+                self.late_ms.push(late.as_secs_f32() * 1000.0);
+            }
+        }
+        self.saw(m.records.len());
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    Ack,
+    Batch,
+    Silent,
+}
+
+async fn gig_run(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    s: &Settings,
+    mode: Mode,
+    label: String,
+) -> Run {
+    let delivered = Arc::new(AtomicU64::new(0));
+    let (done_tx, done_rx) = oneshot::channel();
+    let outcomes = Outcomes {
+        expected: s.records,
+        seen: 0,
+        late_ms: Vec::new(),
+        done: Some(done_tx),
+    }
+    .start();
+    let down = Down {
+        silent: mode == Mode::Silent,
+        delivered: delivered.clone(),
+    }
+    .start();
+    let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()));
+    for (key, value) in consumer_tuning() {
+        config = config.property(key, value);
+    }
+    if mode == Mode::Silent {
+        // Enough room that the deadline, not the limit, sets the pace.
+        config = config.ack_timeout(SILENT_TIMEOUT).max_in_flight(1_000_000);
+    }
+    let builder = ConsumerActor::builder(config)
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient());
+    let builder = match mode {
+        Mode::Batch => builder.batch_downstream(down.recipient(), 1000),
+        _ => builder.downstream(down.recipient()),
+    };
+    let consumer = builder
+        .start()
+        .unwrap_or_else(|e| fail(&format!("consumer: {e}")));
+    let starts: Vec<PartitionStart> = (0..partitions)
+        .map(|partition| PartitionStart {
+            topic: topic.to_string(),
+            partition,
+            offset: Some(0),
+        })
+        .collect();
+
+    reset_peak_rss();
+    let feed = feeder(brokers, topic, partitions, s, &delivered);
+    let start = Instant::now();
+    consumer
+        .send(Assign(starts))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| fail("assign failed"));
+    let mut progress = Progress::new(label, s.records, delivered.clone());
+    let mut done_rx = done_rx;
+    let late = loop {
+        tokio::select! {
+            late = &mut done_rx => break late.unwrap_or_default(),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => progress.tick(),
+        }
+    };
+    if let Err(e) = consumer
+        .send(Commit)
+        .await
+        .unwrap_or(Err(GigError::Stopped))
+    {
+        fail(&format!("final commit: {e}"));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let peak = peak_rss_mb();
+    finish_feed(feed);
+    let stats = consumer
+        .send(Stop)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| fail("stop failed"));
+    let committed: i64 = (0..partitions)
+        .map(|p| stats.committed(topic, p).unwrap_or(0))
+        .sum();
+    if committed as u64 != s.records {
+        fail(&format!("committed {committed} of {} records", s.records));
+    }
+    Run {
+        secs,
+        peak_rss_mb: peak,
+        late_ms: (mode == Mode::Silent).then(|| percentiles(late)),
+    }
+}
+
+fn percentiles(mut v: Vec<f32>) -> (f64, f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    v.sort_by(f32::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64;
+    (at(0.5), at(0.99), at(1.0))
+}
+
+// ---- memory ----
+
+async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
+    let topic = format!("bench-memory-{}", unique());
+    create_topic(brokers, &topic, 1).await;
+    eprintln!(
+        "  memory: producing a backlog of {} records",
+        s.memory_records
+    );
+    produce(brokers, &topic, 1, s.memory_records, s.size, None);
+    let delivered = Arc::new(AtomicU64::new(0));
+    let (done_tx, _done_rx) = oneshot::channel();
+    let outcomes = Outcomes {
+        expected: u64::MAX,
+        seen: 0,
+        late_ms: Vec::new(),
+        done: Some(done_tx),
+    }
+    .start();
+    let down = Down {
+        silent: true,
+        delivered: delivered.clone(),
+    }
+    .start();
+    // The default in-flight limit; a short timeout so the backlog moves.
+    let config = ConsumerConfig::new(brokers, format!("bench-mem-{}", unique()))
+        .topics([topic.as_str()])
+        .ack_timeout(SILENT_TIMEOUT);
+    let consumer = ConsumerActor::builder(config)
+        .downstream(down.recipient())
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .start()
+        .unwrap_or_else(|e| fail(&format!("consumer: {e}")));
+    reset_peak_rss();
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    while start.elapsed() < Duration::from_secs(s.memory_seconds) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let t = start.elapsed().as_secs_f64();
+        samples.push((t, rss_mb()));
+        eprintln!(
+            "  memory: t={t:.1}s delivered={} rss={:.1} MB",
+            delivered.load(Ordering::Relaxed),
+            rss_mb()
+        );
+    }
+    let peak = peak_rss_mb();
+    let _ = consumer.send(Stop).await;
+    (peak, samples)
+}
+
+async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    let broker = Broker::External(brokers.to_string());
+    if let Err(e) = broker.create_topic(topic, partitions).await {
+        fail(&format!("create topic {topic}: {e}"));
+    }
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("gig-bench: {why}");
+    std::process::exit(1)
+}
+
+fn median(runs: &[Run]) -> Run {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    sorted[sorted.len() / 2].clone()
+}
+
+async fn run() {
+    let s = Settings {
+        records: gig_examples::num_arg("records", 2_000_000),
+        size: gig_examples::num_arg("size", 100),
+        repeat: gig_examples::num_arg("repeat", 3).max(1),
+        memory_records: gig_examples::num_arg("memory-records", 5_000_000),
+        memory_seconds: gig_examples::num_arg("memory-seconds", 15),
+    };
+    let partition_counts: Vec<i32> = gig_examples::arg("partitions")
+        .unwrap_or_else(|| "1,4".to_string())
+        .split(',')
+        .map(|p| {
+            p.trim()
+                .parse()
+                .unwrap_or_else(|_| fail("--partitions: numbers, e.g. 1,4"))
+        })
+        .collect();
+    let broker = Broker::external_or_embedded(gig_examples::brokers())
+        .unwrap_or_else(|e| fail(&format!("broker: {e}")));
+    let embedded = broker.embedded().is_some();
+    EMBEDDED.store(embedded, Ordering::Relaxed);
+    let brokers = broker.bootstrap_servers();
+    let mode = if embedded {
+        "produce-while-consume (embedded broker keeps <= 5 MB per partition)"
+    } else {
+        "produce-first"
+    };
+    eprintln!(
+        "gig-bench: broker={} ({}), mode={mode}, records={}, size={} B, repeat={}, cpus={}",
+        brokers,
+        broker.kind(),
+        s.records,
+        s.size,
+        s.repeat,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+
+    let phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
+    let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
+    for &partitions in &partition_counts {
+        let mut topics = Vec::new();
+        if !embedded {
+            let topic = format!("bench-{partitions}p-{}", unique());
+            create_topic(&brokers, &topic, partitions).await;
+            eprintln!("producing {} records to {topic}", s.records);
+            let t = Instant::now();
+            produce(&brokers, &topic, partitions, s.records, s.size, None);
+            eprintln!("  produced in {:.2}s", t.elapsed().as_secs_f64());
+            topics.push(topic);
+        }
+        for phase in phases {
+            let mut runs = Vec::new();
+            for r in 0..s.repeat {
+                let topic = if embedded {
+                    let topic = format!("bench-{partitions}p-{}", unique());
+                    if let Some(b) = broker.embedded() {
+                        b.create_topic(&topic, partitions)
+                            .unwrap_or_else(|e| fail(&format!("create topic: {e}")));
+                    }
+                    topic
+                } else {
+                    topics[0].clone()
+                };
+                let label = format!("{phase} p={partitions} run {}/{}", r + 1, s.repeat);
+                let run = match phase {
+                    "raw" => raw_run(&brokers, &topic, partitions, &s, label),
+                    "gig-ack" => gig_run(&brokers, &topic, partitions, &s, Mode::Ack, label).await,
+                    "gig-batch" => {
+                        gig_run(&brokers, &topic, partitions, &s, Mode::Batch, label).await
+                    }
+                    _ => gig_run(&brokers, &topic, partitions, &s, Mode::Silent, label).await,
+                };
+                eprintln!(
+                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), peak RSS {:.0} MB",
+                    r + 1,
+                    s.records as f64 / run.secs,
+                    run.secs,
+                    run.peak_rss_mb
+                );
+                runs.push(run);
+            }
+            table
+                .entry(partitions)
+                .or_default()
+                .insert(phase, median(&runs));
+        }
+    }
+
+    let memory = if embedded {
+        eprintln!("memory phase: skipped on the embedded broker (its backlog would live in this process); run with --brokers");
+        None
+    } else {
+        Some(memory_phase(&brokers, &s).await)
+    };
+
+    // The table.
+    let rps = |r: &Run| s.records as f64 / r.secs;
+    println!();
+    println!(
+        "broker: {} ({}), mode: {mode}, {} records of {} B, median of {}",
+        brokers,
+        broker.kind(),
+        s.records,
+        s.size,
+        s.repeat
+    );
+    println!(
+        "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10}",
+        "phase", "parts", "records/s", "MB/s", "x raw", "p99 late ms", "peak RSS"
+    );
+    let mut by_partitions = serde_json::Map::new();
+    for (partitions, phases) in &table {
+        let raw = rps(&phases["raw"]);
+        let mut entry = serde_json::Map::new();
+        for (phase, run) in phases {
+            let r = rps(run);
+            println!(
+                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>8.0} MB",
+                phase,
+                partitions,
+                r,
+                r * s.size as f64 / 1e6,
+                r / raw,
+                run.late_ms
+                    .map_or("-".to_string(), |l| format!("{:.1}", l.1)),
+                run.peak_rss_mb
+            );
+            entry.insert(format!("{phase}_rps"), json!(r.round()));
+            entry.insert(
+                format!("{phase}_peak_rss_mb"),
+                json!(run.peak_rss_mb.round()),
+            );
+            if let Some((p50, p99, max)) = run.late_ms {
+                entry.insert(
+                    "silent_late_ms".into(),
+                    json!({"p50": p50, "p99": p99, "max": max}),
+                );
+            }
+        }
+        by_partitions.insert(partitions.to_string(), serde_json::Value::Object(entry));
+    }
+    if let Some((peak, samples)) = &memory {
+        let first = samples.first().map_or(0.0, |s| s.1);
+        let last = samples.last().map_or(0.0, |s| s.1);
+        println!(
+            "memory: silent downstream over a {}-record backlog, default in-flight limit: RSS {first:.0} MB at {:.1}s, {last:.0} MB at {:.1}s, peak {peak:.0} MB",
+            s.memory_records,
+            samples.first().map_or(0.0, |s| s.0),
+            samples.last().map_or(0.0, |s| s.0),
+        );
+    }
+
+    if gig_examples::flag("json") {
+        let head = partition_counts[0];
+        let phases = &table[&head];
+        let raw = rps(&phases["raw"]);
+        let line = json!({
+            "broker": broker.kind(),
+            "mode": mode,
+            "records": s.records,
+            "size": s.size,
+            "partitions": head,
+            "raw_rps": raw.round(),
+            "gig_ack_rps": rps(&phases["gig-ack"]).round(),
+            "gig_batch_rps": rps(&phases["gig-batch"]).round(),
+            "gig_silent_rps": rps(&phases["gig-silent"]).round(),
+            "ratio_ack": (rps(&phases["gig-ack"]) / raw * 1000.0).round() / 1000.0,
+            "ratio_batch": (rps(&phases["gig-batch"]) / raw * 1000.0).round() / 1000.0,
+            "silent_late_p99_ms": phases["gig-silent"].late_ms.map(|l| (l.1 * 10.0).round() / 10.0),
+            "memory_peak_rss_mb": memory.as_ref().map(|m| m.0.round()),
+            "by_partitions": by_partitions,
+        });
+        println!("{line}");
+    }
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp_millis()
+        .init();
+    System::new().block_on(run());
+}

@@ -140,7 +140,7 @@ fn produce(
                 }
             }
         }
-        if i % 1024 == 0 {
+        if i.is_multiple_of(1024) {
             producer.poll(Duration::ZERO);
         }
     }
@@ -220,7 +220,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
                 }
                 touched += m.payload().map_or(0, |p| p.len() as u64 + p[0] as u64);
                 count += 1;
-                if count % 1024 == 0 {
+                if count.is_multiple_of(1024) {
                     done.store(count, Ordering::Relaxed);
                     progress.tick();
                 }

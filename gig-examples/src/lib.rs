@@ -1,5 +1,8 @@
 //! Helpers shared by Gig's example and benchmark binaries.
 
+pub mod chaos;
+pub mod worker;
+
 /// The value of `--NAME VALUE` or `--NAME=VALUE` on the command line.
 pub fn arg(name: &str) -> Option<String> {
     let flag = format!("--{name}");
@@ -39,7 +42,12 @@ pub fn brokers() -> Option<String> {
 
 /// Logs through env_logger, at `info` unless `RUST_LOG` says otherwise.
 pub fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    init_logging_at("info");
+}
+
+/// Logs through env_logger, at `level` unless `RUST_LOG` says otherwise.
+pub fn init_logging_at(level: &str) {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()
         .init();
 }

@@ -1,0 +1,281 @@
+//! Crash testing with real processes: Gig consumers run as child processes (see
+//! [`crate::worker`]) that are SIGKILLed at random points and restarted, and a ledger of
+//! what each handed over shows what was lost and what was repeated.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A record: partition and offset.
+pub type Rec = (i32, i64);
+
+/// What a worker last reported.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerStatus {
+    /// Partitions it holds.
+    pub assignment: BTreeSet<i32>,
+    /// The last committed offset per partition it reported.
+    pub committed: BTreeMap<i32, i64>,
+}
+
+/// How to start a worker process: a program and the arguments before the worker's own.
+#[derive(Debug, Clone)]
+pub struct WorkerCommand {
+    /// The program.
+    pub program: PathBuf,
+    /// Arguments before the worker's (e.g. `["worker"]` for `gig-chaos worker …`).
+    pub prefix: Vec<String>,
+    /// Bootstrap servers.
+    pub brokers: String,
+    /// Topic.
+    pub topic: String,
+    /// Consumer group.
+    pub group: String,
+    /// Session timeout, so a killed member leaves the group soon.
+    pub session_timeout_ms: u64,
+}
+
+/// A running worker process.
+pub struct WorkerProcess {
+    child: Child,
+    status: Arc<Mutex<WorkerStatus>>,
+    /// Its ledger file.
+    pub ledger: PathBuf,
+}
+
+impl WorkerProcess {
+    /// Starts worker `id`, its ledger in `dir`.
+    pub fn spawn(cmd: &WorkerCommand, id: usize, dir: &Path) -> std::io::Result<Self> {
+        let ledger = dir.join(format!("ledger.{id}"));
+        let mut child = Command::new(&cmd.program)
+            .args(&cmd.prefix)
+            .args(["--brokers", &cmd.brokers, "--topic", &cmd.topic])
+            .args(["--group", &cmd.group, "--id", &id.to_string()])
+            .args(["--session-timeout-ms", &cmd.session_timeout_ms.to_string()])
+            .arg("--ledger")
+            .arg(&ledger)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let status = Arc::new(Mutex::new(WorkerStatus::default()));
+        if let Some(out) = child.stdout.take() {
+            let shared = status.clone();
+            std::thread::spawn(move || read_status(out, &shared));
+        }
+        Ok(WorkerProcess {
+            child,
+            status,
+            ledger,
+        })
+    }
+
+    /// Its last reported status.
+    pub fn status(&self) -> WorkerStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(|_| ())
+    }
+
+    /// Closes its stdin (a clean stop: final commit) and waits; `true` on exit 0.
+    pub fn stop(&mut self) -> std::io::Result<bool> {
+        drop(self.child.stdin.take());
+        Ok(self.child.wait()?.success())
+    }
+}
+
+fn read_status(out: std::process::ChildStdout, shared: &Mutex<WorkerStatus>) {
+    for line in BufReader::new(out).lines().map_while(Result::ok) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let Ok(mut s) = shared.lock() else { return };
+        s.assignment = v["assignment"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str()?.rsplit('/').next()?.parse().ok())
+            .collect();
+        for c in v["committed"].as_array().into_iter().flatten() {
+            if let (Some(p), Some(o)) = (c[0].as_i64(), c[1].as_i64()) {
+                s.committed.insert(p as i32, o);
+            }
+        }
+    }
+}
+
+/// Every `partition offset` line of a ledger file (none if it does not exist yet).
+pub fn read_ledger(path: &Path) -> Vec<Rec> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let (p, o) = line.split_once(' ')?;
+            Some((p.parse().ok()?, o.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Every line of every ledger.
+pub fn read_ledgers<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Vec<Rec> {
+    paths.into_iter().flat_map(|p| read_ledger(p)).collect()
+}
+
+/// Waits until `ok`, checking every 20 ms: the workers are other processes, so no event
+/// reaches this one. Errors after `timeout`.
+pub async fn wait_until(
+    what: &str,
+    timeout: Duration,
+    mut ok: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let until = Instant::now() + timeout;
+    while !ok() {
+        if Instant::now() >= until {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// The outcome of a crash run.
+#[derive(Debug, Clone)]
+pub struct CrashSummary {
+    /// Records produced.
+    pub records: u64,
+    /// SIGKILLs.
+    pub kills: usize,
+    /// Ledger lines (records handed over, repeats included).
+    pub handed_over: usize,
+    /// Distinct records handed over.
+    pub unique: usize,
+    /// Records never handed over.
+    pub lost: u64,
+    /// Distinct records handed over more than once.
+    pub duplicates: usize,
+    /// Records a killed process had handed over at or past its last reported commit: the
+    /// only ones allowed to repeat.
+    pub duplicate_bound: usize,
+    /// Whether every duplicate is within that bound.
+    pub duplicates_within_bound: bool,
+    /// Wall time.
+    pub secs: f64,
+}
+
+impl std::fmt::Display for CrashSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "records={} kills={} handed_over={} unique={} lost={} duplicates={} duplicate_bound={} duplicates_within_bound={} secs={:.1}",
+            self.records,
+            self.kills,
+            self.handed_over,
+            self.unique,
+            self.lost,
+            self.duplicates,
+            self.duplicate_bound,
+            self.duplicates_within_bound,
+            self.secs
+        )
+    }
+}
+
+/// A small deterministic generator for kill points.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next number in `[lo, hi]`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        lo + self.0 % (hi - lo + 1)
+    }
+}
+
+/// Runs one consumer process at a time over a topic holding `records` records: each is
+/// SIGKILLed once it has handed over a random number of new records, and replaced, `kills`
+/// times; a last one runs to the end and stops cleanly. `dir` holds the ledgers.
+pub async fn crash_run(
+    cmd: &WorkerCommand,
+    records: u64,
+    kills: usize,
+    seed: u64,
+    dir: &Path,
+) -> Result<CrashSummary, String> {
+    let started = Instant::now();
+    let mut rng = XorShift(seed.max(1));
+    let mut ledgers: Vec<PathBuf> = Vec::new();
+    let mut windows: BTreeSet<Rec> = BTreeSet::new();
+    let per_kill = (records / (kills as u64 + 1)).max(2);
+    for k in 0..kills {
+        let mut worker = WorkerProcess::spawn(cmd, k, dir).map_err(|e| e.to_string())?;
+        ledgers.push(worker.ledger.clone());
+        let before = read_ledgers(&ledgers)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .len() as u64;
+        let target = (before + rng.between(per_kill / 2, per_kill * 3 / 2)).min(records);
+        let ledger = worker.ledger.clone();
+        let reached = wait_until("records before the kill", Duration::from_secs(120), || {
+            before + read_ledger(&ledger).len() as u64 >= target
+        })
+        .await;
+        let status = worker.status();
+        worker.kill().map_err(|e| e.to_string())?;
+        reached?;
+        // What this process handed over at or past its last reported commit may repeat.
+        for (p, o) in read_ledger(&worker.ledger) {
+            if o >= status.committed.get(&p).copied().unwrap_or(0) {
+                windows.insert((p, o));
+            }
+        }
+        eprintln!(
+            "  kill {}/{kills}: after {target} of {records} records",
+            k + 1
+        );
+    }
+    let mut last = WorkerProcess::spawn(cmd, kills, dir).map_err(|e| e.to_string())?;
+    ledgers.push(last.ledger.clone());
+    let all_read = wait_until("every record", Duration::from_secs(300), || {
+        read_ledgers(&ledgers)
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .len() as u64
+            >= records
+    })
+    .await;
+    let clean = last.stop().map_err(|e| e.to_string())?;
+    all_read?;
+    if !clean {
+        return Err("the last worker did not stop cleanly".to_string());
+    }
+    let all = read_ledgers(&ledgers);
+    let mut counts: BTreeMap<Rec, usize> = BTreeMap::new();
+    for r in &all {
+        *counts.entry(*r).or_default() += 1;
+    }
+    let duplicates: Vec<Rec> = counts
+        .iter()
+        .filter(|(_, &n)| n > 1)
+        .map(|(r, _)| *r)
+        .collect();
+    Ok(CrashSummary {
+        records,
+        kills,
+        handed_over: all.len(),
+        unique: counts.len(),
+        lost: records.saturating_sub(counts.len() as u64),
+        duplicates: duplicates.len(),
+        duplicate_bound: windows.len(),
+        duplicates_within_bound: duplicates.iter().all(|r| windows.contains(r)),
+        secs: started.elapsed().as_secs_f64(),
+    })
+}

@@ -32,6 +32,8 @@ const HANDOVER_GRACE: Duration = Duration::from_secs(5);
 /// Handed-over records may wait behind an unresolved one for the watermark to pass them;
 /// they cost a few bytes each, and at most this many per in-flight record are kept.
 const TRACKED_PER_IN_FLIGHT: usize = 64;
+/// Longest stretch of mailbox work before the actor yields to the others on its thread.
+const YIELD_EVERY: Duration = Duration::from_millis(5);
 /// Longest back-off between offers of a refused hand-over.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -146,6 +148,7 @@ impl ConsumerBuilder {
             drains: Vec::new(),
             stop: None,
             commit_waiters: Vec::new(),
+            last_yield: Instant::now(),
         })
     }
 
@@ -194,6 +197,7 @@ pub struct ConsumerActor {
     drains: Vec<Drain>,
     stop: Option<Stopping>,
     commit_waiters: Vec<CommitWaiter>,
+    last_yield: Instant,
 }
 
 /// A `Commit` request waiting for the broker to confirm these offsets.
@@ -220,7 +224,11 @@ impl ConsumerActor {
             return;
         }
         let Some(me) = self.me.clone() else { return };
-        let deadline = Instant::now() + self.config.ack_timeout;
+        let now = Instant::now();
+        // Under load the timer is served only between long runs of mailbox messages;
+        // checking here too bounds how late a record is by one batch, not by the backlog.
+        self.expire_if_due(now, ctx);
+        let deadline = now + self.config.ack_timeout;
         let connected = self.downstream.connected();
         let mut tracked = Vec::with_capacity(records.len());
         for record in records {
@@ -375,6 +383,17 @@ impl ConsumerActor {
             act.expire(ctx);
         });
         self.timer = Some((next, handle));
+    }
+
+    /// Expires now if the armed timer's deadline has passed.
+    fn expire_if_due(&mut self, now: Instant, ctx: &mut Context<Self>) {
+        if let Some((at, handle)) = self.timer {
+            if at <= now {
+                ctx.cancel_future(handle);
+                self.timer = None;
+                self.expire(ctx);
+            }
+        }
     }
 
     fn expire(&mut self, ctx: &mut Context<Self>) {
@@ -741,7 +760,18 @@ impl Handler<FromPoller> for ConsumerActor {
 
     fn handle(&mut self, msg: FromPoller, ctx: &mut Context<Self>) {
         match msg {
-            FromPoller::Fetched(records) => self.deliver(records, ctx),
+            FromPoller::Fetched(records) => {
+                self.deliver(records, ctx);
+                // actix drains a whole mailbox in one go; under load that starves the
+                // downstream and outcome actors on this thread, and the deadline timer.
+                // Yielding every few milliseconds keeps them served without breaking
+                // up the batches that make acks and hand-overs cheap.
+                let now = Instant::now();
+                if now.duration_since(self.last_yield) >= YIELD_EVERY {
+                    self.last_yield = now;
+                    ctx.wait(actix::fut::wrap_future(tokio::task::yield_now()));
+                }
+            }
             FromPoller::Revoking { partitions, reply } => {
                 let wait = self.config.ack_timeout + HANDOVER_GRACE;
                 self.drains.push(Drain {
@@ -803,6 +833,7 @@ impl Handler<FlushOutcomes> for ConsumerActor {
 
     fn handle(&mut self, _: FlushOutcomes, ctx: &mut Context<Self>) {
         self.flush_scheduled = false;
+        self.expire_if_due(Instant::now(), ctx);
         self.flush(ctx);
     }
 }

@@ -338,3 +338,81 @@ pub async fn stats_until(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+// Helpers for the reliability suite (broker faults, downstream and outcome failures,
+// misuse, bad input).
+
+/// The records [`produce`] would send: payload `v{i}`, key `k{i}`, round-robin partitions.
+pub fn records(topic: &str, partitions: i32, from: usize, count: usize) -> Vec<ProducerRecord> {
+    (from..from + count)
+        .map(|i| {
+            ProducerRecord::new(topic, format!("v{i}"))
+                .key(format!("k{i}"))
+                .partition((i % partitions as usize) as i32)
+        })
+        .collect()
+}
+
+/// Like [`produce`], and returns where each record landed.
+pub async fn produce_positions(
+    broker: &Broker,
+    topic: &str,
+    partitions: i32,
+    from: usize,
+    count: usize,
+) -> Vec<Delivered> {
+    producer(broker)
+        .send_batch(&records(topic, partitions, from, count))
+        .await
+        .expect("produce")
+}
+
+/// The produced records the ledger never accepted, as `(partition, offset)`.
+pub fn lost(ledger: &Ledger, topic: &str, produced: &[Delivered]) -> Vec<(i32, i64)> {
+    let counts = ledger.counts();
+    produced
+        .iter()
+        .filter(|d| !counts.contains_key(&(topic.to_string(), d.partition, d.offset)))
+        .map(|d| (d.partition, d.offset))
+        .collect()
+}
+
+/// One past the highest produced offset of each partition: where its commit must reach.
+pub fn ends(produced: &[Delivered]) -> BTreeMap<i32, i64> {
+    let mut ends = BTreeMap::new();
+    for d in produced {
+        let end = ends.entry(d.partition).or_insert(0);
+        *end = (*end).max(d.offset + 1);
+    }
+    ends
+}
+
+/// Skips the calling test unless the backend is the embedded broker (fault injection needs
+/// the mock cluster); prints why. Returns `true` when the test should return at once.
+pub fn skip_unless_embedded(why: &str) -> bool {
+    skip_on(Backend::Tansu, why) || skip_on(Backend::Kafka, why)
+}
+
+impl Ledger {
+    /// Waits until `ok` holds for the entries accepted so far; panics after `timeout`.
+    pub async fn wait_until(&self, timeout: Duration, ok: impl Fn(&[Entry]) -> bool) {
+        let mut rx = self.count.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            loop {
+                if ok(&self.entries()) {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    // The ledger holds the sender: this cannot happen while it lives.
+                    std::future::pending::<()>().await;
+                }
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "waited {timeout:?}; the condition never held; ledger has {} entries",
+            self.entries().len()
+        );
+    }
+}

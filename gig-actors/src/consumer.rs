@@ -610,6 +610,7 @@ impl ConsumerActor {
         let mut stats = self.counters.clone();
         stats.in_flight = self.book.unresolved() as u64;
         stats.paused = self.paused;
+        (stats.client_errors, stats.last_client_error) = self.shared.errors.snapshot();
         let mut partitions: BTreeMap<Partition, PartitionStats> = BTreeMap::new();
         for ((topic, partition), &offset) in &self.committed {
             partitions.insert(

@@ -86,6 +86,31 @@ pub(crate) struct PollerShared {
     final_committed: AtomicBool,
     /// The in-flight limit, shared with the actor.
     pub(crate) gate: InFlightGate,
+    /// Errors librdkafka reported (broker down, unknown topic, …), for `Stats`.
+    pub(crate) errors: ClientErrors,
+}
+
+/// A count of client errors and the last one, so that a consumer that cannot reach its
+/// broker says so in its stats, not only in the log.
+#[derive(Default)]
+pub(crate) struct ClientErrors {
+    count: AtomicU64,
+    last: Mutex<Option<String>>,
+}
+
+impl ClientErrors {
+    fn record(&self, error: String) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(error);
+        }
+    }
+
+    /// How many errors so far, and the last one.
+    pub(crate) fn snapshot(&self) -> (u64, Option<String>) {
+        let last = self.last.lock().ok().and_then(|l| l.clone());
+        (self.count.load(Ordering::Relaxed), last)
+    }
 }
 
 impl PollerShared {
@@ -111,6 +136,7 @@ impl GigContext {
                 final_offsets: Mutex::new(None),
                 final_committed: AtomicBool::new(false),
                 gate: InFlightGate::new(max_in_flight),
+                errors: ClientErrors::default(),
             }),
         }
     }
@@ -195,7 +221,12 @@ impl GigContext {
     }
 }
 
-impl ClientContext for GigContext {}
+impl ClientContext for GigContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        error!("librdkafka: {error}: {reason}");
+        self.shared.errors.record(format!("{error}: {reason}"));
+    }
+}
 
 impl ConsumerContext for GigContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -298,7 +329,10 @@ pub(crate) fn run(
                 }
             }
             Some(Err(KafkaError::PartitionEOF(_))) => {}
-            Some(Err(e)) => warn!("consumer error: {e}"),
+            Some(Err(e)) => {
+                warn!("consumer error: {e}");
+                shared.errors.record(e.to_string());
+            }
             None => timeout = IDLE_POLL,
         }
         if !send(&actor, &shared, &mut batch) {

@@ -36,6 +36,12 @@ pub struct Stats {
     /// Rebalances this member completed (each group-assignment callback, even one that
     /// brings no new partitions).
     pub rebalances: u64,
+    /// Errors the Kafka client reported: an unreachable broker, an unknown topic, a
+    /// failed fetch. librdkafka retries them itself; they are counted here so that a
+    /// consumer that cannot make progress says why.
+    pub client_errors: u64,
+    /// The last of those errors.
+    pub last_client_error: Option<String>,
     /// Whether fetching is paused by the in-flight limit.
     pub paused: bool,
     /// Partitions currently assigned to this consumer, as `topic/partition`.

@@ -16,6 +16,7 @@ use log::{debug, error, info, warn};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use serde::de::DeserializeOwned;
 use tokio::sync::oneshot;
 
 use crate::commands::{Assign, Commit, GetStats, Stop, Subscribe, Unsubscribe};
@@ -25,6 +26,7 @@ use crate::error::GigError;
 use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
 use crate::poller::{self, describe, FromPoller, GigContext, Partition, PollerShared, ToPoller};
 use crate::stats::{PartitionStats, Stats};
+use crate::typed::{Decoding, Json, Typed};
 
 /// Extra time, past the ack timeout, for outcomes to be handed over before a revocation
 /// or a stop gives up waiting.
@@ -44,6 +46,7 @@ enum Downstream {
         recipient: Recipient<DeliveryBatch>,
         max: usize,
     },
+    Decoded(Box<dyn Decoding>),
 }
 
 impl Downstream {
@@ -51,6 +54,7 @@ impl Downstream {
         match self {
             Downstream::Records(r) => r.connected(),
             Downstream::Batches { recipient, .. } => recipient.connected(),
+            Downstream::Decoded(decoding) => decoding.connected(),
         }
     }
 }
@@ -90,6 +94,17 @@ impl ConsumerBuilder {
             recipient,
             max: max.max(1),
         });
+        self
+    }
+
+    /// Delivers each record's payload decoded from JSON as a [`Typed<T>`] to an actor
+    /// that handles it. Records that do not decode go to the NoAckedActor at once as
+    /// [`NoAckReason::Undecodable`], with the serde_json error; see [`crate::typed`].
+    pub fn json_downstream<T>(mut self, recipient: Recipient<Typed<T>>) -> Self
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        self.downstream = Some(Downstream::Decoded(Box::new(Json { recipient })));
         self
     }
 
@@ -265,10 +280,39 @@ impl ConsumerActor {
                         recipient.do_send(batch);
                     }
                 }
+                Downstream::Decoded(decoding) => {
+                    let failed: Vec<(Token, String)> = tracked
+                        .into_iter()
+                        .filter_map(|(token, record)| {
+                            let handle = AckHandle::new(token, deadline, me.clone());
+                            decoding
+                                .deliver(record, handle)
+                                .err()
+                                .map(|why| (token, why))
+                        })
+                        .collect();
+                    if !failed.is_empty() {
+                        for (token, why) in failed {
+                            self.undecodable(token, why);
+                        }
+                        self.schedule_flush(ctx);
+                    }
+                }
             }
         }
         self.publish_in_flight();
         self.arm_timer(ctx);
+    }
+
+    /// A record whose payload the typed downstream cannot take: no-acked at once.
+    fn undecodable(&mut self, token: Token, why: String) {
+        if let AckResult::Routed(record) = self.book.route(token) {
+            debug!("{record} is undecodable: {why}");
+            self.counters.undecodable += 1;
+            let reason = NoAckReason::Undecodable(why);
+            self.no_acked_out
+                .push((token, NoAckedRecord { record, reason }));
+        }
     }
 
     fn answer(&mut self, token: Token, verdict: Verdict) {

@@ -17,11 +17,14 @@
 //!    outcome is not handed over. Commits go out every `commit_interval` or `commit_every`
 //!    records, and synchronously on revocation and stop.
 //!
-//! When more than `max_in_flight` records await their outcome, fetching pauses (the
-//! partitions are paused, nothing is dropped) and resumes as they resolve.
+//! When more than `max_in_flight` records await their outcome, fetching stops (the poll
+//! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.
+//!
+//! A downstream may instead take decoded JSON values ([`typed`]): records that do not
+//! decode go to the NoAckedActor as undecodable and never reach it.
 //!
 //! Modules: [`consumer`] (the actor), [`delivery`] (what the downstream gets and answers),
-//! [`outcome`] (what the Acked/NoAcked actors get), [`commands`] (subscribe, assign,
+//! [`typed`] (JSON-decoded deliveries), [`outcome`] (what the Acked/NoAcked actors get), [`commands`] (subscribe, assign,
 //! unsubscribe, stop, stats), [`producer`], [`testkit`] (the embedded broker), [`stats`].
 //! Users import [`prelude`].
 
@@ -36,6 +39,7 @@ pub mod producer;
 pub mod stats;
 pub mod testkit;
 mod throttle;
+pub mod typed;
 
 pub use commands::{Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
 pub use consumer::{committed_summary, ConsumerActor, ConsumerBuilder};
@@ -46,6 +50,7 @@ pub use outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
 pub use poller::GigContext;
 pub use producer::{Delivered, GigProducer, ProducerRecord};
 pub use stats::{PartitionStats, Stats};
+pub use typed::Typed;
 
 /// The README's Rust examples, compiled as doctests so that they stay true.
 #[cfg(doctest)]
@@ -64,5 +69,6 @@ pub mod prelude {
     pub use crate::producer::{Delivered, GigProducer, ProducerRecord};
     pub use crate::stats::Stats;
     pub use crate::testkit::EmbeddedBroker;
+    pub use crate::typed::Typed;
     pub use gig_core::{ConsumerConfig, NoAckReason, Record};
 }

@@ -17,6 +17,8 @@ pub struct Stats {
     pub nacked: u64,
     /// Records that timed out.
     pub timed_out: u64,
+    /// Records a typed downstream could not take: their payload did not decode.
+    pub undecodable: u64,
     /// Records not delivered because the downstream had stopped.
     pub downstream_gone: u64,
     /// Answers that came after the record was already routed (counted, ignored).

@@ -122,7 +122,15 @@ pub async fn produce(broker: &Broker, topic: &str, partitions: i32, from: usize,
 /// cannot fetch from an offset inside a stored batch (see README, "Backends"), and
 /// consumers resume from such offsets after a pause or a restart.
 pub fn producer(broker: &Broker) -> GigProducer {
-    let mut properties = BTreeMap::new();
+    producer_with(broker, &[])
+}
+
+/// [`producer`] with extra librdkafka properties.
+pub fn producer_with(broker: &Broker, extra: &[(&str, &str)]) -> GigProducer {
+    let mut properties: BTreeMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     if backend() == Backend::Tansu {
         properties.insert("batch.num.messages".to_string(), "1".to_string());
     }

@@ -23,7 +23,8 @@
 //! A downstream may instead take decoded JSON values ([`typed`]): records that do not
 //! decode go to the NoAckedActor as undecodable and never reach it.
 //!
-//! Modules: [`consumer`] (the actor), [`delivery`] (what the downstream gets and answers),
+//! Modules: [`consumer`] (the actor), [`dead_letter`] (a ready NoAckedActor writing to a
+//! dead-letter topic), [`delivery`] (what the downstream gets and answers),
 //! [`typed`] (JSON-decoded deliveries), [`outcome`] (what the Acked/NoAcked actors get), [`commands`] (subscribe, assign,
 //! unsubscribe, stop, stats), [`producer`], [`testkit`] (the embedded broker), [`stats`].
 //! Users import [`prelude`].
@@ -31,6 +32,7 @@
 pub mod commands;
 mod committer;
 pub mod consumer;
+pub mod dead_letter;
 pub mod delivery;
 pub mod error;
 pub mod outcome;

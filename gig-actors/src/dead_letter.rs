@@ -1,0 +1,136 @@
+//! A ready NoAckedActor that writes each failed record to a dead-letter topic.
+//!
+//! Each record is produced with its key, payload and headers, plus headers saying where it
+//! came from and why it failed:
+//!
+//! | header | value |
+//! | --- | --- |
+//! | `gig.original.topic` | the source topic |
+//! | `gig.original.partition` | the source partition, in decimal |
+//! | `gig.original.offset` | the source offset, in decimal |
+//! | `gig.reason` | the [`NoAckReason`](gig_core::NoAckReason) as text (`nacked: …`, `timed out after 3000 ms`, …) |
+//! | `gig.failed.at` | when the sink wrote it, milliseconds since the Unix epoch |
+//!
+//! The sink accepts a batch only once the broker confirmed every record of it, so the
+//! source offset is never committed past a record that is not durably in the dead-letter
+//! topic. If a produce fails, the batch is refused and Gig offers it again: the dead-letter
+//! topic may then hold a record twice (at-least-once), never zero times.
+//!
+//! ```no_run
+//! # use actix::prelude::*;
+//! # use gig_actors::prelude::*;
+//! # use gig_actors::dead_letter::DeadLetterSink;
+//! # fn wire(config: ConsumerConfig, down: Recipient<Delivery>, acked: Recipient<Acked>) -> Result<(), GigError> {
+//! let producer = GigProducer::new("127.0.0.1:9092")?;
+//! let dlq = DeadLetterSink::new(producer).start(); // writes to `<topic>.dlq`
+//! ConsumerActor::builder(config)
+//!     .downstream(down)
+//!     .acked(acked)
+//!     .no_acked(dlq.recipient())
+//!     .start()?;
+//! # Ok(()) }
+//! ```
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use gig_core::Header;
+use log::{debug, warn};
+
+use crate::outcome::{HandOverError, NoAcked, NoAckedRecord};
+use crate::producer::{GigProducer, ProducerRecord};
+
+/// Header naming the source topic.
+pub const ORIGINAL_TOPIC: &str = "gig.original.topic";
+/// Header with the source partition.
+pub const ORIGINAL_PARTITION: &str = "gig.original.partition";
+/// Header with the source offset.
+pub const ORIGINAL_OFFSET: &str = "gig.original.offset";
+/// Header with the reason the record failed.
+pub const REASON: &str = "gig.reason";
+/// Header with the time the record was written to the dead-letter topic (ms since epoch).
+pub const FAILED_AT: &str = "gig.failed.at";
+
+/// A NoAckedActor producing failed records to a dead-letter topic.
+pub struct DeadLetterSink {
+    producer: GigProducer,
+    topic_for: Box<dyn Fn(&str) -> String>,
+}
+
+impl DeadLetterSink {
+    /// A sink writing records of topic `t` to `t.dlq`.
+    pub fn new(producer: GigProducer) -> Self {
+        DeadLetterSink {
+            producer,
+            topic_for: Box::new(|topic| format!("{topic}.dlq")),
+        }
+    }
+
+    /// Writes every failed record to this one topic.
+    pub fn to_topic(self, topic: impl Into<String>) -> Self {
+        let topic = topic.into();
+        self.topic_with(move |_| topic.clone())
+    }
+
+    /// Chooses the dead-letter topic from the source topic.
+    pub fn topic_with(mut self, topic_for: impl Fn(&str) -> String + 'static) -> Self {
+        self.topic_for = Box::new(topic_for);
+        self
+    }
+}
+
+/// The dead-letter copy of a failed record.
+pub fn dead_letter(failed: &NoAckedRecord, topic: String, at_ms: u128) -> ProducerRecord {
+    let record = &failed.record;
+    let mut headers = record.headers().to_vec();
+    let mut add = |key: &str, value: String| {
+        headers.push(Header {
+            key: key.to_string(),
+            value: Some(value.into_bytes()),
+        })
+    };
+    add(ORIGINAL_TOPIC, record.topic().to_string());
+    add(ORIGINAL_PARTITION, record.partition().to_string());
+    add(ORIGINAL_OFFSET, record.offset().to_string());
+    add(REASON, failed.reason.to_string());
+    add(FAILED_AT, at_ms.to_string());
+    ProducerRecord {
+        topic,
+        partition: None,
+        key: record.key().map(<[u8]>::to_vec),
+        payload: record.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}
+
+impl Actor for DeadLetterSink {
+    type Context = Context<Self>;
+}
+
+impl Handler<NoAcked> for DeadLetterSink {
+    type Result = ResponseFuture<Result<(), HandOverError>>;
+
+    fn handle(&mut self, msg: NoAcked, _: &mut Context<Self>) -> Self::Result {
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let letters: Vec<ProducerRecord> = msg
+            .records
+            .iter()
+            .map(|failed| dead_letter(failed, (self.topic_for)(failed.record.topic()), at_ms))
+            .collect();
+        let producer = self.producer.clone();
+        Box::pin(async move {
+            match producer.send_batch(&letters).await {
+                Ok(_) => {
+                    debug!("{} record(s) written to dead-letter topics", letters.len());
+                    Ok(())
+                }
+                Err(e) => {
+                    warn!("dead-letter write failed: {e}");
+                    Err(HandOverError(format!("dead-letter write failed: {e}")))
+                }
+            }
+        })
+    }
+}

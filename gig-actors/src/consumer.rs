@@ -650,11 +650,27 @@ impl ConsumerActor {
         ctx.stop();
     }
 
+    /// Logs the stats as one JSON line, for log pipelines. librdkafka's own statistics are
+    /// left out of the line (they run to kilobytes); `GetStats` has them.
+    fn log_stats(&self) {
+        let stats = Stats {
+            librdkafka: None,
+            ..self.snapshot()
+        };
+        match serde_json::to_string(&stats) {
+            Ok(line) => info!(target: "gig::stats", "{line}"),
+            Err(e) => warn!("cannot serialise the stats: {e}"),
+        }
+    }
+
     fn snapshot(&self) -> Stats {
         let mut stats = self.counters.clone();
         stats.in_flight = self.book.unresolved() as u64;
         stats.paused = self.paused;
         (stats.client_errors, stats.last_client_error) = self.shared.errors.snapshot();
+        if let Ok(raw) = self.shared.librdkafka_stats.lock() {
+            stats.librdkafka = raw.as_deref().and_then(|r| serde_json::from_slice(r).ok());
+        }
         let mut partitions: BTreeMap<Partition, PartitionStats> = BTreeMap::new();
         for ((topic, partition), &offset) in &self.committed {
             partitions.insert(
@@ -665,6 +681,8 @@ impl ConsumerActor {
                     committable: None,
                     committed: Some(offset),
                     in_flight: 0,
+                    high_watermark: None,
+                    lag: None,
                 },
             );
         }
@@ -676,9 +694,19 @@ impl ConsumerActor {
                 committable: None,
                 committed: None,
                 in_flight: 0,
+                high_watermark: None,
+                lag: None,
             });
             entry.committable = book.committable();
             entry.in_flight = book.unresolved() as u64;
+        }
+        if let Some(librdkafka) = &stats.librdkafka {
+            for p in partitions.values_mut() {
+                let hi = &librdkafka["topics"][&p.topic]["partitions"][p.partition.to_string()];
+                // librdkafka reports -1 until a fetch has told it the watermark.
+                p.high_watermark = hi["hi_offset"].as_i64().filter(|&hi| hi >= 0);
+                p.lag = p.high_watermark.zip(p.committed).map(|(hi, c)| hi - c);
+            }
         }
         stats.partitions = partitions.into_values().collect();
         if let Ok(assignment) = self.consumer.assignment() {
@@ -778,6 +806,9 @@ impl Actor for ConsumerActor {
             return;
         }
         ctx.run_interval(self.config.commit_interval, |act, _| act.commit());
+        if let Some(every) = self.config.stats_interval {
+            ctx.run_interval(every, |act, _| act.log_stats());
+        }
         if !self.config.topics.is_empty() {
             let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
             match self.consumer.subscribe(&topics) {

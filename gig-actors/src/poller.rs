@@ -88,6 +88,8 @@ pub(crate) struct PollerShared {
     pub(crate) gate: InFlightGate,
     /// Errors librdkafka reported (broker down, unknown topic, …), for `Stats`.
     pub(crate) errors: ClientErrors,
+    /// librdkafka's last statistics JSON, when `statistics.interval.ms` is set.
+    pub(crate) librdkafka_stats: Mutex<Option<Vec<u8>>>,
 }
 
 /// A count of client errors and the last one, so that a consumer that cannot reach its
@@ -137,6 +139,7 @@ impl GigContext {
                 final_committed: AtomicBool::new(false),
                 gate: InFlightGate::new(max_in_flight),
                 errors: ClientErrors::default(),
+                librdkafka_stats: Mutex::new(None),
             }),
         }
     }
@@ -222,6 +225,12 @@ impl GigContext {
 }
 
 impl ClientContext for GigContext {
+    fn stats_raw(&self, statistics: &[u8]) {
+        if let Ok(mut last) = self.shared.librdkafka_stats.lock() {
+            *last = Some(statistics.to_vec());
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         error!("librdkafka: {error}: {reason}");
         self.shared.errors.record(format!("{error}: {reason}"));

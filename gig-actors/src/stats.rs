@@ -50,6 +50,11 @@ pub struct Stats {
     pub assignment: Vec<String>,
     /// Per-partition offsets.
     pub partitions: Vec<PartitionStats>,
+    /// librdkafka's own statistics (its documented STATISTICS.md JSON, with per-partition
+    /// `consumer_lag`), the latest emitted, when the `statistics.interval.ms` property is
+    /// set; otherwise `None`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub librdkafka: Option<serde_json::Value>,
 }
 
 /// Offsets of one partition.
@@ -65,6 +70,11 @@ pub struct PartitionStats {
     pub committed: Option<i64>,
     /// Records of this partition not yet handed over.
     pub in_flight: u64,
+    /// The partition's high watermark (the offset the next produced record gets), from
+    /// librdkafka's statistics: `None` unless the `statistics.interval.ms` property is set.
+    pub high_watermark: Option<i64>,
+    /// Records not yet committed: `high_watermark - committed`, when both are known.
+    pub lag: Option<i64>,
 }
 
 impl Stats {

@@ -60,6 +60,13 @@ pub struct ConsumerConfig {
     /// Most records in one message to the Acked or NoAcked actor.
     #[serde(default = "defaults::handover_batch")]
     pub handover_batch: usize,
+    /// When set, the consumer logs its [stats] as one JSON line this often (log target
+    /// `gig::stats`, level info). Unset by default.
+    ///
+    /// [stats]: https://docs.rs/gig-actors/latest/gig_actors/stats/struct.Stats.html
+    #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "stats_interval_ms")]
+    pub stats_interval: Option<Duration>,
     /// librdkafka properties, passed through untouched.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
@@ -97,6 +104,22 @@ mod millis {
     }
 }
 
+mod opt_millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
+    }
+}
+
 impl ConsumerConfig {
     /// A config with Gig's defaults: 3 s ack timeout, 10,000 records in flight, commits
     /// every second or every 10,000 handed-over records.
@@ -110,6 +133,7 @@ impl ConsumerConfig {
             commit_interval: defaults::commit_interval(),
             commit_every: defaults::commit_every(),
             handover_batch: defaults::handover_batch(),
+            stats_interval: None,
             properties: BTreeMap::new(),
         }
     }
@@ -147,6 +171,12 @@ impl ConsumerConfig {
     /// Most records per hand-over message.
     pub fn handover_batch(mut self, records: usize) -> Self {
         self.handover_batch = records;
+        self
+    }
+
+    /// Logs the consumer's stats as one JSON line every `interval`.
+    pub fn stats_interval(mut self, interval: Duration) -> Self {
+        self.stats_interval = Some(interval);
         self
     }
 
@@ -198,6 +228,10 @@ impl ConsumerConfig {
             ("commit_interval_ms", self.commit_interval.is_zero()),
             ("commit_every", self.commit_every == 0),
             ("handover_batch", self.handover_batch == 0),
+            (
+                "stats_interval_ms",
+                self.stats_interval.is_some_and(|d| d.is_zero()),
+            ),
         ];
         if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero { field });
@@ -270,6 +304,10 @@ mod tests {
             .property("x", "y");
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(ConsumerConfig::from_json_str(&json).unwrap(), c);
+        let logged = c.stats_interval(Duration::from_millis(1500));
+        let json = serde_json::to_string(&logged).unwrap();
+        assert!(json.contains(r#""stats_interval_ms":1500"#), "{json}");
+        assert_eq!(ConsumerConfig::from_json_str(&json).unwrap(), logged);
     }
 
     #[test]
@@ -287,6 +325,10 @@ mod tests {
                 .contains("managed by Gig")
         );
         assert!(err(ConsumerConfig::new("b", "g").topics([""])).contains("empty"));
+        assert!(
+            err(ConsumerConfig::new("b", "g").stats_interval(Duration::ZERO))
+                .contains("stats_interval_ms")
+        );
     }
 
     #[test]

@@ -130,7 +130,8 @@ impl ConsumerBuilder {
         for (key, value) in self.config.client_properties() {
             client.set(key, value);
         }
-        let revoke_wait = self.config.ack_timeout + HANDOVER_GRACE + Duration::from_secs(2);
+        let revoke_wait =
+            self.config.longest_ack_timeout() + HANDOVER_GRACE + Duration::from_secs(2);
         let consumer: BaseConsumer<GigContext> = client
             .create_with_context(GigContext::new(revoke_wait, self.config.max_in_flight))
             .map_err(GigError::kafka("creating the consumer"))?;
@@ -247,15 +248,25 @@ impl ConsumerActor {
         let connected = self.downstream.connected();
         let mut tracked = Vec::with_capacity(records.len());
         for record in records {
-            match self.book.track(record.clone(), deadline) {
-                Some(token) => tracked.push((token, record)),
+            let token = match self.own_timeout(&record) {
+                None => self
+                    .book
+                    .track(record.clone(), deadline)
+                    .map(|token| (token, deadline)),
+                Some(own) => self
+                    .book
+                    .track_custom(record.clone(), now + own)
+                    .map(|token| (token, now + own)),
+            };
+            match token {
+                Some((token, deadline)) => tracked.push((token, record, deadline)),
                 None => self.counters.discarded += 1,
             }
         }
         self.counters.received += tracked.len() as u64;
         if !connected {
             self.counters.downstream_gone += tracked.len() as u64;
-            for (token, _) in tracked {
+            for (token, _, _) in tracked {
                 if let AckResult::Routed(record) = self.book.route(token) {
                     let reason = NoAckReason::DownstreamGone;
                     self.no_acked_out
@@ -267,23 +278,24 @@ impl ConsumerActor {
         } else {
             match &self.downstream {
                 Downstream::Records(recipient) => {
-                    for (token, record) in tracked {
+                    for (token, record, deadline) in tracked {
                         let handle = AckHandle::new(token, deadline, me.clone());
                         recipient.do_send(Delivery::new(record, handle));
                     }
                 }
                 Downstream::Batches { recipient, max } => {
-                    let mut tracked = tracked.into_iter().peekable();
-                    while tracked.peek().is_some() {
-                        let (tokens, records) = tracked.by_ref().take(*max).unzip();
-                        let batch = DeliveryBatch::new(records, tokens, deadline, me.clone());
-                        recipient.do_send(batch);
+                    for chunk in tracked.chunks(*max) {
+                        // A batch is due when its first record is.
+                        let due = chunk.iter().map(|(_, _, d)| *d).min().unwrap_or(deadline);
+                        let tokens = chunk.iter().map(|(token, _, _)| *token).collect();
+                        let records = chunk.iter().map(|(_, r, _)| r.clone()).collect();
+                        recipient.do_send(DeliveryBatch::new(records, tokens, due, me.clone()));
                     }
                 }
                 Downstream::Decoded(decoding) => {
                     let failed: Vec<(Token, String)> = tracked
                         .into_iter()
-                        .filter_map(|(token, record)| {
+                        .filter_map(|(token, record, deadline)| {
                             let handle = AckHandle::new(token, deadline, me.clone());
                             decoding
                                 .deliver(record, handle)
@@ -302,6 +314,23 @@ impl ConsumerActor {
         }
         self.publish_in_flight();
         self.arm_timer(ctx);
+    }
+
+    /// The timeout a record asks for in the configured header, if any. A header that is not
+    /// a number of milliseconds is logged and the record gets the default timeout.
+    fn own_timeout(&self, record: &Record) -> Option<Duration> {
+        match self
+            .config
+            .ack_timeout_header
+            .as_ref()?
+            .timeout_of(record)?
+        {
+            Ok(timeout) => Some(timeout),
+            Err(why) => {
+                warn!("{record}: {why}; it gets the default ack timeout");
+                None
+            }
+        }
     }
 
     /// A record whose payload the typed downstream cannot take: no-acked at once.
@@ -445,9 +474,12 @@ impl ConsumerActor {
         if !expired.is_empty() {
             self.counters.timed_out += expired.len() as u64;
             debug!("{} record(s) timed out", expired.len());
-            let after = self.config.ack_timeout;
+            let default = self.config.ack_timeout;
+            let header = self.config.ack_timeout_header.as_ref();
             self.no_acked_out
                 .extend(expired.into_iter().map(|(token, record, deadline)| {
+                    let own = header.and_then(|h| h.timeout_of(&record)?.ok());
+                    let after = own.unwrap_or(default);
                     let reason = NoAckReason::TimedOut { after, deadline };
                     (token, NoAckedRecord { record, reason })
                 }));
@@ -587,7 +619,7 @@ impl ConsumerActor {
         );
         self.shared.halted.store(true, Ordering::SeqCst);
         poller::set_paused(&self.consumer, true);
-        let wait = self.config.ack_timeout + HANDOVER_GRACE;
+        let wait = self.config.longest_ack_timeout() + HANDOVER_GRACE;
         self.stop = Some(Stopping {
             deadline: Instant::now() + wait,
             waiters: Vec::new(),
@@ -605,7 +637,7 @@ impl ConsumerActor {
             warn!(
                 "stop: {} record(s) still unresolved after {:?}; they stay uncommitted and are read again",
                 self.book.unresolved(),
-                self.config.ack_timeout + HANDOVER_GRACE
+                self.config.longest_ack_timeout() + HANDOVER_GRACE
             );
         }
         let offsets: Vec<CommitOffset> = self
@@ -849,7 +881,7 @@ impl Handler<FromPoller> for ConsumerActor {
                 }
             }
             FromPoller::Revoking { partitions, reply } => {
-                let wait = self.config.ack_timeout + HANDOVER_GRACE;
+                let wait = self.config.longest_ack_timeout() + HANDOVER_GRACE;
                 self.drains.push(Drain {
                     partitions,
                     reply,

@@ -12,6 +12,7 @@ use actix::{Addr, Message};
 use gig_core::{Record, Token};
 
 use crate::consumer::ConsumerActor;
+use crate::rehearsal::Rehearsal;
 
 /// The downstream's answer for one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,20 +35,49 @@ pub enum AckMsg {
     Each(Vec<(Token, Verdict)>),
 }
 
+/// Where answers go: the consumer that delivered the record, or a broker-less
+/// [`Rehearsal`]. An enum rather than a `Recipient` so that a handle costs no allocation.
+#[derive(Debug, Clone)]
+pub(crate) enum Answers {
+    Consumer(Addr<ConsumerActor>),
+    Rehearsal(Addr<Rehearsal>),
+}
+
+impl Answers {
+    fn do_send(&self, answer: AckMsg) {
+        match self {
+            Answers::Consumer(consumer) => consumer.do_send(answer),
+            Answers::Rehearsal(rehearsal) => rehearsal.do_send(answer),
+        }
+    }
+}
+
+impl From<Addr<ConsumerActor>> for Answers {
+    fn from(consumer: Addr<ConsumerActor>) -> Self {
+        Answers::Consumer(consumer)
+    }
+}
+
+impl From<Addr<Rehearsal>> for Answers {
+    fn from(rehearsal: Addr<Rehearsal>) -> Self {
+        Answers::Rehearsal(rehearsal)
+    }
+}
+
 /// The right to answer for one delivered record.
 #[derive(Debug, Clone)]
 pub struct AckHandle {
     token: Token,
     deadline: Instant,
-    consumer: Addr<ConsumerActor>,
+    consumer: Answers,
 }
 
 impl AckHandle {
-    pub(crate) fn new(token: Token, deadline: Instant, consumer: Addr<ConsumerActor>) -> Self {
+    pub(crate) fn new(token: Token, deadline: Instant, consumer: impl Into<Answers>) -> Self {
         AckHandle {
             token,
             deadline,
-            consumer,
+            consumer: consumer.into(),
         }
     }
 
@@ -116,7 +146,7 @@ pub struct DeliveryBatch {
     records: Vec<Record>,
     tokens: Vec<Token>,
     deadline: Instant,
-    consumer: Addr<ConsumerActor>,
+    consumer: Answers,
 }
 
 impl DeliveryBatch {
@@ -124,13 +154,13 @@ impl DeliveryBatch {
         records: Vec<Record>,
         tokens: Vec<Token>,
         deadline: Instant,
-        consumer: Addr<ConsumerActor>,
+        consumer: impl Into<Answers>,
     ) -> Self {
         DeliveryBatch {
             records,
             tokens,
             deadline,
-            consumer,
+            consumer: consumer.into(),
         }
     }
 

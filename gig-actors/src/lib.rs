@@ -38,6 +38,7 @@ pub mod error;
 pub mod outcome;
 mod poller;
 pub mod producer;
+pub mod rehearsal;
 pub mod stats;
 pub mod testkit;
 mod throttle;

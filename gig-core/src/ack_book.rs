@@ -110,9 +110,23 @@ impl AckBook {
     /// Starts tracking a fetched record whose ack is due by `deadline`. Returns `None` for
     /// a record at or below an offset already tracked in this assignment (a refetch).
     pub fn track(&mut self, record: Record, deadline: Instant) -> Option<Token> {
+        self.track_entry(record, deadline, false)
+    }
+
+    /// Like [`track`](Self::track), for a record with a timeout of its own (a per-record
+    /// override), whose deadline need not follow its partition's arrival order.
+    pub fn track_custom(&mut self, record: Record, deadline: Instant) -> Option<Token> {
+        self.track_entry(record, deadline, true)
+    }
+
+    fn track_entry(&mut self, record: Record, deadline: Instant, custom: bool) -> Option<Token> {
         let slot = self.slot_for(record.topic_arc(), record.partition());
         let entry = self.slots[slot as usize].as_mut()?;
-        let seq = entry.book.track(record, deadline)?;
+        let seq = if custom {
+            entry.book.track_custom(record, deadline)?
+        } else {
+            entry.book.track(record, deadline)?
+        };
         self.unresolved += 1;
         self.tracked += 1;
         Some(Token {

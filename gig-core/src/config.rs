@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
+use crate::record::Record;
 
 /// Properties Gig sets itself, and why a user may not change them.
 const RESERVED: &[(&str, &str, &str)] = &[
@@ -47,6 +48,10 @@ pub struct ConsumerConfig {
     #[serde(default = "defaults::ack_timeout", with = "millis")]
     #[serde(rename = "ack_timeout_ms")]
     pub ack_timeout: Duration,
+    /// A header through which a producer may give one record a timeout of its own.
+    /// Unset by default: every record gets `ack_timeout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_timeout_header: Option<AckTimeoutHeader>,
     /// Records not yet handed over to an outcome actor before fetching pauses.
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
@@ -70,6 +75,44 @@ pub struct ConsumerConfig {
     /// librdkafka properties, passed through untouched.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+}
+
+/// A per-record ack timeout, read from a record header, bounded by a maximum.
+///
+/// The header's value is a whole number of milliseconds in ASCII (`"30000"`). A record
+/// without the header gets the consumer's `ack_timeout`; one whose value does not parse gets
+/// it too, and the consumer logs a warning. Values above `max` are cut to `max`. In JSON:
+/// `"ack_timeout_header": { "name": "gig.ack-timeout-ms", "max_ms": 60000 }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckTimeoutHeader {
+    /// The header's name.
+    pub name: String,
+    /// The longest timeout a header may ask for.
+    #[serde(rename = "max_ms", with = "millis")]
+    pub max: Duration,
+}
+
+impl AckTimeoutHeader {
+    /// The timeout `record` asks for: `None` without the header, `Some(Err(why))` when its
+    /// value is not a number of milliseconds, else the value bounded by `max`.
+    pub fn timeout_of(&self, record: &Record) -> Option<Result<Duration, String>> {
+        let header = record.header(&self.name)?;
+        let value = header.value.as_deref().unwrap_or_default();
+        Some(
+            std::str::from_utf8(value)
+                .ok()
+                .and_then(|text| text.trim().parse::<u64>().ok())
+                .map(|ms| Duration::from_millis(ms).min(self.max))
+                .ok_or_else(|| {
+                    format!(
+                        "header `{}` is {:?}, not a number of milliseconds",
+                        self.name,
+                        String::from_utf8_lossy(value)
+                    )
+                }),
+        )
+    }
 }
 
 mod defaults {
@@ -129,6 +172,7 @@ impl ConsumerConfig {
             group_id: group_id.into(),
             topics: Vec::new(),
             ack_timeout: defaults::ack_timeout(),
+            ack_timeout_header: None,
             max_in_flight: defaults::max_in_flight(),
             commit_interval: defaults::commit_interval(),
             commit_every: defaults::commit_every(),
@@ -147,6 +191,16 @@ impl ConsumerConfig {
     /// The ack timeout.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
+        self
+    }
+
+    /// Lets a record set its own ack timeout in the header `name` (milliseconds), up to
+    /// `max`.
+    pub fn ack_timeout_header(mut self, name: impl Into<String>, max: Duration) -> Self {
+        self.ack_timeout_header = Some(AckTimeoutHeader {
+            name: name.into(),
+            max,
+        });
         self
     }
 
@@ -178,6 +232,13 @@ impl ConsumerConfig {
     pub fn stats_interval(mut self, interval: Duration) -> Self {
         self.stats_interval = Some(interval);
         self
+    }
+
+    /// The longest a record may wait for its ack: `ack_timeout`, or the header's maximum
+    /// when that is longer. Stop and revocation wait this long for in-flight records.
+    pub fn longest_ack_timeout(&self) -> Duration {
+        let header_max = self.ack_timeout_header.as_ref().map(|h| h.max);
+        self.ack_timeout.max(header_max.unwrap_or_default())
     }
 
     /// Sets one librdkafka property, passed through untouched.
@@ -232,7 +293,20 @@ impl ConsumerConfig {
                 "stats_interval_ms",
                 self.stats_interval.is_some_and(|d| d.is_zero()),
             ),
+            (
+                "ack_timeout_header.max_ms",
+                self.ack_timeout_header
+                    .as_ref()
+                    .is_some_and(|h| h.max.is_zero()),
+            ),
         ];
+        if self
+            .ack_timeout_header
+            .as_ref()
+            .is_some_and(|h| h.name.trim().is_empty())
+        {
+            return Err(ConfigError::EmptyHeaderName);
+        }
         if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero { field });
         }
@@ -274,6 +348,7 @@ impl ConsumerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{test_record, Header};
 
     #[test]
     fn json_defaults_and_overrides() {
@@ -329,6 +404,42 @@ mod tests {
             err(ConsumerConfig::new("b", "g").stats_interval(Duration::ZERO))
                 .contains("stats_interval_ms")
         );
+    }
+
+    #[test]
+    fn a_header_sets_one_record_timeout_up_to_the_maximum() {
+        let json = r#"{"brokers":"b","group_id":"g",
+            "ack_timeout_header":{"name":"gig.ack-timeout-ms","max_ms":60000}}"#;
+        let c = ConsumerConfig::from_json_str(json).unwrap();
+        let header = c.ack_timeout_header.unwrap();
+        assert_eq!(header.max, Duration::from_secs(60));
+        let with = |value: Option<&str>| {
+            let mut data = test_record(&"t".into(), 0, 0).data().clone();
+            data.headers.push(Header {
+                key: "gig.ack-timeout-ms".into(),
+                value: value.map(|v| v.as_bytes().to_vec()),
+            });
+            Record::new(data)
+        };
+        assert_eq!(
+            header.timeout_of(&with(Some("250"))),
+            Some(Ok(Duration::from_millis(250)))
+        );
+        assert_eq!(
+            header.timeout_of(&with(Some("3600000"))),
+            Some(Ok(Duration::from_secs(60))),
+            "bounded by max"
+        );
+        let bad = header.timeout_of(&with(Some("soon"))).unwrap().unwrap_err();
+        assert!(bad.contains("\"soon\", not a number"), "{bad}");
+        assert!(header.timeout_of(&with(None)).unwrap().is_err());
+        assert_eq!(header.timeout_of(&test_record(&"t".into(), 0, 0)), None);
+
+        let err = |c: ConsumerConfig| c.validate().unwrap_err().to_string();
+        let zero = ConsumerConfig::new("b", "g").ack_timeout_header("h", Duration::ZERO);
+        assert!(err(zero).contains("ack_timeout_header.max_ms"));
+        let unnamed = ConsumerConfig::new("b", "g").ack_timeout_header("", Duration::from_secs(1));
+        assert!(err(unnamed).contains("ack_timeout_header.name"));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum ConfigError {
     /// A topic name is empty.
     #[error("topic names must not be empty")]
     EmptyTopic,
+    /// `ack_timeout_header` names no header.
+    #[error("`ack_timeout_header.name` must not be empty")]
+    EmptyHeaderName,
     /// A librdkafka property that Gig manages itself was set to a value Gig cannot honour.
     #[error("property `{key}` is managed by Gig: {why}")]
     Reserved {

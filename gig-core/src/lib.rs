@@ -27,7 +27,7 @@ pub mod partition_book;
 pub mod record;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Token};
-pub use config::ConsumerConfig;
+pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use error::ConfigError;
 pub use outcome::NoAckReason;
 pub use partition_book::PartitionBook;

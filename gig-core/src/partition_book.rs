@@ -1,7 +1,8 @@
 //! The ledger of one partition: each tracked record's state and deadline, and the commit
 //! watermark that never passes a record whose outcome is not yet accepted.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +26,8 @@ struct Entry {
     // Held only while waiting, so the timeout path can hand the record over.
     record: Option<Record>,
     state: RecordState,
+    // Tracked with its own timeout: expired from `custom`, skipped by the cursor.
+    custom: bool,
 }
 
 /// One partition's tracked records, in offset order.
@@ -33,14 +36,18 @@ struct Entry {
 /// lookup is an index into a `VecDeque`, not a search. Every record of a partition gets the
 /// same timeout and arrives in offset order, so arrival order is deadline order: the next
 /// deadline is that of the first waiting record, found by a cursor that only moves forward.
+/// The few records with a timeout of their own (a header override) sit in a heap instead,
+/// so they cost O(log n) and everyone else still O(1).
 #[derive(Debug)]
 pub struct PartitionBook {
     topic: Arc<str>,
     partition: i32,
     head_seq: u64,
     entries: VecDeque<Entry>,
-    // Every entry with a smaller seq is no longer waiting.
+    // Every default-deadline entry with a smaller seq is no longer waiting.
     expiry_cursor: u64,
+    // (deadline, seq) of records with a custom deadline; resolved ones are dropped lazily.
+    custom: BinaryHeap<Reverse<(Instant, u64)>>,
     unresolved: usize,
     last_offset: Option<i64>,
     // The next offset to commit: one past the longest handed-over prefix.
@@ -58,6 +65,7 @@ impl PartitionBook {
             head_seq: 0,
             entries: VecDeque::new(),
             expiry_cursor: 0,
+            custom: BinaryHeap::new(),
             unresolved: 0,
             last_offset: None,
             committable: None,
@@ -76,9 +84,22 @@ impl PartitionBook {
         self.partition
     }
 
-    /// Starts tracking a record; returns its sequence number, or `None` when its offset is
-    /// not past the last tracked one (a refetch): such a record is never delivered twice.
+    /// Starts tracking a record with the partition's default timeout; returns its sequence
+    /// number, or `None` when its offset is not past the last tracked one (a refetch): such
+    /// a record is never delivered twice. Default deadlines must not decrease.
     pub fn track(&mut self, record: Record, deadline: Instant) -> Option<u64> {
+        self.track_entry(record, deadline, false)
+    }
+
+    /// Like [`track`](Self::track), for a record with a timeout of its own: its deadline
+    /// may be before or after those of the records around it.
+    pub fn track_custom(&mut self, record: Record, deadline: Instant) -> Option<u64> {
+        let seq = self.track_entry(record, deadline, true)?;
+        self.custom.push(Reverse((deadline, seq)));
+        Some(seq)
+    }
+
+    fn track_entry(&mut self, record: Record, deadline: Instant, custom: bool) -> Option<u64> {
         let offset = record.offset();
         if self.last_offset.is_some_and(|last| offset <= last) {
             return None;
@@ -90,6 +111,7 @@ impl PartitionBook {
             deadline,
             record: Some(record),
             state: RecordState::Waiting,
+            custom,
         });
         self.unresolved += 1;
         Some(seq)
@@ -123,19 +145,33 @@ impl PartitionBook {
             .entries
             .get((self.expiry_cursor - self.head_seq) as usize)
         {
-            if entry.state == RecordState::Waiting {
+            if entry.state == RecordState::Waiting && !entry.custom {
                 break;
             }
             self.expiry_cursor += 1;
         }
     }
 
+    /// Drops heap entries of custom-deadline records that are no longer waiting.
+    fn drop_resolved_custom(&mut self) {
+        while let Some(&Reverse((_, seq))) = self.custom.peek() {
+            if self.state(seq) == Some(RecordState::Waiting) {
+                break;
+            }
+            self.custom.pop();
+        }
+    }
+
     /// The earliest deadline among waiting records.
     pub fn next_deadline(&mut self) -> Option<Instant> {
         self.advance_expiry_cursor();
-        self.entries
+        self.drop_resolved_custom();
+        let default = self
+            .entries
             .get((self.expiry_cursor - self.head_seq) as usize)
-            .map(|e| e.deadline)
+            .map(|e| e.deadline);
+        let custom = self.custom.peek().map(|Reverse((deadline, _))| *deadline);
+        default.into_iter().chain(custom).min()
     }
 
     /// Routes every waiting record whose deadline is at or before `now`; appends each
@@ -149,6 +185,18 @@ impl PartitionBook {
                     entry.state = RecordState::Routed;
                     if let Some(record) = entry.record.take() {
                         expired.push((seq, record, entry.deadline));
+                    }
+                }
+                _ => break,
+            }
+        }
+        loop {
+            self.drop_resolved_custom();
+            match self.custom.peek() {
+                Some(&Reverse((deadline, seq))) if deadline <= now => {
+                    self.custom.pop();
+                    if let Some(record) = self.route(seq) {
+                        expired.push((seq, record, deadline));
                     }
                 }
                 _ => return,
@@ -319,6 +367,53 @@ mod tests {
         assert_eq!(book.next_deadline(), Some(t0 + ms(30)));
         book.expire(t0 + ms(30), &mut expired);
         assert_eq!(expired.len(), 2);
+        assert_eq!(book.next_deadline(), None);
+    }
+
+    #[test]
+    fn custom_deadlines_expire_at_their_own_time_among_default_ones() {
+        let t0 = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        let topic: Arc<str> = Arc::from("t");
+        let mut book = PartitionBook::new(topic.clone(), 0);
+        let d0 = book.track(test_record(&topic, 0, 0), t0 + ms(10)).unwrap();
+        let long = book
+            .track_custom(test_record(&topic, 0, 1), t0 + ms(100))
+            .unwrap();
+        let short = book
+            .track_custom(test_record(&topic, 0, 2), t0 + ms(1))
+            .unwrap();
+        let d3 = book.track(test_record(&topic, 0, 3), t0 + ms(20)).unwrap();
+        let acked = book
+            .track_custom(test_record(&topic, 0, 4), t0 + ms(5))
+            .unwrap();
+        assert_eq!(book.next_deadline(), Some(t0 + ms(1)));
+
+        book.route(acked).unwrap();
+        let mut expired = Vec::new();
+        book.expire(t0 + ms(20), &mut expired);
+        let seqs: Vec<u64> = expired.iter().map(|(seq, _, _)| *seq).collect();
+        assert_eq!(
+            seqs,
+            vec![d0, d3, short],
+            "due ones only; the acked one is not"
+        );
+        assert_eq!(
+            book.next_deadline(),
+            Some(t0 + ms(100)),
+            "the long one waits"
+        );
+
+        // The watermark still stops at the long-timeout record until it is handed over.
+        for seq in [d0, short, d3, acked] {
+            book.handed_over(seq);
+        }
+        assert_eq!(book.committable(), Some(1));
+        expired.clear();
+        book.expire(t0 + ms(100), &mut expired);
+        assert_eq!(expired.len(), 1);
+        assert!(book.handed_over(long));
+        assert_eq!(book.committable(), Some(5));
         assert_eq!(book.next_deadline(), None);
     }
 

@@ -142,3 +142,72 @@ async fn the_in_flight_limit_pauses_fetching_and_resumes_as_records_resolve() {
     let stats = consumer.send(Stop).await.unwrap().unwrap();
     assert_eq!(stats.committed(&topic, 0), Some(5000));
 }
+
+#[actix::test]
+async fn a_record_header_sets_its_own_timeout_up_to_the_maximum() {
+    let broker = broker();
+    let topic = topic(&broker, "own-timeout", 1).await;
+    // Offset by offset: 300 ms, the default, a request cut to the maximum, a value that is
+    // not a number (the default), and 300 ms for a record that is acked at once.
+    let asks = [Some("300"), None, Some("600000"), Some("soon"), Some("300")];
+    let records: Vec<ProducerRecord> = asks
+        .iter()
+        .enumerate()
+        .map(|(i, ask)| {
+            let record = ProducerRecord::new(&topic, format!("v{i}")).partition(0);
+            match ask {
+                Some(ms) => record.header("gig.ack-timeout-ms", *ms),
+                None => record,
+            }
+        })
+        .collect();
+    producer(&broker).send_batch(&records).await.unwrap();
+
+    let ledger = Ledger::default();
+    let (acked, no_acked) = ledger.start();
+    let (downstream, _) = Scripted::new(|r| {
+        if r.offset() == 4 {
+            Action::Ack
+        } else {
+            Action::Ignore
+        }
+    });
+    let config = config(&broker, &topic)
+        .ack_timeout(Duration::from_millis(1_500))
+        .ack_timeout_header("gig.ack-timeout-ms", Duration::from_secs(3));
+    let consumer = ConsumerActor::builder(config)
+        .downstream(downstream.start().recipient())
+        .acked(acked)
+        .no_acked(no_acked)
+        .start()
+        .unwrap();
+
+    ledger.wait_for(5, Duration::from_secs(30)).await;
+    let entries = ledger.entries();
+    let at = |offset: i64| entries.iter().find(|e| e.offset == offset).unwrap();
+    let reasons: Vec<Option<&str>> = (0..5).map(|o| at(o).reason.as_deref()).collect();
+    assert_eq!(
+        reasons,
+        [
+            Some("timed out after 300 ms"),
+            Some("timed out after 1500 ms"),
+            Some("timed out after 3000 ms"),
+            Some("timed out after 1500 ms"),
+            None,
+        ]
+    );
+    // Each timed out at its own deadline, not in offset order.
+    let order: Vec<i64> = entries.iter().map(|e| e.offset).collect();
+    assert_eq!(order.first(), Some(&4), "acked at once: {order:?}");
+    assert_eq!(order.get(1), Some(&0), "the short timeout first: {order:?}");
+    assert_eq!(order.last(), Some(&2), "the longest last: {order:?}");
+    let gap = at(2).at.duration_since(at(1).at);
+    assert!(
+        gap >= Duration::from_millis(1_300),
+        "3 s after the 1.5 s ones: {gap:?}"
+    );
+
+    let stats = consumer.send(Stop).await.unwrap().unwrap();
+    assert_eq!((stats.timed_out, stats.acked), (4, 1));
+    assert_eq!(stats.committed(&topic, 0), Some(5));
+}

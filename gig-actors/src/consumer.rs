@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use actix::dev::RecipientRequest;
 use actix::prelude::*;
-use gig_core::{AckBook, AckResult, CommitOffset, ConsumerConfig, NoAckReason, Record, Token};
+use gig_core::{
+    AckBook, AckResult, CommitOffset, ConsumerConfig, KeyQueues, NoAckReason, Record, Token,
+};
 use log::{debug, error, info, warn};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -152,6 +154,7 @@ impl ConsumerBuilder {
             acked,
             no_acked,
             book: AckBook::new(),
+            keys: KeyQueues::new(),
             acked_out: Vec::new(),
             no_acked_out: Vec::new(),
             flush_scheduled: false,
@@ -201,6 +204,8 @@ pub struct ConsumerActor {
     acked: Recipient<Acked>,
     no_acked: Recipient<NoAcked>,
     book: AckBook,
+    /// With key ordering: the keys at the downstream and the records queued behind them.
+    keys: KeyQueues,
     acked_out: Vec<(Token, Record)>,
     no_acked_out: Vec<(Token, NoAckedRecord)>,
     flush_scheduled: bool,
@@ -248,6 +253,18 @@ impl ConsumerActor {
         let connected = self.downstream.connected();
         let mut tracked = Vec::with_capacity(records.len());
         for record in records {
+            if self.config.key_ordering && self.keys.busy(&record) {
+                // Waits behind the record of its key at the downstream; its clock starts
+                // when it is delivered.
+                match self.book.track_deferred(record.clone()) {
+                    Some(token) => {
+                        self.counters.received += 1;
+                        self.keys.push(token, record);
+                    }
+                    None => self.counters.discarded += 1,
+                }
+                continue;
+            }
             let token = match self.own_timeout(&record) {
                 None => self
                     .book
@@ -259,7 +276,12 @@ impl ConsumerActor {
                     .map(|token| (token, now + own)),
             };
             match token {
-                Some((token, deadline)) => tracked.push((token, record, deadline)),
+                Some((token, deadline)) => {
+                    if self.config.key_ordering {
+                        self.keys.start(&record);
+                    }
+                    tracked.push((token, record, deadline));
+                }
                 None => self.counters.discarded += 1,
             }
         }
@@ -268,6 +290,7 @@ impl ConsumerActor {
             self.counters.downstream_gone += tracked.len() as u64;
             for (token, _, _) in tracked {
                 if let AckResult::Routed(record) = self.book.route(token) {
+                    self.next_of_key(&record);
                     let reason = NoAckReason::DownstreamGone;
                     self.no_acked_out
                         .push((token, NoAckedRecord { record, reason }));
@@ -305,7 +328,9 @@ impl ConsumerActor {
                         .collect();
                     if !failed.is_empty() {
                         for (token, why) in failed {
-                            self.undecodable(token, why);
+                            if let Some(record) = self.undecodable(token, why) {
+                                self.next_of_key(&record);
+                            }
                         }
                         self.schedule_flush(ctx);
                     }
@@ -334,18 +359,87 @@ impl ConsumerActor {
     }
 
     /// A record whose payload the typed downstream cannot take: no-acked at once.
-    fn undecodable(&mut self, token: Token, why: String) {
-        if let AckResult::Routed(record) = self.book.route(token) {
-            debug!("{record} is undecodable: {why}");
-            self.counters.undecodable += 1;
-            let reason = NoAckReason::Undecodable(why);
-            self.no_acked_out
-                .push((token, NoAckedRecord { record, reason }));
+    /// Returns the record (a reference count) so that the next of its key can follow.
+    fn undecodable(&mut self, token: Token, why: String) -> Option<Record> {
+        let AckResult::Routed(record) = self.book.route(token) else {
+            return None;
+        };
+        debug!("{record} is undecodable: {why}");
+        self.counters.undecodable += 1;
+        let reason = NoAckReason::Undecodable(why);
+        self.no_acked_out.push((
+            token,
+            NoAckedRecord {
+                record: record.clone(),
+                reason,
+            },
+        ));
+        Some(record)
+    }
+
+    /// With key ordering, once `done` has an outcome: delivers the next record of its key,
+    /// starting its clock. Records that cannot be delivered (undecodable, downstream gone)
+    /// are routed at once and the one after them is tried.
+    fn next_of_key(&mut self, done: &Record) {
+        if !self.config.key_ordering {
+            return;
+        }
+        let Some(me) = self.me.clone() else { return };
+        let mut done = done.clone();
+        while let Some((token, record)) = self.keys.next_after(&done) {
+            let timeout = self.own_timeout(&record).unwrap_or(self.config.ack_timeout);
+            let deadline = Instant::now() + timeout;
+            if !self.book.start_deadline(token, deadline) {
+                done = record;
+                continue;
+            }
+            if !self.downstream.connected() {
+                if let AckResult::Routed(record) = self.book.route(token) {
+                    self.counters.downstream_gone += 1;
+                    let reason = NoAckReason::DownstreamGone;
+                    self.no_acked_out.push((
+                        token,
+                        NoAckedRecord {
+                            record: record.clone(),
+                            reason,
+                        },
+                    ));
+                }
+                done = record;
+                continue;
+            }
+            let sent = match &self.downstream {
+                Downstream::Records(recipient) => {
+                    let handle = AckHandle::new(token, deadline, me.clone());
+                    recipient.do_send(Delivery::new(record.clone(), handle));
+                    Ok(())
+                }
+                Downstream::Batches { recipient, .. } => {
+                    let one = vec![record.clone()];
+                    recipient.do_send(DeliveryBatch::new(one, vec![token], deadline, me.clone()));
+                    Ok(())
+                }
+                Downstream::Decoded(decoding) => {
+                    let handle = AckHandle::new(token, deadline, me.clone());
+                    decoding.deliver(record.clone(), handle)
+                }
+            };
+            match sent {
+                Ok(()) => return,
+                Err(why) => {
+                    self.undecodable(token, why);
+                    done = record;
+                }
+            }
         }
     }
 
     fn answer(&mut self, token: Token, verdict: Verdict) {
-        match self.book.route(token) {
+        let routed = self.book.route(token);
+        if let AckResult::Routed(record) = &routed {
+            self.next_of_key(record);
+        }
+        match routed {
             AckResult::Routed(record) => match verdict {
                 Verdict::Ack => {
                     self.counters.acked += 1;
@@ -472,6 +566,9 @@ impl ConsumerActor {
     fn expire(&mut self, ctx: &mut Context<Self>) {
         let expired = self.book.expire(Instant::now());
         if !expired.is_empty() {
+            for (_, record, _) in &expired {
+                self.next_of_key(record);
+            }
             self.counters.timed_out += expired.len() as u64;
             debug!("{} record(s) timed out", expired.len());
             let default = self.config.ack_timeout;
@@ -590,6 +687,7 @@ impl ConsumerActor {
     fn release(&mut self, drain: Drain) {
         let mut offsets = Vec::new();
         for (topic, partition) in &drain.partitions {
+            self.keys.release_partition(topic, *partition);
             let Some(book) = self.book.remove(topic, *partition) else {
                 continue;
             };
@@ -698,6 +796,7 @@ impl ConsumerActor {
     fn snapshot(&self) -> Stats {
         let mut stats = self.counters.clone();
         stats.in_flight = self.book.unresolved() as u64;
+        stats.queued_by_key = self.keys.queued() as u64;
         stats.paused = self.paused;
         (stats.client_errors, stats.last_client_error) = self.shared.errors.snapshot();
         if let Ok(raw) = self.shared.librdkafka_stats.lock() {
@@ -933,6 +1032,8 @@ impl Handler<AckMsg> for ConsumerActor {
             }
         }
         self.schedule_flush(ctx);
+        // With key ordering, answers start the clocks of the records queued behind them.
+        self.arm_timer(ctx);
     }
 }
 

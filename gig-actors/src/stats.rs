@@ -31,6 +31,9 @@ pub struct Stats {
     pub handover_failures: u64,
     /// Records delivered and not yet handed over.
     pub in_flight: u64,
+    /// Of those, records waiting behind another of their key (key ordering), not yet
+    /// delivered.
+    pub queued_by_key: u64,
     /// Commit requests sent.
     pub commits: u64,
     /// Commit requests that failed (their offsets are committed again).

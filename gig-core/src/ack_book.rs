@@ -40,6 +40,16 @@ pub struct CommitOffset {
     pub offset: i64,
 }
 
+/// When a tracked record's ack timer runs.
+enum Clock {
+    /// The consumer's timeout, from now: deadlines in arrival order.
+    Default(Instant),
+    /// A timeout of its own.
+    Custom(Instant),
+    /// Not yet: it starts when the record is delivered.
+    Deferred,
+}
+
 struct Slot {
     epoch: u32,
     book: PartitionBook,
@@ -110,22 +120,34 @@ impl AckBook {
     /// Starts tracking a fetched record whose ack is due by `deadline`. Returns `None` for
     /// a record at or below an offset already tracked in this assignment (a refetch).
     pub fn track(&mut self, record: Record, deadline: Instant) -> Option<Token> {
-        self.track_entry(record, deadline, false)
+        self.track_entry(record, Clock::Default(deadline))
     }
 
     /// Like [`track`](Self::track), for a record with a timeout of its own (a per-record
     /// override), whose deadline need not follow its partition's arrival order.
     pub fn track_custom(&mut self, record: Record, deadline: Instant) -> Option<Token> {
-        self.track_entry(record, deadline, true)
+        self.track_entry(record, Clock::Custom(deadline))
     }
 
-    fn track_entry(&mut self, record: Record, deadline: Instant, custom: bool) -> Option<Token> {
+    /// Tracks a record whose clock starts later, with [`start_deadline`](Self::start_deadline):
+    /// it holds its partition's commit watermark meanwhile.
+    pub fn track_deferred(&mut self, record: Record) -> Option<Token> {
+        self.track_entry(record, Clock::Deferred)
+    }
+
+    /// Starts the clock of a deferred record; `false` if it is no longer tracked or waiting.
+    pub fn start_deadline(&mut self, token: Token, deadline: Instant) -> bool {
+        self.book_mut(token)
+            .is_some_and(|book| book.start_deadline(token.seq, deadline))
+    }
+
+    fn track_entry(&mut self, record: Record, clock: Clock) -> Option<Token> {
         let slot = self.slot_for(record.topic_arc(), record.partition());
         let entry = self.slots[slot as usize].as_mut()?;
-        let seq = if custom {
-            entry.book.track_custom(record, deadline)?
-        } else {
-            entry.book.track(record, deadline)?
+        let seq = match clock {
+            Clock::Default(deadline) => entry.book.track(record, deadline)?,
+            Clock::Custom(deadline) => entry.book.track_custom(record, deadline)?,
+            Clock::Deferred => entry.book.track_deferred(record)?,
         };
         self.unresolved += 1;
         self.tracked += 1;

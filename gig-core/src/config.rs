@@ -52,6 +52,12 @@ pub struct ConsumerConfig {
     /// Unset by default: every record gets `ack_timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ack_timeout_header: Option<AckTimeoutHeader>,
+    /// Deliver records with the same key (in one partition) one at a time, in offset
+    /// order: the next goes to the downstream once the previous has an outcome, and its ack
+    /// timer starts then. Different keys, and records without a key, flow concurrently.
+    /// Off by default.
+    #[serde(default)]
+    pub key_ordering: bool,
     /// Records not yet handed over to an outcome actor before fetching pauses.
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
@@ -173,6 +179,7 @@ impl ConsumerConfig {
             topics: Vec::new(),
             ack_timeout: defaults::ack_timeout(),
             ack_timeout_header: None,
+            key_ordering: false,
             max_in_flight: defaults::max_in_flight(),
             commit_interval: defaults::commit_interval(),
             commit_every: defaults::commit_every(),
@@ -201,6 +208,12 @@ impl ConsumerConfig {
             name: name.into(),
             max,
         });
+        self
+    }
+
+    /// Per-key ordering (see the field).
+    pub fn key_ordering(mut self, on: bool) -> Self {
+        self.key_ordering = on;
         self
     }
 

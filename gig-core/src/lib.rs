@@ -22,6 +22,7 @@
 pub mod ack_book;
 pub mod config;
 pub mod error;
+pub mod key_queues;
 pub mod outcome;
 pub mod partition_book;
 pub mod record;
@@ -29,6 +30,7 @@ pub mod record;
 pub use ack_book::{AckBook, AckResult, CommitOffset, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use error::ConfigError;
+pub use key_queues::KeyQueues;
 pub use outcome::NoAckReason;
 pub use partition_book::PartitionBook;
 pub use record::{Header, Record, RecordData};

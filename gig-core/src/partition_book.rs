@@ -99,6 +99,26 @@ impl PartitionBook {
         Some(seq)
     }
 
+    /// Tracks a record whose clock has not started: it holds the commit watermark but
+    /// cannot time out until [`start_deadline`](Self::start_deadline) (for a record queued
+    /// behind another of its key).
+    pub fn track_deferred(&mut self, record: Record) -> Option<u64> {
+        // The deadline is a placeholder that nothing reads until the clock starts.
+        self.track_entry(record, Instant::now(), true)
+    }
+
+    /// Starts the clock of a deferred record. Returns `false` if it is no longer waiting.
+    pub fn start_deadline(&mut self, seq: u64, deadline: Instant) -> bool {
+        match self.entry_mut(seq) {
+            Some(entry) if entry.state == RecordState::Waiting && entry.custom => {
+                entry.deadline = deadline;
+                self.custom.push(Reverse((deadline, seq)));
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn track_entry(&mut self, record: Record, deadline: Instant, custom: bool) -> Option<u64> {
         let offset = record.offset();
         if self.last_offset.is_some_and(|last| offset <= last) {
@@ -415,6 +435,33 @@ mod tests {
         assert!(book.handed_over(long));
         assert_eq!(book.committable(), Some(5));
         assert_eq!(book.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_deferred_record_holds_the_watermark_and_times_out_only_once_started() {
+        let t0 = Instant::now();
+        let ms = |n| Duration::from_millis(n);
+        let topic: Arc<str> = Arc::from("t");
+        let mut book = PartitionBook::new(topic.clone(), 0);
+        let first = book.track(test_record(&topic, 0, 0), t0).unwrap();
+        let deferred = book.track_deferred(test_record(&topic, 0, 1)).unwrap();
+        let mut expired = Vec::new();
+        book.expire(t0 + ms(1_000), &mut expired);
+        assert_eq!(expired.len(), 1, "only the started one");
+        assert!(book.handed_over(first));
+        assert_eq!(
+            book.committable(),
+            Some(1),
+            "the deferred record holds offset 1"
+        );
+        assert_eq!(book.next_deadline(), None);
+
+        assert!(book.start_deadline(deferred, t0 + ms(50)));
+        assert_eq!(book.next_deadline(), Some(t0 + ms(50)));
+        expired.clear();
+        book.expire(t0 + ms(50), &mut expired);
+        assert_eq!(expired.len(), 1);
+        assert!(!book.start_deadline(deferred, t0), "no longer waiting");
     }
 
     #[test]

@@ -1,0 +1,145 @@
+//! Per-key ordering: at most one record per (partition, key) at the downstream, the rest
+//! queued behind it in offset order. Different keys, and records without a key, flow
+//! concurrently.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use crate::ack_book::Token;
+use crate::record::Record;
+
+type Key = (Arc<str>, i32, Vec<u8>);
+
+fn key_of(record: &Record) -> Option<Key> {
+    let key = record.key()?;
+    Some((record.topic_arc().clone(), record.partition(), key.to_vec()))
+}
+
+/// The keys with a record at the downstream, each with the records waiting behind it.
+#[derive(Debug, Default)]
+pub struct KeyQueues {
+    busy: HashMap<Key, VecDeque<(Token, Record)>>,
+    queued: usize,
+}
+
+impl KeyQueues {
+    /// No key busy.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether a record of this record's key is at the downstream, so this one must wait.
+    /// A record without a key never waits.
+    pub fn busy(&self, record: &Record) -> bool {
+        key_of(record).is_some_and(|key| self.busy.contains_key(&key))
+    }
+
+    /// Marks the record's key busy: the record went to the downstream.
+    pub fn start(&mut self, record: &Record) {
+        if let Some(key) = key_of(record) {
+            self.busy.entry(key).or_default();
+        }
+    }
+
+    /// Queues a record behind the busy one of its key.
+    pub fn push(&mut self, token: Token, record: Record) {
+        if let Some(key) = key_of(&record) {
+            self.busy.entry(key).or_default().push_back((token, record));
+            self.queued += 1;
+        }
+    }
+
+    /// The record of `done`'s key to deliver next, now that `done` has an outcome; the key
+    /// stays busy with it. `None` frees the key.
+    pub fn next_after(&mut self, done: &Record) -> Option<(Token, Record)> {
+        let key = key_of(done)?;
+        let queue = self.busy.get_mut(&key)?;
+        match queue.pop_front() {
+            Some(next) => {
+                self.queued -= 1;
+                Some(next)
+            }
+            None => {
+                self.busy.remove(&key);
+                None
+            }
+        }
+    }
+
+    /// Forgets a released partition's keys and queued records.
+    pub fn release_partition(&mut self, topic: &str, partition: i32) {
+        let queued = &mut self.queued;
+        self.busy.retain(|(t, p, _), queue| {
+            let keep = !(&**t == topic && *p == partition);
+            if !keep {
+                *queued -= queue.len();
+            }
+            keep
+        });
+    }
+
+    /// Records waiting behind another of their key.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ack_book::AckBook;
+    use crate::record::RecordData;
+    use std::time::Instant;
+
+    fn keyed(partition: i32, offset: i64, key: Option<&str>) -> Record {
+        Record::new(RecordData {
+            topic: Arc::from("t"),
+            partition,
+            offset,
+            key: key.map(|k| k.as_bytes().to_vec()),
+            payload: None,
+            headers: Vec::new(),
+            timestamp_ms: None,
+        })
+    }
+
+    #[test]
+    fn one_record_per_key_at_a_time_in_offset_order() {
+        let mut book = AckBook::new();
+        let mut keys = KeyQueues::new();
+        let mut delivered = Vec::new();
+        let records = [
+            keyed(0, 0, Some("a")),
+            keyed(0, 1, Some("b")),
+            keyed(0, 2, Some("a")),
+            keyed(0, 3, None),
+            keyed(0, 4, Some("a")),
+            keyed(1, 5, Some("a")), // same key, other partition: its own queue
+        ];
+        for record in records {
+            if keys.busy(&record) {
+                let token = book.track_deferred(record.clone()).unwrap();
+                keys.push(token, record);
+            } else {
+                book.track(record.clone(), Instant::now()).unwrap();
+                keys.start(&record);
+                delivered.push(record.offset());
+            }
+        }
+        assert_eq!(delivered, vec![0, 1, 3, 5]);
+        assert_eq!(keys.queued(), 2);
+
+        let (_, next) = keys.next_after(&keyed(0, 0, Some("a"))).unwrap();
+        assert_eq!(next.offset(), 2);
+        let (_, next) = keys.next_after(&next).unwrap();
+        assert_eq!(next.offset(), 4);
+        assert!(keys.next_after(&next).is_none(), "the key is free again");
+        assert!(!keys.busy(&keyed(0, 6, Some("a"))));
+        assert!(keys.busy(&keyed(0, 7, Some("b"))));
+
+        keys.release_partition("t", 0);
+        assert!(!keys.busy(&keyed(0, 7, Some("b"))));
+        assert!(keys.busy(&keyed(1, 8, Some("a"))));
+        assert_eq!(keys.queued(), 0);
+    }
+}

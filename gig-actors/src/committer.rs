@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::Receiver;
-use std::sync::Arc;
+use std::sync::Weak;
 
 use actix::Addr;
 use gig_core::CommitOffset;
@@ -18,9 +18,10 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use crate::consumer::ConsumerActor;
 use crate::poller::{to_tpl, FromPoller, GigContext, Partition};
 
-/// Runs until the actor drops its sender.
+/// Runs until the actor drops its sender. It holds the client only while committing, so
+/// that the client closes with the actor rather than later from this thread.
 pub(crate) fn run(
-    consumer: Arc<BaseConsumer<GigContext>>,
+    consumer: Weak<BaseConsumer<GigContext>>,
     requests: Receiver<Vec<CommitOffset>>,
     actor: Addr<ConsumerActor>,
 ) {
@@ -38,7 +39,10 @@ pub(crate) fn run(
                 offset,
             })
             .collect();
-        let result = consumer.commit(&to_tpl(&offsets), CommitMode::Sync);
+        let Some(client) = consumer.upgrade() else {
+            return;
+        };
+        let result = client.commit(&to_tpl(&offsets), CommitMode::Sync);
         actor.do_send(FromPoller::Committed { offsets, result });
     }
 }

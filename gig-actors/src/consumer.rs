@@ -145,10 +145,11 @@ impl ConsumerBuilder {
                 .max_in_flight
                 .saturating_mul(TRACKED_PER_IN_FLIGHT),
             config: self.config,
-            consumer,
+            consumer: Some(consumer),
             shared,
             to_poller: None,
             to_committer: None,
+            poller: None,
             me: None,
             downstream,
             acked,
@@ -195,10 +196,13 @@ struct Stopping {
 pub struct ConsumerActor {
     config: ConsumerConfig,
     max_tracked: usize,
-    consumer: Arc<BaseConsumer<GigContext>>,
+    /// The Kafka client; `None` once a stop has handed it to be closed off this thread.
+    consumer: Option<Arc<BaseConsumer<GigContext>>>,
     shared: Arc<PollerShared>,
     to_poller: Option<mpsc::Sender<ToPoller>>,
     to_committer: Option<mpsc::Sender<Vec<CommitOffset>>>,
+    /// The poll thread, joined when a stop completes.
+    poller: Option<std::thread::JoinHandle<()>>,
     me: Option<Addr<ConsumerActor>>,
     downstream: Downstream,
     acked: Recipient<Acked>,
@@ -716,7 +720,9 @@ impl ConsumerActor {
             self.book.unresolved()
         );
         self.shared.halted.store(true, Ordering::SeqCst);
-        poller::set_paused(&self.consumer, true);
+        if let Some(client) = &self.consumer {
+            poller::set_paused(client, true);
+        }
         let wait = self.config.longest_ack_timeout() + HANDOVER_GRACE;
         self.stop = Some(Stopping {
             deadline: Instant::now() + wait,
@@ -762,6 +768,9 @@ impl ConsumerActor {
     }
 
     fn finish_stop(&mut self, result: Result<(), String>, ctx: &mut Context<Self>) {
+        // The poll thread has returned; the commit thread ends once its channel closes.
+        // Joining them leaves this actor the client's last owner, so the client is closed
+        // when the actor goes, not later from a thread (after a caller tore the broker down).
         let stats = self.snapshot();
         match &result {
             Ok(()) => info!(
@@ -772,12 +781,35 @@ impl ConsumerActor {
             ),
             Err(e) => error!("stopped, but the final commit failed: {e}"),
         }
-        if let Some(stop) = self.stop.take() {
-            for waiter in stop.waiters {
+        // Stop answers once the client is closed, so a caller may tear the broker down
+        // next. Closing blocks (it leaves the group), so it runs off the actor's thread,
+        // after the poll thread (returned or returning) is joined; the commit thread holds
+        // the client only while committing.
+        let waiters = self
+            .stop
+            .take()
+            .map(|stop| stop.waiters)
+            .unwrap_or_default();
+        let (client, poller) = (self.consumer.take(), self.poller.take());
+        self.to_committer = None;
+        ctx.stop();
+        actix::spawn(async move {
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(poller) = poller {
+                    let _ = poller.join();
+                }
+                drop(client);
+            })
+            .await;
+            for waiter in waiters {
                 let _ = waiter.send(result.clone().map(|()| stats.clone()));
             }
-        }
-        ctx.stop();
+        });
+    }
+
+    /// The client, unless a stop has closed it.
+    fn client(&self) -> Result<&BaseConsumer<GigContext>, GigError> {
+        self.consumer.as_deref().ok_or(GigError::Stopped)
     }
 
     /// Logs the stats as one JSON line, for log pipelines. librdkafka's own statistics are
@@ -840,7 +872,7 @@ impl ConsumerActor {
             }
         }
         stats.partitions = partitions.into_values().collect();
-        if let Ok(assignment) = self.consumer.assignment() {
+        if let Some(Ok(assignment)) = self.consumer.as_ref().map(|c| c.assignment()) {
             stats.assignment = assignment
                 .elements()
                 .iter()
@@ -916,17 +948,22 @@ impl Actor for ConsumerActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address();
         self.me = Some(me.clone());
-        self.consumer.context().attach(me.clone());
+        let Some(client) = self.consumer.clone() else {
+            return;
+        };
+        client.context().attach(me.clone());
         let (tx, rx) = mpsc::channel();
         self.to_poller = Some(tx);
         let (commit_tx, commit_rx) = mpsc::channel();
         self.to_committer = Some(commit_tx);
-        let (consumer, committer_consumer) = (self.consumer.clone(), self.consumer.clone());
+        let (consumer, committer_consumer) = (client.clone(), Arc::downgrade(&client));
         let committer_me = me.clone();
+        let wait_for_due = self.config.wait_for_due;
         let spawned = std::thread::Builder::new()
             .name("gig-poller".to_string())
-            .spawn(move || poller::run(consumer, rx, me))
-            .and_then(|_| {
+            .spawn(move || poller::run(consumer, rx, me, wait_for_due))
+            .and_then(|poller| {
+                self.poller = Some(poller);
                 std::thread::Builder::new()
                     .name("gig-committer".to_string())
                     .spawn(move || committer::run(committer_consumer, commit_rx, committer_me))
@@ -942,7 +979,7 @@ impl Actor for ConsumerActor {
         }
         if !self.config.topics.is_empty() {
             let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
-            match self.consumer.subscribe(&topics) {
+            match client.subscribe(&topics) {
                 Ok(()) => info!("subscribed to {}", topics.join(", ")),
                 Err(e) => error!("subscribe to {} failed: {e}", topics.join(", ")),
             }
@@ -954,6 +991,13 @@ impl Actor for ConsumerActor {
         // Dropping the senders ends the poll and commit threads if they still run.
         self.to_poller = None;
         self.to_committer = None;
+        // Stopped without `Stop` (the system is shutting down): the client still closes
+        // off this thread.
+        if let Some(client) = self.consumer.take() {
+            let _ = std::thread::Builder::new()
+                .name("gig-close".to_string())
+                .spawn(move || drop(client));
+        }
         if let Some(stop) = self.stop.take() {
             for waiter in stop.waiters {
                 let _ = waiter.send(Err("the consumer stopped".to_string()));
@@ -1058,7 +1102,7 @@ impl Handler<Subscribe> for ConsumerActor {
             return Err(gig_core::ConfigError::EmptyTopic.into());
         }
         let topics: Vec<&str> = msg.0.iter().map(String::as_str).collect();
-        self.consumer
+        self.client()?
             .subscribe(&topics)
             .map_err(GigError::kafka("subscribe"))?;
         info!("subscribed to {}", topics.join(", "));
@@ -1082,7 +1126,7 @@ impl Handler<Assign> for ConsumerActor {
             tpl.add_partition_offset(&p.topic, p.partition, offset)
                 .map_err(GigError::kafka("assign"))?;
         }
-        self.consumer
+        self.client()?
             .assign(&tpl)
             .map_err(GigError::kafka("assign"))?;
         info!("assigned {} partition(s) manually", msg.0.len());
@@ -1097,7 +1141,7 @@ impl Handler<Unsubscribe> for ConsumerActor {
         if self.stop.is_some() {
             return Err(GigError::Stopped);
         }
-        self.consumer.unsubscribe();
+        self.client()?.unsubscribe();
         info!("unsubscribed; revoked partitions are resolved and committed before release");
         Ok(())
     }

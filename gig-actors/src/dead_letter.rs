@@ -82,16 +82,25 @@ impl DeadLetterSink {
 /// The dead-letter copy of a failed record.
 pub fn dead_letter(failed: &NoAckedRecord, topic: String, at_ms: u128) -> ProducerRecord {
     let record = &failed.record;
-    let mut headers = record.headers().to_vec();
+    // The latest failure replaces an earlier one's reason and time (a retried record).
+    let mut headers: Vec<Header> = record
+        .headers()
+        .iter()
+        .filter(|h| h.key != REASON && h.key != FAILED_AT)
+        .cloned()
+        .collect();
     let mut add = |key: &str, value: String| {
         headers.push(Header {
             key: key.to_string(),
             value: Some(value.into_bytes()),
         })
     };
-    add(ORIGINAL_TOPIC, record.topic().to_string());
-    add(ORIGINAL_PARTITION, record.partition().to_string());
-    add(ORIGINAL_OFFSET, record.offset().to_string());
+    // A record already retried keeps where it first came from.
+    if record.header(ORIGINAL_TOPIC).is_none() {
+        add(ORIGINAL_TOPIC, record.topic().to_string());
+        add(ORIGINAL_PARTITION, record.partition().to_string());
+        add(ORIGINAL_OFFSET, record.offset().to_string());
+    }
     add(REASON, failed.reason.to_string());
     add(FAILED_AT, at_ms.to_string());
     ProducerRecord {

@@ -23,6 +23,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::consumer::ConsumerActor;
+use crate::due::DueDelays;
 use crate::throttle::InFlightGate;
 
 /// Most records in one batch to the actor.
@@ -275,7 +276,9 @@ pub(crate) fn run(
     consumer: Arc<BaseConsumer<GigContext>>,
     commands: Receiver<ToPoller>,
     actor: Addr<ConsumerActor>,
+    wait_for_due: bool,
 ) {
+    let mut delays = DueDelays::default();
     let shared = consumer.context().shared().clone();
     let mut topics = TopicNames::default();
     let mut batch: Vec<Record> = Vec::with_capacity(FETCH_BATCH);
@@ -315,7 +318,11 @@ pub(crate) fn run(
             }
         } else if stopped_since.take().is_some() && paused {
             set_paused(&consumer, false);
+            delays.pause_again(&consumer);
             paused = false;
+        }
+        if wait_for_due {
+            delays.resume_due(&consumer);
         }
         let polled = consumer.poll(timeout);
         // A revocation ran inside this poll: drop buffered records of revoked partitions.
@@ -330,7 +337,10 @@ pub(crate) fn run(
         match polled {
             Some(Ok(message)) => {
                 if !shared.halted.load(Ordering::Relaxed) {
-                    batch.push(to_record(&message, &mut topics));
+                    let record = to_record(&message, &mut topics);
+                    if !(wait_for_due && delays.holds(&consumer, &record)) {
+                        batch.push(record);
+                    }
                 }
                 timeout = Duration::ZERO;
                 if batch.len() < FETCH_BATCH {

@@ -58,6 +58,11 @@ pub struct ConsumerConfig {
     /// Off by default.
     #[serde(default)]
     pub key_ordering: bool,
+    /// Do not deliver a record before the time in its `gig.retry.due` header (written by
+    /// the retry sink): its partition is paused until then and fetched again from it.
+    /// Off by default.
+    #[serde(default)]
+    pub wait_for_due: bool,
     /// Records not yet handed over to an outcome actor before fetching pauses.
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
@@ -180,6 +185,7 @@ impl ConsumerConfig {
             ack_timeout: defaults::ack_timeout(),
             ack_timeout_header: None,
             key_ordering: false,
+            wait_for_due: false,
             max_in_flight: defaults::max_in_flight(),
             commit_interval: defaults::commit_interval(),
             commit_every: defaults::commit_every(),
@@ -214,6 +220,12 @@ impl ConsumerConfig {
     /// Per-key ordering (see the field).
     pub fn key_ordering(mut self, on: bool) -> Self {
         self.key_ordering = on;
+        self
+    }
+
+    /// Honour `gig.retry.due` headers (see the field).
+    pub fn wait_for_due(mut self, on: bool) -> Self {
+        self.wait_for_due = on;
         self
     }
 

@@ -26,6 +26,7 @@ pub mod key_queues;
 pub mod outcome;
 pub mod partition_book;
 pub mod record;
+pub mod retry;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};

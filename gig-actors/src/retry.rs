@@ -1,0 +1,141 @@
+//! A ready NoAckedActor for delayed retries: a failed record goes to the next retry topic
+//! with a due time, and after the last attempt to the dead-letter topic.
+//!
+//! With delays `[1 s, 10 s]`, a record of `orders` that fails goes to `orders.retry.1`, due
+//! 1 s later; if it fails there, to `orders.retry.2`, due 10 s later; if it fails again, to
+//! `orders.dlq`. A consumer of the retry topics with
+//! [`wait_for_due`](gig_core::ConsumerConfig::wait_for_due) set delivers each one no
+//! earlier than its due time: it pauses the retry partition until then instead of sleeping
+//! in a handler, so other partitions keep flowing. One consumer can read the source and the
+//! retry topics together, with this sink as its NoAckedActor.
+//!
+//! Each retry copy keeps the record's key, payload and headers, and carries:
+//!
+//! | header | value |
+//! | --- | --- |
+//! | `gig.retry.attempt` | 1 in the first retry topic, 2 in the second, … |
+//! | `gig.retry.due` | when it may be delivered, ms since the Unix epoch |
+//! | `gig.original.topic`, `.partition`, `.offset` | where it first came from (kept across attempts) |
+//! | `gig.reason` | why the last attempt failed |
+//!
+//! Like [`DeadLetterSink`](crate::dead_letter::DeadLetterSink), the sink accepts a batch
+//! only once the broker confirmed every record of it, so the source is never committed past
+//! a record that is not in its retry or dead-letter topic. Create the retry and dead-letter
+//! topics first where the broker does not create topics on use.
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use actix::prelude::*;
+//! # use gig_actors::prelude::*;
+//! # use gig_actors::retry::RetrySink;
+//! # fn wire(down: Recipient<Delivery>, acked: Recipient<Acked>) -> Result<(), GigError> {
+//! let producer = GigProducer::new("127.0.0.1:9092")?;
+//! let retries = RetrySink::new(producer, [Duration::from_secs(1), Duration::from_secs(10)]);
+//! let config = ConsumerConfig::new("127.0.0.1:9092", "billing")
+//!     .topics(["orders", "orders.retry.1", "orders.retry.2"])
+//!     .wait_for_due(true);
+//! ConsumerActor::builder(config)
+//!     .downstream(down)
+//!     .acked(acked)
+//!     .no_acked(retries.start().recipient())
+//!     .start()?;
+//! # Ok(()) }
+//! ```
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use gig_core::retry::{attempt_of, RETRY_ATTEMPT, RETRY_DUE};
+use gig_core::Header;
+use log::{debug, warn};
+
+use crate::dead_letter::{dead_letter, FAILED_AT, ORIGINAL_TOPIC};
+use crate::outcome::{HandOverError, NoAcked, NoAckedRecord};
+use crate::producer::{GigProducer, ProducerRecord};
+
+/// A NoAckedActor sending failed records to delayed retry topics, then to a dead-letter
+/// topic.
+pub struct RetrySink {
+    producer: GigProducer,
+    delays: Vec<Duration>,
+}
+
+impl RetrySink {
+    /// A sink with one retry topic per delay, in order: `<topic>.retry.1` waits
+    /// `delays[0]`, and so on; then `<topic>.dlq`.
+    pub fn new(producer: GigProducer, delays: impl IntoIterator<Item = Duration>) -> Self {
+        RetrySink {
+            producer,
+            delays: delays.into_iter().collect(),
+        }
+    }
+}
+
+/// The topic a record first came from: its `gig.original.topic` header, else its own.
+fn source_topic(failed: &NoAckedRecord) -> String {
+    let record = &failed.record;
+    record
+        .header(ORIGINAL_TOPIC)
+        .and_then(|h| h.value.as_deref())
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .map_or_else(|| record.topic().to_string(), str::to_string)
+}
+
+/// The retry copy of a failed record for `attempt`, due at `due_ms`.
+pub fn retry_copy(failed: &NoAckedRecord, attempt: u32, due_ms: u128) -> ProducerRecord {
+    let topic = format!("{}.retry.{attempt}", source_topic(failed));
+    // The dead-letter copy carries the origin (kept from an earlier attempt) and reason.
+    let mut copy = dead_letter(failed, topic, due_ms);
+    let replaced = [RETRY_ATTEMPT, RETRY_DUE, FAILED_AT];
+    copy.headers.retain(|h| !replaced.contains(&h.key.as_str()));
+    let mut add = |key: &str, value: String| {
+        copy.headers.push(Header {
+            key: key.to_string(),
+            value: Some(value.into_bytes()),
+        })
+    };
+    add(RETRY_ATTEMPT, attempt.to_string());
+    add(RETRY_DUE, due_ms.to_string());
+    copy
+}
+
+impl Actor for RetrySink {
+    type Context = Context<Self>;
+}
+
+impl Handler<NoAcked> for RetrySink {
+    type Result = ResponseFuture<Result<(), HandOverError>>;
+
+    fn handle(&mut self, msg: NoAcked, _: &mut Context<Self>) -> Self::Result {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let copies: Vec<ProducerRecord> = msg
+            .records
+            .iter()
+            .map(|failed| {
+                let attempt = attempt_of(&failed.record) + 1;
+                match self.delays.get(attempt as usize - 1) {
+                    Some(delay) => retry_copy(failed, attempt, (now + *delay).as_millis()),
+                    None => {
+                        let dlq = format!("{}.dlq", source_topic(failed));
+                        dead_letter(failed, dlq, now.as_millis())
+                    }
+                }
+            })
+            .collect();
+        let producer = self.producer.clone();
+        Box::pin(async move {
+            match producer.send_batch(&copies).await {
+                Ok(_) => {
+                    debug!("{} failed record(s) sent to retry topics", copies.len());
+                    Ok(())
+                }
+                Err(e) => {
+                    warn!("retry write failed: {e}");
+                    Err(HandOverError(format!("retry write failed: {e}")))
+                }
+            }
+        })
+    }
+}

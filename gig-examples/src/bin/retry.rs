@@ -1,0 +1,163 @@
+//! A record that fails on its first attempt succeeds on its second, after a delay.
+//!
+//! Five shipments are produced to `shipments`; the downstream cannot book the one whose
+//! carrier is busy and nacks it. Gig's `RetrySink` sends it to `shipments.retry.1`, due
+//! one second later. The same consumer reads `shipments.retry.1` with `wait_for_due`, so it
+//! pauses that partition until the record is due, then delivers it, and this time it is
+//! booked. A record that failed every attempt would end in `shipments.dlq`. Ends with
+//! `booked=5 retried=1 waited_ms=… committed=…`.
+//!
+//! ```text
+//! cargo run -p gig-examples --bin retry
+//! ```
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use gig_actors::prelude::*;
+use gig_actors::retry::RetrySink;
+use gig_actors::testkit::Broker;
+use gig_core::retry::attempt_of;
+use log::info;
+
+const TOPIC: &str = "shipments";
+const SHIPMENTS: usize = 5;
+const DELAY: Duration = Duration::from_secs(1);
+
+/// Books shipments; the busy carrier's shipment fails on its first attempt.
+struct Booking {
+    first_failure: Option<Instant>,
+    waited: Option<Duration>,
+}
+
+impl Actor for Booking {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Booking {
+    type Result = ();
+
+    fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
+        let busy = delivery.record.payload_str() == Some("carrier=busy");
+        let attempt = attempt_of(&delivery.record);
+        println!(
+            "{}: {:?} (attempt {attempt})",
+            delivery.record,
+            delivery.record.payload_str().unwrap_or("<bytes>")
+        );
+        if busy && attempt == 0 {
+            self.first_failure = Some(Instant::now());
+            delivery.nack("carrier busy");
+        } else {
+            if busy {
+                self.waited = self.first_failure.map(|at| at.elapsed());
+            }
+            delivery.ack();
+        }
+    }
+}
+
+/// How long the retried shipment waited.
+#[derive(Message)]
+#[rtype(result = "Option<Duration>")]
+struct Waited;
+
+impl Handler<Waited> for Booking {
+    type Result = Option<Duration>;
+
+    fn handle(&mut self, _: Waited, _: &mut Context<Self>) -> Self::Result {
+        self.waited
+    }
+}
+
+/// Accepts booked shipments.
+struct Booked;
+
+impl Actor for Booked {
+    type Context = Context<Self>;
+}
+
+impl Handler<Acked> for Booked {
+    type Result = Result<(), HandOverError>;
+
+    fn handle(&mut self, _: Acked, _: &mut Context<Self>) -> Self::Result {
+        Ok(())
+    }
+}
+
+async fn run(broker: &Broker) -> Result<String, GigError> {
+    info!("broker: {} ({})", broker.bootstrap_servers(), broker.kind());
+    let retry_topic = format!("{TOPIC}.retry.1");
+    for topic in [
+        TOPIC.to_string(),
+        retry_topic.clone(),
+        format!("{TOPIC}.dlq"),
+    ] {
+        broker.create_topic(&topic, 1).await?;
+    }
+    let producer = GigProducer::new(&broker.bootstrap_servers())?;
+    for i in 0..SHIPMENTS {
+        let payload = if i == 2 { "carrier=busy" } else { "carrier=ok" };
+        producer
+            .send(ProducerRecord::new(TOPIC, payload).key(format!("shipment-{i}")))
+            .await?;
+    }
+
+    let group = format!("retry-{}", std::process::id());
+    let config = ConsumerConfig::new(broker.bootstrap_servers(), group)
+        .topics([TOPIC.to_string(), retry_topic.clone()])
+        .wait_for_due(true);
+    let booking = Booking {
+        first_failure: None,
+        waited: None,
+    }
+    .start();
+    let consumer = ConsumerActor::builder(config)
+        .downstream(booking.clone().recipient())
+        .acked(Booked.start().recipient())
+        .no_acked(RetrySink::new(producer, [DELAY]).start().recipient())
+        .start()?;
+    // Done once every shipment is booked and the retry topic's offset is committed.
+    loop {
+        let stats = consumer
+            .send(GetStats)
+            .await
+            .map_err(|_| GigError::Stopped)?;
+        if stats.acked >= SHIPMENTS as u64 && stats.committed(&retry_topic, 0) == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    let waited = booking.send(Waited).await.map_err(|_| GigError::Stopped)?;
+    Ok(format!(
+        "booked={} retried={} waited_ms={} committed={}",
+        stats.acked,
+        stats.nacked,
+        waited.map_or(0, |w| w.as_millis()),
+        gig_actors::committed_summary(&stats)
+    ))
+}
+
+fn main() {
+    gig_examples::init_logging_at("warn");
+    let broker = match Broker::external_or_embedded(gig_examples::brokers()) {
+        Ok(broker) => broker,
+        Err(e) => {
+            eprintln!("retry failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let system = System::new();
+    let result = system.block_on(run(&broker));
+    // The actors (and their Kafka clients) go before the broker they talk to.
+    drop(system);
+    drop(broker);
+    match result {
+        Ok(summary) => println!("{summary}"),
+        Err(e) => {
+            eprintln!("retry failed: {e}");
+            std::process::exit(1);
+        }
+    }
+}

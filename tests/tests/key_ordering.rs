@@ -30,6 +30,8 @@ struct Observed {
     /// A second record of a key delivered while one was busy: (key, busy offset, offset).
     overlaps: Vec<(String, i64, i64)>,
     most_busy: usize,
+    /// The least time left to a delivery's deadline when it arrived.
+    least_time_left: Option<Duration>,
 }
 
 /// Works [`WORK`] on each record, then acks it; never answers [`SILENT`].
@@ -47,6 +49,8 @@ impl Handler<Delivery> for Worker {
         {
             let mut seen = self.0.lock().unwrap();
             let at = Instant::now();
+            let left = delivery.deadline().saturating_duration_since(at);
+            seen.least_time_left = Some(seen.least_time_left.map_or(left, |l| l.min(left)));
             seen.deliveries
                 .entry(key.clone())
                 .or_default()
@@ -113,6 +117,11 @@ async fn one_record_per_key_at_a_time_in_offset_order_and_keys_concurrently() {
         assert_eq!(offsets.len(), PER_KEY, "{key} delivered once each");
     }
     assert_eq!(seen.most_busy, KEYS, "every key in progress at once");
+    let least = seen.least_time_left.unwrap();
+    assert!(
+        least > ACK_TIMEOUT - Duration::from_millis(200),
+        "each delivery's deadline is a full timeout after it is delivered: {least:?} left"
+    );
     // The silent record holds its key until its deadline, then the next one goes.
     let k1 = &seen.deliveries["k1"];
     let silent = k1.iter().position(|(o, _)| *o == 16).unwrap();

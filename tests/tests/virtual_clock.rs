@@ -11,7 +11,8 @@ use gig_actors::rehearsal::{record, Feed, Rehearsal, Settle};
 use gig_core::{Header, RecordData};
 use tokio::time::Instant;
 
-/// Acks payload "ok" at once, nacks "bad", acks "slow" after 5 s, and ignores the rest.
+/// Acks payload "ok" at once, nacks "bad", acks "slow" after 5 s, gives up at once on
+/// "hopeless" (5 s of work that cannot finish before its deadline), and ignores the rest.
 struct Downstream;
 
 impl Actor for Downstream {
@@ -24,6 +25,12 @@ impl Handler<Delivery> for Downstream {
         match delivery.record.payload_str().unwrap_or_default() {
             "ok" => delivery.ack(),
             "bad" => delivery.nack("bad input"),
+            "hopeless" => {
+                let left = Instant::from_std(delivery.deadline()) - Instant::now();
+                if left < Duration::from_secs(5) {
+                    delivery.nack(format!("5 s of work, {} ms left", left.as_millis()));
+                }
+            }
             "slow" => {
                 let (_, handle) = delivery.into_parts();
                 ctx.run_later(Duration::from_secs(5), move |_, _| handle.ack());
@@ -118,7 +125,7 @@ async fn a_silent_record_times_out_after_3_s_of_tokio_time_in_no_real_time() {
     tokio::time::pause();
     let (real, virtual_start) = (std::time::Instant::now(), Instant::now());
     let (rehearsal, seen) = rehearsal(&config(), 0);
-    let payloads = ["ok", "silent", "bad", "slow", "ok"];
+    let payloads = ["ok", "silent", "bad", "slow", "ok", "hopeless"];
     let records = payloads
         .iter()
         .enumerate()
@@ -134,14 +141,19 @@ async fn a_silent_record_times_out_after_3_s_of_tokio_time_in_no_real_time() {
             stats.timed_out,
             stats.late_answers
         ),
-        (2, 1, 2, 0),
+        (2, 2, 2, 0),
         "{stats:?}"
     );
-    assert_eq!((stats.handed_over, stats.in_flight), (5, 0));
+    assert_eq!((stats.handed_over, stats.in_flight), (6, 0));
+    assert_eq!(
+        outcome_of(&seen, 5).0.as_deref(),
+        Some("nacked: 5 s of work, 3000 ms left"),
+        "the downstream saw its deadline and gave up early"
+    );
     // "slow" is acked at 5 s, after it timed out at 3 s: counted, and nothing changes.
     tokio::time::sleep_until(virtual_start + Duration::from_secs(6)).await;
     let stats = rehearsal.send(Settle).await.unwrap();
-    assert_eq!((stats.late_answers, stats.handed_over), (1, 5));
+    assert_eq!((stats.late_answers, stats.handed_over), (1, 6));
     let (reason, at) = outcome_of(&seen, 1);
     assert_eq!(reason.as_deref(), Some("timed out after 3000 ms"));
     assert_near(at - virtual_start, Duration::from_secs(3));

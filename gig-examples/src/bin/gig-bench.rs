@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
+//!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15]
 //! ```
 //!
 //! Phases, each repeated `--repeat` times (the median is reported), per partition count:
@@ -15,6 +16,8 @@
 //!   reach the NoAckedActor; reports how late past its deadline (p50/p99/max).
 //! - **memory** (external broker only): a silent downstream over a backlog of
 //!   `--memory-records` (5,000,000) with the default in-flight limit; RSS is sampled.
+//!   `--memory-only` runs it alone, so its RSS does not include what the allocator kept of
+//!   the phases before it (Linux reports a process's peak RSS since it started).
 //!
 //! On an external broker the records are produced first. The embedded broker keeps at most
 //! 5 MB per partition, so there a producer thread produces while the phase consumes, kept
@@ -576,6 +579,9 @@ async fn run() {
         memory_records: gig_examples::num_arg("memory-records", 5_000_000),
         memory_seconds: gig_examples::num_arg("memory-seconds", 15),
     };
+    // The memory phase alone: its RSS then starts from a fresh process, not from what the
+    // allocator kept of the phases before it.
+    let memory_only = gig_examples::flag("memory-only");
     let partition_counts: Vec<i32> = gig_examples::arg("partitions")
         .unwrap_or_else(|| "1,4".to_string())
         .split(',')
@@ -585,6 +591,11 @@ async fn run() {
                 .unwrap_or_else(|_| fail("--partitions: numbers, e.g. 1,4"))
         })
         .collect();
+    let partition_counts = if memory_only {
+        Vec::new()
+    } else {
+        partition_counts
+    };
     let broker = Broker::external_or_embedded(gig_examples::brokers())
         .unwrap_or_else(|e| fail(&format!("broker: {e}")));
     let embedded = broker.embedded().is_some();
@@ -720,7 +731,16 @@ async fn run() {
         );
     }
 
-    if gig_examples::flag("json") {
+    if gig_examples::flag("json") && memory_only {
+        let first = memory.as_ref().and_then(|m| m.1.first()).map(|s| s.1);
+        let line = json!({
+            "broker": broker.kind(),
+            "memory_records": s.memory_records,
+            "memory_first_rss_mb": first.map(f64::round),
+            "memory_peak_rss_mb": memory.as_ref().map(|m| m.0.round()),
+        });
+        println!("{line}");
+    } else if gig_examples::flag("json") {
         let head = partition_counts[0];
         let phases = &table[&head];
         let raw = rps(&phases["raw"]);

@@ -127,7 +127,11 @@ fn produce(
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                producer.poll(Duration::from_millis(1));
+                // Serve delivery reports, then let the consumer run: polling with a timeout
+                // here spun on a core the measured consumer needs (a profile showed 28% of
+                // the process in this loop's clock reads).
+                producer.poll(Duration::ZERO);
+                std::thread::sleep(Duration::from_micros(500));
             }
         }
         let partition = (i % partitions as u64) as i32;

@@ -293,11 +293,8 @@ impl ConsumerActor {
         if !connected {
             self.counters.downstream_gone += tracked.len() as u64;
             for (token, _, _) in tracked {
-                if let AckResult::Routed(record) = self.book.route(token) {
+                if let Some(record) = self.route_no_acked(token, NoAckReason::DownstreamGone) {
                     self.next_of_key(&record);
-                    let reason = NoAckReason::DownstreamGone;
-                    self.no_acked_out
-                        .push((token, NoAckedRecord { record, reason }));
                 }
             }
             warn!("downstream actor is gone; records go to the no-acked actor");
@@ -311,11 +308,17 @@ impl ConsumerActor {
                     }
                 }
                 Downstream::Batches { recipient, max } => {
-                    for chunk in tracked.chunks(*max) {
-                        // A batch is due when its first record is.
-                        let due = chunk.iter().map(|(_, _, d)| *d).min().unwrap_or(deadline);
-                        let tokens = chunk.iter().map(|(token, _, _)| *token).collect();
-                        let records = chunk.iter().map(|(_, r, _)| r.clone()).collect();
+                    let mut tracked = tracked.into_iter().peekable();
+                    while tracked.peek().is_some() {
+                        let (mut tokens, mut records) = (Vec::new(), Vec::new());
+                        // A batch is due when its earliest record is.
+                        let mut due: Option<Instant> = None;
+                        for (token, record, deadline) in tracked.by_ref().take(*max) {
+                            due = Some(due.map_or(deadline, |d| d.min(deadline)));
+                            tokens.push(token);
+                            records.push(record);
+                        }
+                        let due = due.unwrap_or(deadline);
                         recipient.do_send(DeliveryBatch::new(records, tokens, due, me.clone()));
                     }
                 }
@@ -362,22 +365,28 @@ impl ConsumerActor {
         }
     }
 
-    /// A record whose payload the typed downstream cannot take: no-acked at once.
-    /// Returns the record (a reference count) so that the next of its key can follow.
-    fn undecodable(&mut self, token: Token, why: String) -> Option<Record> {
+    /// Routes a waiting record to the NoAckedActor for `reason`. Returns the record (a
+    /// reference count) so that the next of its key can follow; `None` if it was no longer
+    /// waiting.
+    fn route_no_acked(&mut self, token: Token, reason: NoAckReason) -> Option<Record> {
         let AckResult::Routed(record) = self.book.route(token) else {
             return None;
         };
-        debug!("{record} is undecodable: {why}");
+        let failed = NoAckedRecord {
+            record: record.clone(),
+            reason,
+        };
+        self.no_acked_out.push((token, failed));
+        Some(record)
+    }
+
+    /// A record whose payload the typed downstream cannot take: no-acked at once.
+    fn undecodable(&mut self, token: Token, why: String) -> Option<Record> {
+        let record = self.route_no_acked(token, NoAckReason::Undecodable(why))?;
+        if let Some((_, failed)) = self.no_acked_out.last() {
+            debug!("{record}: {}", failed.reason);
+        }
         self.counters.undecodable += 1;
-        let reason = NoAckReason::Undecodable(why);
-        self.no_acked_out.push((
-            token,
-            NoAckedRecord {
-                record: record.clone(),
-                reason,
-            },
-        ));
         Some(record)
     }
 
@@ -398,16 +407,11 @@ impl ConsumerActor {
                 continue;
             }
             if !self.downstream.connected() {
-                if let AckResult::Routed(record) = self.book.route(token) {
+                if self
+                    .route_no_acked(token, NoAckReason::DownstreamGone)
+                    .is_some()
+                {
                     self.counters.downstream_gone += 1;
-                    let reason = NoAckReason::DownstreamGone;
-                    self.no_acked_out.push((
-                        token,
-                        NoAckedRecord {
-                            record: record.clone(),
-                            reason,
-                        },
-                    ));
                 }
                 done = record;
                 continue;
@@ -768,9 +772,6 @@ impl ConsumerActor {
     }
 
     fn finish_stop(&mut self, result: Result<(), String>, ctx: &mut Context<Self>) {
-        // The poll thread has returned; the commit thread ends once its channel closes.
-        // Joining them leaves this actor the client's last owner, so the client is closed
-        // when the actor goes, not later from a thread (after a caller tore the broker down).
         let stats = self.snapshot();
         match &result {
             Ok(()) => info!(

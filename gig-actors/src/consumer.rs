@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::commands::{Assign, Commit, GetStats, Stop, Subscribe, Unsubscribe};
 use crate::committer;
-use crate::delivery::{AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
+use crate::delivery::{own_timeout, AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
 use crate::error::GigError;
 use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
 use crate::poller::{self, describe, FromPoller, GigContext, Partition, PollerShared, ToPoller};
@@ -269,7 +269,7 @@ impl ConsumerActor {
                 }
                 continue;
             }
-            let token = match self.own_timeout(&record) {
+            let token = match own_timeout(&self.config, &record) {
                 None => self
                     .book
                     .track(record.clone(), deadline)
@@ -348,23 +348,6 @@ impl ConsumerActor {
         self.arm_timer(ctx);
     }
 
-    /// The timeout a record asks for in the configured header, if any. A header that is not
-    /// a number of milliseconds is logged and the record gets the default timeout.
-    fn own_timeout(&self, record: &Record) -> Option<Duration> {
-        match self
-            .config
-            .ack_timeout_header
-            .as_ref()?
-            .timeout_of(record)?
-        {
-            Ok(timeout) => Some(timeout),
-            Err(why) => {
-                warn!("{record}: {why}; it gets the default ack timeout");
-                None
-            }
-        }
-    }
-
     /// Routes a waiting record to the NoAckedActor for `reason`. Returns the record (a
     /// reference count) so that the next of its key can follow; `None` if it was no longer
     /// waiting.
@@ -400,7 +383,7 @@ impl ConsumerActor {
         let Some(me) = self.me.clone() else { return };
         let mut done = done.clone();
         while let Some((token, record)) = self.keys.next_after(&done) {
-            let timeout = self.own_timeout(&record).unwrap_or(self.config.ack_timeout);
+            let timeout = own_timeout(&self.config, &record).unwrap_or(self.config.ack_timeout);
             let deadline = Instant::now() + timeout;
             if !self.book.start_deadline(token, deadline) {
                 done = record;
@@ -579,12 +562,10 @@ impl ConsumerActor {
             }
             self.counters.timed_out += expired.len() as u64;
             debug!("{} record(s) timed out", expired.len());
-            let default = self.config.ack_timeout;
-            let header = self.config.ack_timeout_header.as_ref();
+            let config = &self.config;
             self.no_acked_out
                 .extend(expired.into_iter().map(|(token, record, deadline)| {
-                    let own = header.and_then(|h| h.timeout_of(&record)?.ok());
-                    let after = own.unwrap_or(default);
+                    let after = config.ack_timeout_of(&record);
                     let reason = NoAckReason::TimedOut { after, deadline };
                     (token, NoAckedRecord { record, reason })
                 }));

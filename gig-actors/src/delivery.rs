@@ -6,10 +6,11 @@
 //! answered before its deadline goes to the NoAckedActor as timed out; a late answer is
 //! counted and ignored. Answering never blocks: it is one `do_send` to the consumer.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::{Addr, Message};
-use gig_core::{Record, Token};
+use gig_core::{ConsumerConfig, Record, Token};
+use log::warn;
 
 use crate::consumer::ConsumerActor;
 use crate::rehearsal::Rehearsal;
@@ -33,6 +34,19 @@ pub enum AckMsg {
     All(Vec<Token>, Verdict),
     /// Several records, a verdict each.
     Each(Vec<(Token, Verdict)>),
+}
+
+/// The timeout a record asks for in `config`'s ack-timeout header, if any: `None` means
+/// the default. A header that is not a number of milliseconds is logged, and the record gets
+/// the default.
+pub(crate) fn own_timeout(config: &ConsumerConfig, record: &Record) -> Option<Duration> {
+    match config.ack_timeout_header.as_ref()?.timeout_of(record)? {
+        Ok(timeout) => Some(timeout),
+        Err(why) => {
+            warn!("{record}: {why}; it gets the default ack timeout");
+            None
+        }
+    }
 }
 
 /// Where answers go: the consumer that delivered the record, or a broker-less

@@ -53,10 +53,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use gig_core::{AckBook, AckResult, AckTimeoutHeader, NoAckReason, Record, RecordData, Token};
-use log::{debug, warn};
+use gig_core::{AckBook, AckResult, ConsumerConfig, NoAckReason, Record, RecordData, Token};
+use log::debug;
 
-use crate::delivery::{AckHandle, AckMsg, Delivery, Verdict};
+use crate::delivery::{own_timeout, AckHandle, AckMsg, Delivery, Verdict};
 use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
 use crate::stats::Stats;
 
@@ -92,8 +92,8 @@ pub fn record(topic: &str, partition: i32, offset: i64, payload: impl Into<Vec<u
 /// and routes acks, nacks and timeouts to the outcome actors as `ConsumerActor` does.
 pub struct Rehearsal {
     book: AckBook,
-    ack_timeout: Duration,
-    ack_timeout_header: Option<AckTimeoutHeader>,
+    /// For its ack timeout and ack-timeout header.
+    config: ConsumerConfig,
     downstream: Recipient<Delivery>,
     acked: Recipient<Acked>,
     no_acked: Recipient<NoAcked>,
@@ -106,15 +106,14 @@ impl Rehearsal {
     /// A rehearsal with `config`'s ack timeout and ack-timeout header; its other settings
     /// (brokers, topics, commits) have no part in it.
     pub fn new(
-        config: &gig_core::ConsumerConfig,
+        config: &ConsumerConfig,
         downstream: Recipient<Delivery>,
         acked: Recipient<Acked>,
         no_acked: Recipient<NoAcked>,
     ) -> Self {
         Rehearsal {
             book: AckBook::new(),
-            ack_timeout: config.ack_timeout,
-            ack_timeout_header: config.ack_timeout_header.clone(),
+            config: config.clone(),
             downstream,
             acked,
             no_acked,
@@ -127,16 +126,6 @@ impl Rehearsal {
     /// The deadline clock: tokio's, so that a paused clock pauses the deadlines too.
     fn now() -> std::time::Instant {
         tokio::time::Instant::now().into_std()
-    }
-
-    fn timeout_of(&self, record: &Record) -> Option<Duration> {
-        match self.ack_timeout_header.as_ref()?.timeout_of(record)? {
-            Ok(timeout) => Some(timeout),
-            Err(why) => {
-                warn!("{record}: {why}; it gets the default ack timeout");
-                None
-            }
-        }
     }
 
     fn answer(&mut self, token: Token, verdict: Verdict, ctx: &mut Context<Self>) {
@@ -164,7 +153,7 @@ impl Rehearsal {
         let records = expired
             .into_iter()
             .map(|(token, record, deadline)| {
-                let after = self.timeout_of(&record).unwrap_or(self.ack_timeout);
+                let after = self.config.ack_timeout_of(&record);
                 let reason = NoAckReason::TimedOut { after, deadline };
                 (token, NoAckedRecord { record, reason })
             })
@@ -268,8 +257,8 @@ impl Handler<Feed> for Rehearsal {
         let me = ctx.address();
         let now = Self::now();
         for record in records {
-            let own = self.timeout_of(&record);
-            let deadline = now + own.unwrap_or(self.ack_timeout);
+            let own = own_timeout(&self.config, &record);
+            let deadline = now + own.unwrap_or(self.config.ack_timeout);
             let token = match own {
                 Some(_) => self.book.track_custom(record.clone(), deadline),
                 None => self.book.track(record.clone(), deadline),

@@ -259,6 +259,16 @@ impl ConsumerConfig {
         self
     }
 
+    /// The ack timeout `record` got: its own from the header, when the header is set and
+    /// valid, else `ack_timeout`. (The consumer warns of an invalid header when it tracks
+    /// the record; this reads it again quietly, e.g. to say how long a timed-out record had.)
+    pub fn ack_timeout_of(&self, record: &Record) -> Duration {
+        self.ack_timeout_header
+            .as_ref()
+            .and_then(|h| h.timeout_of(record)?.ok())
+            .unwrap_or(self.ack_timeout)
+    }
+
     /// The longest a record may wait for its ack: `ack_timeout`, or the header's maximum
     /// when that is longer. Stop and revocation wait this long for in-flight records.
     pub fn longest_ack_timeout(&self) -> Duration {
@@ -436,7 +446,7 @@ mod tests {
         let json = r#"{"brokers":"b","group_id":"g",
             "ack_timeout_header":{"name":"gig.ack-timeout-ms","max_ms":60000}}"#;
         let c = ConsumerConfig::from_json_str(json).unwrap();
-        let header = c.ack_timeout_header.unwrap();
+        let header = c.ack_timeout_header.clone().unwrap();
         assert_eq!(header.max, Duration::from_secs(60));
         let with = |value: Option<&str>| {
             let mut data = test_record(&"t".into(), 0, 0).data().clone();
@@ -459,6 +469,15 @@ mod tests {
         assert!(bad.contains("\"soon\", not a number"), "{bad}");
         assert!(header.timeout_of(&with(None)).unwrap().is_err());
         assert_eq!(header.timeout_of(&test_record(&"t".into(), 0, 0)), None);
+        assert_eq!(
+            c.ack_timeout_of(&with(Some("250"))),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            c.ack_timeout_of(&with(Some("soon"))),
+            c.ack_timeout,
+            "the default"
+        );
 
         let err = |c: ConsumerConfig| c.validate().unwrap_err().to_string();
         let zero = ConsumerConfig::new("b", "g").ack_timeout_header("h", Duration::ZERO);

@@ -75,10 +75,9 @@ impl RetrySink {
 fn source_topic(failed: &NoAckedRecord) -> String {
     let record = &failed.record;
     record
-        .header(ORIGINAL_TOPIC)
-        .and_then(|h| h.value.as_deref())
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .map_or_else(|| record.topic().to_string(), str::to_string)
+        .header_str(ORIGINAL_TOPIC)
+        .unwrap_or(record.topic())
+        .to_string()
 }
 
 /// The retry copy of a failed record for `attempt`, due at `due_ms`.

@@ -87,6 +87,13 @@ impl Record {
         self.0.headers.iter().find(|h| h.key == key)
     }
 
+    /// The value of the first header with this name as UTF-8 text, if it is there, not
+    /// null, and valid UTF-8.
+    pub fn header_str(&self, key: &str) -> Option<&str> {
+        let value = self.header(key)?.value.as_deref()?;
+        std::str::from_utf8(value).ok()
+    }
+
     /// The timestamp in ms since the Unix epoch, if set.
     pub fn timestamp_ms(&self) -> Option<i64> {
         self.0.timestamp_ms
@@ -141,5 +148,25 @@ mod tests {
         assert!(std::ptr::eq(r.payload().unwrap(), c.payload().unwrap()));
         assert_eq!(r.to_string(), "t/0@42");
         assert_eq!(c.payload_str(), Some("42"));
+    }
+
+    #[test]
+    fn header_text_is_the_first_valid_utf8_value() {
+        let mut data = test_record(&Arc::from("t"), 0, 0).data().clone();
+        let header = |key: &str, value: Option<&[u8]>| Header {
+            key: key.to_string(),
+            value: value.map(<[u8]>::to_vec),
+        };
+        data.headers = vec![
+            header("a", Some(b"one")),
+            header("a", Some(b"two")),
+            header("null", None),
+            header("bytes", Some(&[0xff, 0xfe])),
+        ];
+        let r = Record::new(data);
+        assert_eq!(r.header_str("a"), Some("one"));
+        assert_eq!(r.header_str("null"), None);
+        assert_eq!(r.header_str("bytes"), None);
+        assert_eq!(r.header_str("missing"), None);
     }
 }

@@ -14,8 +14,7 @@ pub const RETRY_ATTEMPT: &str = "gig.retry.attempt";
 pub const RETRY_DUE: &str = "gig.retry.due";
 
 fn number(record: &Record, header: &str) -> Option<u64> {
-    let value = record.header(header)?.value.as_deref()?;
-    std::str::from_utf8(value).ok()?.trim().parse().ok()
+    record.header_str(header)?.trim().parse().ok()
 }
 
 /// The retry attempt a record is on: 0 for a record that was never retried.

@@ -15,8 +15,7 @@ fn seq(record: &Record) -> usize {
 }
 
 fn header(record: &Record, key: &str) -> String {
-    let value = record.header(key).and_then(|h| h.value.clone());
-    String::from_utf8(value.unwrap_or_default()).unwrap()
+    record.header_str(key).unwrap_or_default().to_string()
 }
 
 #[actix::test]

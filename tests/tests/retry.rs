@@ -21,11 +21,6 @@ fn now_ms() -> u128 {
         .as_millis()
 }
 
-fn header(record: &Record, key: &str) -> Option<String> {
-    let value = record.header(key)?.value.clone()?;
-    Some(String::from_utf8(value).unwrap())
-}
-
 /// A delivery: the record and when it arrived (ms since the epoch).
 type Seen = Arc<Mutex<Vec<(Record, u128)>>>;
 
@@ -106,15 +101,12 @@ async fn a_failed_record_is_retried_when_due_then_dead_lettered() {
     let (retried, delivered_at) = &flaky[1];
     assert_eq!((first.topic(), attempt_of(first)), (topic.as_str(), 0));
     assert_eq!((retried.topic(), attempt_of(retried)), (retry1.as_str(), 1));
-    let due: u128 = header(retried, RETRY_DUE).unwrap().parse().unwrap();
+    let due: u128 = retried.header_str(RETRY_DUE).unwrap().parse().unwrap();
     assert!(*delivered_at >= due, "delivered {delivered_at}, due {due}");
     let waited = Duration::from_millis((delivered_at - failed_at) as u64);
     assert!(waited >= DELAY, "retried after {waited:?}");
-    assert_eq!(
-        header(retried, ORIGINAL_TOPIC).as_deref(),
-        Some(topic.as_str())
-    );
-    assert_eq!(header(retried, ORIGINAL_OFFSET).as_deref(), Some("1"));
+    assert_eq!(retried.header_str(ORIGINAL_TOPIC), Some(topic.as_str()));
+    assert_eq!(retried.header_str(ORIGINAL_OFFSET), Some("1"));
     assert_eq!(retried.key(), Some(&b"k"[..]));
     let late = deliveries_of(&seen, "ok-late");
     assert!(
@@ -144,13 +136,10 @@ async fn a_failed_record_is_retried_when_due_then_dead_lettered() {
     );
     let letter = letters.lock().unwrap()[0].clone();
     assert_eq!(letter.payload_str(), Some("poison"));
-    assert_eq!(
-        header(&letter, ORIGINAL_TOPIC).as_deref(),
-        Some(topic.as_str())
-    );
-    assert_eq!(header(&letter, ORIGINAL_OFFSET).as_deref(), Some("2"));
-    assert_eq!(header(&letter, RETRY_ATTEMPT).as_deref(), Some("2"));
-    assert_eq!(header(&letter, REASON).as_deref(), Some("nacked: poison"));
+    assert_eq!(letter.header_str(ORIGINAL_TOPIC), Some(topic.as_str()));
+    assert_eq!(letter.header_str(ORIGINAL_OFFSET), Some("2"));
+    assert_eq!(letter.header_str(RETRY_ATTEMPT), Some("2"));
+    assert_eq!(letter.header_str(REASON), Some("nacked: poison"));
     report(&format!(
         "retry: flaky retried after {waited:?} (delay {DELAY:?}); poison tried in {attempts:?}, then dead-lettered"
     ));

@@ -75,14 +75,7 @@ impl Handler<Delivery> for Reader {
     type Result = ();
 
     fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
-        let header = |key| {
-            delivery
-                .record
-                .header(key)
-                .and_then(|h| h.value.as_deref())
-                .map(|v| String::from_utf8_lossy(v).into_owned())
-                .unwrap_or_default()
-        };
+        let header = |key| delivery.record.header_str(key).unwrap_or_default();
         println!(
             "dead letter {:?} from {}/{}@{}: {}",
             delivery.record.payload_str().unwrap_or("<bytes>"),

@@ -1,5 +1,12 @@
 //! Helpers shared by Gig's example and benchmark binaries.
 
+use std::future::Future;
+use std::rc::Rc;
+
+use actix::Addr;
+use gig_actors::testkit::Broker;
+use gig_actors::{ConsumerActor, GetStats, GigError, Stats};
+
 pub mod chaos;
 pub mod worker;
 
@@ -50,4 +57,49 @@ pub fn init_logging_at(level: &str) {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_timestamp_millis()
         .init();
+}
+
+/// Runs an example on `--brokers` or, by default, the embedded broker: logs at `warn`,
+/// prints the summary line `run` returns, or prints the error and exits with 1. The actors
+/// (and their Kafka clients) go before the broker they talk to, so nothing logs a broker
+/// going away at exit.
+pub fn run_example<F, Fut>(name: &str, run: F)
+where
+    F: FnOnce(Rc<Broker>) -> Fut,
+    Fut: Future<Output = Result<String, GigError>>,
+{
+    init_logging_at("warn");
+    let fail = |e: &dyn std::fmt::Display| -> ! {
+        eprintln!("{name} failed: {e}");
+        std::process::exit(1)
+    };
+    let broker = match Broker::external_or_embedded(brokers()) {
+        Ok(broker) => Rc::new(broker),
+        Err(e) => fail(&e),
+    };
+    let system = actix::System::new();
+    let result = system.block_on(run(broker.clone()));
+    drop(system);
+    drop(broker);
+    match result {
+        Ok(summary) => println!("{summary}"),
+        Err(e) => fail(&e),
+    }
+}
+
+/// Polls the consumer's stats every 100 ms until `done` holds for them.
+pub async fn wait_until(
+    consumer: &Addr<ConsumerActor>,
+    done: impl Fn(&Stats) -> bool,
+) -> Result<(), GigError> {
+    loop {
+        let stats = consumer
+            .send(GetStats)
+            .await
+            .map_err(|_| GigError::Stopped)?;
+        if done(&stats) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

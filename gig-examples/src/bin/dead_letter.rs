@@ -11,7 +11,6 @@
 //! ```
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use actix::prelude::*;
 use gig_actors::dead_letter::{self, DeadLetterSink};
@@ -89,23 +88,6 @@ impl Handler<Delivery> for Reader {
     }
 }
 
-/// Polls the consumer's stats until `done`.
-async fn until(
-    consumer: &Addr<ConsumerActor>,
-    done: impl Fn(&Stats) -> bool,
-) -> Result<(), GigError> {
-    loop {
-        let stats = consumer
-            .send(GetStats)
-            .await
-            .map_err(|_| GigError::Stopped)?;
-        if done(&stats) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn run(broker: &Broker) -> Result<String, GigError> {
     info!("broker: {} ({})", broker.bootstrap_servers(), broker.kind());
     let dlq = format!("{TOPIC}.dlq");
@@ -131,7 +113,7 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         .acked(Ledger.start().recipient())
         .no_acked(DeadLetterSink::new(producer.clone()).start().recipient())
         .start()?;
-    until(&consumer, |s| s.handed_over >= PAYMENTS as u64).await?;
+    gig_examples::wait_until(&consumer, |s| s.handed_over >= PAYMENTS as u64).await?;
     let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
 
     let read = Arc::new(Mutex::new(0));
@@ -142,7 +124,7 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         .acked(Ledger.start().recipient())
         .no_acked(Ledger.start().recipient())
         .start()?;
-    until(&reader, |s| s.handed_over >= stats.nacked).await?;
+    gig_examples::wait_until(&reader, |s| s.handed_over >= stats.nacked).await?;
     reader.send(Stop).await.map_err(|_| GigError::Stopped)??;
     let read_back = *read.lock().unwrap_or_else(|e| e.into_inner());
     Ok(format!(
@@ -154,24 +136,5 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
 }
 
 fn main() {
-    gig_examples::init_logging_at("warn");
-    let broker = match Broker::external_or_embedded(gig_examples::brokers()) {
-        Ok(broker) => broker,
-        Err(e) => {
-            eprintln!("dead_letter failed: {e}");
-            std::process::exit(1);
-        }
-    };
-    let system = System::new();
-    let result = system.block_on(run(&broker));
-    // The actors (and their Kafka clients) go before the broker they talk to.
-    drop(system);
-    drop(broker);
-    match result {
-        Ok(summary) => println!("{summary}"),
-        Err(e) => {
-            eprintln!("dead_letter failed: {e}");
-            std::process::exit(1);
-        }
-    }
+    gig_examples::run_example("dead_letter", |broker| async move { run(&broker).await });
 }

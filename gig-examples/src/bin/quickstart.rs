@@ -99,16 +99,7 @@ async fn run() -> Result<Stats, GigError> {
         .start()?;
 
     // Wait until every record has reached one of the outcome actors.
-    loop {
-        let stats = consumer
-            .send(GetStats)
-            .await
-            .map_err(|_| GigError::Stopped)?;
-        if stats.handed_over >= RECORDS as u64 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    gig_examples::wait_until(&consumer, |s| s.handed_over >= RECORDS as u64).await?;
     consumer.send(Stop).await.map_err(|_| GigError::Stopped)?
 }
 

@@ -118,16 +118,10 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         .no_acked(RetrySink::new(producer, [DELAY]).start().recipient())
         .start()?;
     // Done once every shipment is booked and the retry topic's offset is committed.
-    loop {
-        let stats = consumer
-            .send(GetStats)
-            .await
-            .map_err(|_| GigError::Stopped)?;
-        if stats.acked >= SHIPMENTS as u64 && stats.committed(&retry_topic, 0) == Some(1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    gig_examples::wait_until(&consumer, |s| {
+        s.acked >= SHIPMENTS as u64 && s.committed(&retry_topic, 0) == Some(1)
+    })
+    .await?;
     let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
     let waited = booking.send(Waited).await.map_err(|_| GigError::Stopped)?;
     Ok(format!(
@@ -140,24 +134,5 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
 }
 
 fn main() {
-    gig_examples::init_logging_at("warn");
-    let broker = match Broker::external_or_embedded(gig_examples::brokers()) {
-        Ok(broker) => broker,
-        Err(e) => {
-            eprintln!("retry failed: {e}");
-            std::process::exit(1);
-        }
-    };
-    let system = System::new();
-    let result = system.block_on(run(&broker));
-    // The actors (and their Kafka clients) go before the broker they talk to.
-    drop(system);
-    drop(broker);
-    match result {
-        Ok(summary) => println!("{summary}"),
-        Err(e) => {
-            eprintln!("retry failed: {e}");
-            std::process::exit(1);
-        }
-    }
+    gig_examples::run_example("retry", |broker| async move { run(&broker).await });
 }

@@ -9,8 +9,6 @@
 //! cargo run -p gig-examples --bin typed_json
 //! ```
 
-use std::time::Duration;
-
 use actix::prelude::*;
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
@@ -110,16 +108,7 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         .acked(outcomes.clone().recipient())
         .no_acked(outcomes.recipient())
         .start()?;
-    loop {
-        let stats = consumer
-            .send(GetStats)
-            .await
-            .map_err(|_| GigError::Stopped)?;
-        if stats.handed_over >= payloads.len() as u64 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    gig_examples::wait_until(&consumer, |s| s.handed_over >= payloads.len() as u64).await?;
     let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
     let total = till.send(Total).await.map_err(|_| GigError::Stopped)?;
     Ok(format!(
@@ -131,24 +120,5 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
 }
 
 fn main() {
-    gig_examples::init_logging_at("warn");
-    let broker = match Broker::external_or_embedded(gig_examples::brokers()) {
-        Ok(broker) => broker,
-        Err(e) => {
-            eprintln!("typed_json failed: {e}");
-            std::process::exit(1);
-        }
-    };
-    let system = System::new();
-    let result = system.block_on(run(&broker));
-    // The actors (and their Kafka clients) go before the broker they talk to.
-    drop(system);
-    drop(broker);
-    match result {
-        Ok(summary) => println!("{summary}"),
-        Err(e) => {
-            eprintln!("typed_json failed: {e}");
-            std::process::exit(1);
-        }
-    }
+    gig_examples::run_example("typed_json", |broker| async move { run(&broker).await });
 }

@@ -230,6 +230,22 @@ impl Ledger {
         let addr = LedgerActor(self.clone()).start();
         (addr.clone().recipient(), addr.recipient())
     }
+
+    /// Starts a consumer with `config` that delivers to `downstream` and hands every
+    /// outcome to this ledger.
+    pub fn consumer(
+        &self,
+        config: ConsumerConfig,
+        downstream: Recipient<Delivery>,
+    ) -> Addr<ConsumerActor> {
+        let (acked, no_acked) = self.start();
+        ConsumerActor::builder(config)
+            .downstream(downstream)
+            .acked(acked)
+            .no_acked(no_acked)
+            .start()
+            .expect("start a consumer")
+    }
 }
 
 struct LedgerActor(Ledger);

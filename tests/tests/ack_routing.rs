@@ -14,7 +14,6 @@ async fn acked_records_reach_the_acked_actor_and_nacked_ones_no_acked_with_reaso
     produce(&broker, &topic, 2, 0, 40).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, delivered) = Scripted::new(|r| {
         if r.offset() % 4 == 0 {
             Action::Nack(format!("bad {}", r.payload_str().unwrap_or("")))
@@ -24,12 +23,7 @@ async fn acked_records_reach_the_acked_actor_and_nacked_ones_no_acked_with_reaso
     });
     // A long ack timeout: a nack must not wait for it.
     let config = config(&broker, &topic).ack_timeout(Duration::from_secs(60));
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.start().recipient());
 
     ledger.wait_for(40, Duration::from_secs(30)).await;
     let no_acked = ledger.no_acked();
@@ -65,15 +59,9 @@ async fn answers_after_async_work_are_routed() {
     produce(&broker, &topic, 1, 0, 10).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|_| Action::Hold);
     let downstream = downstream.start();
-    let consumer = ConsumerActor::builder(config(&broker, &topic))
-        .downstream(downstream.clone().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config(&broker, &topic), downstream.clone().recipient());
 
     stats_until(&consumer, Duration::from_secs(30), |s| s.received == 10).await;
     assert!(
@@ -93,17 +81,11 @@ async fn a_stopped_downstream_sends_records_to_no_acked_as_downstream_gone() {
     produce(&broker, &topic, 1, 0, 5).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let gone = Gone.start();
     stopped(&gone).await;
     let recipient = gone.recipient();
     let config = config(&broker, &topic).ack_timeout(Duration::from_secs(60));
-    let consumer = ConsumerActor::builder(config)
-        .downstream(recipient)
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, recipient);
 
     ledger.wait_for(5, Duration::from_secs(30)).await;
     let no_acked = ledger.no_acked();

@@ -21,16 +21,10 @@ async fn assign_from_an_offset_inside_a_produced_batch_starts_there() {
     produce(&broker, &topic, 1, 0, 1000).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, delivered) = Scripted::new(|_| Action::Ack);
     let mut config = config(&broker, &topic);
     config.topics.clear();
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.start().recipient());
     let start = PartitionStart {
         topic: topic.clone(),
         partition: 0,

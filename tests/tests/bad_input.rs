@@ -57,14 +57,11 @@ async fn a_bytes_downstream_gets_every_awkward_record_unchanged() {
     let topic = topic(&broker, "awkward", 1).await;
     let produced = produce_awkward(&broker, &topic).await;
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, delivered) = Scripted::new(|_| Action::Ack);
-    let consumer = ConsumerActor::builder(roomy(config(&broker, &topic)))
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(
+        roomy(config(&broker, &topic)),
+        downstream.start().recipient(),
+    );
     ledger
         .wait_for(produced.len(), Duration::from_secs(30))
         .await;

@@ -29,18 +29,12 @@ fn start(
     Addr<Scripted>,
     std::sync::Arc<std::sync::Mutex<Vec<Record>>>,
 ) {
-    let (acked, no_acked) = ledger.start();
     let (downstream, delivered) = Scripted::new(script);
     let downstream = downstream.start();
     let config = config(broker, topic)
         .ack_timeout(Duration::from_secs(60))
         .commit_interval(Duration::from_millis(50));
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.clone().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.clone().recipient());
     (consumer, downstream, delivered)
 }
 
@@ -175,18 +169,12 @@ async fn a_refused_final_commit_at_stop_is_retried() {
     produce(&broker, &topic, 1, 0, 10).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     // Nothing commits before the stop.
     let config = config(&broker, &topic)
         .commit_interval(Duration::from_secs(3600))
         .commit_every(1_000_000);
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.start().recipient());
     ledger.wait_for(10, Duration::from_secs(30)).await;
     mock.request_errors(
         RDKafkaApiKey::OffsetCommit,

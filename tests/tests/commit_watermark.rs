@@ -14,7 +14,6 @@ async fn out_of_order_acks_commit_the_right_watermark() {
     produce(&broker, &topic, 1, 0, 10).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     // Offset 3 is held; all others are acked at once, so 4..9 are acked before it.
     let (downstream, _) = Scripted::new(|r| {
         if r.offset() == 3 {
@@ -27,12 +26,7 @@ async fn out_of_order_acks_commit_the_right_watermark() {
     let config = config(&broker, &topic)
         .ack_timeout(Duration::from_secs(60))
         .commit_interval(Duration::from_millis(50));
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.clone().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.clone().recipient());
 
     ledger.wait_for(9, Duration::from_secs(30)).await;
     // 0..2 are handed over and committed; 4..9 are handed over but wait behind 3.
@@ -122,18 +116,12 @@ async fn commit_commits_what_is_resolved_now_and_answers_when_confirmed() {
     produce(&broker, &topic, 2, 0, 50).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     // Neither the interval nor the count would commit during this test.
     let config = config(&broker, &topic)
         .commit_interval(Duration::from_secs(3600))
         .commit_every(1_000_000);
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.start().recipient());
     ledger.wait_for(50, Duration::from_secs(30)).await;
     let before = consumer.send(GetStats).await.unwrap();
     assert_eq!(before.committed(&topic, 0), None, "nothing committed yet");

@@ -51,14 +51,8 @@ async fn nacked_records_land_in_the_dead_letter_topic_with_their_origin() {
 
     // Read the dead-letter topic back.
     let dlq_ledger = Ledger::default();
-    let (acked, no_acked) = dlq_ledger.start();
     let (reader, letters) = Scripted::new(|_| Action::Ack);
-    let dlq_consumer = ConsumerActor::builder(config(&broker, &dlq))
-        .downstream(reader.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let dlq_consumer = dlq_ledger.consumer(config(&broker, &dlq), reader.start().recipient());
     dlq_ledger.wait_for(4, Duration::from_secs(30)).await;
     let letters = letters.lock().unwrap().clone();
     let by_seq: BTreeMap<usize, &Record> = letters.iter().map(|r| (seq(r), r)).collect();

@@ -111,13 +111,7 @@ async fn a_full_downstream_mailbox_blocks_nothing_and_drops_nothing() {
     let topic = topic(&broker, "cramped", 2).await;
     produce(&broker, &topic, 2, 0, 500).await;
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
-    let consumer = ConsumerActor::builder(config(&broker, &topic))
-        .downstream(Cramped.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config(&broker, &topic), Cramped.start().recipient());
     ledger.wait_for(500, Duration::from_secs(30)).await;
     assert_eq!(ledger.acked().len(), 500);
     let stats = consumer.send(Stop).await.unwrap().unwrap();
@@ -195,14 +189,8 @@ async fn a_stopped_acked_actor_holds_the_commit_and_the_next_consumer_reads_agai
     // The next member of the group reads the ten again: nothing is lost.
     let mut second = config(&broker, &topic);
     second.group_id = group;
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|_| Action::Ack);
-    let consumer = ConsumerActor::builder(second)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(second, downstream.start().recipient());
     ledger.wait_for(20, Duration::from_secs(30)).await;
     let offsets: BTreeSet<i64> = ledger.entries().iter().map(|e| e.offset).collect();
     assert_eq!(offsets, (0..20).collect());

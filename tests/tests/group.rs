@@ -16,16 +16,10 @@ fn start(
     group: &str,
     ledger: &Ledger,
 ) -> (Addr<ConsumerActor>, Arc<Mutex<Vec<Record>>>) {
-    let (acked, no_acked) = ledger.start();
     let (downstream, delivered) = Scripted::new(|_| Action::Ack);
     let mut config = config(broker, topic);
     config.group_id = group.to_string();
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.start().recipient());
     (consumer, delivered)
 }
 

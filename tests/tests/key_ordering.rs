@@ -88,16 +88,10 @@ async fn one_record_per_key_at_a_time_in_offset_order_and_keys_concurrently() {
 
     let observed = Arc::new(Mutex::new(Observed::default()));
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let config = config(&broker, &topic)
         .key_ordering(true)
         .ack_timeout(ACK_TIMEOUT);
-    let consumer = ConsumerActor::builder(config)
-        .downstream(Worker(observed.clone()).start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, Worker(observed.clone()).start().recipient());
     ledger
         .wait_for(KEYS * PER_KEY, Duration::from_secs(60))
         .await;

@@ -16,15 +16,9 @@ fn start(
     ledger: &Ledger,
     script: impl Fn(&Record) -> Action + 'static,
 ) -> (Addr<ConsumerActor>, Addr<Scripted>) {
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(script);
     let downstream = downstream.start();
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.clone().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.clone().recipient());
     (consumer, downstream)
 }
 

@@ -35,13 +35,7 @@ async fn produced_records_arrive_with_key_payload_and_headers() {
 
     let (downstream, delivered) = Scripted::new(|_| Action::Ack);
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
-    let consumer = ConsumerActor::builder(config(&broker, &topic))
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config(&broker, &topic), downstream.start().recipient());
     ledger.wait_for(3, Duration::from_secs(30)).await;
     let first = delivered.lock().unwrap()[0].clone();
     assert_eq!(first.key(), Some(&b"k"[..]));

@@ -40,14 +40,8 @@ fn start(
     group: &str,
     ledger: &Ledger,
 ) -> Addr<ConsumerActor> {
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     let mut config = config(broker, topic);
     config.group_id = group.to_string();
-    ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap()
+    ledger.consumer(config, downstream.start().recipient())
 }

@@ -37,7 +37,6 @@ async fn stats_are_logged_as_json_lines_and_carry_librdkafka_statistics() {
     let topic = topic(&broker, "stats", 2).await;
     produce(&broker, &topic, 2, 0, 30).await;
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|r| {
         if r.offset() == 0 {
             Action::Nack("first".into())
@@ -48,12 +47,7 @@ async fn stats_are_logged_as_json_lines_and_carry_librdkafka_statistics() {
     let config = config(&broker, &topic)
         .stats_interval(Duration::from_millis(200))
         .property("statistics.interval.ms", "200");
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.start().recipient());
     ledger.wait_for(30, Duration::from_secs(30)).await;
     // Statistics emitted after the commits carry the high watermarks, so the lag is 0.
     let stats = stats_until(&consumer, Duration::from_secs(30), |s| {

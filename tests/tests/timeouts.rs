@@ -15,7 +15,6 @@ async fn silence_times_out_within_the_deadline_while_later_records_flow() {
 
     let timeout = Duration::from_millis(800);
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     // Offset 0 is never answered; the rest are acked at once.
     let (downstream, delivered) = Scripted::new(|r| {
         if r.offset() == 0 {
@@ -24,12 +23,10 @@ async fn silence_times_out_within_the_deadline_while_later_records_flow() {
             Action::Ack
         }
     });
-    let consumer = ConsumerActor::builder(config(&broker, &topic).ack_timeout(timeout))
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(
+        config(&broker, &topic).ack_timeout(timeout),
+        downstream.start().recipient(),
+    );
 
     ledger.wait_for(20, Duration::from_secs(30)).await;
     let delivered_at = Instant::now(); // upper bound is checked below against entries
@@ -75,16 +72,10 @@ async fn an_answer_after_the_deadline_is_counted_and_ignored() {
     produce(&broker, &topic, 1, 0, 3).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|_| Action::Hold);
     let downstream = downstream.start();
     let config = config(&broker, &topic).ack_timeout(Duration::from_millis(300));
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.clone().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.clone().recipient());
 
     ledger.wait_for(3, Duration::from_secs(30)).await;
     assert_eq!(ledger.no_acked().len(), 3);
@@ -106,18 +97,12 @@ async fn the_in_flight_limit_pauses_fetching_and_resumes_as_records_resolve() {
     produce(&broker, &topic, 1, 0, 5000).await;
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, delivered) = Scripted::new(|_| Action::Hold);
     let downstream = downstream.start();
     let config = config(&broker, &topic)
         .max_in_flight(100)
         .ack_timeout(Duration::from_secs(60));
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.clone().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.clone().recipient());
 
     let paused = stats_until(&consumer, Duration::from_secs(30), |s| s.paused).await;
     assert!(paused.in_flight >= 100);
@@ -164,7 +149,6 @@ async fn a_record_header_sets_its_own_timeout_up_to_the_maximum() {
     producer(&broker).send_batch(&records).await.unwrap();
 
     let ledger = Ledger::default();
-    let (acked, no_acked) = ledger.start();
     let (downstream, _) = Scripted::new(|r| {
         if r.offset() == 4 {
             Action::Ack
@@ -175,12 +159,7 @@ async fn a_record_header_sets_its_own_timeout_up_to_the_maximum() {
     let config = config(&broker, &topic)
         .ack_timeout(Duration::from_millis(1_500))
         .ack_timeout_header("gig.ack-timeout-ms", Duration::from_secs(3));
-    let consumer = ConsumerActor::builder(config)
-        .downstream(downstream.start().recipient())
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer = ledger.consumer(config, downstream.start().recipient());
 
     ledger.wait_for(5, Duration::from_secs(30)).await;
     let entries = ledger.entries();

@@ -128,18 +128,28 @@ impl Handler<NoAcked> for DeadLetterSink {
             .iter()
             .map(|failed| dead_letter(failed, (self.topic_for)(failed.record.topic()), at_ms))
             .collect();
-        let producer = self.producer.clone();
-        Box::pin(async move {
-            match producer.send_batch(&letters).await {
-                Ok(_) => {
-                    debug!("{} record(s) written to dead-letter topics", letters.len());
-                    Ok(())
-                }
-                Err(e) => {
-                    warn!("dead-letter write failed: {e}");
-                    Err(HandOverError(format!("dead-letter write failed: {e}")))
-                }
-            }
-        })
+        accept_once_written(self.producer.clone(), letters, "dead-letter")
     }
+}
+
+/// Produces a sink's copies and accepts the hand-over only once the broker confirmed every
+/// one; a failed write refuses it, so Gig offers the records again. `what` names the
+/// topics in the log.
+pub(crate) fn accept_once_written(
+    producer: GigProducer,
+    copies: Vec<ProducerRecord>,
+    what: &'static str,
+) -> ResponseFuture<Result<(), HandOverError>> {
+    Box::pin(async move {
+        match producer.send_batch(&copies).await {
+            Ok(_) => {
+                debug!("{} record(s) written to {what} topics", copies.len());
+                Ok(())
+            }
+            Err(e) => {
+                warn!("{what} write failed: {e}");
+                Err(HandOverError(format!("{what} write failed: {e}")))
+            }
+        }
+    })
 }

@@ -47,9 +47,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use gig_core::retry::{attempt_of, RETRY_ATTEMPT, RETRY_DUE};
 use gig_core::Header;
-use log::{debug, warn};
 
-use crate::dead_letter::{dead_letter, FAILED_AT, ORIGINAL_TOPIC};
+use crate::dead_letter::{accept_once_written, dead_letter, FAILED_AT, ORIGINAL_TOPIC};
 use crate::outcome::{HandOverError, NoAcked, NoAckedRecord};
 use crate::producer::{GigProducer, ProducerRecord};
 
@@ -123,18 +122,6 @@ impl Handler<NoAcked> for RetrySink {
                 }
             })
             .collect();
-        let producer = self.producer.clone();
-        Box::pin(async move {
-            match producer.send_batch(&copies).await {
-                Ok(_) => {
-                    debug!("{} failed record(s) sent to retry topics", copies.len());
-                    Ok(())
-                }
-                Err(e) => {
-                    warn!("retry write failed: {e}");
-                    Err(HandOverError(format!("retry write failed: {e}")))
-                }
-            }
-        })
+        accept_once_written(self.producer.clone(), copies, "retry")
     }
 }

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use crate::ack_book::Token;
 use crate::record::Record;
 
-type Key = (Arc<str>, i32, Vec<u8>);
+/// A partition, and the keys of that partition that are busy, each with its queue. Keys are
+/// looked up by `&[u8]`, so checking a record allocates nothing.
+type Partitions = HashMap<(Arc<str>, i32), HashMap<Vec<u8>, VecDeque<(Token, Record)>>>;
 
-fn key_of(record: &Record) -> Option<Key> {
-    let key = record.key()?;
-    Some((record.topic_arc().clone(), record.partition(), key.to_vec()))
+fn partition_of(record: &Record) -> (Arc<str>, i32) {
+    (record.topic_arc().clone(), record.partition())
 }
 
 /// The keys with a record at the downstream, each with the records waiting behind it.
 #[derive(Debug, Default)]
 pub struct KeyQueues {
-    busy: HashMap<Key, VecDeque<(Token, Record)>>,
+    busy: Partitions,
     queued: usize,
 }
 
@@ -28,23 +29,33 @@ impl KeyQueues {
         Self::default()
     }
 
+    fn queue_mut(&mut self, record: &Record) -> Option<&mut VecDeque<(Token, Record)>> {
+        let key = record.key()?;
+        self.busy.get_mut(&partition_of(record))?.get_mut(key)
+    }
+
     /// Whether a record of this record's key is at the downstream, so this one must wait.
     /// A record without a key never waits.
     pub fn busy(&self, record: &Record) -> bool {
-        key_of(record).is_some_and(|key| self.busy.contains_key(&key))
+        record.key().is_some_and(|key| {
+            self.busy
+                .get(&partition_of(record))
+                .is_some_and(|keys| keys.contains_key(key))
+        })
     }
 
     /// Marks the record's key busy: the record went to the downstream.
     pub fn start(&mut self, record: &Record) {
-        if let Some(key) = key_of(record) {
-            self.busy.entry(key).or_default();
+        if let Some(key) = record.key() {
+            let keys = self.busy.entry(partition_of(record)).or_default();
+            keys.entry(key.to_vec()).or_default();
         }
     }
 
-    /// Queues a record behind the busy one of its key.
+    /// Queues a record behind the busy one of its key (see [`busy`](Self::busy)).
     pub fn push(&mut self, token: Token, record: Record) {
-        if let Some(key) = key_of(&record) {
-            self.busy.entry(key).or_default().push_back((token, record));
+        if let Some(queue) = self.queue_mut(&record) {
+            queue.push_back((token, record));
             self.queued += 1;
         }
     }
@@ -52,30 +63,26 @@ impl KeyQueues {
     /// The record of `done`'s key to deliver next, now that `done` has an outcome; the key
     /// stays busy with it. `None` frees the key.
     pub fn next_after(&mut self, done: &Record) -> Option<(Token, Record)> {
-        let key = key_of(done)?;
-        let queue = self.busy.get_mut(&key)?;
-        match queue.pop_front() {
-            Some(next) => {
-                self.queued -= 1;
-                Some(next)
-            }
-            None => {
-                self.busy.remove(&key);
-                None
+        let next = self.queue_mut(done)?.pop_front();
+        if next.is_some() {
+            self.queued -= 1;
+        } else {
+            let partition = partition_of(done);
+            if let (Some(keys), Some(key)) = (self.busy.get_mut(&partition), done.key()) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.busy.remove(&partition);
+                }
             }
         }
+        next
     }
 
     /// Forgets a released partition's keys and queued records.
     pub fn release_partition(&mut self, topic: &str, partition: i32) {
-        let queued = &mut self.queued;
-        self.busy.retain(|(t, p, _), queue| {
-            let keep = !(&**t == topic && *p == partition);
-            if !keep {
-                *queued -= queue.len();
-            }
-            keep
-        });
+        if let Some(keys) = self.busy.remove(&(Arc::from(topic), partition)) {
+            self.queued -= keys.values().map(VecDeque::len).sum::<usize>();
+        }
     }
 
     /// Records waiting behind another of their key.

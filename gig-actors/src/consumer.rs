@@ -2,14 +2,11 @@
 //! deadlines, hands outcomes over, and commits only what was handed over.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::dev::RecipientRequest;
 use actix::prelude::*;
 use gig_core::{
     AckBook, AckResult, CommitOffset, ConsumerConfig, KeyQueues, NoAckReason, Record, Token,
@@ -25,7 +22,7 @@ use crate::commands::{Assign, Commit, GetStats, Stop, Subscribe, Unsubscribe};
 use crate::committer;
 use crate::delivery::{own_timeout, AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
 use crate::error::GigError;
-use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
+use crate::outcome::{Acked, HandOver, NoAcked, NoAckedRecord};
 use crate::poller::{self, describe, FromPoller, GigContext, Partition, PollerShared, ToPoller};
 use crate::stats::{PartitionStats, Stats};
 use crate::typed::{Decoding, Json, Typed};
@@ -483,12 +480,7 @@ impl ConsumerActor {
     }
 
     fn hand_over(&mut self, batch: HandOver, ctx: &mut Context<Self>) {
-        // The message is cloned (one reference count per record) so that a refused batch
-        // can be offered again: its records must reach a handler before they are committed.
-        let request = match &batch {
-            HandOver::Acked(_, m) => settled(self.acked.send(m.clone())),
-            HandOver::NoAcked(_, m) => settled(self.no_acked.send(m.clone())),
-        };
+        let request = batch.send(&self.acked, &self.no_acked);
         ctx.spawn(
             request
                 .into_actor(self)
@@ -879,41 +871,6 @@ pub fn committed_summary(stats: &Stats) -> String {
         "none".to_string()
     } else {
         parts.join(",")
-    }
-}
-
-/// The hand-over's result: accepted, or why not (refused, or the handler is gone).
-fn settled<M>(request: RecipientRequest<M>) -> Pin<Box<dyn Future<Output = Result<(), String>>>>
-where
-    M: Message<Result = Result<(), HandOverError>> + Send + 'static,
-{
-    Box::pin(async move {
-        match request.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(refused)) => Err(refused.to_string()),
-            Err(mailbox) => Err(format!("handler unreachable: {mailbox}")),
-        }
-    })
-}
-
-/// A batch on its way to an outcome actor, kept until it is accepted.
-enum HandOver {
-    Acked(Vec<Token>, Acked),
-    NoAcked(Vec<Token>, NoAcked),
-}
-
-impl HandOver {
-    fn tokens(&self) -> &[Token] {
-        match self {
-            HandOver::Acked(t, _) | HandOver::NoAcked(t, _) => t,
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            HandOver::Acked(..) => "acked",
-            HandOver::NoAcked(..) => "no-acked",
-        }
     }
 }
 

@@ -57,7 +57,7 @@ use gig_core::{AckBook, AckResult, ConsumerConfig, NoAckReason, Record, RecordDa
 use log::debug;
 
 use crate::delivery::{own_timeout, AckHandle, AckMsg, Delivery, Verdict};
-use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
+use crate::outcome::{Acked, HandOver, NoAcked, NoAckedRecord};
 use crate::stats::Stats;
 
 /// How long a refused hand-over waits before it is offered again (tokio time).
@@ -132,12 +132,18 @@ impl Rehearsal {
         match (self.book.route(token), verdict) {
             (AckResult::Routed(record), Verdict::Ack) => {
                 self.stats.acked += 1;
-                self.hand_over_acked(vec![(token, record)], ctx);
+                let acked = Acked {
+                    records: vec![record],
+                };
+                self.hand_over(HandOver::Acked(vec![token], acked), ctx);
             }
             (AckResult::Routed(record), Verdict::Nack(why)) => {
                 self.stats.nacked += 1;
                 let reason = NoAckReason::Nacked(why);
-                self.hand_over_no_acked(vec![(token, NoAckedRecord { record, reason })], ctx);
+                let failed = NoAcked {
+                    records: vec![NoAckedRecord { record, reason }],
+                };
+                self.hand_over(HandOver::NoAcked(vec![token], failed), ctx);
             }
             (AckResult::Late, _) => self.stats.late_answers += 1,
             (AckResult::Unknown, _) => self.stats.unknown_answers += 1,
@@ -150,68 +156,33 @@ impl Rehearsal {
             return;
         }
         self.stats.timed_out += expired.len() as u64;
-        let records = expired
+        let (tokens, records) = expired
             .into_iter()
             .map(|(token, record, deadline)| {
                 let after = self.config.ack_timeout_of(&record);
                 let reason = NoAckReason::TimedOut { after, deadline };
                 (token, NoAckedRecord { record, reason })
             })
-            .collect();
-        self.hand_over_no_acked(records, ctx);
+            .unzip();
+        self.hand_over(HandOver::NoAcked(tokens, NoAcked { records }), ctx);
     }
 
-    fn hand_over_acked(&mut self, batch: Vec<(Token, Record)>, ctx: &mut Context<Self>) {
-        let (tokens, records): (Vec<Token>, Vec<Record>) = batch.iter().cloned().unzip();
-        let request = self.acked.send(Acked { records });
+    /// Offers a batch until its outcome actor accepts it, then marks it handed over.
+    fn hand_over(&mut self, batch: HandOver, ctx: &mut Context<Self>) {
+        let request = batch.send(&self.acked, &self.no_acked);
         ctx.spawn(request.into_actor(self).map(move |result, act, ctx| {
-            if act.accepted(result, &tokens) {
-                act.settle_if_done();
-            } else {
-                ctx.run_later(RETRY_AFTER, move |act, ctx| act.hand_over_acked(batch, ctx));
-            }
-        }));
-    }
-
-    fn hand_over_no_acked(&mut self, batch: Vec<(Token, NoAckedRecord)>, ctx: &mut Context<Self>) {
-        let (tokens, records): (Vec<Token>, Vec<NoAckedRecord>) = batch.iter().cloned().unzip();
-        let request = self.no_acked.send(NoAcked { records });
-        ctx.spawn(request.into_actor(self).map(move |result, act, ctx| {
-            if act.accepted(result, &tokens) {
-                act.settle_if_done();
-            } else {
-                ctx.run_later(RETRY_AFTER, move |act, ctx| {
-                    act.hand_over_no_acked(batch, ctx)
-                });
-            }
-        }));
-    }
-
-    /// Marks the tokens handed over if the outcome actor accepted them.
-    fn accepted(
-        &mut self,
-        result: Result<Result<(), HandOverError>, MailboxError>,
-        tokens: &[Token],
-    ) -> bool {
-        match result {
-            Ok(Ok(())) => {
-                for &token in tokens {
-                    self.book.handed_over(token);
+            let Err(why) = result else {
+                for &token in batch.tokens() {
+                    act.book.handed_over(token);
                 }
-                self.stats.handed_over += tokens.len() as u64;
-                true
-            }
-            Ok(Err(refused)) => {
-                self.stats.handover_failures += 1;
-                debug!("rehearsal: {refused}; offered again in {RETRY_AFTER:?}");
-                false
-            }
-            Err(mailbox) => {
-                self.stats.handover_failures += 1;
-                debug!("rehearsal: outcome actor unreachable ({mailbox}); offered again");
-                false
-            }
-        }
+                act.stats.handed_over += batch.tokens().len() as u64;
+                act.settle_if_done();
+                return;
+            };
+            act.stats.handover_failures += 1;
+            debug!("rehearsal: {why}; offered again in {RETRY_AFTER:?}");
+            ctx.run_later(RETRY_AFTER, move |act, ctx| act.hand_over(batch, ctx));
+        }));
     }
 
     fn snapshot(&self) -> Stats {

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use actix::WeakAddr;
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
 use tokio::sync::watch;
@@ -159,6 +160,8 @@ pub struct Entry {
 pub struct Ledger {
     entries: Arc<Mutex<Vec<Entry>>>,
     count: Arc<watch::Sender<usize>>,
+    /// Consumers started by [`Ledger::consumer`], whose stats a failed wait reports.
+    consumers: Arc<Mutex<Vec<WeakAddr<ConsumerActor>>>>,
 }
 
 impl Default for Ledger {
@@ -166,6 +169,7 @@ impl Default for Ledger {
         Ledger {
             entries: Arc::default(),
             count: Arc::new(watch::channel(0).0),
+            consumers: Arc::default(),
         }
     }
 }
@@ -205,13 +209,22 @@ impl Ledger {
             .collect()
     }
 
-    /// Waits until at least `n` records were accepted; panics after `timeout`.
+    /// Waits until at least `n` records were accepted; panics after `timeout`, with the
+    /// stats of the consumers this ledger started (did they join, fetch, hand over?).
     pub async fn wait_for(&self, n: usize, timeout: Duration) {
         let mut rx = self.count.subscribe();
         let waited = tokio::time::timeout(timeout, rx.wait_for(|&c| c >= n)).await;
-        assert!(
-            waited.is_ok(),
-            "waited {timeout:?} for {n} records, ledger has {}",
+        if waited.is_ok() {
+            return;
+        }
+        let consumers = self.consumers.lock().unwrap().clone();
+        let mut why = String::new();
+        for consumer in consumers.iter().filter_map(WeakAddr::upgrade) {
+            let stats = tokio::time::timeout(Duration::from_secs(5), consumer.send(GetStats));
+            why.push_str(&format!("\n  consumer: {:?}", stats.await));
+        }
+        panic!(
+            "waited {timeout:?} for {n} records, ledger has {}{why}",
             *self.count.borrow()
         );
     }
@@ -239,12 +252,14 @@ impl Ledger {
         downstream: Recipient<Delivery>,
     ) -> Addr<ConsumerActor> {
         let (acked, no_acked) = self.start();
-        ConsumerActor::builder(config)
+        let consumer = ConsumerActor::builder(config)
             .downstream(downstream)
             .acked(acked)
             .no_acked(no_acked)
             .start()
-            .expect("start a consumer")
+            .expect("start a consumer");
+        self.consumers.lock().unwrap().push(consumer.downgrade());
+        consumer
     }
 }
 

@@ -6,6 +6,10 @@
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15]
 //! ```
 //!
+//! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
+//! alike). `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
+//! properties to the consumers (raw and Gig) and to the producer.
+//!
 //! Phases, each repeated `--repeat` times (the median is reported), per partition count:
 //! - **raw**: an rdkafka `BaseConsumer` reads all records, touching each payload.
 //! - **gig-ack**: the full Gig path: each record delivered to a downstream actor that acks
@@ -40,9 +44,18 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How far the embedded-broker producer may run ahead of the consumer, per partition.
 const AHEAD_PER_PARTITION: u64 = 20_000;
 const SILENT_TIMEOUT: Duration = Duration::from_millis(200);
+/// The silent phase's in-flight limit: room for what one timeout spans at full speed
+/// (about 1.5 M records/s × 200 ms here), so that the deadline, not the limit, sets the
+/// pace. At 1,000,000 the p99 lateness on tansu was 124–327 ms; at 300,000 it was 11 ms
+/// at the same throughput.
+const SILENT_IN_FLIGHT: usize = 300_000;
 
 struct Settings {
     records: u64,
@@ -96,12 +109,8 @@ fn producer(brokers: &str) -> BaseProducer {
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576");
     // Extra producer properties, e.g. GIG_BENCH_PRODUCER="batch.size=8000000,linger.ms=50".
-    if let Ok(extra) = std::env::var("GIG_BENCH_PRODUCER") {
-        for kv in extra.split(',').filter(|kv| !kv.is_empty()) {
-            if let Some((k, v)) = kv.split_once('=') {
-                config.set(k.trim(), v.trim());
-            }
-        }
+    for (key, value) in env_properties("GIG_BENCH_PRODUCER") {
+        config.set(key, value);
     }
     config
         .create()
@@ -289,15 +298,34 @@ fn finish_feed(feed: Feed) {
 
 static EMBEDDED: AtomicBool = AtomicBool::new(false);
 
-/// Consumer properties for raw and Gig alike. The mock cluster holds a fetch for the whole
-/// `fetch.wait.max.ms` even when records arrive meanwhile, so with produce-while-consume
-/// each catch-up would cost 500 ms: a short wait measures the consumers, not that delay.
-fn consumer_tuning() -> Vec<(&'static str, &'static str)> {
-    if EMBEDDED.load(Ordering::Relaxed) {
-        vec![("fetch.wait.max.ms", "5")]
-    } else {
-        Vec::new()
-    }
+/// Consumer properties for raw and Gig alike, so that the ratio compares one client
+/// configuration:
+/// - `fetch.wait.max.ms=5`: the mock cluster holds a fetch for the whole wait even when
+///   records arrive meanwhile, and tansu 0.6 answered each fetch ~280 ms late at the
+///   default 500 ms even with 5 MB ready (raw on tansu: 0.16 M records/s, 1.07 M at 5).
+/// - `fetch.queue.backoff.ms`: Gig's default (librdkafka's is 1 s), given to raw too.
+///
+/// `GIG_BENCH_CONSUMER="key=value,..."` adds or overrides properties.
+fn consumer_tuning() -> Vec<(String, String)> {
+    let mut properties = vec![
+        ("fetch.wait.max.ms".to_string(), "5".to_string()),
+        (
+            "fetch.queue.backoff.ms".to_string(),
+            gig_core::FETCH_QUEUE_BACKOFF_MS.to_string(),
+        ),
+    ];
+    properties.extend(env_properties("GIG_BENCH_CONSUMER"));
+    properties
+}
+
+/// `key=value` pairs, comma-separated, from the env var `name`.
+fn env_properties(name: &str) -> Vec<(String, String)> {
+    std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
 
 fn unique() -> String {
@@ -426,11 +454,12 @@ async fn gig_run(
     .start();
     let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()));
     for (key, value) in consumer_tuning() {
-        config = config.property(key, value);
+        config = config.property(&key, &value);
     }
     if mode == Mode::Silent {
-        // Enough room that the deadline, not the limit, sets the pace.
-        config = config.ack_timeout(SILENT_TIMEOUT).max_in_flight(1_000_000);
+        config = config
+            .ack_timeout(SILENT_TIMEOUT)
+            .max_in_flight(SILENT_IN_FLIGHT);
     }
     let builder = ConsumerActor::builder(config)
         .acked(outcomes.clone().recipient())
@@ -689,6 +718,11 @@ async fn run() {
         s.size,
         s.repeat
     );
+    let tuning: Vec<String> = consumer_tuning()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    println!("consumer properties (raw and Gig): {}", tuning.join(", "));
     println!(
         "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10}",
         "phase", "parts", "records/s", "MB/s", "x raw", "p99 late ms", "peak RSS"

@@ -20,7 +20,9 @@ use tokio::sync::oneshot;
 
 use crate::commands::{Assign, Commit, GetStats, Stop, Subscribe, Unsubscribe};
 use crate::committer;
-use crate::delivery::{own_timeout, AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
+use crate::delivery::{
+    own_timeout, AckHandle, AckMsg, AnswerQueue, AnswersQueued, Delivery, DeliveryBatch, Verdict,
+};
 use crate::error::GigError;
 use crate::outcome::{Acked, HandOver, NoAcked, NoAckedRecord};
 use crate::poller::{self, describe, FromPoller, GigContext, Partition, PollerShared, ToPoller};
@@ -148,6 +150,8 @@ impl ConsumerBuilder {
             to_committer: None,
             poller: None,
             me: None,
+            answers: None,
+            taken_answers: Vec::new(),
             downstream,
             acked,
             no_acked,
@@ -201,6 +205,10 @@ pub struct ConsumerActor {
     /// The poll thread, joined when a stop completes.
     poller: Option<std::thread::JoinHandle<()>>,
     me: Option<Addr<ConsumerActor>>,
+    /// Where per-record handles put their answers (see [`AnswerQueue`]).
+    answers: Option<Arc<AnswerQueue>>,
+    /// The queue's answers being routed; kept to reuse its allocation.
+    taken_answers: Vec<(Token, Verdict)>,
     downstream: Downstream,
     acked: Recipient<Acked>,
     no_acked: Recipient<NoAcked>,
@@ -245,7 +253,9 @@ impl ConsumerActor {
             self.counters.discarded += records.len() as u64;
             return;
         }
-        let Some(me) = self.me.clone() else { return };
+        let Some(answers) = self.answers.clone() else {
+            return;
+        };
         let now = Instant::now();
         // Under load the timer is served only between long runs of mailbox messages;
         // checking here too bounds how late a record is by one batch, not by the backlog.
@@ -300,7 +310,7 @@ impl ConsumerActor {
             match &self.downstream {
                 Downstream::Records(recipient) => {
                     for (token, record, deadline) in tracked {
-                        let handle = AckHandle::new(token, deadline, me.clone());
+                        let handle = AckHandle::new(token, deadline, answers.clone());
                         recipient.do_send(Delivery::new(record, handle));
                     }
                 }
@@ -316,14 +326,15 @@ impl ConsumerActor {
                             records.push(record);
                         }
                         let due = due.unwrap_or(deadline);
-                        recipient.do_send(DeliveryBatch::new(records, tokens, due, me.clone()));
+                        let batch = DeliveryBatch::new(records, tokens, due, answers.clone());
+                        recipient.do_send(batch);
                     }
                 }
                 Downstream::Decoded(decoding) => {
                     let failed: Vec<(Token, String)> = tracked
                         .into_iter()
                         .filter_map(|(token, record, deadline)| {
-                            let handle = AckHandle::new(token, deadline, me.clone());
+                            let handle = AckHandle::new(token, deadline, answers.clone());
                             decoding
                                 .deliver(record, handle)
                                 .err()
@@ -377,7 +388,9 @@ impl ConsumerActor {
         if !self.config.key_ordering {
             return;
         }
-        let Some(me) = self.me.clone() else { return };
+        let Some(answers) = self.answers.clone() else {
+            return;
+        };
         let mut done = done.clone();
         while let Some((token, record)) = self.keys.next_after(&done) {
             let timeout = own_timeout(&self.config, &record).unwrap_or(self.config.ack_timeout);
@@ -398,17 +411,18 @@ impl ConsumerActor {
             }
             let sent = match &self.downstream {
                 Downstream::Records(recipient) => {
-                    let handle = AckHandle::new(token, deadline, me.clone());
+                    let handle = AckHandle::new(token, deadline, answers.clone());
                     recipient.do_send(Delivery::new(record.clone(), handle));
                     Ok(())
                 }
                 Downstream::Batches { recipient, .. } => {
                     let one = vec![record.clone()];
-                    recipient.do_send(DeliveryBatch::new(one, vec![token], deadline, me.clone()));
+                    let batch = DeliveryBatch::new(one, vec![token], deadline, answers.clone());
+                    recipient.do_send(batch);
                     Ok(())
                 }
                 Downstream::Decoded(decoding) => {
-                    let handle = AckHandle::new(token, deadline, me.clone());
+                    let handle = AckHandle::new(token, deadline, answers.clone());
                     decoding.deliver(record.clone(), handle)
                 }
             };
@@ -443,6 +457,21 @@ impl ConsumerActor {
             AckResult::Late => self.counters.late_answers += 1,
             AckResult::Unknown => self.counters.unknown_answers += 1,
         }
+    }
+
+    /// Routes the answers per-record handles queued. Returns whether there were any.
+    fn take_answers(&mut self) -> bool {
+        let Some(queue) = &self.answers else {
+            return false;
+        };
+        let mut taken = std::mem::take(&mut self.taken_answers);
+        queue.take(&mut taken);
+        let any = !taken.is_empty();
+        for (token, verdict) in taken.drain(..) {
+            self.answer(token, verdict);
+        }
+        self.taken_answers = taken;
+        any
     }
 
     /// Flushes at once when a full batch is waiting; otherwise once the answers already in
@@ -547,6 +576,10 @@ impl ConsumerActor {
     }
 
     fn expire(&mut self, ctx: &mut Context<Self>) {
+        // Answers already given count, even if their wake-up is still in the mailbox.
+        if self.take_answers() {
+            self.schedule_flush(ctx);
+        }
         let expired = self.book.expire(Instant::now());
         if !expired.is_empty() {
             for (_, record, _) in &expired {
@@ -887,6 +920,7 @@ impl Actor for ConsumerActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address();
         self.me = Some(me.clone());
+        self.answers = Some(AnswerQueue::new(me.clone()));
         let Some(client) = self.consumer.clone() else {
             return;
         };
@@ -1014,6 +1048,17 @@ impl Handler<AckMsg> for ConsumerActor {
                 }
             }
         }
+        self.schedule_flush(ctx);
+        // With key ordering, answers start the clocks of the records queued behind them.
+        self.arm_timer(ctx);
+    }
+}
+
+impl Handler<AnswersQueued> for ConsumerActor {
+    type Result = ();
+
+    fn handle(&mut self, _: AnswersQueued, ctx: &mut Context<Self>) {
+        self.take_answers();
         self.schedule_flush(ctx);
         // With key ordering, answers start the clocks of the records queued behind them.
         self.arm_timer(ctx);

@@ -4,8 +4,10 @@
 //! mode). It answers each record once with [`Delivery::ack`] or [`Delivery::nack`], now or
 //! later after async work ([`Delivery::into_parts`] keeps the [`AckHandle`]). A record not
 //! answered before its deadline goes to the NoAckedActor as timed out; a late answer is
-//! counted and ignored. Answering never blocks: it is one `do_send` to the consumer.
+//! counted and ignored. Answering never waits: a per-record answer joins a queue the
+//! consumer drains in bulk (one message wakes it), and a batch answer is one `do_send`.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix::{Addr, Message};
@@ -49,26 +51,76 @@ pub(crate) fn own_timeout(config: &ConsumerConfig, record: &Record) -> Option<Du
     }
 }
 
+/// Per-record answers on their way to one consumer. An answer that finds the queue empty
+/// also sends the consumer an [`AnswersQueued`]; the consumer then takes every answer
+/// queued by that time. Under load one mailbox message (and one allocation) carries many
+/// answers, where each answer used to be a message of its own. The lock is held for one
+/// push or one swap, and the consumer and its downstream usually share a thread, so it is
+/// not contended.
+#[derive(Debug)]
+pub(crate) struct AnswerQueue {
+    answers: Mutex<Vec<(Token, Verdict)>>,
+    consumer: Addr<ConsumerActor>,
+}
+
+impl AnswerQueue {
+    pub(crate) fn new(consumer: Addr<ConsumerActor>) -> Arc<Self> {
+        Arc::new(AnswerQueue {
+            answers: Mutex::new(Vec::new()),
+            consumer,
+        })
+    }
+
+    fn push(&self, token: Token, verdict: Verdict) {
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        let wake = answers.is_empty();
+        answers.push((token, verdict));
+        drop(answers);
+        if wake {
+            self.consumer.do_send(AnswersQueued);
+        }
+    }
+
+    /// Consumer: moves every queued answer into `taken` (which must be empty), leaving its
+    /// allocation to the queue for the next answers.
+    pub(crate) fn take(&self, taken: &mut Vec<(Token, Verdict)>) {
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *answers, taken);
+    }
+}
+
+/// Tells the consumer that its [`AnswerQueue`] has answers.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct AnswersQueued;
+
 /// Where answers go: the consumer that delivered the record, or a broker-less
 /// [`Rehearsal`]. An enum rather than a `Recipient` so that a handle costs no allocation.
 #[derive(Debug, Clone)]
 pub(crate) enum Answers {
-    Consumer(Addr<ConsumerActor>),
+    Consumer(Arc<AnswerQueue>),
     Rehearsal(Addr<Rehearsal>),
 }
 
 impl Answers {
+    fn answer(&self, token: Token, verdict: Verdict) {
+        match self {
+            Answers::Consumer(queue) => queue.push(token, verdict),
+            Answers::Rehearsal(rehearsal) => rehearsal.do_send(AckMsg::One(token, verdict)),
+        }
+    }
+
     fn do_send(&self, answer: AckMsg) {
         match self {
-            Answers::Consumer(consumer) => consumer.do_send(answer),
+            Answers::Consumer(queue) => queue.consumer.do_send(answer),
             Answers::Rehearsal(rehearsal) => rehearsal.do_send(answer),
         }
     }
 }
 
-impl From<Addr<ConsumerActor>> for Answers {
-    fn from(consumer: Addr<ConsumerActor>) -> Self {
-        Answers::Consumer(consumer)
+impl From<Arc<AnswerQueue>> for Answers {
+    fn from(queue: Arc<AnswerQueue>) -> Self {
+        Answers::Consumer(queue)
     }
 }
 
@@ -114,7 +166,7 @@ impl AckHandle {
 
     /// Answers with a verdict.
     pub fn answer(self, verdict: Verdict) {
-        self.consumer.do_send(AckMsg::One(self.token, verdict));
+        self.consumer.answer(self.token, verdict);
     }
 }
 

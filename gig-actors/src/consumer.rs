@@ -149,7 +149,6 @@ impl ConsumerBuilder {
             to_poller: None,
             to_committer: None,
             poller: None,
-            me: None,
             answers: None,
             taken_answers: Vec::new(),
             downstream,
@@ -204,8 +203,8 @@ pub struct ConsumerActor {
     to_committer: Option<mpsc::Sender<Vec<CommitOffset>>>,
     /// The poll thread, joined when a stop completes.
     poller: Option<std::thread::JoinHandle<()>>,
-    me: Option<Addr<ConsumerActor>>,
-    /// Where per-record handles put their answers (see [`AnswerQueue`]).
+    /// Where per-record handles put their answers (see [`AnswerQueue`]). It holds this
+    /// actor's address, so the actor runs until it is stopped.
     answers: Option<Arc<AnswerQueue>>,
     /// The queue's answers being routed; kept to reuse its allocation.
     taken_answers: Vec<(Token, Verdict)>,
@@ -472,6 +471,13 @@ impl ConsumerActor {
         }
         self.taken_answers = taken;
         any
+    }
+
+    /// After answers were routed: hands them over in a batch, and with key ordering arms the
+    /// timer for the records the answers released to the downstream.
+    fn answered(&mut self, ctx: &mut Context<Self>) {
+        self.schedule_flush(ctx);
+        self.arm_timer(ctx);
     }
 
     /// Flushes at once when a full batch is waiting; otherwise once the answers already in
@@ -919,7 +925,6 @@ impl Actor for ConsumerActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let me = ctx.address();
-        self.me = Some(me.clone());
         self.answers = Some(AnswerQueue::new(me.clone()));
         let Some(client) = self.consumer.clone() else {
             return;
@@ -1048,9 +1053,7 @@ impl Handler<AckMsg> for ConsumerActor {
                 }
             }
         }
-        self.schedule_flush(ctx);
-        // With key ordering, answers start the clocks of the records queued behind them.
-        self.arm_timer(ctx);
+        self.answered(ctx);
     }
 }
 
@@ -1059,9 +1062,7 @@ impl Handler<AnswersQueued> for ConsumerActor {
 
     fn handle(&mut self, _: AnswersQueued, ctx: &mut Context<Self>) {
         self.take_answers();
-        self.schedule_flush(ctx);
-        // With key ordering, answers start the clocks of the records queued behind them.
-        self.arm_timer(ctx);
+        self.answered(ctx);
     }
 }
 

@@ -24,11 +24,6 @@ const RESERVED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Gig's default for librdkafka's `fetch.queue.backoff.ms` (librdkafka's own default is
-/// 1000): how long a partition waits before its next fetch once librdkafka's local queue
-/// passed its threshold. A user's property overrides it.
-pub const FETCH_QUEUE_BACKOFF_MS: u32 = 10;
-
 /// Configuration of one `ConsumerActor`.
 ///
 /// Built in code (`ConsumerConfig::new(brokers, group).topics(..)..`) or loaded from JSON
@@ -375,14 +370,6 @@ impl ConsumerConfig {
             "partition.assignment.strategy".to_string(),
             "cooperative-sticky".to_string(),
         );
-        // The in-flight limit stops consumption now and then, which lets librdkafka's
-        // fetch queue pass `queued.min.messages`; its default 1 s back-off would then leave
-        // the partition unfetched for a second (gig-bench gig-ack on tansu: 0.15-0.24 M
-        // records/s with the default, 1.2-1.5 M with this).
-        props.insert(
-            "fetch.queue.backoff.ms".to_string(),
-            FETCH_QUEUE_BACKOFF_MS.to_string(),
-        );
         props.extend(self.properties.clone());
         props.insert("bootstrap.servers".to_string(), self.brokers.clone());
         props.insert("group.id".to_string(), self.group_id.clone());
@@ -412,7 +399,6 @@ mod tests {
         assert_eq!(props["enable.auto.commit"], "false");
         assert_eq!(props["auto.offset.reset"], "earliest");
         assert_eq!(props["partition.assignment.strategy"], "cooperative-sticky");
-        assert_eq!(props["fetch.queue.backoff.ms"], "10");
         let eager =
             ConsumerConfig::new("b", "g").property("partition.assignment.strategy", "range");
         assert_eq!(

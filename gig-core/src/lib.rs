@@ -29,7 +29,7 @@ pub mod record;
 pub mod retry;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Token};
-pub use config::{AckTimeoutHeader, ConsumerConfig, FETCH_QUEUE_BACKOFF_MS};
+pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use error::ConfigError;
 pub use key_queues::KeyQueues;
 pub use outcome::NoAckReason;

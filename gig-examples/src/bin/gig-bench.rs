@@ -303,16 +303,16 @@ static EMBEDDED: AtomicBool = AtomicBool::new(false);
 /// - `fetch.wait.max.ms=5`: the mock cluster holds a fetch for the whole wait even when
 ///   records arrive meanwhile, and tansu 0.6 answered each fetch ~280 ms late at the
 ///   default 500 ms even with 5 MB ready (raw on tansu: 0.16 M records/s, 1.07 M at 5).
-/// - `fetch.queue.backoff.ms`: Gig's default (librdkafka's is 1 s), given to raw too.
+/// - `fetch.queue.backoff.ms=10`: librdkafka waits this long (1 s by default) before
+///   fetching a partition again once its local queue passed `queued.min.messages`; Gig's
+///   in-flight limit makes that happen, and at 1 s gig-ack on tansu read 0.15-0.24 M
+///   records/s. Not Gig's default: see README, Performance.
 ///
 /// `GIG_BENCH_CONSUMER="key=value,..."` adds or overrides properties.
 fn consumer_tuning() -> Vec<(String, String)> {
     let mut properties = vec![
         ("fetch.wait.max.ms".to_string(), "5".to_string()),
-        (
-            "fetch.queue.backoff.ms".to_string(),
-            gig_core::FETCH_QUEUE_BACKOFF_MS.to_string(),
-        ),
+        ("fetch.queue.backoff.ms".to_string(), "10".to_string()),
     ];
     properties.extend(env_properties("GIG_BENCH_CONSUMER"));
     properties

@@ -110,9 +110,23 @@ impl Broker {
     /// Creates a topic; an existing topic is not an error. On an external broker this uses
     /// the Admin API (tansu, for one, does not create topics on first use).
     pub async fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), GigError> {
+        self.create_topic_with(topic, partitions, &[]).await
+    }
+
+    /// Creates a topic with topic-level configs (such as `max.message.bytes`) on an
+    /// external broker. The mock cluster takes no topic configs and has no such limits, so
+    /// there they are ignored.
+    pub async fn create_topic_with(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<(), GigError> {
         match self {
             Broker::Embedded(b) => b.create_topic(topic, partitions),
-            Broker::External(brokers) => create_topic_with_admin(brokers, topic, partitions).await,
+            Broker::External(brokers) => {
+                create_topic_with_admin(brokers, topic, partitions, configs).await
+            }
         }
     }
 }
@@ -121,6 +135,7 @@ async fn create_topic_with_admin(
     brokers: &str,
     topic: &str,
     partitions: i32,
+    configs: &[(&str, &str)],
 ) -> Result<(), GigError> {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     use rdkafka::client::DefaultClientContext;
@@ -130,7 +145,11 @@ async fn create_topic_with_admin(
         .set("bootstrap.servers", brokers)
         .create()
         .map_err(GigError::kafka("creating the admin client"))?;
-    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    // The broker's default replication factor: 1 on one node, 3 on `.ci/kafka.sh`'s cluster.
+    let mut new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+    for (key, value) in configs {
+        new = new.set(key, value);
+    }
     let options = AdminOptions::new().operation_timeout(Some(std::time::Duration::from_secs(10)));
     let results = admin
         .create_topics([&new], &options)

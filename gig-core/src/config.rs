@@ -24,6 +24,27 @@ const RESERVED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Properties of the classic group protocol that the KIP-848 consumer protocol
+/// (`group.protocol=consumer`) moves to the broker; librdkafka refuses them there.
+const CLASSIC_ONLY: &[(&str, &str)] = &[
+    (
+        "session.timeout.ms",
+        "the broker sets it (`group.consumer.session.timeout.ms`)",
+    ),
+    (
+        "heartbeat.interval.ms",
+        "the broker sets it (`group.consumer.heartbeat.interval.ms`)",
+    ),
+    (
+        "partition.assignment.strategy",
+        "the broker assigns; choose its assignor with `group.remote.assignor`",
+    ),
+    (
+        "group.protocol.type",
+        "the consumer protocol has no protocol type",
+    ),
+];
+
 /// Configuration of one `ConsumerActor`.
 ///
 /// Built in code (`ConsumerConfig::new(brokers, group).topics(..)..`) or loaded from JSON
@@ -345,6 +366,17 @@ impl ConsumerConfig {
         if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero { field });
         }
+        if self.uses_consumer_protocol() {
+            if let Some((key, why)) = CLASSIC_ONLY
+                .iter()
+                .find(|(key, _)| self.properties.contains_key(*key))
+            {
+                return Err(ConfigError::ClassicProtocolOnly {
+                    key: key.to_string(),
+                    why,
+                });
+            }
+        }
         for (key, required, why) in RESERVED {
             if let Some(value) = self.properties.get(*key) {
                 if value != required {
@@ -358,6 +390,14 @@ impl ConsumerConfig {
         Ok(())
     }
 
+    /// Whether the consumer joins its group with the KIP-848 consumer protocol
+    /// (`group.protocol=consumer`) rather than the classic one.
+    pub fn uses_consumer_protocol(&self) -> bool {
+        self.properties
+            .get("group.protocol")
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("consumer"))
+    }
+
     /// The librdkafka properties for the consumer: the user's, then Gig's own.
     pub fn client_properties(&self) -> BTreeMap<String, String> {
         let mut props = BTreeMap::new();
@@ -365,11 +405,14 @@ impl ConsumerConfig {
         props.insert("auto.offset.reset".to_string(), "earliest".to_string());
         // Incremental rebalancing: partitions that stay keep flowing during a rebalance,
         // and a member revokes only once the group has synced, so the commit Gig makes on
-        // revocation lands in a stable group instead of being refused mid-join.
-        props.insert(
-            "partition.assignment.strategy".to_string(),
-            "cooperative-sticky".to_string(),
-        );
+        // revocation lands in a stable group instead of being refused mid-join. The
+        // consumer protocol is incremental by design and its assignor is the broker's.
+        if !self.uses_consumer_protocol() {
+            props.insert(
+                "partition.assignment.strategy".to_string(),
+                "cooperative-sticky".to_string(),
+            );
+        }
         props.extend(self.properties.clone());
         props.insert("bootstrap.servers".to_string(), self.brokers.clone());
         props.insert("group.id".to_string(), self.group_id.clone());
@@ -405,6 +448,25 @@ mod tests {
             eager.client_properties()["partition.assignment.strategy"],
             "range"
         );
+    }
+
+    #[test]
+    fn the_consumer_protocol_takes_no_classic_settings() {
+        let modern = ConsumerConfig::new("b", "g").property("group.protocol", "consumer");
+        modern.validate().unwrap();
+        let props = modern.client_properties();
+        assert!(!props.contains_key("partition.assignment.strategy"));
+        assert_eq!(props["group.protocol"], "consumer");
+        for (key, _) in CLASSIC_ONLY {
+            let err = modern.clone().property(*key, "1").validate().unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::ClassicProtocolOnly { key: k, .. } if k == key),
+                "{err}"
+            );
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        let classic = ConsumerConfig::new("b", "g").property("session.timeout.ms", "6000");
+        classic.validate().unwrap();
     }
 
     #[test]

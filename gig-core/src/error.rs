@@ -31,6 +31,15 @@ pub enum ConfigError {
         /// Why Gig manages it.
         why: &'static str,
     },
+    /// A property of the classic group protocol, set on a consumer of the KIP-848 protocol
+    /// (`group.protocol=consumer`), where the broker owns it.
+    #[error("property `{key}` does not apply with `group.protocol=consumer`: {why}")]
+    ClassicProtocolOnly {
+        /// The property.
+        key: String,
+        /// Where the setting lives instead.
+        why: &'static str,
+    },
     /// The config file could not be read.
     #[error("cannot read config file {}: {source}", path.display())]
     Read {

@@ -34,8 +34,10 @@ pub struct WorkerCommand {
     pub topic: String,
     /// Consumer group.
     pub group: String,
-    /// Session timeout, so a killed member leaves the group soon.
+    /// Session timeout, so a killed member leaves the group soon (classic protocol).
     pub session_timeout_ms: u64,
+    /// The group protocol: `classic` or `consumer` (KIP-848).
+    pub group_protocol: String,
 }
 
 /// A running worker process.
@@ -55,6 +57,7 @@ impl WorkerProcess {
             .args(["--brokers", &cmd.brokers, "--topic", &cmd.topic])
             .args(["--group", &cmd.group, "--id", &id.to_string()])
             .args(["--session-timeout-ms", &cmd.session_timeout_ms.to_string()])
+            .args(["--group-protocol", &cmd.group_protocol])
             .arg("--ledger")
             .arg(&ledger)
             .stdin(Stdio::piped())

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use actix::Addr;
 use gig_actors::testkit::Broker;
-use gig_actors::{ConsumerActor, GetStats, GigError, Stats};
+use gig_actors::{ConsumerActor, ConsumerConfig, GetStats, GigError, Stats};
 
 pub mod chaos;
 pub mod worker;
@@ -45,6 +45,44 @@ pub fn num_arg<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// The broker to use: `--brokers`, else the env var `GIG_BROKERS`, else none (embedded).
 pub fn brokers() -> Option<String> {
     arg("brokers").or_else(|| std::env::var("GIG_BROKERS").ok())
+}
+
+/// The group protocol to join with: `--group-protocol` (`classic` or `consumer`, the
+/// KIP-848 protocol), else the env var `GIG_GROUP_PROTOCOL`, else `classic`.
+pub fn group_protocol() -> String {
+    arg("group-protocol")
+        .or_else(|| std::env::var("GIG_GROUP_PROTOCOL").ok())
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "classic".to_string())
+}
+
+/// Group settings for a demo, test or worker consumer that should hand a dead member's
+/// partitions on within seconds. Under the classic protocol that is a short session
+/// (`session_timeout_ms`, heartbeats every 500 ms at most); under the consumer protocol
+/// (`protocol` = `consumer`) the broker owns sessions and heartbeats, so the config only
+/// names the protocol (`.ci/kafka.sh` starts brokers with 6 s sessions).
+pub fn quick_group(
+    config: ConsumerConfig,
+    protocol: &str,
+    session_timeout_ms: u64,
+) -> ConsumerConfig {
+    if protocol.trim().eq_ignore_ascii_case("consumer") {
+        return config.property("group.protocol", "consumer");
+    }
+    let heartbeat_ms = (session_timeout_ms / 10).clamp(100, 500);
+    config
+        .property("session.timeout.ms", session_timeout_ms.to_string())
+        .property("heartbeat.interval.ms", heartbeat_ms.to_string())
+}
+
+/// The topic an example writes to: `base` on the embedded broker, which starts empty each
+/// run, and `base-PID` on an external one, where topics and their records outlive a run, so
+/// the example can run again and still count only its own records.
+pub fn run_topic(base: &str, broker: &Broker) -> String {
+    match broker.embedded() {
+        Some(_) => base.to_string(),
+        None => format!("{base}-{}", std::process::id()),
+    }
 }
 
 /// Logs through env_logger, at `info` unless `RUST_LOG` says otherwise.

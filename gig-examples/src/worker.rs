@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! WORKER --brokers B --topic T --group G --ledger FILE --id N [--session-timeout-ms MS]
+//!        [--group-protocol classic|consumer]
 //! ```
 //!
 //! Acks every record. Its Acked/NoAcked handler appends `partition offset` per record to
@@ -98,14 +99,13 @@ async fn run() -> Result<(), GigError> {
         file: std::io::BufWriter::new(file),
     }
     .start();
-    let config = ConsumerConfig::new(brokers, group)
-        .topics([topic])
-        .commit_interval(Duration::from_millis(200))
-        .property(
-            "session.timeout.ms",
-            crate::num_arg("session-timeout-ms", 6000u64).to_string(),
-        )
-        .property("heartbeat.interval.ms", "300");
+    let config = crate::quick_group(
+        ConsumerConfig::new(brokers, group)
+            .topics([topic])
+            .commit_interval(Duration::from_millis(200)),
+        &crate::group_protocol(),
+        crate::num_arg("session-timeout-ms", 6000u64),
+    );
     let consumer = ConsumerActor::builder(config)
         .downstream(AckAll.start().recipient())
         .acked(ledger.clone().recipient())

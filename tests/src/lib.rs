@@ -82,14 +82,32 @@ pub fn broker() -> Broker {
     Broker::from_env(BROKERS_VAR).expect("start the broker")
 }
 
+/// The env var naming the group protocol the suite joins with: `classic` (the default) or
+/// `consumer` (KIP-848; the broker then owns sessions and assignment).
+pub const GROUP_PROTOCOL_VAR: &str = "GIG_TEST_GROUP_PROTOCOL";
+
+/// The suite's group protocol, from `GIG_TEST_GROUP_PROTOCOL`.
+pub fn group_protocol() -> String {
+    std::env::var(GROUP_PROTOCOL_VAR)
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "classic".to_string())
+}
+
+/// Whether the suite runs under the KIP-848 consumer group protocol.
+pub fn consumer_protocol() -> bool {
+    group_protocol().eq_ignore_ascii_case("consumer")
+}
+
 /// A config for tests: short session timeouts, so group changes settle fast on any backend.
 /// `GIG_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts.
 pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
-    let config = ConsumerConfig::new(broker.bootstrap_servers(), unique("group"))
-        .topics([topic])
-        .property("session.timeout.ms", "6000")
-        .property("heartbeat.interval.ms", "500")
-        .property("topic.metadata.refresh.interval.ms", "1000");
+    let config = gig_examples::quick_group(
+        ConsumerConfig::new(broker.bootstrap_servers(), unique("group")).topics([topic]),
+        &group_protocol(),
+        6000,
+    )
+    .property("topic.metadata.refresh.interval.ms", "1000");
     match std::env::var("GIG_RDKAFKA_DEBUG") {
         Ok(contexts) => config.property("debug", contexts),
         Err(_) => config,
@@ -98,9 +116,19 @@ pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
 
 /// Creates a topic with a unique name.
 pub async fn topic(broker: &Broker, prefix: &str, partitions: i32) -> String {
+    topic_with(broker, prefix, partitions, &[]).await
+}
+
+/// Creates a topic with a unique name and topic-level configs (external brokers only).
+pub async fn topic_with(
+    broker: &Broker,
+    prefix: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> String {
     let name = unique(prefix);
     broker
-        .create_topic(&name, partitions)
+        .create_topic_with(&name, partitions, configs)
         .await
         .expect("create topic");
     name

@@ -46,6 +46,12 @@ async fn produce_awkward(broker: &Broker, topic: &str) -> Vec<ProducerRecord> {
     records
 }
 
+/// A topic that takes the 1 MB record: Kafka's default `max.message.bytes` (1 MiB + 12 B)
+/// is smaller than a batch holding it.
+async fn roomy_topic(broker: &Broker, prefix: &str) -> String {
+    topic_with(broker, prefix, 1, &[("max.message.bytes", "2000000")]).await
+}
+
 /// A large fetch size, so that the 1 MB record is fetched in one go on any broker.
 fn roomy(config: ConsumerConfig) -> ConsumerConfig {
     config.property("max.partition.fetch.bytes", "2000000")
@@ -54,7 +60,7 @@ fn roomy(config: ConsumerConfig) -> ConsumerConfig {
 #[actix::test]
 async fn a_bytes_downstream_gets_every_awkward_record_unchanged() {
     let broker = broker();
-    let topic = topic(&broker, "awkward", 1).await;
+    let topic = roomy_topic(&broker, "awkward").await;
     let produced = produce_awkward(&broker, &topic).await;
     let ledger = Ledger::default();
     let (downstream, delivered) = Scripted::new(|_| Action::Ack);
@@ -101,7 +107,7 @@ impl Handler<Typed<Order>> for Orders {
 #[actix::test]
 async fn a_typed_downstream_gets_what_decodes_and_the_rest_is_undecodable() {
     let broker = broker();
-    let topic = topic(&broker, "typed", 1).await;
+    let topic = roomy_topic(&broker, "typed").await;
     let produced = produce_awkward(&broker, &topic).await;
     let ledger = Ledger::default();
     let (acked, no_acked) = ledger.start();

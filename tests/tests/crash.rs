@@ -22,6 +22,7 @@ async fn sigkilled_consumers_lose_nothing_and_repeat_only_uncommitted_records() 
         topic,
         group: unique("crash-group"),
         session_timeout_ms: 3000,
+        group_protocol: group_protocol(),
     };
     let summary = tokio::time::timeout(
         Duration::from_secs(400),

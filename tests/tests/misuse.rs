@@ -56,13 +56,19 @@ async fn a_topic_created_after_subscribing_is_read_once_it_exists() {
     let name = unique("later");
     let ledger = Ledger::default();
     let (consumer, _) = start(config(&broker, &name), &ledger, |_| Action::Ack);
-    // librdkafka reports the missing topic as a consumer error and keeps subscribed.
-    let stats = stats_until(&consumer, Duration::from_secs(30), |s| s.client_errors > 0).await;
-    report(&format!(
-        "missing topic: last={}",
-        stats.last_client_error.clone().unwrap_or_default()
-    ));
-    assert_eq!(stats.received, 0);
+    if consumer_protocol() {
+        // The broker matches subscriptions by name (KIP-848): librdkafka reports nothing
+        // for a topic that does not exist yet, so there is no error to wait for.
+        report("consumer protocol: a missing topic raises no client error (not asserted)");
+    } else {
+        // librdkafka reports the missing topic as a consumer error and keeps subscribed.
+        let stats = stats_until(&consumer, Duration::from_secs(30), |s| s.client_errors > 0).await;
+        report(&format!(
+            "missing topic: last={}",
+            stats.last_client_error.clone().unwrap_or_default()
+        ));
+        assert_eq!(stats.received, 0);
+    }
 
     broker.create_topic(&name, 2).await.expect("create topic");
     produce(&broker, &name, 2, 0, 20).await;

@@ -16,7 +16,6 @@ use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
 use log::info;
 
-const TOPIC: &str = "quickstart";
 const RECORDS: usize = 100;
 
 /// Acks every record except every tenth, which it ignores (so it times out).
@@ -79,18 +78,20 @@ impl Handler<NoAcked> for NoAckedLog {
 async fn run() -> Result<Stats, GigError> {
     let broker = Broker::external_or_embedded(gig_examples::brokers())?;
     info!("broker: {} ({})", broker.bootstrap_servers(), broker.kind());
-    broker.create_topic(TOPIC, 2).await?;
+    let topic = gig_examples::run_topic("quickstart", &broker);
+    broker.create_topic(&topic, 2).await?;
 
     let producer = GigProducer::new(&broker.bootstrap_servers())?;
     for i in 0..RECORDS {
-        let record = ProducerRecord::new(TOPIC, format!("value{i}")).key(format!("key{i}"));
+        let record =
+            ProducerRecord::new(topic.as_str(), format!("value{i}")).key(format!("key{i}"));
         producer.send(record).await?;
     }
-    info!("produced {RECORDS} records to {TOPIC}");
+    info!("produced {RECORDS} records to {topic}");
 
     let group = format!("quickstart-{}", std::process::id());
     let config = ConsumerConfig::new(broker.bootstrap_servers(), group)
-        .topics([TOPIC])
+        .topics([topic.as_str()])
         .ack_timeout(Duration::from_secs(1));
     let consumer = ConsumerActor::builder(config)
         .downstream(Worker.start().recipient())

@@ -20,7 +20,6 @@ use gig_actors::testkit::Broker;
 use log::info;
 use tokio::sync::watch;
 
-const TOPIC: &str = "seed-scenario";
 const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What happened, in order: "who: what".
@@ -124,6 +123,7 @@ fn consumer(
     name: &'static str,
     silent: bool,
     brokers: &str,
+    topic: &str,
     group: &str,
     journal: &Journal,
 ) -> Result<Addr<ConsumerActor>, GigError> {
@@ -137,11 +137,13 @@ fn consumer(
         journal: journal.clone(),
     }
     .start();
-    let config = ConsumerConfig::new(brokers, group)
-        .topics([TOPIC])
-        .ack_timeout(ACK_TIMEOUT)
-        .property("session.timeout.ms", "6000")
-        .property("heartbeat.interval.ms", "500");
+    let config = gig_examples::quick_group(
+        ConsumerConfig::new(brokers, group)
+            .topics([topic])
+            .ack_timeout(ACK_TIMEOUT),
+        &gig_examples::group_protocol(),
+        6000,
+    );
     ConsumerActor::builder(config)
         .downstream(downstream.recipient())
         .acked(outcomes.clone().recipient())
@@ -153,18 +155,21 @@ async fn run() -> Result<String, GigError> {
     let broker = Broker::external_or_embedded(gig_examples::brokers())?;
     let brokers = broker.bootstrap_servers();
     info!("broker: {brokers} ({})", broker.kind());
-    broker.create_topic(TOPIC, 1).await?;
+    let topic = gig_examples::run_topic("seed-scenario", &broker);
+    broker.create_topic(&topic, 1).await?;
     let producer = GigProducer::new(&brokers)?;
     let group = format!("seed-{}", std::process::id());
     let journal = Journal::new();
     let started = Instant::now();
 
-    let c1 = consumer("consumer1", true, &brokers, &group, &journal)?;
-    producer.send(ProducerRecord::new(TOPIC, "value1")).await?;
+    let c1 = consumer("consumer1", true, &brokers, &topic, &group, &journal)?;
+    producer
+        .send(ProducerRecord::new(topic.as_str(), "value1"))
+        .await?;
     journal.wait_for("consumer1: received value1").await;
 
     info!("consumer2 joins the group");
-    let c2 = consumer("consumer2", false, &brokers, &group, &journal)?;
+    let c2 = consumer("consumer2", false, &brokers, &topic, &group, &journal)?;
     while c2
         .send(GetStats)
         .await
@@ -180,16 +185,18 @@ async fn run() -> Result<String, GigError> {
         .map_err(|_| GigError::Stopped)??;
     journal.wait_for("NoAckedActor: value1").await;
 
-    producer.send(ProducerRecord::new(TOPIC, "value2")).await?;
+    producer
+        .send(ProducerRecord::new(topic.as_str(), "value2"))
+        .await?;
     journal.wait_for("AckedActor: value2").await;
     let took = started.elapsed();
 
     let s1 = c1.send(Stop).await.map_err(|_| GigError::Stopped)??;
     let s2 = c2.send(Stop).await.map_err(|_| GigError::Stopped)??;
-    let committed = s1.committed(TOPIC, 0).max(s2.committed(TOPIC, 0));
+    let committed = s1.committed(&topic, 0).max(s2.committed(&topic, 0));
     Ok(format!(
         "value1: delivered {}x, no-acked {}x (timed out, not re-sent); value2: acked {}x by consumer2; \
-         partition {TOPIC}/0 committed at {}; no stall: value2 handed over {:.1}s after start",
+         partition {topic}/0 committed at {}; no stall: value2 handed over {:.1}s after start",
         journal.count(": received value1"),
         journal.count("NoAckedActor: value1"),
         journal.count("AckedActor: value2"),

@@ -31,8 +31,10 @@ const FETCH_BATCH: usize = 1024;
 /// How long one blocking poll waits for a message when none is queued.
 const IDLE_POLL: Duration = Duration::from_millis(50);
 /// Past this long at the in-flight limit, the poll thread pauses the partitions and polls
-/// again, so group callbacks are served (well inside `max.poll.interval.ms`, 300 s).
-const STOPPED_POLL_LIMIT: Duration = Duration::from_secs(10);
+/// again, so group callbacks are served: a rebalance waits at most this long for a member
+/// at its limit. Not at once: a pause drops what librdkafka prefetched for the partition,
+/// and at full speed the limit is reached and left many times a second.
+const STOPPED_POLL_LIMIT: Duration = Duration::from_secs(1);
 
 /// A partition, as the actor and the poller name it.
 pub(crate) type Partition = (Arc<str>, i32);

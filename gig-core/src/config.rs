@@ -403,6 +403,11 @@ impl ConsumerConfig {
         let mut props = BTreeMap::new();
         // Defaults a user may override. A new group reads a topic from the start.
         props.insert("auto.offset.reset".to_string(), "earliest".to_string());
+        // librdkafka stops fetching a partition whose local queue passed
+        // `queued.min.messages` and looks again only after this back-off (1 s by default).
+        // Gig's in-flight gate holds consumption now and then, so the queue passes that
+        // mark often, and a partition then sat idle for the whole second.
+        props.insert("fetch.queue.backoff.ms".to_string(), "10".to_string());
         // Incremental rebalancing: partitions that stay keep flowing during a rebalance,
         // and a member revokes only once the group has synced, so the commit Gig makes on
         // revocation lands in a stable group instead of being refused mid-join. The
@@ -441,6 +446,7 @@ mod tests {
         assert_eq!(props["session.timeout.ms"], "6000");
         assert_eq!(props["enable.auto.commit"], "false");
         assert_eq!(props["auto.offset.reset"], "earliest");
+        assert_eq!(props["fetch.queue.backoff.ms"], "10");
         assert_eq!(props["partition.assignment.strategy"], "cooperative-sticky");
         let eager =
             ConsumerConfig::new("b", "g").property("partition.assignment.strategy", "range");

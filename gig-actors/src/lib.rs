@@ -1,36 +1,40 @@
 //! # gig-actors — Kafka for actix, where a silent consumer never blocks a partition
 //!
-//! A record's path, poll to commit:
+//! A record's path, poll to commit (file: function):
 //!
-//! 1. [`client::poller`](crate::ConsumerActor) `run`, the poll thread (one per consumer),
-//!    fetches records with rdkafka and sends them to the [`ConsumerActor`] in batches.
-//! 2. `consumer::dispatch` hands them to the record pipeline ([`gig_core::Pipeline`]),
-//!    which tracks each one in its ack book (deadline = now + ack timeout); `driver` sends
-//!    each to the user's *downstream* actor as a [`Delivery`] (or [`DeliveryBatch`], or
-//!    decoded as [`Typed`]).
+//! 1. `client/poller.rs: run`, the poll thread (one per consumer), fetches records with
+//!    rdkafka and sends them to the [`ConsumerActor`] in batches (`Fetched`).
+//! 2. `consumer/dispatch.rs` hands them to `driver.rs: fetched`, which gives them to the
+//!    record pipeline ([`gig_core::Pipeline::handle_fetched`]: tracked in the ack book,
+//!    deadline = now + ack timeout) and sends what it releases to the user's *downstream*
+//!    actor (`downstream.rs: send`) as a [`Delivery`] (or [`DeliveryBatch`], or decoded as
+//!    [`Typed`]).
 //! 3. The downstream answers each record with [`Delivery::ack`] or [`Delivery::nack`], in
-//!    any order, now or later; the answers come back through one queue. A record not
-//!    answered by its deadline times out (one timer serves all deadlines); one dropped
-//!    unanswered goes at once as [`NoAckReason::Dropped`].
-//! 4. Acked records go in batches to the user's AckedActor ([`Acked`]); nacked, timed-out,
-//!    dropped and undeliverable ones to the NoAckedActor ([`NoAcked`]), with the
-//!    [`NoAckReason`]. Nothing is redelivered to the downstream.
-//! 5. When a handler accepts a batch, its offsets may be committed: per partition, up to the
-//!    first record not yet accepted, so out-of-order acks never commit past a record whose
-//!    outcome is not handed over. `consumer::commit` asks the commit thread every
-//!    `commit_interval` or `commit_every` records; on revocation (`consumer::rebalance`)
-//!    and stop (`consumer::shutdown`) the poll thread commits, with the same one
-//!    synchronous commit.
+//!    any order, now or later; answers come back through one queue (`answers.rs`) to
+//!    `driver.rs: answers_queued`. A record not answered by its deadline times out (one
+//!    timer serves all deadlines); one dropped unanswered goes at once as
+//!    [`NoAckReason::Dropped`].
+//! 4. `driver.rs: hand_over` gives outcomes in batches to the user's AckedActor
+//!    ([`Acked`]) and NoAckedActor ([`NoAcked`], with the [`NoAckReason`]). Nothing is
+//!    redelivered to the downstream.
+//! 5. Once a handler accepts a batch, its offsets may be committed: per partition, up to
+//!    the first record not yet accepted, so out-of-order acks never commit past a record
+//!    whose outcome is not handed over. `consumer/commit.rs` asks the commit thread
+//!    (`client/committer.rs`) every `commit_interval` or `commit_every` records; a
+//!    revocation (`consumer/rebalance.rs`, `client/context.rs`) and a stop
+//!    (`consumer/shutdown.rs`, `client/final_commit.rs`) commit on the poll thread. All go
+//!    through `client/commit.rs: commit_sync`.
 //!
 //! When more than `max_in_flight` records await their outcome, fetching stops (the poll
 //! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.
 //!
 //! The files, top down: [`consumer`] (the actor, one file per concern: builder, dispatch,
 //! commit, rebalance, shutdown, subscribe, stats) and [`rehearsal`] (the same pipeline on
-//! tokio's clock, fed by you) both drive the pipeline through `driver`, which sends to the
-//! `downstream` and hands over ([`outcome`]); [`delivery`] and [`typed`] are what the
-//! downstream gets, `answers` the way back. `client` is the Kafka side: the poll thread,
-//! librdkafka's callbacks, the commit thread, the in-flight gate. Beside them:
+//! tokio's clock, fed by you) both drive the pipeline through `driver.rs`, which sends to
+//! the `downstream.rs` and hands over ([`outcome`]); [`delivery`] and [`typed`] are what
+//! the downstream gets, `answers.rs` the way back. `client/` is the Kafka side, below the
+//! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
+//! in-flight gate; its threads report through messages of their own. Beside them:
 //! [`producer`], the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
 //! with the `testkit` feature, `testkit` (the embedded broker). Users import [`prelude`].
 

@@ -58,7 +58,8 @@ const CLASSIC_ONLY: &[(&str, &str)] = &[
 /// Configuration of one `ConsumerActor`.
 ///
 /// Built in code (`ConsumerConfig::new(brokers, group).topics(..)..`) or loaded from JSON
-/// with [`ConsumerConfig::from_json_file`]. Durations are milliseconds in JSON:
+/// with [`ConsumerConfig::from_json_file`]. Durations are milliseconds in JSON, and at
+/// most [`MAX_DURATION`] (one day):
 ///
 /// ```json
 /// { "brokers": "127.0.0.1:9092", "group_id": "billing", "topics": ["orders"],

@@ -1,18 +1,18 @@
 //! The consumer actor: Kafka in, the record pipeline in the middle, the user's actors out.
 //!
-//! [`ConsumerActor`] owns a [`Client`] (librdkafka, its poll and commit threads) and a
-//! [`Driver`] (the record pipeline and the actors it talks to). Its handlers sit with the
+//! [`ConsumerActor`] owns a `Client` (librdkafka, its poll and commit threads) and a
+//! `Driver` (the record pipeline and the actors it talks to). Its handlers sit with the
 //! concern they serve, one file each:
 //!
-//! - [`builder`]: [`ConsumerBuilder`](builder::ConsumerBuilder): the config, the downstream
+//! - `builder`: [`ConsumerBuilder`](crate::ConsumerBuilder): the config, the downstream
 //!   and the outcome actors.
-//! - [`dispatch`]: fetched records and the downstream's answers, into the pipeline; the
+//! - `dispatch`: fetched records and the downstream's answers, into the pipeline; the
 //!   in-flight limit published to the poll thread.
-//! - [`commit`]: commits (interval, count, the `Commit` command) and their results.
-//! - [`rebalance`]: revoked partitions resolved and committed before they are released.
-//! - [`shutdown`]: `Stop`: resolve, make the final commit, close.
-//! - [`subscribe`]: `Subscribe`, `Assign`, `Unsubscribe`.
-//! - [`stats`]: `GetStats`, and the stats logged every `stats_interval`.
+//! - `commit`: commits (interval, count, the `Commit` command) and their results.
+//! - `rebalance`: revoked partitions resolved and committed before they are released.
+//! - `shutdown`: `Stop`: resolve, make the final commit, close.
+//! - `subscribe`: `Subscribe`, `Assign`, `Unsubscribe`.
+//! - `stats`: `GetStats`, and the stats logged every `stats_interval`.
 
 pub(crate) mod builder;
 pub(crate) mod commit;
@@ -112,10 +112,12 @@ impl Actor for ConsumerActor {
     fn stopped(&mut self, _: &mut Context<Self>) {
         // Stopped without `Stop` (the system is shutting down): the client still closes,
         // off this thread.
-        let close = self.client.close();
-        let _ = std::thread::Builder::new()
-            .name("gig-close".to_string())
-            .spawn(close);
+        if self.client.kafka().is_ok() {
+            let close = self.client.close();
+            let _ = std::thread::Builder::new()
+                .name("gig-close".to_string())
+                .spawn(close);
+        }
         for waiter in self.stop_waiters.drain(..) {
             let _ = waiter.send(Err(GigError::Stopped));
         }

@@ -81,7 +81,7 @@ impl Drop for AckHandle {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Delivery {
-    /// The record.
+    /// The record, shared with the consumer's ack book (no copy).
     pub record: Record,
     handle: AckHandle,
 }
@@ -96,12 +96,12 @@ impl Delivery {
         self.handle.deadline
     }
 
-    /// Acks the record.
+    /// Acks the record: it goes to the AckedActor.
     pub fn ack(self) {
         self.handle.ack();
     }
 
-    /// Nacks the record with a reason.
+    /// Nacks the record with a reason: it goes to the NoAckedActor at once.
     pub fn nack(self, reason: impl Into<String>) {
         self.handle.nack(reason);
     }

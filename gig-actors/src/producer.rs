@@ -38,19 +38,19 @@ impl ProducerRecord {
         }
     }
 
-    /// Sets the key.
+    /// Gives the record a key: the partitioner keeps records of one key together.
     pub fn key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.key = Some(key.into());
         self
     }
 
-    /// Sets the partition.
+    /// Writes the record to this partition rather than the partitioner's choice.
     pub fn partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
         self
     }
 
-    /// Adds a header.
+    /// Adds a header after those already set.
     pub fn header(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
         self.headers.push(Header {
             key: key.into(),

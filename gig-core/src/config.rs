@@ -233,7 +233,7 @@ impl ConsumerConfig {
         self
     }
 
-    /// The ack timeout.
+    /// How long the downstream has to answer a record (see the field).
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
         self
@@ -261,13 +261,13 @@ impl ConsumerConfig {
         self
     }
 
-    /// The in-flight limit.
+    /// Records not yet handed over before fetching pauses (see the field).
     pub fn max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit;
         self
     }
 
-    /// The commit interval.
+    /// How often resolved offsets are committed (see the field).
     pub fn commit_interval(mut self, interval: Duration) -> Self {
         self.commit_interval = interval;
         self

@@ -54,7 +54,7 @@ impl fmt::Display for NoAckReason {
 /// A record that was not acked, and why.
 #[derive(Debug, Clone)]
 pub struct NoAckedRecord {
-    /// The record.
+    /// The record as it was fetched.
     pub record: Record,
     /// Why it was not acked.
     pub reason: NoAckReason,

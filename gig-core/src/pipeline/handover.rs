@@ -12,7 +12,7 @@ use crate::record::Record;
 pub struct Outbound {
     /// Names the record in the answer.
     pub token: Token,
-    /// The record.
+    /// The record, shared with the ack book (one reference count).
     pub record: Record,
     /// When it times out if not answered.
     pub deadline: Instant,

@@ -82,7 +82,7 @@ fn status(id: &str, stats: &Stats) -> String {
     json!({ "id": id, "assignment": stats.assignment, "committed": committed }).to_string()
 }
 
-async fn run() -> Result<(), GigError> {
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (brokers, topic, group, path, id) = (
         arg("brokers"),
         arg("topic"),
@@ -94,7 +94,7 @@ async fn run() -> Result<(), GigError> {
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|e| GigError::Shutdown(format!("cannot open ledger {path}: {e}")))?;
+        .map_err(|e| format!("cannot open ledger {path}: {e}"))?;
     let ledger = FileLedger {
         file: std::io::BufWriter::new(file),
     }
@@ -127,10 +127,7 @@ async fn run() -> Result<(), GigError> {
             _ = &mut closed => break,
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
-        let stats = consumer
-            .send(GetStats)
-            .await
-            .map_err(|_| GigError::Stopped)?;
+        let stats = consumer.send(GetStats).await?;
         let line = status(&id, &stats);
         if line != last {
             println!("{line}");
@@ -138,7 +135,7 @@ async fn run() -> Result<(), GigError> {
             last = line;
         }
     }
-    let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    let stats = consumer.send(Stop).await??;
     println!("{}", status(&id, &stats));
     Ok(())
 }

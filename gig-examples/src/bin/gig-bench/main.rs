@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
-//! alike). `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
+//! alike); either way the allocator is wrapped to count allocations (`counting.rs`), and
+//! each phase reports its allocations per record. `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
 //! properties to the consumers (raw and Gig) and to the producer.
 //!
 //! Phases, each repeated `--repeat` times (the median is reported), per partition count:
@@ -44,9 +45,15 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+mod counting;
+
+#[cfg(not(feature = "mimalloc"))]
+#[global_allocator]
+static ALLOCATOR: counting::Counting<std::alloc::System> = counting::Counting(std::alloc::System);
+
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: counting::Counting<mimalloc::MiMalloc> = counting::Counting(mimalloc::MiMalloc);
 
 /// How far the embedded-broker producer may run ahead of the consumer, per partition.
 const AHEAD_PER_PARTITION: u64 = 20_000;
@@ -67,6 +74,8 @@ struct Settings {
 #[derive(Clone, Debug, Default)]
 struct Run {
     secs: f64,
+    /// Heap allocations in the process while the phase ran.
+    allocs: u64,
     peak_rss_mb: f64,
     late_ms: Option<(f64, f64, f64)>,
 }
@@ -219,6 +228,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
     let mut progress = Progress::new(label, s.records, done.clone());
     reset_peak_rss();
     let embedded_feed = feeder(brokers, topic, partitions, s, &done);
+    let allocs = counting::allocations();
     let start = Instant::now();
     consumer
         .assign(&tpl)
@@ -246,11 +256,13 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let allocs = counting::allocations() - allocs;
     done.store(count, Ordering::Relaxed);
     finish_feed(embedded_feed);
     assert!(touched > 0);
     Run {
         secs,
+        allocs,
         peak_rss_mb: peak_rss_mb(),
         late_ms: None,
     }
@@ -514,6 +526,7 @@ async fn gig_run(
 
     reset_peak_rss();
     let feed = feeder(brokers, topic, partitions, s, &delivered);
+    let allocs = counting::allocations();
     let start = Instant::now();
     consumer
         .send(Assign(starts))
@@ -537,6 +550,7 @@ async fn gig_run(
         fail(&format!("final commit: {e}"));
     }
     let secs = start.elapsed().as_secs_f64();
+    let allocs = counting::allocations() - allocs;
     let peak = peak_rss_mb();
     finish_feed(feed);
     let stats = consumer
@@ -553,9 +567,56 @@ async fn gig_run(
     }
     Run {
         secs,
+        allocs,
         peak_rss_mb: peak,
         late_ms: (mode == Mode::Silent).then(|| percentiles(late)),
     }
+}
+
+/// One message to an actor on this thread, to count what actix allocates per message.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Ping;
+
+struct Pinged {
+    left: u64,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Actor for Pinged {
+    type Context = Context<Self>;
+}
+
+impl Handler<Ping> for Pinged {
+    type Result = ();
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {
+        self.left -= 1;
+        if self.left == 0 {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Heap allocations actix makes per `do_send` through a `Recipient` (as Gig sends each
+/// `Delivery`) to an actor on the same thread: its envelope and its mailbox queue node.
+/// Measured, so that per-record counts can be split into actix's and Gig's own.
+async fn actix_allocs_per_message() -> f64 {
+    const N: u64 = 100_000;
+    let (tx, rx) = oneshot::channel();
+    let recipient = Pinged {
+        left: N,
+        done: Some(tx),
+    }
+    .start()
+    .recipient::<Ping>();
+    let before = counting::allocations();
+    for _ in 0..N {
+        recipient.do_send(Ping);
+    }
+    let _ = rx.await;
+    (counting::allocations() - before) as f64 / N as f64
 }
 
 fn percentiles(mut v: Vec<f32>) -> (f64, f64, f64) {
@@ -680,6 +741,8 @@ async fn run() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
+    let actix_allocs = actix_allocs_per_message().await;
+    eprintln!("actix: {actix_allocs:.2} allocations per message sent");
     let phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
     let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
     for &partitions in &partition_counts {
@@ -716,10 +779,11 @@ async fn run() {
                     _ => gig_run(&brokers, &topic, partitions, &s, Mode::Silent, label).await,
                 };
                 eprintln!(
-                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), peak RSS {:.0} MB",
+                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), {:.3} allocations per record, peak RSS {:.0} MB",
                     r + 1,
                     s.records as f64 / run.secs,
                     run.secs,
+                    run.allocs as f64 / s.records as f64,
                     run.peak_rss_mb
                 );
                 runs.push(run);
@@ -740,6 +804,7 @@ async fn run() {
 
     // The table.
     let rps = |r: &Run| s.records as f64 / r.secs;
+    let per_record = |r: &Run| (r.allocs as f64 / s.records as f64 * 1000.0).round() / 1000.0;
     println!();
     println!(
         "broker: {} ({}), mode: {mode}, {} records of {} B, median of {}",
@@ -755,8 +820,11 @@ async fn run() {
         .collect();
     println!("consumer properties (raw and Gig): {}", tuning.join(", "));
     println!(
-        "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10}",
-        "phase", "parts", "records/s", "MB/s", "x raw", "p99 late ms", "peak RSS"
+        "allocations per record: the whole process's; actix makes {actix_allocs:.2} per message sent"
+    );
+    println!(
+        "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10} {:>10}",
+        "phase", "parts", "records/s", "MB/s", "x raw", "p99 late ms", "allocs/rec", "peak RSS"
     );
     let mut by_partitions = serde_json::Map::new();
     for (partitions, phases) in &table {
@@ -765,7 +833,7 @@ async fn run() {
         for (phase, run) in phases {
             let r = rps(run);
             println!(
-                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>8.0} MB",
+                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>10.3} {:>7.0} MB",
                 phase,
                 partitions,
                 r,
@@ -773,9 +841,15 @@ async fn run() {
                 r / raw,
                 run.late_ms
                     .map_or("-".to_string(), |l| format!("{:.1}", l.1)),
+                per_record(run),
                 run.peak_rss_mb
             );
             entry.insert(format!("{phase}_rps"), json!(r.round()));
+            entry.insert(
+                format!("{phase}_ratio"),
+                json!((r / raw * 1000.0).round() / 1000.0),
+            );
+            entry.insert(format!("{phase}_allocs_per_record"), json!(per_record(run)));
             entry.insert(
                 format!("{phase}_peak_rss_mb"),
                 json!(run.peak_rss_mb.round()),
@@ -825,7 +899,13 @@ async fn run() {
             "gig_silent_rps": rps(&phases["gig-silent"]).round(),
             "ratio_ack": (rps(&phases["gig-ack"]) / raw * 1000.0).round() / 1000.0,
             "ratio_batch": (rps(&phases["gig-batch"]) / raw * 1000.0).round() / 1000.0,
+            "ratio_silent": (rps(&phases["gig-silent"]) / raw * 1000.0).round() / 1000.0,
             "silent_late_p99_ms": phases["gig-silent"].late_ms.map(|l| (l.1 * 10.0).round() / 10.0),
+            "allocs_per_record_raw": per_record(&phases["raw"]),
+            "allocs_per_record_ack": per_record(&phases["gig-ack"]),
+            "allocs_per_record_batch": per_record(&phases["gig-batch"]),
+            "allocs_per_record_silent": per_record(&phases["gig-silent"]),
+            "actix_allocs_per_message": (actix_allocs * 100.0).round() / 100.0,
             "memory_peak_rss_mb": memory.as_ref().map(|m| m.0.round()),
             "by_partitions": by_partitions,
         });

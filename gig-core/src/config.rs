@@ -140,8 +140,7 @@ impl AckTimeoutHeader {
     /// The timeout `record` asks for: `None` without the header, `Some(Err(why))` when its
     /// value is not a number of milliseconds, else the value bounded by `max`.
     pub fn timeout_of(&self, record: &Record) -> Option<Result<Duration, String>> {
-        let header = record.header(&self.name)?;
-        let value = header.value.as_deref().unwrap_or_default();
+        let value = record.header_value(&self.name)?.unwrap_or_default();
         Some(
             std::str::from_utf8(value)
                 .ok()
@@ -579,7 +578,7 @@ mod tests {
         let header = c.ack_timeout_header.clone().unwrap();
         assert_eq!(header.max, Duration::from_secs(60));
         let with = |value: Option<&str>| {
-            let mut data = test_record(&"t".into(), 0, 0).data().clone();
+            let mut data = test_record(&"t".into(), 0, 0).to_data();
             data.headers.push(Header {
                 key: "gig.ack-timeout-ms".into(),
                 value: value.map(|v| v.as_bytes().to_vec()),

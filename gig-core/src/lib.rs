@@ -49,4 +49,4 @@ pub use key_queues::KeyQueues;
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use partition_book::PartitionBook;
 pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
-pub use record::{Header, Record, RecordData};
+pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};

@@ -119,7 +119,7 @@ impl Pipeline {
         for record in records {
             if self.config.key_ordering && self.keys.busy(&record) {
                 // Its clock starts when the record ahead of it has an outcome.
-                match self.book.track_deferred(record.clone()) {
+                match self.book.track_deferred(record.clone(), now) {
                     Some(token) => {
                         self.counters.received += 1;
                         self.keys.push(token, record);

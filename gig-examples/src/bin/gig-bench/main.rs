@@ -3,8 +3,11 @@
 //! ```text
 //! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
-//!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15]
+//!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
 //! ```
+//!
+//! `--phase raw|gig-ack|gig-batch|gig-silent` runs that phase alone and prints no table,
+//! e.g. under `valgrind --tool=callgrind` to see where its instructions go.
 //!
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
 //! alike); either way the allocator is wrapped to count allocations (`counting.rs`), and
@@ -743,7 +746,18 @@ async fn run() {
 
     let actix_allocs = actix_allocs_per_message().await;
     eprintln!("actix: {actix_allocs:.2} allocations per message sent");
-    let phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
+    let all_phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
+    let only = gig_examples::arg("phase");
+    let phases: Vec<&str> = match &only {
+        Some(only) => all_phases
+            .into_iter()
+            .filter(|p| p == only)
+            .collect(),
+        None => all_phases.to_vec(),
+    };
+    if phases.is_empty() {
+        fail("--phase: one of raw, gig-ack, gig-batch, gig-silent");
+    }
     let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
     for &partitions in &partition_counts {
         let mut topics = Vec::new();
@@ -756,7 +770,7 @@ async fn run() {
             eprintln!("  produced in {:.2}s", t.elapsed().as_secs_f64());
             topics.push(topic);
         }
-        for phase in phases {
+        for &phase in &phases {
             let mut runs = Vec::new();
             for r in 0..s.repeat {
                 let topic = if embedded {
@@ -795,6 +809,9 @@ async fn run() {
         }
     }
 
+    if only.is_some() {
+        return;
+    }
     let memory = if embedded {
         eprintln!("memory phase: skipped on the embedded broker (its backlog would live in this process); run with --brokers");
         None

@@ -52,6 +52,16 @@ pub(crate) struct Closed {
     pub(crate) result: KafkaResult<()>,
 }
 
+/// What the poll thread reads of each record, besides its key and payload.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading {
+    /// Hold records until their `gig.retry.due` time.
+    pub(crate) wait_for_due: bool,
+    /// Copy each record's headers (librdkafka parses them per record; see
+    /// `ConsumerConfig::headers`).
+    pub(crate) headers: bool,
+}
+
 /// Where the poll thread reports.
 pub(crate) struct PollerLinks {
     pub(crate) fetched: Recipient<Fetched>,
@@ -63,13 +73,13 @@ pub(crate) fn run(
     consumer: Arc<BaseConsumer<GigContext>>,
     final_offsets: Receiver<Vec<CommitOffset>>,
     actor: PollerLinks,
-    wait_for_due: bool,
+    reading: Reading,
 ) {
     let shared = consumer.context().shared().clone();
     let mut out = Outbox {
         actor,
         batch: RecordBatchBuilder::new(),
-        delays: wait_for_due.then(DueDelays::default),
+        delays: reading.wait_for_due.then(DueDelays::default),
     };
     let mut topics = TopicNames::default();
     let mut seen_revocations = shared.revocations.load(Ordering::SeqCst);
@@ -130,7 +140,7 @@ pub(crate) fn run(
         match polled {
             Some(Ok(message)) => {
                 if !shared.halted.load(Ordering::Relaxed) {
-                    push(&mut out.batch, &message, &mut topics);
+                    push(&mut out.batch, &message, &mut topics, reading.headers);
                 }
                 timeout = Duration::ZERO;
                 if out.batch.len() < FETCH_BATCH && out.batch.byte_len() < FETCH_BATCH_BYTES {
@@ -202,8 +212,13 @@ impl TopicNames {
     }
 }
 
-/// Copies a fetched message into the batch.
-fn push(batch: &mut RecordBatchBuilder, message: &BorrowedMessage<'_>, topics: &mut TopicNames) {
+/// Copies a fetched message into the batch, with its headers if `headers`.
+fn push(
+    batch: &mut RecordBatchBuilder,
+    message: &BorrowedMessage<'_>,
+    topics: &mut TopicNames,
+    headers: bool,
+) {
     batch.push(RecordParts {
         topic: topics.get(message.topic()),
         partition: message.partition(),
@@ -212,6 +227,9 @@ fn push(batch: &mut RecordBatchBuilder, message: &BorrowedMessage<'_>, topics: &
         key: message.key(),
         payload: message.payload(),
     });
+    if !headers {
+        return;
+    }
     if let Some(headers) = message.headers() {
         for h in headers.iter() {
             batch.push_header(h.key, h.value);

@@ -6,6 +6,9 @@
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
 //! ```
 //!
+//! Gig's consumers read no headers (`ConsumerConfig::headers(false)`), as raw reads none;
+//! `--headers` makes them read every record's headers, as Gig does by default.
+//!
 //! `--phase raw|gig-ack|gig-batch|gig-silent` runs that phase alone and prints no table,
 //! e.g. under `valgrind --tool=callgrind` to see where its instructions go.
 //!
@@ -500,7 +503,8 @@ async fn gig_run(
     }
     .start();
     let down = Down::new(mode == Mode::Silent, delivered.clone(), settled).start();
-    let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()));
+    let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()))
+        .headers(gig_examples::flag("headers"));
     for (key, value) in consumer_tuning() {
         config = config.property(&key, &value);
     }
@@ -749,10 +753,7 @@ async fn run() {
     let all_phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
     let only = gig_examples::arg("phase");
     let phases: Vec<&str> = match &only {
-        Some(only) => all_phases
-            .into_iter()
-            .filter(|p| p == only)
-            .collect(),
+        Some(only) => all_phases.into_iter().filter(|p| p == only).collect(),
         None => all_phases.to_vec(),
     };
     if phases.is_empty() {
@@ -836,6 +837,12 @@ async fn run() {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     println!("consumer properties (raw and Gig): {}", tuning.join(", "));
+    let headers = if gig_examples::flag("headers") {
+        "Gig reads every record's headers (raw reads none)"
+    } else {
+        "neither raw nor Gig reads headers (--headers: Gig does)"
+    };
+    println!("{headers}");
     println!(
         "allocations per record: the whole process's; actix makes {actix_allocs:.2} per message sent"
     );
@@ -923,6 +930,7 @@ async fn run() {
             "allocs_per_record_batch": per_record(&phases["gig-batch"]),
             "allocs_per_record_silent": per_record(&phases["gig-silent"]),
             "actix_allocs_per_message": (actix_allocs * 100.0).round() / 100.0,
+            "gig_reads_headers": gig_examples::flag("headers"),
             "memory_peak_rss_mb": memory.as_ref().map(|m| m.0.round()),
             "by_partitions": by_partitions,
         });

@@ -55,7 +55,9 @@ impl Downstream {
             Downstream::Batches { recipient, max } => {
                 let mut outbound = outbound.into_iter().peekable();
                 while outbound.peek().is_some() {
-                    let (mut tokens, mut records) = (Vec::new(), Vec::new());
+                    let size = outbound.len().min(*max);
+                    let (mut tokens, mut records) =
+                        (Vec::with_capacity(size), Vec::with_capacity(size));
                     // A batch is due when its earliest record is.
                     let mut due: Option<Instant> = None;
                     for o in outbound.by_ref().take(*max) {

@@ -14,7 +14,7 @@ mod commits;
 mod counters;
 mod handover;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
@@ -45,8 +45,10 @@ pub struct Pipeline {
     /// With key ordering: the keys at the downstream and the records queued behind them.
     keys: KeyQueues,
     outbound: Vec<Outbound>,
-    acked: Vec<(Token, Record)>,
-    no_acked: Vec<(Token, NoAckedRecord)>,
+    /// Outcomes waiting to be handed over, oldest first: a burst of timeouts can leave many
+    /// batches' worth here, taken off the front one batch at a time.
+    acked: VecDeque<(Token, Record)>,
+    no_acked: VecDeque<(Token, NoAckedRecord)>,
     counters: Counters,
     backoff: Duration,
     commits: commits::Commits,
@@ -61,8 +63,8 @@ impl Pipeline {
             book: AckBook::new(),
             keys: KeyQueues::new(),
             outbound: Vec::new(),
-            acked: Vec::new(),
-            no_acked: Vec::new(),
+            acked: VecDeque::new(),
+            no_acked: VecDeque::new(),
             counters: Counters::default(),
             backoff: FIRST_BACKOFF,
             commits: commits::Commits::default(),
@@ -169,7 +171,7 @@ impl Pipeline {
                 match verdict {
                     Verdict::Ack => {
                         self.counters.acked += 1;
-                        self.acked.push((token, record));
+                        self.acked.push_back((token, record));
                     }
                     Verdict::Nack(why) => {
                         self.counters.nacked += 1;
@@ -278,7 +280,7 @@ impl Pipeline {
 
     fn route_no_acked(&mut self, token: Token, record: Record, reason: NoAckReason) {
         self.no_acked
-            .push((token, NoAckedRecord { record, reason }));
+            .push_back((token, NoAckedRecord { record, reason }));
     }
 
     /// With key ordering, once `done` has an outcome: queues the next record of its key

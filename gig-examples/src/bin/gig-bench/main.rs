@@ -4,6 +4,7 @@
 //! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
+//!     [--silent-in-flight 300000] [--headers]
 //! ```
 //!
 //! Gig's consumers read no headers (`ConsumerConfig::headers(false)`), as raw reads none;
@@ -64,12 +65,13 @@ static ALLOCATOR: counting::Counting<mimalloc::MiMalloc> = counting::Counting(mi
 /// How far the embedded-broker producer may run ahead of the consumer, per partition.
 const AHEAD_PER_PARTITION: u64 = 20_000;
 const SILENT_TIMEOUT: Duration = Duration::from_millis(200);
-/// The silent phase's in-flight limit: room for what one timeout spans at full speed, so
-/// that the deadline, not the limit, sets the pace (README, Performance: why not more).
+/// The silent phase's in-flight limit (`--silent-in-flight`): room for what one timeout
+/// spans at full speed, so that the deadline, not the limit, sets the pace.
 const SILENT_IN_FLIGHT: usize = 300_000;
 
 struct Settings {
     records: u64,
+    silent_in_flight: usize,
     size: usize,
     repeat: usize,
     memory_records: u64,
@@ -511,7 +513,7 @@ async fn gig_run(
     if mode == Mode::Silent {
         config = config
             .ack_timeout(SILENT_TIMEOUT)
-            .max_in_flight(SILENT_IN_FLIGHT);
+            .max_in_flight(s.silent_in_flight);
     }
     let builder = ConsumerActor::builder(config)
         .acked(outcomes.clone().recipient())
@@ -706,6 +708,7 @@ fn median(runs: &[Run]) -> Run {
 async fn run() {
     let s = Settings {
         records: gig_examples::num_arg("records", 2_000_000),
+        silent_in_flight: gig_examples::num_arg("silent-in-flight", SILENT_IN_FLIGHT),
         size: gig_examples::num_arg("size", 100),
         repeat: gig_examples::num_arg("repeat", 3).max(1),
         memory_records: gig_examples::num_arg("memory-records", 5_000_000),
@@ -793,8 +796,11 @@ async fn run() {
                     }
                     _ => gig_run(&brokers, &topic, partitions, &s, Mode::Silent, label).await,
                 };
+                let late = run.late_ms.map_or(String::new(), |(p50, p99, max)| {
+                    format!(", late p50 {p50:.1} p99 {p99:.1} max {max:.1} ms")
+                });
                 eprintln!(
-                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), {:.3} allocations per record, peak RSS {:.0} MB",
+                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), {:.3} allocations per record, peak RSS {:.0} MB{late}",
                     r + 1,
                     s.records as f64 / run.secs,
                     run.secs,
@@ -931,6 +937,7 @@ async fn run() {
             "allocs_per_record_silent": per_record(&phases["gig-silent"]),
             "actix_allocs_per_message": (actix_allocs * 100.0).round() / 100.0,
             "gig_reads_headers": gig_examples::flag("headers"),
+            "silent_in_flight": s.silent_in_flight,
             "memory_peak_rss_mb": memory.as_ref().map(|m| m.0.round()),
             "by_partitions": by_partitions,
         });

@@ -646,7 +646,7 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
         "  memory: producing a backlog of {} records",
         s.memory_records
     );
-    produce(brokers, &topic, 1, s.memory_records, s.size, None);
+    produce_elsewhere(brokers, &topic, s.memory_records, s.size);
     let delivered = Arc::new(AtomicU64::new(0));
     let (done_tx, _done_rx) = oneshot::channel();
     let settled = Arc::new(AtomicU64::new(0));
@@ -687,6 +687,25 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
     (peak, samples)
 }
 
+/// Produces the backlog in a child process (this binary with `--produce-to`): librdkafka
+/// queues up to a gigabyte while producing, and what the allocator keeps of it after the
+/// flush would count in this process's RSS, not the consumer's.
+fn produce_elsewhere(brokers: &str, topic: &str, records: u64, size: usize) {
+    let me = std::env::current_exe().unwrap_or_else(|e| fail(&format!("own path: {e}")));
+    let status = std::process::Command::new(me)
+        .args(["--brokers", brokers, "--produce-to", topic])
+        .args([
+            "--records",
+            &records.to_string(),
+            "--size",
+            &size.to_string(),
+        ])
+        .status();
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        fail(&format!("producing to {topic} failed: {status:?}"));
+    }
+}
+
 async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
     let broker = Broker::External(brokers.to_string());
     if let Err(e) = broker.create_topic(topic, partitions).await {
@@ -714,6 +733,11 @@ async fn run() {
         memory_records: gig_examples::num_arg("memory-records", 5_000_000),
         memory_seconds: gig_examples::num_arg("memory-seconds", 15),
     };
+    if let (Some(topic), Some(brokers)) = (gig_examples::arg("produce-to"), gig_examples::brokers())
+    {
+        produce(&brokers, &topic, 1, s.records, s.size, None);
+        return;
+    }
     // The memory phase alone: its RSS then starts from a fresh process, not from what the
     // allocator kept of the phases before it.
     let memory_only = gig_examples::flag("memory-only");

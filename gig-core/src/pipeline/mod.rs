@@ -163,6 +163,14 @@ impl Pipeline {
         std::mem::take(&mut self.outbound)
     }
 
+    /// Like [`poll_outbound`](Self::poll_outbound), into `outbound`, which must be empty:
+    /// the two vectors trade places, so a driver that empties `outbound` each time
+    /// allocates none after the first.
+    pub fn poll_outbound_into(&mut self, outbound: &mut Vec<Outbound>) {
+        debug_assert!(outbound.is_empty());
+        std::mem::swap(&mut self.outbound, outbound);
+    }
+
     /// The downstream's answer for a record.
     pub fn handle_answer(&mut self, token: Token, verdict: Verdict, now: Instant) {
         match self.book.route(token) {

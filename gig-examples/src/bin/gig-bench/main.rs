@@ -685,6 +685,7 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
     }
     let peak = peak_rss_mb();
     let _ = consumer.send(Stop).await;
+    delete_topic(brokers, &topic).await;
     (peak, samples)
 }
 
@@ -704,6 +705,25 @@ fn produce_elsewhere(brokers: &str, topic: &str, records: u64, size: usize) {
         .status();
     if !status.as_ref().is_ok_and(|s| s.success()) {
         fail(&format!("producing to {topic} failed: {status:?}"));
+    }
+}
+
+/// Deletes a topic the benchmark made, so that repeated runs do not fill the broker's disk
+/// (each holds 200-500 MB); a failure only warns.
+async fn delete_topic(brokers: &str, topic: &str) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+
+    let admin: Result<AdminClient<DefaultClientContext>, _> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let deleted = match admin {
+        Ok(admin) => admin.delete_topics(&[topic], &options).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = deleted {
+        eprintln!("gig-bench: could not delete topic {topic}: {e}");
     }
 }
 
@@ -838,6 +858,9 @@ async fn run() {
                 .entry(partitions)
                 .or_default()
                 .insert(phase, median(&runs));
+        }
+        for topic in &topics {
+            delete_topic(&brokers, topic).await;
         }
     }
 

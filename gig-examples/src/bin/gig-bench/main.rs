@@ -18,7 +18,9 @@
 //! each phase reports its allocations per record. `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
 //! properties to the consumers (raw and Gig) and to the producer.
 //!
-//! Phases, each repeated `--repeat` times (the median is reported), per partition count:
+//! Phases, each repeated `--repeat` times (the median is reported), per partition count;
+//! the phases run round by round (raw, gig-ack, gig-batch, gig-silent, then again), so
+//! that a change in the machine's load falls on all of them alike:
 //! - **raw**: an rdkafka `BaseConsumer` reads all records, touching each payload.
 //! - **gig-ack**: the full Gig path: each record delivered to a downstream actor that acks
 //!   it, handed to an AckedActor, offsets committed. The clock stops when the last offset
@@ -819,9 +821,11 @@ async fn run() {
             eprintln!("  produced in {:.2}s", t.elapsed().as_secs_f64());
             topics.push(topic);
         }
-        for &phase in &phases {
-            let mut runs = Vec::new();
-            for r in 0..s.repeat {
+        // Round by round, every phase once per round: the load of other work on the machine
+        // changes over minutes, and phases run side by side see about the same.
+        let mut runs: BTreeMap<&str, Vec<Run>> = BTreeMap::new();
+        for r in 0..s.repeat {
+            for &phase in &phases {
                 let topic = if embedded {
                     let topic = format!("bench-{partitions}p-{}", unique());
                     if let Some(b) = broker.embedded() {
@@ -852,12 +856,14 @@ async fn run() {
                     run.allocs as f64 / s.records as f64,
                     run.peak_rss_mb
                 );
-                runs.push(run);
+                runs.entry(phase).or_default().push(run);
             }
+        }
+        for (phase, runs) in &runs {
             table
                 .entry(partitions)
                 .or_default()
-                .insert(phase, median(&runs));
+                .insert(phase, median(runs));
         }
         for topic in &topics {
             delete_topic(&brokers, topic).await;

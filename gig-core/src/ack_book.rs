@@ -233,7 +233,8 @@ impl AckBook {
         moved
     }
 
-    /// Records not yet handed over: each holds its payload, so this bounds memory.
+    /// Records not yet handed over: each holds its bytes (and its batch's), so this bounds
+    /// memory.
     pub fn unresolved(&self) -> usize {
         self.unresolved
     }

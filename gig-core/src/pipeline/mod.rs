@@ -76,8 +76,8 @@ impl Pipeline {
         &self.counters
     }
 
-    /// Records tracked and not yet handed over: each holds its payload, so this bounds
-    /// memory, and the in-flight limit counts it.
+    /// Records tracked and not yet handed over: each holds its bytes (and the rest of the
+    /// batch it was fetched with), so this bounds memory, and the in-flight limit counts it.
     pub fn unresolved(&self) -> usize {
         self.book.unresolved()
     }

@@ -32,16 +32,18 @@ impl Downstream {
         }
     }
 
-    /// Sends records to the downstream, each with a handle that answers into `answers`.
-    /// Returns the records that could not be delivered, and why: the pipeline routes them.
+    /// Sends records to the downstream, each with a handle that answers into `answers`,
+    /// leaving `outbound` empty. Returns the records that could not be delivered, and why:
+    /// the pipeline routes them.
     pub(crate) fn send(
         &self,
-        outbound: Vec<Outbound>,
+        outbound: &mut Vec<Outbound>,
         answers: &Arc<AnswerQueue>,
     ) -> Vec<(Token, NoAckReason)> {
+        let outbound = outbound.drain(..);
         if !self.connected() {
             let gone = |o: Outbound| (o.token, NoAckReason::DownstreamGone);
-            return outbound.into_iter().map(gone).collect();
+            return outbound.map(gone).collect();
         }
         let handle = |o: &Outbound| AckHandle::new(o.token, o.deadline, answers.clone());
         match self {
@@ -53,9 +55,11 @@ impl Downstream {
                 Vec::new()
             }
             Downstream::Batches { recipient, max } => {
-                let mut outbound = outbound.into_iter().peekable();
+                let mut outbound = outbound.peekable();
                 while outbound.peek().is_some() {
-                    let (mut tokens, mut records) = (Vec::new(), Vec::new());
+                    let size = outbound.len().min(*max);
+                    let (mut tokens, mut records) =
+                        (Vec::with_capacity(size), Vec::with_capacity(size));
                     // A batch is due when its earliest record is.
                     let mut due: Option<Instant> = None;
                     for o in outbound.by_ref().take(*max) {
@@ -71,7 +75,6 @@ impl Downstream {
                 Vec::new()
             }
             Downstream::Decoded(decoding) => outbound
-                .into_iter()
                 .filter_map(|o| {
                     let handle = handle(&o);
                     let why = decoding.deliver(o.record, handle).err()?;

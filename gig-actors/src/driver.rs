@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{ConsumerConfig, HandOver, NoAckReason, Pipeline, Record, Token};
+use gig_core::{ConsumerConfig, HandOver, NoAckReason, Outbound, Pipeline, Record, Token};
 use log::{error, warn};
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
-use crate::outcome::{self, Acked, NoAcked};
+use crate::outcome::{self, Acked, HandOverFailure, NoAcked};
 
 /// The actors a pipeline talks to, as a builder collects them.
 pub(crate) struct Wiring {
@@ -32,6 +32,10 @@ pub(crate) struct Driver {
     answers: Option<Arc<AnswerQueue>>,
     /// The queue's answers being routed; kept to reuse its allocation.
     taken: Vec<(Token, Answer)>,
+    /// Records being sent to the downstream; kept to reuse its allocation (a large
+    /// allocation per batch also makes glibc's malloc consolidate its freed small blocks,
+    /// of which actix leaves two per message).
+    sending: Vec<Outbound>,
     /// The timer, and the instant it is set for.
     timer: Option<(Instant, SpawnHandle)>,
     /// A [`FlushOutcomes`] is in the mailbox.
@@ -45,6 +49,7 @@ impl Driver {
             wiring,
             answers: None,
             taken: Vec::new(),
+            sending: Vec::new(),
             timer: None,
             flush_scheduled: false,
         }
@@ -53,7 +58,10 @@ impl Driver {
 
 /// An actor that drives a pipeline.
 pub(crate) trait Drives:
-    Actor<Context = Context<Self>> + Handler<AnswersQueued> + Handler<FlushOutcomes>
+    Actor<Context = Context<Self>>
+    + Handler<AnswersQueued>
+    + Handler<FlushOutcomes>
+    + Handler<HandedOver>
 {
     fn driver(&mut self) -> &mut Driver;
 
@@ -65,9 +73,9 @@ pub(crate) trait Drives:
     fn progressed(&mut self, ctx: &mut Context<Self>);
 }
 
-/// The two handlers every driver has, each passing its message on to this module:
-/// [`AnswersQueued`] and [`FlushOutcomes`]. (A generic `impl` for every [`Drives`] is not
-/// allowed for actix's `Handler`, a trait of another crate.)
+/// The three handlers every driver has, each passing its message on to this module:
+/// [`AnswersQueued`], [`FlushOutcomes`] and [`HandedOver`]. (A generic `impl` for every
+/// [`Drives`] is not allowed for actix's `Handler`, a trait of another crate.)
 macro_rules! driver_handlers {
     ($actor:ty) => {
         impl actix::Handler<$crate::answers::AnswersQueued> for $actor {
@@ -89,6 +97,14 @@ macro_rules! driver_handlers {
                 $crate::driver::flush_outcomes(self, ctx);
             }
         }
+
+        impl actix::Handler<$crate::driver::HandedOver> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, m: $crate::driver::HandedOver, ctx: &mut actix::Context<Self>) {
+                $crate::driver::handed_over(self, m, ctx);
+            }
+        }
     };
 }
 pub(crate) use driver_handlers;
@@ -97,6 +113,14 @@ pub(crate) use driver_handlers;
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct FlushOutcomes;
+
+/// An outcome actor answered an offered batch: accepted, or why not.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct HandedOver {
+    batch: HandOver,
+    result: Result<(), HandOverFailure>,
+}
 
 /// Makes the answer queue; call from `Actor::started`.
 pub(crate) fn start<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
@@ -117,6 +141,8 @@ pub(crate) fn fetched<A: Drives>(act: &mut A, records: Vec<Record>, ctx: &mut Co
 /// Routes the answers handles queued, and delivers what they released (key ordering).
 pub(crate) fn answers_queued<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     let now = A::now();
+    // As for fetched records: a steady stream of answers keeps the timer from being served.
+    expire_if_due(act, now, ctx);
     take_answers(act.driver(), now);
     deliver(act, now, ctx);
     schedule_flush(act, ctx);
@@ -157,6 +183,7 @@ fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
         pipeline,
         wiring,
         answers,
+        sending,
         ..
     } = act.driver();
     let Some(answers) = answers.as_ref() else {
@@ -164,11 +191,11 @@ fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
     };
     let mut undeliverable = false;
     loop {
-        let outbound = pipeline.poll_outbound();
-        if outbound.is_empty() {
+        pipeline.poll_outbound_into(sending);
+        if sending.is_empty() {
             break;
         }
-        let failed = wiring.downstream.send(outbound, answers);
+        let failed = wiring.downstream.send(sending, answers);
         if failed.is_empty() {
             break;
         }
@@ -206,29 +233,41 @@ fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     }
 }
 
-/// Offers a batch until its outcome actor accepts it, backing off after each refusal.
+/// Offers a batch to its outcome actor; the answer comes back as [`HandedOver`].
+///
+/// The offer waits in a task of its own, not in the actor's context: actix polls a
+/// context's futures only once its mailbox is empty, so under a steady stream of fetched
+/// batches the answers would wait there, unread, for as long as the stream lasts, and so
+/// would further offers once the outcome actor's mailbox is full (actix parks the sender).
 fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
     let wiring = &act.driver().wiring;
     let request = outcome::offer(&batch, &wiring.acked, &wiring.no_acked);
-    ctx.spawn(
-        request
-            .into_actor(act)
-            .map(move |result, act, ctx| match result {
-                Ok(()) => {
-                    act.driver().pipeline.handle_accepted(batch.tokens());
-                    act.progressed(ctx);
-                }
-                Err(why) => {
-                    let delay = act.driver().pipeline.handle_refused();
-                    error!(
-                        "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",
-                        batch.kind(),
-                        batch.tokens().len(),
-                    );
-                    ctx.run_later(delay, move |act, ctx| hand_over(act, batch, ctx));
-                }
-            }),
-    );
+    let me = ctx.address();
+    actix::spawn(async move {
+        let result = request.await;
+        me.do_send(HandedOver { batch, result });
+    });
+}
+
+/// An outcome actor answered: an accepted batch may be committed; a refused one is offered
+/// again after a back-off.
+pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut Context<A>) {
+    let HandedOver { batch, result } = answer;
+    match result {
+        Ok(()) => {
+            act.driver().pipeline.handle_accepted(batch.tokens());
+            act.progressed(ctx);
+        }
+        Err(why) => {
+            let delay = act.driver().pipeline.handle_refused();
+            error!(
+                "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",
+                batch.kind(),
+                batch.tokens().len(),
+            );
+            ctx.run_later(delay, move |act, ctx| hand_over(act, batch, ctx));
+        }
+    }
 }
 
 /// Sets the timer for the pipeline's next deadline, unless it is set for that or sooner.

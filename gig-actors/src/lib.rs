@@ -3,7 +3,8 @@
 //! A record's path, poll to commit (file: function):
 //!
 //! 1. `client/poller.rs: run`, the poll thread (one per consumer), fetches records with
-//!    rdkafka and sends them to the [`ConsumerActor`] in batches (`Fetched`).
+//!    rdkafka, copies each batch of them into one shared buffer, and sends them to the
+//!    [`ConsumerActor`] (`Fetched`).
 //! 2. `consumer/dispatch.rs` hands them to `driver.rs: fetched`, which gives them to the
 //!    record pipeline ([`gig_core::Pipeline::handle_fetched`]: tracked in the ack book,
 //!    deadline = now + ack timeout) and sends what it releases to the user's *downstream*
@@ -14,7 +15,8 @@
 //!    `driver.rs: answers_queued`. A record not answered by its deadline times out (one
 //!    timer serves all deadlines); one dropped unanswered goes at once as
 //!    [`NoAckReason::Dropped`].
-//! 4. `driver.rs: hand_over` gives outcomes in batches to the user's AckedActor
+//! 4. `driver.rs: hand_over` offers outcomes in batches (the answer comes back as
+//!    `HandedOver`, through the mailbox) to the user's AckedActor
 //!    ([`Acked`]) and NoAckedActor ([`NoAcked`], with the [`NoAckReason`]). Nothing is
 //!    redelivered to the downstream.
 //! 5. Once a handler accepts a batch, its offsets may be committed: per partition, up to

@@ -62,8 +62,9 @@ enum Clock {
     Default(Instant),
     /// A timeout of its own.
     Custom(Instant),
-    /// Not yet: it starts when the record is delivered.
-    Deferred,
+    /// Not yet: it starts when the record is delivered; until then the time it was
+    /// tracked stands in for its deadline.
+    Deferred(Instant),
 }
 
 struct Slot {
@@ -147,8 +148,8 @@ impl AckBook {
 
     /// Tracks a record whose clock starts later, with [`start_deadline`](Self::start_deadline):
     /// it holds its partition's commit watermark meanwhile.
-    pub fn track_deferred(&mut self, record: Record) -> Option<Token> {
-        self.track_entry(record, Clock::Deferred)
+    pub fn track_deferred(&mut self, record: Record, now: Instant) -> Option<Token> {
+        self.track_entry(record, Clock::Deferred(now))
     }
 
     /// Starts the clock of a deferred record; `false` if it is no longer tracked or waiting.
@@ -163,7 +164,7 @@ impl AckBook {
         let seq = match clock {
             Clock::Default(deadline) => entry.book.track(record, deadline)?,
             Clock::Custom(deadline) => entry.book.track_custom(record, deadline)?,
-            Clock::Deferred => entry.book.track_deferred(record)?,
+            Clock::Deferred(now) => entry.book.track_deferred(record, now)?,
         };
         self.unresolved += 1;
         self.tracked += 1;
@@ -232,7 +233,8 @@ impl AckBook {
         moved
     }
 
-    /// Records not yet handed over: each holds its payload, so this bounds memory.
+    /// Records not yet handed over: each holds its bytes (and its batch's), so this bounds
+    /// memory.
     pub fn unresolved(&self) -> usize {
         self.unresolved
     }

@@ -95,6 +95,14 @@ pub struct ConsumerConfig {
     /// Off by default.
     #[serde(default)]
     pub wait_for_due: bool,
+    /// Whether records carry their headers. On by default. To read them, librdkafka
+    /// allocates, parses and frees a buffer for every record, even one without headers
+    /// (about a third of what the poll thread does per record): a consumer whose actors
+    /// read no headers saves that with `false`, and its records' headers are then empty.
+    /// Gig reads them anyway where it needs them itself (`wait_for_due`,
+    /// `ack_timeout_header`); see [`ConsumerConfig::reads_headers`].
+    #[serde(default = "defaults::headers")]
+    pub headers: bool,
     /// Records not yet handed over to an outcome actor before fetching pauses.
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
@@ -140,8 +148,7 @@ impl AckTimeoutHeader {
     /// The timeout `record` asks for: `None` without the header, `Some(Err(why))` when its
     /// value is not a number of milliseconds, else the value bounded by `max`.
     pub fn timeout_of(&self, record: &Record) -> Option<Result<Duration, String>> {
-        let header = record.header(&self.name)?;
-        let value = header.value.as_deref().unwrap_or_default();
+        let value = record.header_value(&self.name)?.unwrap_or_default();
         Some(
             std::str::from_utf8(value)
                 .ok()
@@ -162,6 +169,9 @@ mod defaults {
     use std::time::Duration;
     pub fn ack_timeout() -> Duration {
         Duration::from_secs(3)
+    }
+    pub fn headers() -> bool {
+        true
     }
     pub fn max_in_flight() -> usize {
         10_000
@@ -218,6 +228,7 @@ impl ConsumerConfig {
             ack_timeout_header: None,
             key_ordering: false,
             wait_for_due: false,
+            headers: true,
             max_in_flight: defaults::max_in_flight(),
             commit_interval: defaults::commit_interval(),
             commit_every: defaults::commit_every(),
@@ -259,6 +270,18 @@ impl ConsumerConfig {
     pub fn wait_for_due(mut self, on: bool) -> Self {
         self.wait_for_due = on;
         self
+    }
+
+    /// Whether records carry their headers (see the field).
+    pub fn headers(mut self, on: bool) -> Self {
+        self.headers = on;
+        self
+    }
+
+    /// Whether the poll thread reads each record's headers: when asked to, and when a
+    /// setting of Gig's own needs them.
+    pub fn reads_headers(&self) -> bool {
+        self.headers || self.wait_for_due || self.ack_timeout_header.is_some()
     }
 
     /// Records not yet handed over before fetching pauses (see the field).
@@ -469,6 +492,22 @@ mod tests {
     use crate::record::{test_record, Header};
 
     #[test]
+    fn headers_are_read_unless_turned_off_and_gig_needs_none() {
+        let config = ConsumerConfig::new("b", "g");
+        assert!(config.headers && config.reads_headers(), "on by default");
+        let off =
+            ConsumerConfig::from_json_str(r#"{"brokers": "b", "group_id": "g", "headers": false}"#)
+                .unwrap();
+        assert!(!off.reads_headers());
+        assert!(off.clone().wait_for_due(true).reads_headers());
+        let header = off.ack_timeout_header("t", Duration::from_secs(1));
+        assert!(
+            header.reads_headers(),
+            "the ack-timeout header is Gig's to read"
+        );
+    }
+
+    #[test]
     fn json_defaults_and_overrides() {
         let c = ConsumerConfig::from_json_str(
             r#"{"brokers":"b:9092","group_id":"g","topics":["t"],"ack_timeout_ms":250,
@@ -579,7 +618,7 @@ mod tests {
         let header = c.ack_timeout_header.clone().unwrap();
         assert_eq!(header.max, Duration::from_secs(60));
         let with = |value: Option<&str>| {
-            let mut data = test_record(&"t".into(), 0, 0).data().clone();
+            let mut data = test_record(&"t".into(), 0, 0).to_data();
             data.headers.push(Header {
                 key: "gig.ack-timeout-ms".into(),
                 value: value.map(|v| v.as_bytes().to_vec()),

@@ -113,7 +113,7 @@ mod tests {
         ];
         for record in records {
             if keys.busy(&record) {
-                let token = book.track_deferred(record.clone()).unwrap();
+                let token = book.track_deferred(record.clone(), Instant::now()).unwrap();
                 keys.push(token, record);
             } else {
                 book.track(record.clone(), Instant::now()).unwrap();

@@ -14,7 +14,8 @@
 //!   answer an O(1) lookup; [`partition_book`]: one partition's records, their states and
 //!   deadlines, and its commit watermark.
 //! - [`key_queues`]: with key ordering, the records waiting behind another of their key.
-//! - [`record`]: [`Record`], one Kafka record, cheap to clone.
+//! - [`record`]: [`Record`], one Kafka record: a reference count on the batch it was
+//!   fetched with and an index into it ([`RecordBatchBuilder`] makes such batches).
 //! - [`outcome`]: the downstream's [`Verdict`], and why a record was not acked
 //!   ([`NoAckReason`]).
 //! - [`retry`]: the headers of a delayed retry.
@@ -49,4 +50,4 @@ pub use key_queues::KeyQueues;
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use partition_book::PartitionBook;
 pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
-pub use record::{Header, Record, RecordData};
+pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};

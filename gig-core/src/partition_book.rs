@@ -101,10 +101,10 @@ impl PartitionBook {
 
     /// Tracks a record whose clock has not started: it holds the commit watermark but
     /// cannot time out until [`start_deadline`](Self::start_deadline) (for a record queued
-    /// behind another of its key).
-    pub fn track_deferred(&mut self, record: Record) -> Option<u64> {
-        // The deadline is a placeholder that nothing reads until the clock starts.
-        self.track_entry(record, Instant::now(), true)
+    /// behind another of its key). `now` stands in for its deadline, unread until then (a
+    /// time passed in rather than read here: no clock read per record).
+    pub fn track_deferred(&mut self, record: Record, now: Instant) -> Option<u64> {
+        self.track_entry(record, now, true)
     }
 
     /// Starts the clock of a deferred record. Returns `false` if it is no longer waiting.
@@ -444,7 +444,7 @@ mod tests {
         let topic: Arc<str> = Arc::from("t");
         let mut book = PartitionBook::new(topic.clone(), 0);
         let first = book.track(test_record(&topic, 0, 0), t0).unwrap();
-        let deferred = book.track_deferred(test_record(&topic, 0, 1)).unwrap();
+        let deferred = book.track_deferred(test_record(&topic, 0, 1), t0).unwrap();
         let mut expired = Vec::new();
         book.expire(t0 + ms(1_000), &mut expired);
         assert_eq!(expired.len(), 1, "only the started one");

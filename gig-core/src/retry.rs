@@ -50,7 +50,7 @@ mod tests {
     use crate::record::{test_record, Header};
 
     fn with(headers: &[(&str, &str)]) -> Record {
-        let mut data = test_record(&"t".into(), 0, 0).data().clone();
+        let mut data = test_record(&"t".into(), 0, 0).to_data();
         data.headers = headers
             .iter()
             .map(|(k, v)| Header {

@@ -1,4 +1,5 @@
-//! The producer reports where each record landed; keys, payloads and headers arrive intact.
+//! The producer reports where each record landed; keys, payloads and headers arrive intact,
+//! and a consumer told not to read headers gets the rest.
 
 use std::time::Duration;
 
@@ -44,6 +45,28 @@ async fn produced_records_arrive_with_key_payload_and_headers() {
         first.header("trace").and_then(|h| h.value.clone()),
         Some(b"abc".to_vec())
     );
+    consumer.send(Stop).await.unwrap().unwrap();
+}
+
+#[actix::test]
+async fn a_consumer_that_reads_no_headers_gets_key_and_payload_without_them() {
+    let broker = broker();
+    let topic = topic(&broker, "no-headers", 1).await;
+    let producer = GigProducer::new(&broker.bootstrap_servers()).unwrap();
+    let record = ProducerRecord::new(&topic, "hello")
+        .key("k")
+        .header("trace", "abc");
+    producer.send(record).await.unwrap();
+
+    let (downstream, delivered) = Scripted::new(|_| Action::Ack);
+    let ledger = Ledger::default();
+    let config = config(&broker, &topic).headers(false);
+    let consumer = ledger.consumer(config, downstream.start().recipient());
+    ledger.wait_for(1, Duration::from_secs(30)).await;
+    let first = delivered.lock().unwrap()[0].clone();
+    assert_eq!(first.key(), Some(&b"k"[..]));
+    assert_eq!(first.payload_str(), Some("hello"));
+    assert!(first.headers().is_empty(), "headers were not read");
     consumer.send(Stop).await.unwrap().unwrap();
 }
 

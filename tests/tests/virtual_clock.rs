@@ -189,7 +189,7 @@ async fn a_header_timeout_and_a_refused_hand_over_under_the_paused_clock() {
     let config = config().ack_timeout_header("gig.ack-timeout-ms", Duration::from_secs(60));
     let (rehearsal, seen) = rehearsal(&config, 1);
     let with_header = |offset: i64, ms: &str| {
-        let mut data: RecordData = record("orders", 0, offset, "silent").data().clone();
+        let mut data: RecordData = record("orders", 0, offset, "silent").to_data();
         data.headers.push(Header {
             key: "gig.ack-timeout-ms".into(),
             value: Some(ms.as_bytes().to_vec()),
@@ -215,7 +215,7 @@ async fn a_header_timeout_and_a_refused_hand_over_under_the_paused_clock() {
 
 /// A record with a key, for key ordering.
 fn keyed(offset: i64, key: &str, payload: &str) -> Record {
-    let mut data: RecordData = record("orders", 0, offset, payload).data().clone();
+    let mut data: RecordData = record("orders", 0, offset, payload).to_data();
     data.key = Some(key.as_bytes().to_vec());
     Record::new(data)
 }

@@ -30,8 +30,14 @@ fn one(topic: &str, partition: i32) -> TopicPartitionList {
 impl DueDelays {
     /// Whether `record` must wait: then its partition is paused, rewound to it, and the
     /// caller drops it (it is fetched again when due). A record of a partition already
-    /// waiting is dropped too: it follows the record being waited for.
-    pub(crate) fn holds(&mut self, consumer: &BaseConsumer<GigContext>, record: &Record) -> bool {
+    /// waiting is dropped too: it follows the record being waited for. `now` is the time
+    /// of the batch the record came in.
+    pub(crate) fn holds(
+        &mut self,
+        consumer: &BaseConsumer<GigContext>,
+        record: &Record,
+        now: SystemTime,
+    ) -> bool {
         let (topic, partition) = (record.topic_arc(), record.partition());
         if self
             .paused
@@ -40,7 +46,7 @@ impl DueDelays {
         {
             return true;
         }
-        let Some(wait) = retry::wait_for(record, SystemTime::now()) else {
+        let Some(wait) = retry::wait_for(record, now) else {
             return false;
         };
         let tpl = one(topic, partition);

@@ -34,6 +34,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use crate::error::GigError;
 use commit::Committed;
 use context::{ContextLinks, GigContext, GroupEvent};
+pub(crate) use poller::Reading;
 use poller::{Closed, Fetched, PollerLinks};
 use shared::Shared;
 
@@ -85,7 +86,7 @@ impl Client {
     }
 
     /// Starts the poll and commit threads, reporting to `links`.
-    pub(crate) fn start(&mut self, links: Links, wait_for_due: bool) -> std::io::Result<()> {
+    pub(crate) fn start(&mut self, links: Links, reading: Reading) -> std::io::Result<()> {
         let Some(consumer) = self.consumer.clone() else {
             return Ok(());
         };
@@ -102,7 +103,7 @@ impl Client {
         };
         let poller = std::thread::Builder::new()
             .name("gig-poller".to_string())
-            .spawn(move || poller::run(consumer, final_offsets, poller_links, wait_for_due))?;
+            .spawn(move || poller::run(consumer, final_offsets, poller_links, reading))?;
         self.poller = Some(poller);
         self.to_poller = Some(to_poller);
         let committed = links.committed;

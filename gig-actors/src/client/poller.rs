@@ -1,8 +1,9 @@
 //! The poll thread: the only caller of `BaseConsumer::poll`.
 //!
-//! It turns fetched messages into [`Record`]s and sends them to the consumer actor in
-//! batches ([`Fetched`]), so fetching and decoding (here) overlap with delivery and ack
-//! book-keeping (on the actor's thread). librdkafka runs the rebalance callbacks inside
+//! It copies fetched messages into one shared buffer per batch ([`RecordBatchBuilder`]) and
+//! sends them to the consumer actor as [`Record`]s ([`Fetched`]), so fetching and copying
+//! (here) overlap with delivery and ack book-keeping (on the actor's thread), and a batch
+//! costs a few allocations, not several per record. librdkafka runs the rebalance callbacks inside
 //! `poll`, so they run here too (see [`context`](super::context)). It stops polling while
 //! the in-flight gate is shut. At a stop it makes the final commit, leaves the group, and
 //! says so with [`Closed`].
@@ -10,10 +11,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::{Message, Recipient};
-use gig_core::{CommitOffset, Header, Record, RecordData};
+use gig_core::{CommitOffset, Record, RecordBatchBuilder, RecordParts};
 use log::{debug, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -24,8 +25,11 @@ use crate::client::due::DueDelays;
 use crate::client::partitions::set_paused;
 use crate::client::shared::Shared;
 
-/// Most records in one batch to the actor.
-const FETCH_BATCH: usize = 1024;
+/// Most records in one batch to the actor. A record kept keeps its batch's buffer, so
+/// batches stay small: a few hundred records, or about [`FETCH_BATCH_BYTES`].
+const FETCH_BATCH: usize = 256;
+/// A batch is sent once its keys, payloads and headers pass this many bytes.
+const FETCH_BATCH_BYTES: usize = 64 * 1024;
 /// How long one blocking poll waits for a message when none is queued.
 const IDLE_POLL: Duration = Duration::from_millis(50);
 /// Past this long at the in-flight limit, the poll thread pauses the partitions and polls
@@ -48,6 +52,16 @@ pub(crate) struct Closed {
     pub(crate) result: KafkaResult<()>,
 }
 
+/// What the poll thread reads of each record, besides its key and payload.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading {
+    /// Hold records until their `gig.retry.due` time.
+    pub(crate) wait_for_due: bool,
+    /// Copy each record's headers (librdkafka parses them per record; see
+    /// `ConsumerConfig::headers`).
+    pub(crate) headers: bool,
+}
+
 /// Where the poll thread reports.
 pub(crate) struct PollerLinks {
     pub(crate) fetched: Recipient<Fetched>,
@@ -59,12 +73,15 @@ pub(crate) fn run(
     consumer: Arc<BaseConsumer<GigContext>>,
     final_offsets: Receiver<Vec<CommitOffset>>,
     actor: PollerLinks,
-    wait_for_due: bool,
+    reading: Reading,
 ) {
-    let mut delays = DueDelays::default();
     let shared = consumer.context().shared().clone();
+    let mut out = Outbox {
+        actor,
+        batch: RecordBatchBuilder::new(),
+        delays: reading.wait_for_due.then(DueDelays::default),
+    };
     let mut topics = TopicNames::default();
-    let mut batch: Vec<Record> = Vec::with_capacity(FETCH_BATCH);
     let mut seen_revocations = shared.revocations.load(Ordering::SeqCst);
     let mut timeout = Duration::ZERO;
     // Since when fetching has been stopped by the in-flight limit, and whether the
@@ -76,14 +93,14 @@ pub(crate) fn run(
             Ok(offsets) => {
                 let result = shared.final_commit.commit(&consumer, &offsets);
                 consumer.unsubscribe();
-                actor.closed.do_send(Closed { offsets, result });
+                out.actor.closed.do_send(Closed { offsets, result });
                 return;
             }
             Err(mpsc::TryRecvError::Disconnected) => return,
             Err(mpsc::TryRecvError::Empty) => {}
         }
-        if shared.gate.blocks(batch.len(), stopped_since.is_some()) {
-            if !send(&actor, &shared, &mut batch) {
+        if shared.gate.blocks(out.batch.len(), stopped_since.is_some()) {
+            if !out.send(&consumer, &shared) {
                 return;
             }
             let since = *stopped_since.get_or_insert_with(Instant::now);
@@ -101,10 +118,12 @@ pub(crate) fn run(
             }
         } else if stopped_since.take().is_some() && paused {
             set_paused(&consumer, false);
-            delays.pause_again(&consumer);
+            if let Some(delays) = &out.delays {
+                delays.pause_again(&consumer);
+            }
             paused = false;
         }
-        if wait_for_due {
+        if let Some(delays) = &mut out.delays {
             delays.resume_due(&consumer);
         }
         let polled = consumer.poll(timeout);
@@ -114,19 +133,17 @@ pub(crate) fn run(
         if revocations != seen_revocations {
             seen_revocations = revocations;
             if let Ok(revoked) = shared.revoked.lock() {
-                batch.retain(|r| !revoked.contains(&(r.topic_arc().clone(), r.partition())));
+                out.batch
+                    .retain(|topic, partition| !revoked.contains(&(topic.clone(), partition)));
             }
         }
         match polled {
             Some(Ok(message)) => {
                 if !shared.halted.load(Ordering::Relaxed) {
-                    let record = to_record(&message, &mut topics);
-                    if !(wait_for_due && delays.holds(&consumer, &record)) {
-                        batch.push(record);
-                    }
+                    push(&mut out.batch, &message, &mut topics, reading.headers);
                 }
                 timeout = Duration::ZERO;
-                if batch.len() < FETCH_BATCH {
+                if out.batch.len() < FETCH_BATCH && out.batch.byte_len() < FETCH_BATCH_BYTES {
                     continue;
                 }
             }
@@ -137,65 +154,85 @@ pub(crate) fn run(
             }
             None => timeout = IDLE_POLL,
         }
-        if !send(&actor, &shared, &mut batch) {
+        if !out.send(&consumer, &shared) {
             return;
         }
     }
 }
 
-/// Sends the buffered records to the actor; `false` when the actor is gone.
-fn send(actor: &PollerLinks, shared: &Shared, batch: &mut Vec<Record>) -> bool {
-    if batch.is_empty() {
-        return true;
+/// The batch being filled, and where it goes.
+struct Outbox {
+    actor: PollerLinks,
+    batch: RecordBatchBuilder,
+    /// With `wait_for_due`: partitions paused until their next record is due.
+    delays: Option<DueDelays>,
+}
+
+impl Outbox {
+    /// Sends the buffered records to the actor, but for those not yet due; `false` when
+    /// the actor is gone.
+    fn send(&mut self, consumer: &BaseConsumer<GigContext>, shared: &Shared) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        if !self.actor.fetched.connected() {
+            debug!("consumer actor gone; poll thread exits");
+            return false;
+        }
+        let mut records = Vec::with_capacity(self.batch.len());
+        self.batch.finish(&mut records);
+        if let Some(delays) = &mut self.delays {
+            // One clock read for the batch. A held record's partition is rewound to it, and
+            // the records after it are dropped: they are fetched again when it is due.
+            let now = SystemTime::now();
+            records.retain(|record| !delays.holds(consumer, record, now));
+        }
+        if records.is_empty() {
+            return true;
+        }
+        shared.gate.sent(records.len());
+        self.actor.fetched.do_send(Fetched(records));
+        true
     }
-    if !actor.fetched.connected() {
-        debug!("consumer actor gone; poll thread exits");
-        return false;
-    }
-    let full = std::mem::replace(batch, Vec::with_capacity(FETCH_BATCH));
-    shared.gate.sent(full.len());
-    actor.fetched.do_send(Fetched(full));
-    true
 }
 
 /// Shares one `Arc<str>` per topic name, so a record costs no topic allocation.
 #[derive(Default)]
 struct TopicNames {
-    last: Option<Arc<str>>,
+    /// The last topic seen; empty before the first (no topic is named "").
+    last: Arc<str>,
 }
 
 impl TopicNames {
-    fn get(&mut self, name: &str) -> Arc<str> {
-        match &self.last {
-            Some(last) if &**last == name => last.clone(),
-            _ => {
-                let arc: Arc<str> = Arc::from(name);
-                self.last = Some(arc.clone());
-                arc
-            }
+    fn get(&mut self, name: &str) -> &Arc<str> {
+        if &*self.last != name {
+            self.last = Arc::from(name);
         }
+        &self.last
     }
 }
 
-fn to_record(message: &BorrowedMessage<'_>, topics: &mut TopicNames) -> Record {
-    let headers = message
-        .headers()
-        .map(|hs| {
-            hs.iter()
-                .map(|h| Header {
-                    key: h.key.to_string(),
-                    value: h.value.map(<[u8]>::to_vec),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Record::new(RecordData {
+/// Copies a fetched message into the batch, with its headers if `headers`.
+fn push(
+    batch: &mut RecordBatchBuilder,
+    message: &BorrowedMessage<'_>,
+    topics: &mut TopicNames,
+    headers: bool,
+) {
+    batch.push(RecordParts {
         topic: topics.get(message.topic()),
         partition: message.partition(),
         offset: message.offset(),
-        key: message.key().map(<[u8]>::to_vec),
-        payload: message.payload().map(<[u8]>::to_vec),
-        headers,
         timestamp_ms: message.timestamp().to_millis(),
-    })
+        key: message.key(),
+        payload: message.payload(),
+    });
+    if !headers {
+        return;
+    }
+    if let Some(headers) = message.headers() {
+        for h in headers.iter() {
+            batch.push_header(h.key, h.value);
+        }
+    }
 }

@@ -11,7 +11,7 @@ use crate::client::poller::Fetched;
 use crate::driver;
 
 /// Longest stretch of mailbox work before the actor yields to the others on its thread.
-const YIELD_EVERY: Duration = Duration::from_millis(5);
+const YIELD_EVERY: Duration = Duration::from_millis(2);
 
 impl ConsumerActor {
     /// Tells the poll thread how many records are unresolved; it stops fetching at the

@@ -30,7 +30,7 @@ use gig_core::{CommitOffset, ConsumerConfig, ReleaseId};
 use log::error;
 use tokio::sync::oneshot;
 
-use crate::client::{Client, Links};
+use crate::client::{Client, Links, Reading};
 use crate::driver::{self, Driver, Drives, Wiring};
 use crate::error::GigError;
 use crate::stats::Stats;
@@ -42,7 +42,7 @@ pub struct ConsumerActor {
     /// librdkafka and its poll and commit threads.
     client: Client,
     /// The settings the actor applies itself: topics at start, the commit and stats
-    /// intervals, `wait_for_due` for the poll thread.
+    /// intervals, what the poll thread reads (`wait_for_due`, headers).
     config: ConsumerConfig,
     /// Whether the in-flight limit has stopped fetching, as last published.
     paused: bool,
@@ -92,7 +92,11 @@ impl Actor for ConsumerActor {
             group: me.clone().recipient(),
             committed: me.recipient(),
         };
-        if let Err(e) = self.client.start(links, self.config.wait_for_due) {
+        let reading = Reading {
+            wait_for_due: self.config.wait_for_due,
+            headers: self.config.reads_headers(),
+        };
+        if let Err(e) = self.client.start(links, reading) {
             error!("cannot start the poll and commit threads: {e}; stopping");
             ctx.stop();
             return;

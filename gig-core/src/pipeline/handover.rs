@@ -1,6 +1,7 @@
 //! What the pipeline asks its driver to send: records for the downstream, and batches of
 //! outcomes for the Acked and NoAcked actors.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use crate::ack_book::Token;
@@ -45,8 +46,9 @@ impl HandOver {
     }
 }
 
-/// Takes up to `size` entries off the front of `pending` as one batch.
-pub(super) fn first<T>(pending: &mut Vec<(Token, T)>, size: usize) -> (Vec<Token>, Vec<T>) {
-    let rest = pending.split_off(pending.len().min(size));
-    std::mem::replace(pending, rest).into_iter().unzip()
+/// Takes up to `size` entries off the front of `pending` as one batch, in time
+/// proportional to the batch, not to what is left behind it.
+pub(super) fn first<T>(pending: &mut VecDeque<(Token, T)>, size: usize) -> (Vec<Token>, Vec<T>) {
+    let n = pending.len().min(size);
+    pending.drain(..n).unzip()
 }

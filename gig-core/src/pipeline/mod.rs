@@ -14,7 +14,7 @@ mod commits;
 mod counters;
 mod handover;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
@@ -45,8 +45,10 @@ pub struct Pipeline {
     /// With key ordering: the keys at the downstream and the records queued behind them.
     keys: KeyQueues,
     outbound: Vec<Outbound>,
-    acked: Vec<(Token, Record)>,
-    no_acked: Vec<(Token, NoAckedRecord)>,
+    /// Outcomes waiting to be handed over, oldest first: a burst of timeouts can leave many
+    /// batches' worth here, taken off the front one batch at a time.
+    acked: VecDeque<(Token, Record)>,
+    no_acked: VecDeque<(Token, NoAckedRecord)>,
     counters: Counters,
     backoff: Duration,
     commits: commits::Commits,
@@ -61,8 +63,8 @@ impl Pipeline {
             book: AckBook::new(),
             keys: KeyQueues::new(),
             outbound: Vec::new(),
-            acked: Vec::new(),
-            no_acked: Vec::new(),
+            acked: VecDeque::new(),
+            no_acked: VecDeque::new(),
             counters: Counters::default(),
             backoff: FIRST_BACKOFF,
             commits: commits::Commits::default(),
@@ -74,8 +76,8 @@ impl Pipeline {
         &self.counters
     }
 
-    /// Records tracked and not yet handed over: each holds its payload, so this bounds
-    /// memory, and the in-flight limit counts it.
+    /// Records tracked and not yet handed over: each holds its bytes (and the rest of the
+    /// batch it was fetched with), so this bounds memory, and the in-flight limit counts it.
     pub fn unresolved(&self) -> usize {
         self.book.unresolved()
     }
@@ -119,7 +121,7 @@ impl Pipeline {
         for record in records {
             if self.config.key_ordering && self.keys.busy(&record) {
                 // Its clock starts when the record ahead of it has an outcome.
-                match self.book.track_deferred(record.clone()) {
+                match self.book.track_deferred(record.clone(), now) {
                     Some(token) => {
                         self.counters.received += 1;
                         self.keys.push(token, record);
@@ -161,6 +163,14 @@ impl Pipeline {
         std::mem::take(&mut self.outbound)
     }
 
+    /// Like [`poll_outbound`](Self::poll_outbound), into `outbound`, which must be empty:
+    /// the two vectors trade places, so a driver that empties `outbound` each time
+    /// allocates none after the first.
+    pub fn poll_outbound_into(&mut self, outbound: &mut Vec<Outbound>) {
+        debug_assert!(outbound.is_empty());
+        std::mem::swap(&mut self.outbound, outbound);
+    }
+
     /// The downstream's answer for a record.
     pub fn handle_answer(&mut self, token: Token, verdict: Verdict, now: Instant) {
         match self.book.route(token) {
@@ -169,7 +179,7 @@ impl Pipeline {
                 match verdict {
                     Verdict::Ack => {
                         self.counters.acked += 1;
-                        self.acked.push((token, record));
+                        self.acked.push_back((token, record));
                     }
                     Verdict::Nack(why) => {
                         self.counters.nacked += 1;
@@ -278,7 +288,7 @@ impl Pipeline {
 
     fn route_no_acked(&mut self, token: Token, record: Record, reason: NoAckReason) {
         self.no_acked
-            .push((token, NoAckedRecord { record, reason }));
+            .push_back((token, NoAckedRecord { record, reason }));
     }
 
     /// With key ordering, once `done` has an outcome: queues the next record of its key

@@ -3,14 +3,24 @@
 //! ```text
 //! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
-//!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15]
+//!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
+//!     [--silent-in-flight 1000000] [--headers]
 //! ```
 //!
+//! Gig's consumers read no headers (`ConsumerConfig::headers(false)`), as raw reads none;
+//! `--headers` makes them read every record's headers, as Gig does by default.
+//!
+//! `--phase raw|gig-ack|gig-batch|gig-silent` runs that phase alone and prints no table,
+//! e.g. under `valgrind --tool=callgrind` to see where its instructions go.
+//!
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
-//! alike). `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
+//! alike); either way the allocator is wrapped to count allocations (`counting.rs`), and
+//! each phase reports its allocations per record. `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
 //! properties to the consumers (raw and Gig) and to the producer.
 //!
-//! Phases, each repeated `--repeat` times (the median is reported), per partition count:
+//! Phases, each repeated `--repeat` times (the median is reported), per partition count;
+//! the phases run round by round (raw, gig-ack, gig-batch, gig-silent, then again), so
+//! that a change in the machine's load falls on all of them alike:
 //! - **raw**: an rdkafka `BaseConsumer` reads all records, touching each payload.
 //! - **gig-ack**: the full Gig path: each record delivered to a downstream actor that acks
 //!   it, handed to an AckedActor, offsets committed. The clock stops when the last offset
@@ -44,19 +54,27 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+mod counting;
+
+#[cfg(not(feature = "mimalloc"))]
+#[global_allocator]
+static ALLOCATOR: counting::Counting<std::alloc::System> = counting::Counting(std::alloc::System);
+
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: counting::Counting<mimalloc::MiMalloc> = counting::Counting(mimalloc::MiMalloc);
 
 /// How far the embedded-broker producer may run ahead of the consumer, per partition.
 const AHEAD_PER_PARTITION: u64 = 20_000;
 const SILENT_TIMEOUT: Duration = Duration::from_millis(200);
-/// The silent phase's in-flight limit: room for what one timeout spans at full speed, so
-/// that the deadline, not the limit, sets the pace (README, Performance: why not more).
-const SILENT_IN_FLIGHT: usize = 300_000;
+/// The silent phase's in-flight limit (`--silent-in-flight`): room for several times what
+/// one timeout spans at full speed (about 300,000 records at 1.5 M/s), so that the
+/// deadline, not the limit, sets the pace.
+const SILENT_IN_FLIGHT: usize = 1_000_000;
 
 struct Settings {
     records: u64,
+    silent_in_flight: usize,
     size: usize,
     repeat: usize,
     memory_records: u64,
@@ -67,6 +85,8 @@ struct Settings {
 #[derive(Clone, Debug, Default)]
 struct Run {
     secs: f64,
+    /// Heap allocations in the process while the phase ran.
+    allocs: u64,
     peak_rss_mb: f64,
     late_ms: Option<(f64, f64, f64)>,
 }
@@ -219,6 +239,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
     let mut progress = Progress::new(label, s.records, done.clone());
     reset_peak_rss();
     let embedded_feed = feeder(brokers, topic, partitions, s, &done);
+    let allocs = counting::allocations();
     let start = Instant::now();
     consumer
         .assign(&tpl)
@@ -246,11 +267,13 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let allocs = counting::allocations() - allocs;
     done.store(count, Ordering::Relaxed);
     finish_feed(embedded_feed);
     assert!(touched > 0);
     Run {
         secs,
+        allocs,
         peak_rss_mb: peak_rss_mb(),
         late_ms: None,
     }
@@ -485,14 +508,15 @@ async fn gig_run(
     }
     .start();
     let down = Down::new(mode == Mode::Silent, delivered.clone(), settled).start();
-    let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()));
+    let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()))
+        .headers(gig_examples::flag("headers"));
     for (key, value) in consumer_tuning() {
         config = config.property(&key, &value);
     }
     if mode == Mode::Silent {
         config = config
             .ack_timeout(SILENT_TIMEOUT)
-            .max_in_flight(SILENT_IN_FLIGHT);
+            .max_in_flight(s.silent_in_flight);
     }
     let builder = ConsumerActor::builder(config)
         .acked(outcomes.clone().recipient())
@@ -514,6 +538,7 @@ async fn gig_run(
 
     reset_peak_rss();
     let feed = feeder(brokers, topic, partitions, s, &delivered);
+    let allocs = counting::allocations();
     let start = Instant::now();
     consumer
         .send(Assign(starts))
@@ -537,6 +562,7 @@ async fn gig_run(
         fail(&format!("final commit: {e}"));
     }
     let secs = start.elapsed().as_secs_f64();
+    let allocs = counting::allocations() - allocs;
     let peak = peak_rss_mb();
     finish_feed(feed);
     let stats = consumer
@@ -553,9 +579,56 @@ async fn gig_run(
     }
     Run {
         secs,
+        allocs,
         peak_rss_mb: peak,
         late_ms: (mode == Mode::Silent).then(|| percentiles(late)),
     }
+}
+
+/// One message to an actor on this thread, to count what actix allocates per message.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Ping;
+
+struct Pinged {
+    left: u64,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Actor for Pinged {
+    type Context = Context<Self>;
+}
+
+impl Handler<Ping> for Pinged {
+    type Result = ();
+    fn handle(&mut self, _: Ping, _: &mut Context<Self>) {
+        self.left -= 1;
+        if self.left == 0 {
+            if let Some(done) = self.done.take() {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// Heap allocations actix makes per `do_send` through a `Recipient` (as Gig sends each
+/// `Delivery`) to an actor on the same thread: its envelope and its mailbox queue node.
+/// Measured, so that per-record counts can be split into actix's and Gig's own.
+async fn actix_allocs_per_message() -> f64 {
+    const N: u64 = 100_000;
+    let (tx, rx) = oneshot::channel();
+    let recipient = Pinged {
+        left: N,
+        done: Some(tx),
+    }
+    .start()
+    .recipient::<Ping>();
+    let before = counting::allocations();
+    for _ in 0..N {
+        recipient.do_send(Ping);
+    }
+    let _ = rx.await;
+    (counting::allocations() - before) as f64 / N as f64
 }
 
 fn percentiles(mut v: Vec<f32>) -> (f64, f64, f64) {
@@ -576,7 +649,7 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
         "  memory: producing a backlog of {} records",
         s.memory_records
     );
-    produce(brokers, &topic, 1, s.memory_records, s.size, None);
+    produce_elsewhere(brokers, &topic, s.memory_records, s.size);
     let delivered = Arc::new(AtomicU64::new(0));
     let (done_tx, _done_rx) = oneshot::channel();
     let settled = Arc::new(AtomicU64::new(0));
@@ -614,7 +687,46 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
     }
     let peak = peak_rss_mb();
     let _ = consumer.send(Stop).await;
+    delete_topic(brokers, &topic).await;
     (peak, samples)
+}
+
+/// Produces the backlog in a child process (this binary with `--produce-to`): librdkafka
+/// queues up to a gigabyte while producing, and what the allocator keeps of it after the
+/// flush would count in this process's RSS, not the consumer's.
+fn produce_elsewhere(brokers: &str, topic: &str, records: u64, size: usize) {
+    let me = std::env::current_exe().unwrap_or_else(|e| fail(&format!("own path: {e}")));
+    let status = std::process::Command::new(me)
+        .args(["--brokers", brokers, "--produce-to", topic])
+        .args([
+            "--records",
+            &records.to_string(),
+            "--size",
+            &size.to_string(),
+        ])
+        .status();
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        fail(&format!("producing to {topic} failed: {status:?}"));
+    }
+}
+
+/// Deletes a topic the benchmark made, so that repeated runs do not fill the broker's disk
+/// (each holds 200-500 MB); a failure only warns.
+async fn delete_topic(brokers: &str, topic: &str) {
+    use rdkafka::admin::{AdminClient, AdminOptions};
+    use rdkafka::client::DefaultClientContext;
+
+    let admin: Result<AdminClient<DefaultClientContext>, _> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let deleted = match admin {
+        Ok(admin) => admin.delete_topics(&[topic], &options).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = deleted {
+        eprintln!("gig-bench: could not delete topic {topic}: {e}");
+    }
 }
 
 async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
@@ -638,11 +750,17 @@ fn median(runs: &[Run]) -> Run {
 async fn run() {
     let s = Settings {
         records: gig_examples::num_arg("records", 2_000_000),
+        silent_in_flight: gig_examples::num_arg("silent-in-flight", SILENT_IN_FLIGHT),
         size: gig_examples::num_arg("size", 100),
         repeat: gig_examples::num_arg("repeat", 3).max(1),
         memory_records: gig_examples::num_arg("memory-records", 5_000_000),
         memory_seconds: gig_examples::num_arg("memory-seconds", 15),
     };
+    if let (Some(topic), Some(brokers)) = (gig_examples::arg("produce-to"), gig_examples::brokers())
+    {
+        produce(&brokers, &topic, 1, s.records, s.size, None);
+        return;
+    }
     // The memory phase alone: its RSS then starts from a fresh process, not from what the
     // allocator kept of the phases before it.
     let memory_only = gig_examples::flag("memory-only");
@@ -680,7 +798,17 @@ async fn run() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
 
-    let phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
+    let actix_allocs = actix_allocs_per_message().await;
+    eprintln!("actix: {actix_allocs:.2} allocations per message sent");
+    let all_phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
+    let only = gig_examples::arg("phase");
+    let phases: Vec<&str> = match &only {
+        Some(only) => all_phases.into_iter().filter(|p| p == only).collect(),
+        None => all_phases.to_vec(),
+    };
+    if phases.is_empty() {
+        fail("--phase: one of raw, gig-ack, gig-batch, gig-silent");
+    }
     let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
     for &partitions in &partition_counts {
         let mut topics = Vec::new();
@@ -693,9 +821,11 @@ async fn run() {
             eprintln!("  produced in {:.2}s", t.elapsed().as_secs_f64());
             topics.push(topic);
         }
-        for phase in phases {
-            let mut runs = Vec::new();
-            for r in 0..s.repeat {
+        // Round by round, every phase once per round: the load of other work on the machine
+        // changes over minutes, and phases run side by side see about the same.
+        let mut runs: BTreeMap<&str, Vec<Run>> = BTreeMap::new();
+        for r in 0..s.repeat {
+            for &phase in &phases {
                 let topic = if embedded {
                     let topic = format!("bench-{partitions}p-{}", unique());
                     if let Some(b) = broker.embedded() {
@@ -715,22 +845,34 @@ async fn run() {
                     }
                     _ => gig_run(&brokers, &topic, partitions, &s, Mode::Silent, label).await,
                 };
+                let late = run.late_ms.map_or(String::new(), |(p50, p99, max)| {
+                    format!(", late p50 {p50:.1} p99 {p99:.1} max {max:.1} ms")
+                });
                 eprintln!(
-                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), peak RSS {:.0} MB",
+                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), {:.3} allocations per record, peak RSS {:.0} MB{late}",
                     r + 1,
                     s.records as f64 / run.secs,
                     run.secs,
+                    run.allocs as f64 / s.records as f64,
                     run.peak_rss_mb
                 );
-                runs.push(run);
+                runs.entry(phase).or_default().push(run);
             }
+        }
+        for (phase, runs) in &runs {
             table
                 .entry(partitions)
                 .or_default()
-                .insert(phase, median(&runs));
+                .insert(phase, median(runs));
+        }
+        for topic in &topics {
+            delete_topic(&brokers, topic).await;
         }
     }
 
+    if only.is_some() {
+        return;
+    }
     let memory = if embedded {
         eprintln!("memory phase: skipped on the embedded broker (its backlog would live in this process); run with --brokers");
         None
@@ -740,6 +882,7 @@ async fn run() {
 
     // The table.
     let rps = |r: &Run| s.records as f64 / r.secs;
+    let per_record = |r: &Run| (r.allocs as f64 / s.records as f64 * 1000.0).round() / 1000.0;
     println!();
     println!(
         "broker: {} ({}), mode: {mode}, {} records of {} B, median of {}",
@@ -754,9 +897,18 @@ async fn run() {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     println!("consumer properties (raw and Gig): {}", tuning.join(", "));
+    let headers = if gig_examples::flag("headers") {
+        "Gig reads every record's headers (raw reads none)"
+    } else {
+        "neither raw nor Gig reads headers (--headers: Gig does)"
+    };
+    println!("{headers}");
     println!(
-        "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10}",
-        "phase", "parts", "records/s", "MB/s", "x raw", "p99 late ms", "peak RSS"
+        "allocations per record: the whole process's; actix makes {actix_allocs:.2} per message sent"
+    );
+    println!(
+        "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10} {:>10}",
+        "phase", "parts", "records/s", "MB/s", "x raw", "p99 late ms", "allocs/rec", "peak RSS"
     );
     let mut by_partitions = serde_json::Map::new();
     for (partitions, phases) in &table {
@@ -765,7 +917,7 @@ async fn run() {
         for (phase, run) in phases {
             let r = rps(run);
             println!(
-                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>8.0} MB",
+                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>10.3} {:>7.0} MB",
                 phase,
                 partitions,
                 r,
@@ -773,9 +925,15 @@ async fn run() {
                 r / raw,
                 run.late_ms
                     .map_or("-".to_string(), |l| format!("{:.1}", l.1)),
+                per_record(run),
                 run.peak_rss_mb
             );
             entry.insert(format!("{phase}_rps"), json!(r.round()));
+            entry.insert(
+                format!("{phase}_ratio"),
+                json!((r / raw * 1000.0).round() / 1000.0),
+            );
+            entry.insert(format!("{phase}_allocs_per_record"), json!(per_record(run)));
             entry.insert(
                 format!("{phase}_peak_rss_mb"),
                 json!(run.peak_rss_mb.round()),
@@ -825,7 +983,15 @@ async fn run() {
             "gig_silent_rps": rps(&phases["gig-silent"]).round(),
             "ratio_ack": (rps(&phases["gig-ack"]) / raw * 1000.0).round() / 1000.0,
             "ratio_batch": (rps(&phases["gig-batch"]) / raw * 1000.0).round() / 1000.0,
+            "ratio_silent": (rps(&phases["gig-silent"]) / raw * 1000.0).round() / 1000.0,
             "silent_late_p99_ms": phases["gig-silent"].late_ms.map(|l| (l.1 * 10.0).round() / 10.0),
+            "allocs_per_record_raw": per_record(&phases["raw"]),
+            "allocs_per_record_ack": per_record(&phases["gig-ack"]),
+            "allocs_per_record_batch": per_record(&phases["gig-batch"]),
+            "allocs_per_record_silent": per_record(&phases["gig-silent"]),
+            "actix_allocs_per_message": (actix_allocs * 100.0).round() / 100.0,
+            "gig_reads_headers": gig_examples::flag("headers"),
+            "silent_in_flight": s.silent_in_flight,
             "memory_peak_rss_mb": memory.as_ref().map(|m| m.0.round()),
             "by_partitions": by_partitions,
         });

@@ -14,7 +14,10 @@
 //!   answer an O(1) lookup; [`partition_book`]: one partition's records, their states and
 //!   deadlines, and its commit watermark.
 //! - [`key_queues`]: with key ordering, the records waiting behind another of their key.
-//! - [`record`]: [`Record`], one Kafka record, cheap to clone.
+//! - [`record`]: [`Record`], one Kafka record, cheap to clone; [`producer_record`]:
+//!   [`ProducerRecord`], one record to produce.
+//! - [`outputs`]: [`Outputs`], what an outcome actor of a transactional consumer asks Gig
+//!   to produce, each tied to its source record.
 //! - [`outcome`]: the downstream's [`Verdict`], and why a record was not acked
 //!   ([`NoAckReason`]).
 //! - [`retry`]: the headers of a delayed retry.
@@ -37,8 +40,10 @@ pub mod config;
 pub mod error;
 pub mod key_queues;
 pub mod outcome;
+pub mod outputs;
 pub mod partition_book;
 pub mod pipeline;
+pub mod producer_record;
 pub mod record;
 pub mod retry;
 
@@ -47,6 +52,8 @@ pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use error::ConfigError;
 pub use key_queues::KeyQueues;
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
+pub use outputs::{Output, Outputs, Source};
 pub use partition_book::PartitionBook;
 pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
+pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordData};

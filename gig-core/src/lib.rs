@@ -22,7 +22,7 @@
 //!   ([`NoAckReason`]).
 //! - [`retry`]: the headers of a delayed retry.
 //! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
-//!   [`error`]: [`ConfigError`].
+//!   [`transactional`]: its transactional mode; [`error`]: [`ConfigError`].
 //!
 //! A record's path, in these terms: [`Pipeline::handle_fetched`] tracks it in the ack book
 //! and [`Pipeline::poll_outbound`] gives it to the driver to deliver;
@@ -46,6 +46,7 @@ pub mod pipeline;
 pub mod producer_record;
 pub mod record;
 pub mod retry;
+pub mod transactional;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
@@ -57,3 +58,4 @@ pub use partition_book::PartitionBook;
 pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordData};
+pub use transactional::Transactional;

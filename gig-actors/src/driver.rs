@@ -15,13 +15,13 @@ use log::{error, warn};
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
-use crate::outcome::{self, Acked, NoAcked};
+use crate::outcome::{self, AckedRecipient, NoAckedRecipient};
 
 /// The actors a pipeline talks to, as a builder collects them.
 pub(crate) struct Wiring {
     pub(crate) downstream: Downstream,
-    pub(crate) acked: Recipient<Acked>,
-    pub(crate) no_acked: Recipient<NoAcked>,
+    pub(crate) acked: AckedRecipient,
+    pub(crate) no_acked: NoAckedRecipient,
 }
 
 /// A pipeline and everything its driver holds.
@@ -207,6 +207,7 @@ fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 }
 
 /// Offers a batch until its outcome actor accepts it, backing off after each refusal.
+/// What it asks to produce goes to the pipeline with the acceptance.
 fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
     let wiring = &act.driver().wiring;
     let request = outcome::offer(&batch, &wiring.acked, &wiring.no_acked);
@@ -214,8 +215,9 @@ fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
         request
             .into_actor(act)
             .map(move |result, act, ctx| match result {
-                Ok(()) => {
-                    act.driver().pipeline.handle_accepted(batch.tokens());
+                Ok(outputs) => {
+                    let pipeline = &mut act.driver().pipeline;
+                    pipeline.handle_accepted_with(batch.tokens(), outputs);
                     act.progressed(ctx);
                 }
                 Err(why) => {

@@ -65,10 +65,10 @@ pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
 pub use consumer::ConsumerActor;
 pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use error::GigError;
-pub use gig_core::{ConsumerConfig, Header, NoAckReason, Record, Verdict};
-pub use outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
+pub use gig_core::{ConsumerConfig, Header, NoAckReason, Outputs, Record, Transactional, Verdict};
+pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
-pub use stats::{PartitionStats, Stats};
+pub use stats::{PartitionStats, Stats, TransactionStats};
 pub use typed::Typed;
 
 /// The README's Rust examples, compiled as doctests so that they stay true.
@@ -79,9 +79,9 @@ pub struct ReadmeDoctests;
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
     pub use crate::{
-        AckHandle, Acked, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
+        AckHandle, Acked, AckedTx, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
         Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
-        NoAckReason, NoAcked, NoAckedRecord, PartitionStart, ProducerRecord, Record, Stats, Stop,
-        Subscribe, Typed, Unsubscribe, Verdict,
+        NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord,
+        Record, Stats, Stop, Subscribe, Transactional, Typed, Unsubscribe, Verdict,
     };
 }

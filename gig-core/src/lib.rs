@@ -55,7 +55,9 @@ pub use key_queues::KeyQueues;
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use outputs::{Output, Outputs, Source};
 pub use partition_book::PartitionBook;
-pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
+pub use pipeline::{
+    CommitPlan, Counters, HandOver, Outbound, Pipeline, ReleaseId, Transaction, TransactionResult,
+};
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordData};
 pub use transactional::Transactional;

@@ -55,6 +55,9 @@ pub struct Stats {
 pub struct TransactionStats {
     /// The transactional id.
     pub id: String,
+    /// Whether the producer has registered its transactional id with its coordinator
+    /// (which fences any earlier producer with that id and aborts what it left open).
+    pub ready: bool,
     /// Whether the producer is fenced: another producer took its transactional id (this
     /// consumer is a zombie), or it failed for good. A fenced consumer no longer delivers,
     /// hands over or commits, and has left its group.

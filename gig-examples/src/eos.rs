@@ -227,6 +227,24 @@ fn kafka(action: &'static str) -> impl FnOnce(KafkaError) -> ReadError {
     move |source| ReadError::Kafka { action, source }
 }
 
+/// How a reader treats records written in transactions (librdkafka's `isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Only records of committed transactions (and records written outside one).
+    ReadCommitted,
+    /// Every record in the log, aborted ones too.
+    ReadUncommitted,
+}
+
+impl Isolation {
+    fn property(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "read_committed",
+            Isolation::ReadUncommitted => "read_uncommitted",
+        }
+    }
+}
+
 /// Reads every partition of `topics` from the start to its end as an rdkafka consumer with
 /// `isolation.level=read_committed` sees them: records of aborted transactions, and of
 /// transactions not yet committed, are not returned. Plain rdkafka, no Gig, no group.
@@ -235,10 +253,20 @@ pub fn read_committed(
     topics: &[String],
     timeout: Duration,
 ) -> Result<Vec<ReadRecord>, ReadError> {
+    read(brokers, topics, Isolation::ReadCommitted, timeout)
+}
+
+/// Reads every partition of `topics` from the start to its end with `isolation`.
+pub fn read(
+    brokers: &str,
+    topics: &[String],
+    isolation: Isolation,
+    timeout: Duration,
+) -> Result<Vec<ReadRecord>, ReadError> {
     let until = Instant::now() + timeout;
     let mut read = Vec::new();
     for topic in topics {
-        read_topic(brokers, topic, until, timeout, &mut read)?;
+        read_topic(brokers, topic, isolation, until, timeout, &mut read)?;
     }
     Ok(read)
 }
@@ -248,6 +276,7 @@ pub fn read_committed(
 fn read_topic(
     brokers: &str,
     topic: &str,
+    isolation: Isolation,
     until: Instant,
     timeout: Duration,
     read: &mut Vec<ReadRecord>,
@@ -259,7 +288,7 @@ fn read_topic(
             format!("gig-read-committed-{}", std::process::id()),
         )
         .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
+        .set("isolation.level", isolation.property())
         .set("enable.partition.eof", "true")
         .create()
         .map_err(kafka("creating the reader"))?;

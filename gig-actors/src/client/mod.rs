@@ -157,9 +157,14 @@ impl Client {
         to_poller.is_some_and(|tx| tx.send(request).is_ok())
     }
 
+    /// The transactional producer, in the transactional mode.
+    pub(crate) fn transactor(&self) -> Option<&Transactor> {
+        self.shared.transactor.as_deref()
+    }
+
     /// The transactional id, in the transactional mode.
     pub(crate) fn transactional_id(&self) -> Option<&str> {
-        self.shared.transactor.as_deref().map(Transactor::id)
+        self.transactor().map(Transactor::id)
     }
 
     /// Stops delivering: the poll thread drops what it fetches from now on, and fetching

@@ -12,6 +12,7 @@
 //! revocation or a stop, never on the actor's thread. Its lock makes sure two threads never
 //! call it at once (librdkafka refuses concurrent transactional calls).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -110,6 +111,9 @@ pub(crate) struct Transactor {
     producer: ThreadedProducer<TxnContext>,
     id: String,
     state: Mutex<State>,
+    /// Whether `init` succeeded, readable without the lock (a transaction may hold it for
+    /// seconds) for `Stats`.
+    ready: AtomicBool,
 }
 
 impl Transactor {
@@ -130,12 +134,19 @@ impl Transactor {
             producer,
             id: settings.id.clone(),
             state: Mutex::new(State::New),
+            ready: AtomicBool::new(false),
         }))
     }
 
     /// The transactional id.
     pub(crate) fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Whether the transactional id is registered (and any earlier producer with it
+    /// fenced).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
     }
 
     /// Registers the transactional id with its coordinator: this fences any earlier
@@ -159,6 +170,7 @@ impl Transactor {
             Ok(()) => {
                 info!("transactional producer {} ready", self.id);
                 *state = State::Ready;
+                self.ready.store(true, Ordering::Release);
                 Ok(())
             }
             Err(e) if Failure::of(&e) == Failure::Fatal => {

@@ -32,8 +32,9 @@ impl ConsumerActor {
             }
         }
         stats.assignment = self.client.assignment();
-        stats.transactional = self.client.transactional_id().map(|id| TransactionStats {
-            id: id.to_string(),
+        stats.transactional = self.client.transactor().map(|transactor| TransactionStats {
+            id: transactor.id().to_string(),
+            ready: transactor.is_ready(),
             fenced: self.driver.pipeline.is_fenced(),
             in_transaction: self.driver.pipeline.in_transaction(),
             last_error: self.last_transaction_error.clone(),

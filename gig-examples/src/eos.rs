@@ -18,11 +18,13 @@ use gig_actors::dead_letter::{
 };
 use gig_actors::prelude::*;
 use gig_actors::retry::RetrySink;
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message as _};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaErrorCode;
 
 /// The nack reason that sends a record to the retry topic; any other goes to the
 /// dead-letter topic.
@@ -271,6 +273,20 @@ pub fn read(
     Ok(read)
 }
 
+/// A reader's librdkafka callbacks: the end of a partition is what it waits for, not an
+/// error to log.
+struct Reader;
+
+impl ClientContext for Reader {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF) {
+            log::error!("reader: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for Reader {}
+
 /// Reads one topic to the end of each partition. One consumer per topic: rdkafka's
 /// end-of-partition event names the partition, not its topic.
 fn read_topic(
@@ -281,7 +297,7 @@ fn read_topic(
     timeout: Duration,
     read: &mut Vec<ReadRecord>,
 ) -> Result<(), ReadError> {
-    let consumer: BaseConsumer = ClientConfig::new()
+    let consumer: BaseConsumer<Reader> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set(
             "group.id",
@@ -290,7 +306,7 @@ fn read_topic(
         .set("enable.auto.commit", "false")
         .set("isolation.level", isolation.property())
         .set("enable.partition.eof", "true")
-        .create()
+        .create_with_context(Reader)
         .map_err(kafka("creating the reader"))?;
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -406,4 +422,58 @@ impl std::fmt::Display for Tally {
         }
         Ok(())
     }
+}
+
+/// A group's lag on one topic, as the broker reports it to a plain rdkafka client (what
+/// `kafka-consumer-groups` shows): per partition, the committed offset and the log end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lag {
+    /// Per partition: the committed offset (`None` if nothing is committed) and the end.
+    pub partitions: BTreeMap<i32, (Option<i64>, i64)>,
+}
+
+impl Lag {
+    /// The records not yet committed, over all partitions (a partition with nothing
+    /// committed counts whole).
+    pub fn total(&self) -> i64 {
+        let behind = |(committed, end): &(Option<i64>, i64)| end - committed.unwrap_or(0);
+        self.partitions.values().map(behind).sum()
+    }
+}
+
+/// The committed offsets of `group` on `topic` and each partition's end, read with
+/// `isolation.level=read_committed` (so the broker answers with stable offsets only).
+pub fn group_lag(brokers: &str, group: &str, topic: &str) -> Result<Lag, ReadError> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .map_err(kafka("creating the lag reader"))?;
+    let timeout = Duration::from_secs(30);
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(kafka("reading topic metadata"))?;
+    let mut tpl = TopicPartitionList::new();
+    for t in metadata.topics() {
+        for p in t.partitions() {
+            tpl.add_partition(topic, p.id());
+        }
+    }
+    let committed = consumer
+        .committed_offsets(tpl, timeout)
+        .map_err(kafka("reading committed offsets"))?;
+    let mut lag = Lag::default();
+    for e in committed.elements() {
+        let (_, end) = consumer
+            .fetch_watermarks(topic, e.partition(), timeout)
+            .map_err(kafka("reading watermarks"))?;
+        let offset = match e.offset() {
+            Offset::Offset(o) => Some(o),
+            _ => None,
+        };
+        lag.partitions.insert(e.partition(), (offset, end));
+    }
+    Ok(lag)
 }

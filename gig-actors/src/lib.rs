@@ -23,7 +23,14 @@
 //!    (`client/committer.rs`) every `commit_interval` or `commit_every` records; a
 //!    revocation (`consumer/rebalance.rs`, `client/context.rs`) and a stop
 //!    (`consumer/shutdown.rs`, `client/final_commit.rs`) commit on the poll thread. All go
-//!    through `client/commit.rs: commit_sync`.
+//!    through `client/commit.rs: execute`.
+//! 6. In the transactional mode ([`ConsumerConfig::transactional`]) the outcome actors may
+//!    answer [`AckedTx`] / [`NoAckedTx`] with [`Outputs`]; the pipeline holds each until the
+//!    watermark passes its source, and every commit is a Kafka transaction
+//!    (`client/transactor.rs`: produce the outputs, send the offsets with the group's
+//!    metadata, commit). An aborted transaction's partitions are read again from their last
+//!    commit (`consumer/transactions.rs`, `client/rewind.rs`); a fenced producer stops the
+//!    consumer handing over.
 //!
 //! When more than `max_in_flight` records await their outcome, fetching stops (the poll
 //! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.

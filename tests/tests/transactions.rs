@@ -502,3 +502,33 @@ async fn a_fenced_producer_stops_handing_over_and_says_so() {
     report(&line);
     successor.consumer.send(Stop).await.unwrap().unwrap();
 }
+
+#[actix::test]
+async fn a_rehearsal_of_a_transactional_consumer_commits_each_transaction_at_once() {
+    use gig_actors::rehearsal::{record, Feed, Settle};
+    let config = ConsumerConfig::new("unused", "unused").transactional("rehearsal");
+    let (downstream, _) = Scripted::new(split);
+    let rehearsal = ConsumerActor::builder(config)
+        .downstream(downstream.start().recipient())
+        .acked_tx(Transformer::transactional("out").start().recipient())
+        .no_acked_tx(
+            FailureRouter::transactional(Duration::from_secs(1))
+                .start()
+                .recipient(),
+        )
+        .rehearsal()
+        .unwrap()
+        .start();
+    let records = (0..20)
+        .map(|i| record("orders", 0, i, format!("v{i}")))
+        .collect();
+    rehearsal.do_send(Feed(records));
+    let stats = rehearsal.send(Settle).await.unwrap();
+    assert_eq!(
+        (stats.outputs, stats.outputs_committed),
+        (20, 20),
+        "{stats:?}"
+    );
+    assert!(stats.transactions >= 1);
+    assert_eq!(stats.committed("orders", 0), Some(20));
+}

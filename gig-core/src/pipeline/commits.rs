@@ -260,7 +260,11 @@ impl Pipeline {
     /// flight has ended, a transaction with their outputs). Given once; no commit is
     /// offered after it.
     pub fn poll_stop(&mut self, now: Instant) -> Option<CommitPlan> {
-        let unresolved = self.book.unresolved();
+        // A fenced consumer hands nothing over: its unresolved records never resolve.
+        let unresolved = match self.transactions.fenced {
+            true => 0,
+            false => self.book.unresolved(),
+        };
         let in_flight = self.transactions.in_flight;
         let stop = self.commits.stop.as_mut()?;
         if stop.final_taken || (unresolved > 0 && now < stop.deadline) || in_flight {

@@ -62,6 +62,14 @@ impl Outcomes {
     }
 }
 
+/// Skips the calling test on tansu, where this suite has not run the transactional mode.
+fn not_on_tansu() -> bool {
+    skip_on(
+        Backend::Tansu,
+        "the transactional mode is verified on Kafka and the embedded broker, not on tansu",
+    )
+}
+
 fn transactional(config: ConsumerConfig, id: &str) -> ConsumerConfig {
     config.transactional(Transactional::new(unique(id)))
 }
@@ -133,6 +141,9 @@ async fn committed_to_the_end(
 
 #[actix::test]
 async fn outputs_retries_and_dead_letters_are_committed_once_with_their_sources() {
+    if not_on_tansu() {
+        return;
+    }
     let broker = broker();
     let topic = topic(&broker, "eos", 2).await;
     let outcomes = Outcomes::create(&broker, &topic).await;
@@ -207,6 +218,9 @@ fn no_auto_create(settings: Transactional) -> Transactional {
 
 #[actix::test]
 async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again() {
+    if not_on_tansu() {
+        return;
+    }
     init();
     // The output topic cannot be written at first, so each record of a transaction times
     // out (after the transaction timeout, 1 s) and the transaction is aborted. On Kafka the
@@ -285,6 +299,9 @@ async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again(
 
 #[actix::test]
 async fn a_revocation_commits_the_open_transaction_before_the_partitions_go() {
+    if not_on_tansu() {
+        return;
+    }
     if skip_on(Backend::Embedded, MOCK_KEEPS_NO_TXN_OFFSETS) {
         return;
     }
@@ -341,6 +358,9 @@ async fn a_revocation_commits_the_open_transaction_before_the_partitions_go() {
 
 #[actix::test]
 async fn a_revocation_whose_transaction_aborts_leaves_the_records_to_the_next_owner() {
+    if not_on_tansu() {
+        return;
+    }
     if skip_on(Backend::Embedded, MOCK_KEEPS_NO_TXN_OFFSETS) {
         return;
     }
@@ -418,6 +438,9 @@ fn is_fenced(stats: &Stats) -> bool {
 
 #[actix::test]
 async fn a_fenced_producer_stops_handing_over_and_says_so() {
+    if not_on_tansu() {
+        return;
+    }
     let broker = broker();
     let topic = topic(&broker, "eos-fenced", 2).await;
     let outcomes = Outcomes::create(&broker, &topic).await;

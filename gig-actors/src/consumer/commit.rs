@@ -41,11 +41,10 @@ impl ConsumerActor {
         debug!("committing {}", describe(plan.offsets()));
         if let Err(plan) = self.client.commit(plan) {
             warn!("the commit thread has exited; nothing more is committed");
-            let result = CommitResult::Failed(KafkaError::Canceled);
-            self.commit_ended(plan, result);
             for waiter in self.commit_waiters.drain(..) {
                 let _ = waiter.reply.send(Err(GigError::ThreadGone("commit")));
             }
+            self.commit_ended(plan, CommitResult::Failed(KafkaError::Canceled));
         }
     }
 

@@ -16,6 +16,12 @@
 //! topic. If a produce fails, the batch is refused and Gig offers it again: the dead-letter
 //! topic may then hold a record twice (at-least-once), never zero times.
 //!
+//! For a transactional consumer, [`DeadLetterSink::transactional`] makes a sink without a
+//! producer of its own: wired with
+//! [`no_acked_tx`](crate::ConsumerBuilder::no_acked_tx), it answers each batch with its
+//! copies, and Gig produces them in the transaction that commits their sources, so a
+//! `read_committed` reader of the dead-letter topic sees each failed record exactly once.
+//!
 //! ```no_run
 //! # use actix::prelude::*;
 //! # use gig_actors::prelude::*;
@@ -37,8 +43,9 @@ use actix::prelude::*;
 use gig_core::Header;
 use log::{debug, warn};
 
-use crate::outcome::{HandOverError, NoAcked, NoAckedRecord};
+use crate::outcome::{HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 use crate::producer::{GigProducer, ProducerRecord};
+use gig_core::Outputs;
 
 /// Header naming the source topic.
 pub const ORIGINAL_TOPIC: &str = "gig.original.topic";
@@ -53,13 +60,25 @@ pub const FAILED_AT: &str = "gig.failed.at";
 
 /// A NoAckedActor producing failed records to a dead-letter topic.
 pub struct DeadLetterSink {
-    producer: GigProducer,
+    /// `None` for a sink of a transactional consumer: Gig produces its copies.
+    producer: Option<GigProducer>,
     topic_for: Box<dyn Fn(&str) -> String>,
 }
 
 impl DeadLetterSink {
-    /// A sink writing records of topic `t` to `t.dlq`.
+    /// A sink writing records of topic `t` to `t.dlq` with `producer`.
     pub fn new(producer: GigProducer) -> Self {
+        Self::with(Some(producer))
+    }
+
+    /// A sink for a transactional consumer: it handles [`NoAckedTx`] and answers with
+    /// its copies (to `t.dlq`), which Gig adds to the consumer's transaction. It refuses a
+    /// plain [`NoAcked`]: it has no producer.
+    pub fn transactional() -> Self {
+        Self::with(None)
+    }
+
+    fn with(producer: Option<GigProducer>) -> Self {
         DeadLetterSink {
             producer,
             topic_for: Box::new(|topic| format!("{topic}.dlq")),
@@ -116,31 +135,56 @@ impl Actor for DeadLetterSink {
     type Context = Context<Self>;
 }
 
+impl DeadLetterSink {
+    fn letter(&self, failed: &NoAckedRecord, at_ms: u128) -> ProducerRecord {
+        dead_letter(failed, (self.topic_for)(failed.record.topic()), at_ms)
+    }
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
 impl Handler<NoAcked> for DeadLetterSink {
     type Result = ResponseFuture<Result<(), HandOverError>>;
 
     fn handle(&mut self, msg: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        let at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let letters: Vec<ProducerRecord> = msg
-            .records
-            .iter()
-            .map(|failed| dead_letter(failed, (self.topic_for)(failed.record.topic()), at_ms))
-            .collect();
+        let at_ms = now_ms();
+        let letters = msg.records.iter().map(|f| self.letter(f, at_ms)).collect();
         accept_once_written(self.producer.clone(), letters, "dead-letter")
+    }
+}
+
+impl Handler<NoAckedTx> for DeadLetterSink {
+    type Result = Result<Outputs, HandOverError>;
+
+    fn handle(&mut self, msg: NoAckedTx, _: &mut Context<Self>) -> Self::Result {
+        let at_ms = now_ms();
+        let letters = msg.records.iter();
+        Ok(letters
+            .map(|f| (&f.record, self.letter(f, at_ms)))
+            .collect())
     }
 }
 
 /// Produces a sink's copies and accepts the hand-over only once the broker confirmed every
 /// one; a failed write refuses it, so Gig offers the records again. `what` names the
-/// topics in the log.
+/// topics in the log. A sink without a producer (made for a transactional consumer)
+/// refuses: it cannot write on its own.
 pub(crate) fn accept_once_written(
-    producer: GigProducer,
+    producer: Option<GigProducer>,
     copies: Vec<ProducerRecord>,
     what: &'static str,
 ) -> ResponseFuture<Result<(), HandOverError>> {
     Box::pin(async move {
+        let Some(producer) = producer else {
+            warn!("{what} sink has no producer: wire it with `no_acked_tx` to a transactional consumer");
+            return Err(HandOverError(format!(
+                "the {what} sink was made for a transactional consumer (`no_acked_tx`) and has no producer"
+            )));
+        };
         match producer.send_batch(&copies).await {
             Ok(_) => {
                 debug!("{} record(s) written to {what} topics", copies.len());

@@ -15,13 +15,13 @@ use log::{error, warn};
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
-use crate::outcome::{self, Acked, HandOverFailure, NoAcked};
+use crate::outcome::{self, Accepted, AckedRecipient, HandOverFailure, NoAckedRecipient};
 
 /// The actors a pipeline talks to, as a builder collects them.
 pub(crate) struct Wiring {
     pub(crate) downstream: Downstream,
-    pub(crate) acked: Recipient<Acked>,
-    pub(crate) no_acked: Recipient<NoAcked>,
+    pub(crate) acked: AckedRecipient,
+    pub(crate) no_acked: NoAckedRecipient,
 }
 
 /// A pipeline and everything its driver holds.
@@ -119,7 +119,7 @@ pub(crate) struct FlushOutcomes;
 #[rtype(result = "()")]
 pub(crate) struct HandedOver {
     batch: HandOver,
-    result: Result<(), HandOverFailure>,
+    result: Result<Accepted, HandOverFailure>,
 }
 
 /// Makes the answer queue; call from `Actor::started`.
@@ -233,7 +233,8 @@ fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     }
 }
 
-/// Offers a batch to its outcome actor; the answer comes back as [`HandedOver`].
+/// Offers a batch to its outcome actor; the answer comes back as [`HandedOver`], with
+/// what the actor asked to produce when it accepted.
 ///
 /// The offer waits in a task of its own, not in the actor's context: actix polls a
 /// context's futures only once its mailbox is empty, so under a steady stream of fetched
@@ -254,8 +255,9 @@ fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
 pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut Context<A>) {
     let HandedOver { batch, result } = answer;
     match result {
-        Ok(()) => {
-            act.driver().pipeline.handle_accepted(batch.tokens());
+        Ok(outputs) => {
+            let pipeline = &mut act.driver().pipeline;
+            pipeline.handle_accepted_with(batch.tokens(), outputs);
             act.progressed(ctx);
         }
         Err(why) => {

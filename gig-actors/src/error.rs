@@ -24,6 +24,32 @@ pub enum GigError {
     /// A builder was missing a required part.
     #[error("consumer builder: {0} is required")]
     Missing(&'static str),
+    /// An outcome actor that answers with records to produce (`acked_tx`, `no_acked_tx`)
+    /// was given to a consumer that is not transactional: there would be no transaction to
+    /// produce them in.
+    #[error("consumer builder: an outcome actor that answers with outputs needs a transactional consumer; set `transactional` in its config")]
+    NotTransactional,
+    /// A transaction was aborted: nothing of it is visible, and its partitions are read
+    /// again from their last commit.
+    #[error("the transaction was aborted ({source}); its partitions are read again from their last commit")]
+    TransactionAborted {
+        /// Why librdkafka aborted it.
+        source: KafkaError,
+    },
+    /// A transactional consumer had to commit while it was not in a group: a transaction
+    /// needs the group's metadata (KIP-447).
+    #[error("the consumer is not in a group, and a transaction needs its group metadata")]
+    NotInGroup,
+    /// The transactional producer was fenced (another producer took its transactional id:
+    /// this consumer is a zombie) or failed for good. The consumer no longer delivers,
+    /// hands over or commits; what it did not commit is read again by the group.
+    #[error("the transactional producer {id} is fenced: {source}")]
+    Fenced {
+        /// The transactional id.
+        id: String,
+        /// librdkafka's error.
+        source: KafkaError,
+    },
     /// The actor has stopped (or is stopping) and cannot take this request.
     #[error("the consumer has stopped")]
     Stopped,

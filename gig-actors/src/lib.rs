@@ -25,7 +25,14 @@
 //!    (`client/committer.rs`) every `commit_interval` or `commit_every` records; a
 //!    revocation (`consumer/rebalance.rs`, `client/context.rs`) and a stop
 //!    (`consumer/shutdown.rs`, `client/final_commit.rs`) commit on the poll thread. All go
-//!    through `client/commit.rs: commit_sync`.
+//!    through `client/commit.rs: execute`.
+//! 6. In the transactional mode ([`ConsumerConfig::transactional`]) the outcome actors may
+//!    answer [`AckedTx`] / [`NoAckedTx`] with [`Outputs`]; the pipeline holds each until the
+//!    watermark passes its source, and every commit is a Kafka transaction
+//!    (`client/transactor.rs`: produce the outputs, send the offsets with the group's
+//!    metadata, commit). An aborted transaction's partitions are read again from their last
+//!    commit (`consumer/transactions.rs`, `client/rewind.rs`); a fenced producer stops the
+//!    consumer handing over.
 //!
 //! When more than `max_in_flight` records await their outcome, fetching stops (the poll
 //! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.
@@ -67,10 +74,10 @@ pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
 pub use consumer::ConsumerActor;
 pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use error::GigError;
-pub use gig_core::{ConsumerConfig, Header, NoAckReason, Record, Verdict};
-pub use outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
+pub use gig_core::{ConsumerConfig, Header, NoAckReason, Outputs, Record, Transactional, Verdict};
+pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
-pub use stats::{PartitionStats, Stats};
+pub use stats::{PartitionStats, Stats, TransactionStats};
 pub use typed::Typed;
 
 /// The README's Rust examples, compiled as doctests so that they stay true.
@@ -81,9 +88,9 @@ pub struct ReadmeDoctests;
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
     pub use crate::{
-        AckHandle, Acked, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
+        AckHandle, Acked, AckedTx, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
         Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
-        NoAckReason, NoAcked, NoAckedRecord, PartitionStart, ProducerRecord, Record, Stats, Stop,
-        Subscribe, Typed, Unsubscribe, Verdict,
+        NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord,
+        Record, Stats, Stop, Subscribe, Transactional, Typed, Unsubscribe, Verdict,
     };
 }

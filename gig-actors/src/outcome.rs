@@ -6,13 +6,37 @@
 //! keeps the records and offers them again after a back-off, and the partition's commit
 //! offset stays below them — nothing is committed that no handler accepted. A handler may
 //! answer from a future (`ResponseFuture`) to accept only once its own write is durable.
+//!
+//! A consumer in the transactional mode
+//! ([`ConsumerConfig::transactional`](gig_core::ConsumerConfig::transactional)) can also
+//! hand over [`AckedTx`] and [`NoAckedTx`]: the handler accepts by answering with the
+//! records to produce, [`Outputs`], each tied to a record of the batch. Gig produces them in
+//! the transaction that commits that record's offset, so a `read_committed` reader sees
+//! each exactly once:
+//!
+//! ```
+//! # use actix::prelude::*;
+//! # use gig_actors::prelude::*;
+//! struct Enrich;
+//! impl Actor for Enrich { type Context = Context<Self>; }
+//! impl Handler<AckedTx> for Enrich {
+//!     type Result = Result<Outputs, HandOverError>;
+//!     fn handle(&mut self, m: AckedTx, _: &mut Context<Self>) -> Self::Result {
+//!         let enriched = |r: &Record| r.payload_str().unwrap_or_default().to_uppercase();
+//!         Ok(m.records.iter()
+//!             .map(|r| (r, ProducerRecord::new("orders.enriched", enriched(r))))
+//!             .collect())
+//!     }
+//! }
+//! ```
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
 use actix::dev::RecipientRequest;
 use actix::{MailboxError, Message, Recipient};
-use gig_core::{HandOver, Record};
+use gig_core::{HandOver, Outputs, ProducerRecord, Record, Source, Token};
 
 pub use gig_core::NoAckedRecord;
 
@@ -37,6 +61,53 @@ pub struct NoAcked {
     pub records: Vec<NoAckedRecord>,
 }
 
+/// Records the downstream acked, for an AckedActor of a transactional consumer: it
+/// accepts the batch by answering with the records to produce for it (consume, transform,
+/// produce), which Gig adds to the transaction that commits their sources.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Outputs, HandOverError>")]
+pub struct AckedTx {
+    /// The records, in the order they were acked.
+    pub records: Vec<Record>,
+}
+
+/// Records that were not acked, each with its reason, for a NoAckedActor of a
+/// transactional consumer: it accepts the batch by answering with the copies to produce
+/// (to a dead-letter or retry topic), which Gig adds to the transaction that commits their
+/// sources.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Outputs, HandOverError>")]
+pub struct NoAckedTx {
+    /// The records with their reasons.
+    pub records: Vec<NoAckedRecord>,
+}
+
+/// Where acked records go: an actor that only accepts, or one that answers with outputs.
+#[derive(Clone)]
+pub(crate) enum AckedRecipient {
+    Accepts(Recipient<Acked>),
+    Produces(Recipient<AckedTx>),
+}
+
+/// Where records that were not acked go, as for [`AckedRecipient`].
+#[derive(Clone)]
+pub(crate) enum NoAckedRecipient {
+    Accepts(Recipient<NoAcked>),
+    Produces(Recipient<NoAckedTx>),
+}
+
+impl AckedRecipient {
+    pub(crate) fn produces(&self) -> bool {
+        matches!(self, AckedRecipient::Produces(_))
+    }
+}
+
+impl NoAckedRecipient {
+    pub(crate) fn produces(&self) -> bool {
+        matches!(self, NoAckedRecipient::Produces(_))
+    }
+}
+
 /// Why a hand-over did not go through.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HandOverFailure {
@@ -46,31 +117,77 @@ pub(crate) enum HandOverFailure {
     /// The handler could not be reached (it stopped, or its mailbox closed).
     #[error("handler unreachable: {0}")]
     Unreachable(#[from] MailboxError),
+    /// The handler answered with an output for a record that is not in the batch: Gig
+    /// cannot tell which transaction it belongs in.
+    #[error("an output names {}/{}@{}, which is not in the batch", .0.topic, .0.partition, .0.offset)]
+    ForeignSource(Source),
 }
 
-/// Offers a batch to its outcome actor: `Ok` once accepted. The message is cloned (one
-/// reference count per record) so that a refused batch can be offered again: its records
-/// must reach a handler before they are committed.
+/// The outputs of an accepted batch, each with the token of its source record.
+pub(crate) type Accepted = Vec<(Token, ProducerRecord)>;
+
+type Offer = Pin<Box<dyn Future<Output = Result<Accepted, HandOverFailure>>>>;
+
+/// Offers a batch to its outcome actor: `Ok` once accepted, with the outputs it asked for.
+/// The message is cloned (one reference count per record) so that a refused batch can be
+/// offered again: its records must reach a handler before they are committed.
 pub(crate) fn offer(
     batch: &HandOver,
-    acked: &Recipient<Acked>,
-    no_acked: &Recipient<NoAcked>,
-) -> Pin<Box<dyn Future<Output = Result<(), HandOverFailure>>>> {
-    match batch {
-        HandOver::Acked(_, records) => settled(acked.send(Acked {
+    acked: &AckedRecipient,
+    no_acked: &NoAckedRecipient,
+) -> Offer {
+    match (batch, acked, no_acked) {
+        (HandOver::Acked(_, records), AckedRecipient::Accepts(to), _) => accepted(to.send(Acked {
             records: records.clone(),
         })),
-        HandOver::NoAcked(_, records) => settled(no_acked.send(NoAcked {
-            records: records.clone(),
-        })),
+        (HandOver::Acked(tokens, records), AckedRecipient::Produces(to), _) => {
+            let sources = records.iter().map(Source::of);
+            let index = sources.zip(tokens.iter().copied()).collect();
+            let request = to.send(AckedTx {
+                records: records.clone(),
+            });
+            produced(request, index)
+        }
+        (HandOver::NoAcked(_, records), _, NoAckedRecipient::Accepts(to)) => {
+            accepted(to.send(NoAcked {
+                records: records.clone(),
+            }))
+        }
+        (HandOver::NoAcked(tokens, records), _, NoAckedRecipient::Produces(to)) => {
+            let sources = records.iter().map(|r| Source::of(&r.record));
+            let index = sources.zip(tokens.iter().copied()).collect();
+            let request = to.send(NoAckedTx {
+                records: records.clone(),
+            });
+            produced(request, index)
+        }
     }
 }
 
-fn settled<M>(
-    request: RecipientRequest<M>,
-) -> Pin<Box<dyn Future<Output = Result<(), HandOverFailure>>>>
+fn accepted<M>(request: RecipientRequest<M>) -> Offer
 where
     M: Message<Result = Result<(), HandOverError>> + Send + 'static,
 {
-    Box::pin(async move { Ok(request.await??) })
+    Box::pin(async move {
+        request.await??;
+        Ok(Vec::new())
+    })
+}
+
+/// Awaits a handler that answers with outputs, and names each output's source by its
+/// token in the batch.
+fn produced<M>(request: RecipientRequest<M>, index: HashMap<Source, Token>) -> Offer
+where
+    M: Message<Result = Result<Outputs, HandOverError>> + Send + 'static,
+{
+    Box::pin(async move {
+        let outputs = request.await??;
+        outputs
+            .into_iter()
+            .map(|output| match index.get(&output.source) {
+                Some(&token) => Ok((token, output.record)),
+                None => Err(HandOverFailure::ForeignSource(output.source)),
+            })
+            .collect()
+    })
 }

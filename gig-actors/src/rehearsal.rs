@@ -7,6 +7,10 @@
 //! for a batch or typed downstream, or key ordering, build it like a consumer and finish
 //! with [`ConsumerBuilder::rehearsal`](crate::ConsumerBuilder::rehearsal).
 //!
+//! Built from a transactional config, with outcome actors that answer with outputs, it
+//! commits each transaction the moment it is planned: `Stats` then counts the outputs
+//! (`outputs`, `outputs_committed`).
+//!
 //! Its clock is tokio's, so under a paused clock (`tokio::time::pause()`, or
 //! `#[tokio::test(start_paused = true)]`) a record that times out after 3 s reaches the
 //! NoAckedActor in a test that takes milliseconds: tokio advances the clock whenever every
@@ -60,13 +64,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{ConsumerConfig, Record, RecordData};
+use gig_core::{CommitPlan, ConsumerConfig, Record, RecordData, TransactionResult};
 use tokio::sync::oneshot;
 
 use crate::delivery::Delivery;
 use crate::downstream::Downstream;
 use crate::driver::{self, Driver, Drives, Wiring};
-use crate::outcome::{Acked, NoAcked};
+use crate::outcome::{Acked, AckedRecipient, NoAcked, NoAckedRecipient};
 use crate::stats::Stats;
 
 /// Records to deliver, as if fetched now. Records of a partition must come in offset
@@ -113,8 +117,8 @@ impl Rehearsal {
     ) -> Self {
         let wiring = Wiring {
             downstream: Downstream::Records(downstream),
-            acked,
-            no_acked,
+            acked: AckedRecipient::Accepts(acked),
+            no_acked: NoAckedRecipient::Accepts(no_acked),
         };
         Self::wired(config, wiring)
     }
@@ -155,6 +159,11 @@ impl Drives for Rehearsal {
     }
 
     fn progressed(&mut self, _: &mut Context<Self>) {
+        // With no broker, a transaction commits the moment it is planned.
+        let pipeline = &mut self.driver.pipeline;
+        while let Some(CommitPlan::Transaction(txn)) = pipeline.take_commit() {
+            pipeline.handle_transaction(txn, TransactionResult::Committed);
+        }
         self.settle_if_done();
     }
 }

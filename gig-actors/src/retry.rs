@@ -21,7 +21,9 @@
 //! Like [`DeadLetterSink`](crate::dead_letter::DeadLetterSink), the sink accepts a batch
 //! only once the broker confirmed every record of it, so the source is never committed past
 //! a record that is not in its retry or dead-letter topic. Create the retry and dead-letter
-//! topics first where the broker does not create topics on use.
+//! topics first where the broker does not create topics on use. For a transactional
+//! consumer, [`RetrySink::transactional`] answers [`NoAckedTx`] with its copies instead, and
+//! Gig produces them in the transaction that commits their sources.
 //!
 //! ```no_run
 //! # use std::time::Duration;
@@ -49,13 +51,15 @@ use gig_core::retry::{next_attempt, RETRY_ATTEMPT, RETRY_DUE};
 use gig_core::Header;
 
 use crate::dead_letter::{accept_once_written, dead_letter, FAILED_AT, ORIGINAL_TOPIC};
-use crate::outcome::{HandOverError, NoAcked, NoAckedRecord};
+use crate::outcome::{HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 use crate::producer::{GigProducer, ProducerRecord};
+use gig_core::Outputs;
 
 /// A NoAckedActor sending failed records to delayed retry topics, then to a dead-letter
 /// topic.
 pub struct RetrySink {
-    producer: GigProducer,
+    /// `None` for a sink of a transactional consumer: Gig produces its copies.
+    producer: Option<GigProducer>,
     delays: Vec<Duration>,
 }
 
@@ -64,7 +68,17 @@ impl RetrySink {
     /// `delays[0]`, and so on; then `<topic>.dlq`.
     pub fn new(producer: GigProducer, delays: impl IntoIterator<Item = Duration>) -> Self {
         RetrySink {
-            producer,
+            producer: Some(producer),
+            delays: delays.into_iter().collect(),
+        }
+    }
+
+    /// The same sink for a transactional consumer: it handles [`NoAckedTx`] and answers
+    /// with its copies, which Gig adds to the consumer's transaction. It refuses a plain
+    /// [`NoAcked`]: it has no producer.
+    pub fn transactional(delays: impl IntoIterator<Item = Duration>) -> Self {
+        RetrySink {
+            producer: None,
             delays: delays.into_iter().collect(),
         }
     }
@@ -121,19 +135,29 @@ impl Actor for RetrySink {
     type Context = Context<Self>;
 }
 
+fn since_epoch() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 impl Handler<NoAcked> for RetrySink {
     type Result = ResponseFuture<Result<(), HandOverError>>;
 
     fn handle(&mut self, msg: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let copies: Vec<ProducerRecord> = msg
-            .records
-            .iter()
-            .map(|failed| self.copy_of(failed, now))
-            .collect();
+        let now = since_epoch();
+        let copies = msg.records.iter().map(|f| self.copy_of(f, now)).collect();
         accept_once_written(self.producer.clone(), copies, "retry")
+    }
+}
+
+impl Handler<NoAckedTx> for RetrySink {
+    type Result = Result<Outputs, HandOverError>;
+
+    fn handle(&mut self, msg: NoAckedTx, _: &mut Context<Self>) -> Self::Result {
+        let now = since_epoch();
+        let copies = msg.records.iter();
+        Ok(copies.map(|f| (&f.record, self.copy_of(f, now))).collect())
     }
 }
 

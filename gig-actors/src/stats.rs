@@ -37,11 +37,35 @@ pub struct Stats {
     pub assignment: Vec<String>,
     /// Per-partition offsets.
     pub partitions: Vec<PartitionStats>,
+    /// The transactional mode's state; `None` for an at-least-once consumer. Its counters
+    /// (`transactions`, `transactions_aborted`, `outputs`, `outputs_committed`, `rewinds`)
+    /// are among the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactional: Option<TransactionStats>,
     /// librdkafka's own statistics (its documented STATISTICS.md JSON, with per-partition
     /// `consumer_lag`), the latest emitted, when the `statistics.interval.ms` property is
     /// set; otherwise `None`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub librdkafka: Option<serde_json::Value>,
+}
+
+/// The state of a transactional consumer's producer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct TransactionStats {
+    /// The transactional id.
+    pub id: String,
+    /// Whether the producer has registered its transactional id with its coordinator
+    /// (which fences any earlier producer with that id and aborts what it left open).
+    pub ready: bool,
+    /// Whether the producer is fenced: another producer took its transactional id (this
+    /// consumer is a zombie), or it failed for good. A fenced consumer no longer delivers,
+    /// hands over or commits, and has left its group.
+    pub fenced: bool,
+    /// Whether a transaction is in flight.
+    pub in_transaction: bool,
+    /// Why the last transaction that did not commit did not (not begun, aborted, fenced).
+    pub last_error: Option<String>,
 }
 
 /// Offsets of one partition.

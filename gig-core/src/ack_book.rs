@@ -175,6 +175,17 @@ impl AckBook {
         })
     }
 
+    /// The partition and offset of a tracked record; `None` once it is committable and
+    /// forgotten, or when its partition was released.
+    pub fn locate(&self, token: Token) -> Option<(Partition, i64)> {
+        let slot = self.slots.get(token.slot as usize)?.as_ref()?;
+        if slot.epoch != token.epoch {
+            return None;
+        }
+        let offset = slot.book.offset_of(token.seq)?;
+        Some(((slot.book.topic().clone(), slot.book.partition()), offset))
+    }
+
     /// Routes a waiting record to an outcome (an ack or a nack: the caller knows which).
     pub fn route(&mut self, token: Token) -> AckResult {
         match self.book_mut(token) {

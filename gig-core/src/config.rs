@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ConfigError;
 use crate::record::Record;
+use crate::transactional::Transactional;
 
 /// The longest duration Gig takes for any of its settings (ack timeouts, intervals). Each
 /// unresolved record is held in memory until its deadline, and a stop or a revocation waits
@@ -123,6 +124,11 @@ pub struct ConsumerConfig {
     #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
     #[serde(rename = "stats_interval_ms")]
     pub stats_interval: Option<Duration>,
+    /// The transactional mode: outputs of the outcome actors and the offsets of their
+    /// source records are committed in one Kafka transaction (see [`Transactional`]).
+    /// Unset by default: offsets are committed on their own (at-least-once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional: Option<Transactional>,
     /// librdkafka properties, passed through untouched.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
@@ -187,7 +193,8 @@ mod defaults {
     }
 }
 
-mod millis {
+/// Durations as whole milliseconds in JSON.
+pub(crate) mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
@@ -234,6 +241,7 @@ impl ConsumerConfig {
             commit_every: defaults::commit_every(),
             handover_batch: defaults::handover_batch(),
             stats_interval: None,
+            transactional: None,
             properties: BTreeMap::new(),
         }
     }
@@ -337,6 +345,23 @@ impl ConsumerConfig {
         self.longest_ack_timeout().saturating_add(HANDOVER_GRACE)
     }
 
+    /// Commits in Kafka transactions, with a transactional id (`"billing-1"`) or full
+    /// [`Transactional`] settings: what the outcome actors ask to produce and the offsets
+    /// of the records they accepted become visible to `read_committed` readers together,
+    /// once. Give each consumer instance its own id, the same across its restarts.
+    pub fn transactional(mut self, settings: impl Into<Transactional>) -> Self {
+        self.transactional = Some(settings.into());
+        self
+    }
+
+    /// How often resolved offsets are committed: `transactional.interval` in the
+    /// transactional mode, else `commit_interval`.
+    pub fn commit_period(&self) -> Duration {
+        self.transactional
+            .as_ref()
+            .map_or(self.commit_interval, |t| t.interval)
+    }
+
     /// Sets one librdkafka property, passed through untouched.
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.properties.insert(key.into(), value.into());
@@ -435,6 +460,16 @@ impl ConsumerConfig {
                 });
             }
         }
+        if let Some(transactional) = &self.transactional {
+            transactional.validate()?;
+            let isolation = self.properties.get("isolation.level");
+            if isolation.is_some_and(|level| level.trim() != "read_committed") {
+                return Err(ConfigError::Reserved {
+                    key: "isolation.level".to_string(),
+                    why: "a transactional consumer reads `read_committed`: it would otherwise read copies from aborted transactions (a retry topic it also consumes)",
+                });
+            }
+        }
         for (key, required, why) in RESERVED {
             if let Some(value) = self.properties.get(*key) {
                 if value != required {
@@ -479,6 +514,11 @@ impl ConsumerConfig {
         props.extend(self.properties.clone());
         props.insert("bootstrap.servers".to_string(), self.brokers.clone());
         props.insert("group.id".to_string(), self.group_id.clone());
+        if self.transactional.is_some() {
+            // librdkafka's default, said out loud: offsets are fetched stable (KIP-447) and
+            // records of aborted transactions are skipped.
+            props.insert("isolation.level".to_string(), "read_committed".to_string());
+        }
         for (key, value, _) in RESERVED {
             props.insert(key.to_string(), value.to_string());
         }
@@ -653,6 +693,47 @@ mod tests {
         assert!(err(zero).contains("ack_timeout_header.max_ms"));
         let unnamed = ConsumerConfig::new("b", "g").ack_timeout_header("", Duration::from_secs(1));
         assert!(err(unnamed).contains("ack_timeout_header.name"));
+    }
+
+    #[test]
+    fn a_transactional_config_from_json_and_code() {
+        let json = r#"{"brokers":"b","group_id":"g",
+            "transactional":{"id":"billing-1","timeout_ms":5000}}"#;
+        let c = ConsumerConfig::from_json_str(json).unwrap();
+        let t = c.transactional.clone().unwrap();
+        assert_eq!(
+            (t.id.as_str(), t.timeout),
+            ("billing-1", Duration::from_secs(5))
+        );
+        assert_eq!(c.commit_period(), Duration::from_millis(100));
+        assert_eq!(c.client_properties()["isolation.level"], "read_committed");
+        let code = ConsumerConfig::new("b", "g")
+            .transactional(Transactional::new("billing-1").timeout(Duration::from_secs(5)));
+        assert_eq!(code, c);
+        assert_eq!(
+            ConsumerConfig::new("b", "g").commit_period(),
+            Duration::from_secs(1)
+        );
+
+        let e = ConsumerConfig::from_json_str(
+            r#"{"brokers":"b","group_id":"g","transactional":{"id":""}}"#,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::EmptyTransactionalId), "{e}");
+        let e = c
+            .clone()
+            .property("isolation.level", "read_uncommitted")
+            .validate()
+            .unwrap_err();
+        assert!(
+            matches!(&e, ConfigError::Reserved { key, .. } if key == "isolation.level"),
+            "{e}"
+        );
+        let e = ConsumerConfig::from_json_str(
+            r#"{"brokers":"b","group_id":"g","transactional":{"id":"t","typo":1}}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("unknown field `typo`"), "{e}");
     }
 
     #[test]

@@ -27,6 +27,17 @@ pub enum ConfigError {
         /// The longest it may be.
         max: Duration,
     },
+    /// A duration is shorter than its setting allows.
+    #[error("`{field}` must be at least {}", min.as_millis())]
+    TooShort {
+        /// The setting's name.
+        field: &'static str,
+        /// The shortest it may be.
+        min: Duration,
+    },
+    /// A transactional consumer names no transactional id.
+    #[error("`transactional.id` must not be empty: give each consumer instance its own, the same across its restarts")]
+    EmptyTransactionalId,
     /// A topic name is empty.
     #[error("topic names must not be empty")]
     EmptyTopic,

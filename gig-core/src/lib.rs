@@ -15,12 +15,15 @@
 //!   deadlines, and its commit watermark.
 //! - [`key_queues`]: with key ordering, the records waiting behind another of their key.
 //! - [`record`]: [`Record`], one Kafka record: a reference count on the batch it was
-//!   fetched with and an index into it ([`RecordBatchBuilder`] makes such batches).
+//!   fetched with and an index into it ([`RecordBatchBuilder`] makes such batches);
+//!   [`producer_record`]: [`ProducerRecord`], one record to produce.
+//! - [`outputs`]: [`Outputs`], what an outcome actor of a transactional consumer asks Gig
+//!   to produce, each tied to its source record.
 //! - [`outcome`]: the downstream's [`Verdict`], and why a record was not acked
 //!   ([`NoAckReason`]).
 //! - [`retry`]: the headers of a delayed retry.
 //! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
-//!   [`error`]: [`ConfigError`].
+//!   [`transactional`]: its transactional mode; [`error`]: [`ConfigError`].
 //!
 //! A record's path, in these terms: [`Pipeline::handle_fetched`] tracks it in the ack book
 //! and [`Pipeline::poll_outbound`] gives it to the driver to deliver;
@@ -38,16 +41,24 @@ pub mod config;
 pub mod error;
 pub mod key_queues;
 pub mod outcome;
+pub mod outputs;
 pub mod partition_book;
 pub mod pipeline;
+pub mod producer_record;
 pub mod record;
 pub mod retry;
+pub mod transactional;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use error::ConfigError;
 pub use key_queues::KeyQueues;
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
+pub use outputs::{Output, Outputs, Source};
 pub use partition_book::PartitionBook;
-pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
+pub use pipeline::{
+    CommitPlan, Counters, HandOver, Outbound, Pipeline, ReleaseId, Transaction, TransactionResult,
+};
+pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};
+pub use transactional::Transactional;

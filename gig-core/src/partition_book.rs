@@ -49,6 +49,9 @@ pub struct PartitionBook {
     // (deadline, seq) of records with a custom deadline; resolved ones are dropped lazily.
     custom: BinaryHeap<Reverse<(Instant, u64)>>,
     unresolved: usize,
+    // The first offset tracked in this assignment: where a rewind goes back to before the
+    // first commit.
+    first_offset: Option<i64>,
     last_offset: Option<i64>,
     // The next offset to commit: one past the longest handed-over prefix.
     committable: Option<i64>,
@@ -67,6 +70,7 @@ impl PartitionBook {
             expiry_cursor: 0,
             custom: BinaryHeap::new(),
             unresolved: 0,
+            first_offset: None,
             last_offset: None,
             committable: None,
             commit_requested: None,
@@ -124,6 +128,7 @@ impl PartitionBook {
         if self.last_offset.is_some_and(|last| offset <= last) {
             return None;
         }
+        self.first_offset.get_or_insert(offset);
         self.last_offset = Some(offset);
         let seq = self.head_seq + self.entries.len() as u64;
         self.entries.push_back(Entry {
@@ -140,6 +145,18 @@ impl PartitionBook {
     fn entry_mut(&mut self, seq: u64) -> Option<&mut Entry> {
         let index = seq.checked_sub(self.head_seq)?;
         self.entries.get_mut(usize::try_from(index).ok()?)
+    }
+
+    /// The offset of a tracked record; `None` once it is committable and forgotten.
+    pub fn offset_of(&self, seq: u64) -> Option<i64> {
+        let index = usize::try_from(seq.checked_sub(self.head_seq)?).ok()?;
+        self.entries.get(index).map(|e| e.offset)
+    }
+
+    /// Where this assignment would be read again from: the last committed offset, or the
+    /// first offset tracked before any commit.
+    pub fn restart_offset(&self) -> Option<i64> {
+        self.commit_confirmed.or(self.first_offset)
     }
 
     /// The state of a tracked record; `None` once it is committable and forgotten.
@@ -462,6 +479,21 @@ mod tests {
         book.expire(t0 + ms(50), &mut expired);
         assert_eq!(expired.len(), 1);
         assert!(!book.start_deadline(deferred, t0), "no longer waiting");
+    }
+
+    #[test]
+    fn a_book_restarts_from_its_last_commit_or_its_first_record() {
+        let t0 = Instant::now();
+        let (mut book, seqs) = book_with(&[5, 6, 7], t0);
+        assert_eq!(book.restart_offset(), Some(5));
+        assert_eq!(book.offset_of(seqs[1]), Some(6));
+        book.route(seqs[0]);
+        book.handed_over(seqs[0]);
+        assert_eq!(book.offset_of(seqs[0]), None, "forgotten once committable");
+        assert_eq!(book.take_commit(), Some(6));
+        assert_eq!(book.restart_offset(), Some(5), "requested is not committed");
+        book.commit_confirmed(6);
+        assert_eq!(book.restart_offset(), Some(6));
     }
 
     #[test]

@@ -50,6 +50,7 @@ const FIELDS: &[&str] = &[
     "commit_every",
     "handover_batch",
     "stats_interval_ms",
+    "transactional",
     "properties",
 ];
 

@@ -9,6 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::eos::group_lag;
+
 /// A record: partition and offset.
 pub type Rec = (i32, i64);
 
@@ -38,6 +40,8 @@ pub struct WorkerCommand {
     pub session_timeout_ms: u64,
     /// The group protocol: `classic` or `consumer` (KIP-848).
     pub group_protocol: String,
+    /// More worker arguments, e.g. `--split --transactional-id ID` (see [`crate::worker`]).
+    pub extra: Vec<String>,
 }
 
 /// A running worker process.
@@ -58,6 +62,7 @@ impl WorkerProcess {
             .args(["--group", &cmd.group, "--id", &id.to_string()])
             .args(["--session-timeout-ms", &cmd.session_timeout_ms.to_string()])
             .args(["--group-protocol", &cmd.group_protocol])
+            .args(&cmd.extra)
             .arg("--ledger")
             .arg(&ledger)
             .stdin(Stdio::piped())
@@ -279,6 +284,117 @@ pub async fn crash_run(
         duplicates: duplicates.len(),
         duplicate_bound: windows.len(),
         duplicates_within_bound: duplicates.iter().all(|r| windows.contains(r)),
+        secs: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Waits until the broker shows `cmd`'s group committed at `ends` on every partition (a
+/// worker reports only the partitions it committed itself).
+async fn committed_at(
+    cmd: &WorkerCommand,
+    ends: &BTreeMap<i32, i64>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let until = Instant::now() + timeout;
+    loop {
+        let (brokers, group, topic) = (cmd.brokers.clone(), cmd.group.clone(), cmd.topic.clone());
+        let lag = tokio::task::spawn_blocking(move || group_lag(&brokers, &group, &topic))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let at_end = ends.iter().all(|(p, end)| {
+            let committed = lag.partitions.get(p).and_then(|(c, _)| *c);
+            committed.is_some_and(|c| c >= *end)
+        });
+        if at_end {
+            return Ok(());
+        }
+        if Instant::now() >= until {
+            return Err(format!(
+                "timed out after {timeout:?} waiting for commits at {ends:?}: {lag:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The outcome of [`kill_at_random_moments`].
+#[derive(Debug, Clone)]
+pub struct KillSummary {
+    /// SIGKILLs.
+    pub kills: usize,
+    /// Ledger lines: records handed over, repeats included.
+    pub handed_over: usize,
+    /// Distinct records handed over.
+    pub unique: usize,
+    /// How long each killed process lived after it first held partitions, in ms.
+    pub lived_ms: Vec<u64>,
+    /// Wall time.
+    pub secs: f64,
+}
+
+impl std::fmt::Display for KillSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "kills={} handed_over={} unique={} lived_ms={:?} secs={:.1}",
+            self.kills, self.handed_over, self.unique, self.lived_ms, self.secs
+        )
+    }
+}
+
+/// Runs one consumer process at a time while records are produced (`ends` resolves to
+/// each partition's end once the producer is done): each is SIGKILLed at a random moment,
+/// 0 to 2.5 s after it first holds partitions, whatever it is doing then (fetching,
+/// handing over, in the middle of a commit), and replaced, `kills` times. A last one runs
+/// until the broker shows its group's commits at every end, and stops cleanly. Progress is
+/// measured in commits, not hand-overs: a process may hand over everything and commit
+/// nothing before it dies.
+pub async fn kill_at_random_moments(
+    cmd: &WorkerCommand,
+    kills: usize,
+    seed: u64,
+    dir: &Path,
+    ends: impl std::future::Future<Output = Result<BTreeMap<i32, i64>, String>>,
+) -> Result<KillSummary, String> {
+    let started = Instant::now();
+    let mut rng = XorShift(seed.max(1));
+    let mut ledgers: Vec<PathBuf> = Vec::new();
+    let mut lived_ms = Vec::new();
+    for k in 0..kills {
+        let mut worker = WorkerProcess::spawn(cmd, k, dir).map_err(|e| e.to_string())?;
+        ledgers.push(worker.ledger.clone());
+        let assigned = wait_until("an assignment", Duration::from_secs(120), || {
+            !worker.status().assignment.is_empty()
+        })
+        .await;
+        if let Err(e) = assigned {
+            let _ = worker.kill();
+            return Err(e);
+        }
+        // The moment itself is the point: random, not a wait for something to happen.
+        let lived = rng.between(0, 2_500);
+        tokio::time::sleep(Duration::from_millis(lived)).await;
+        worker.kill().map_err(|e| e.to_string())?;
+        lived_ms.push(lived);
+        eprintln!("  kill {}/{kills}: {lived} ms after its assignment", k + 1);
+    }
+    let ends = ends.await?;
+    let mut last = WorkerProcess::spawn(cmd, kills, dir).map_err(|e| e.to_string())?;
+    ledgers.push(last.ledger.clone());
+    let committed = committed_at(cmd, &ends, Duration::from_secs(300)).await;
+    let clean = last.stop().map_err(|e| e.to_string())?;
+    committed?;
+    if !clean {
+        return Err("the last worker did not stop cleanly".to_string());
+    }
+    let all = read_ledgers(&ledgers);
+    let unique = all.iter().collect::<BTreeSet<_>>().len();
+    Ok(KillSummary {
+        kills,
+        handed_over: all.len(),
+        unique,
+        lived_ms,
         secs: started.elapsed().as_secs_f64(),
     })
 }

@@ -1,44 +1,65 @@
-//! The commit thread: commits offsets off the actor's thread, and reports each result.
+//! The commit thread: commits off the actor's thread, and reports each result.
 //!
-//! Requests that queue up while a commit is in flight are merged (the highest offset per
-//! partition wins), so at most one commit is outstanding and a burst costs one round trip.
+//! Offset commits that queue up while one is in flight are merged (the highest offset per
+//! partition wins), so at most one is outstanding and a burst costs one round trip. In the
+//! transactional mode it first registers the transactional id (fencing a previous
+//! incarnation), then runs each transaction the actor plans; the actor plans one at a time.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::Receiver;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use actix::Recipient;
-use gig_core::{CommitOffset, Partition};
+use gig_core::{CommitOffset, CommitPlan, Partition};
 use rdkafka::consumer::BaseConsumer;
 
-use crate::client::commit::{commit_sync, Committed};
+use crate::client::commit::{execute, Committed};
 use crate::client::context::GigContext;
+use crate::client::transactor::Transactor;
 
 /// Runs until the actor drops its sender. It holds the client only while committing, so
 /// that the client closes with the actor rather than later from this thread.
 pub(crate) fn run(
     consumer: Weak<BaseConsumer<GigContext>>,
-    requests: Receiver<Vec<CommitOffset>>,
+    transactor: Option<Arc<Transactor>>,
+    requests: Receiver<CommitPlan>,
     report: Recipient<Committed>,
 ) {
+    if let Some(transactor) = &transactor {
+        // A failure here is met again, and reported, by the first transaction.
+        let _ = transactor.init();
+    }
     while let Ok(first) = requests.recv() {
-        let mut merged: BTreeMap<Partition, i64> = BTreeMap::new();
-        for c in first.into_iter().chain(requests.try_iter().flatten()) {
-            let offset = merged.entry((c.topic, c.partition)).or_insert(c.offset);
-            *offset = (*offset).max(c.offset);
+        let mut offsets: BTreeMap<Partition, i64> = BTreeMap::new();
+        let mut transactions = Vec::new();
+        for plan in std::iter::once(first).chain(requests.try_iter()) {
+            match plan {
+                CommitPlan::Offsets(list) => {
+                    for c in list {
+                        let offset = offsets.entry((c.topic, c.partition)).or_insert(c.offset);
+                        *offset = (*offset).max(c.offset);
+                    }
+                }
+                transaction => transactions.push(transaction),
+            }
         }
-        let offsets: Vec<CommitOffset> = merged
-            .into_iter()
-            .map(|((topic, partition), offset)| CommitOffset {
-                topic,
-                partition,
-                offset,
-            })
-            .collect();
+        let mut plans = transactions;
+        if !offsets.is_empty() {
+            let merged = offsets
+                .into_iter()
+                .map(|((topic, partition), offset)| CommitOffset {
+                    topic,
+                    partition,
+                    offset,
+                });
+            plans.push(CommitPlan::Offsets(merged.collect()));
+        }
         let Some(client) = consumer.upgrade() else {
             return;
         };
-        let result = commit_sync(&client, &offsets);
-        report.do_send(Committed { offsets, result });
+        for plan in plans {
+            let result = execute(&client, transactor.as_deref(), &plan);
+            report.do_send(Committed { plan, result });
+        }
     }
 }

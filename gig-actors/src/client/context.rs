@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use actix::{Message, Recipient};
 use gig_core::ack_book::describe;
-use gig_core::{CommitOffset, Partition};
+use gig_core::{CommitPlan, Partition};
 use log::{error, info, warn};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
 
-use crate::client::commit::{commit_sync, Committed};
+use crate::client::commit::{execute, CommitResult, Committed};
 use crate::client::partitions::{names, partitions_of};
 use crate::client::shared::Shared;
 
@@ -28,11 +28,12 @@ use crate::client::shared::Shared;
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) enum GroupEvent {
-    /// Partitions are being revoked: resolve their in-flight records and answer with the
-    /// offsets to commit for them. The poll thread waits (bounded) for the answer.
+    /// Partitions are being revoked: resolve their in-flight records and answer with what
+    /// to commit for them (offsets, or a transaction). The poll thread waits (bounded) for
+    /// the answer.
     Revoking {
         partitions: Vec<Partition>,
-        reply: SyncSender<Vec<CommitOffset>>,
+        reply: SyncSender<CommitPlan>,
     },
     /// Partitions were assigned by the group.
     Assigned(Vec<Partition>),
@@ -77,7 +78,10 @@ impl GigContext {
         }
         self.shared.revocations.fetch_add(1, Ordering::SeqCst);
         if self.shared.halted() {
-            self.shared.final_commit.commit_on_revoke(consumer);
+            let transactor = self.shared.transactor.as_deref();
+            self.shared
+                .final_commit
+                .commit_on_revoke(consumer, transactor);
             return;
         }
         let Some(links) = self.links.get() else {
@@ -93,14 +97,20 @@ impl GigContext {
             .group
             .do_send(GroupEvent::Revoking { partitions, reply });
         match answer.recv_timeout(self.revoke_wait) {
-            Ok(offsets) if offsets.is_empty() => {}
-            Ok(offsets) => {
-                let result = commit_sync(consumer, &offsets);
+            Ok(plan) if plan.is_empty() => {}
+            Ok(plan) => {
+                let result = execute(consumer, self.shared.transactor.as_deref(), &plan);
                 match &result {
-                    Ok(()) => info!("committed revoked partitions at {}", describe(&offsets)),
-                    Err(e) => warn!("commit on revocation failed ({e}); the next owner re-reads from the last commit"),
+                    CommitResult::Done => info!(
+                        "committed revoked partitions at {}",
+                        describe(plan.offsets())
+                    ),
+                    other => warn!(
+                        "commit on revocation failed ({}); the next owner re-reads from the last commit",
+                        other.error().unwrap_or_default()
+                    ),
                 }
-                links.committed.do_send(Committed { offsets, result });
+                links.committed.do_send(Committed { plan, result });
             }
             Err(_) => warn!(
                 "revoked partitions not resolved within {:?}; their uncommitted records go to the next owner",

@@ -2,79 +2,111 @@
 //!
 //! It commits synchronously, and a commit refused because the group is rebalancing is tried
 //! again while the thread keeps polling, so the member takes part in the rebalance. If the
-//! rebalance revokes the partitions meanwhile, the revocation callback commits the same
-//! offsets: a revocation is the one moment the group generation is sure to be valid.
+//! rebalance revokes the partitions meanwhile, the revocation callback makes the same
+//! commit: a revocation is the one moment the group generation is sure to be valid. A final
+//! transaction that is aborted is run again whole: the aborted one left nothing visible.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use gig_core::ack_book::describe;
-use gig_core::CommitOffset;
+use gig_core::CommitPlan;
 use log::{info, warn};
-use rdkafka::consumer::{BaseConsumer, ConsumerContext};
-use rdkafka::error::KafkaResult;
+use rdkafka::consumer::BaseConsumer;
 
-use crate::client::commit::commit_sync;
+use crate::client::commit::{execute, CommitResult};
+use crate::client::context::GigContext;
+use crate::client::transactor::Transactor;
 
 /// How long a stop keeps retrying its final commit while the group rebalances.
 const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(10);
 
-/// The final offsets, once a stop has them, and whether a revocation committed them.
+/// The final commit, once a stop has it, and whether it was made (by the stop or by a
+/// revocation): made once, since a transaction made twice would produce its outputs twice.
 #[derive(Default)]
 pub(crate) struct FinalCommit {
-    offsets: Mutex<Option<Vec<CommitOffset>>>,
-    committed_on_revoke: AtomicBool,
+    plan: Mutex<Option<CommitPlan>>,
+    done: AtomicBool,
 }
 
 impl FinalCommit {
-    /// Poll thread: commits the final offsets, retrying while the group settles.
-    pub(crate) fn commit<C: ConsumerContext>(
+    /// Poll thread: makes the final commit, retrying while the group settles.
+    pub(crate) fn commit(
         &self,
-        consumer: &BaseConsumer<C>,
-        offsets: &[CommitOffset],
-    ) -> KafkaResult<()> {
-        if offsets.is_empty() {
-            return Ok(());
+        consumer: &BaseConsumer<GigContext>,
+        transactor: Option<&Transactor>,
+        plan: &CommitPlan,
+    ) -> CommitResult {
+        if plan.is_empty() {
+            return CommitResult::Done;
         }
-        if let Ok(mut slot) = self.offsets.lock() {
-            *slot = Some(offsets.to_vec());
+        if let Ok(mut slot) = self.plan.lock() {
+            *slot = Some(plan.clone());
         }
         let deadline = Instant::now() + FINAL_COMMIT_WAIT;
         loop {
-            match commit_sync(consumer, offsets) {
-                Ok(()) => return Ok(()),
-                Err(_) if self.committed_on_revoke.load(Ordering::SeqCst) => return Ok(()),
-                Err(e) if Instant::now() < deadline => {
-                    warn!("final commit: {e}; retrying while the group settles");
+            let result = self.commit_once(consumer, transactor, plan);
+            match &result {
+                CommitResult::Done => {
+                    self.done.store(true, Ordering::SeqCst);
+                    return result;
+                }
+                CommitResult::Fenced(_) => return result,
+                _ if self.done.load(Ordering::SeqCst) => return CommitResult::Done,
+                failed if Instant::now() < deadline => {
+                    warn!(
+                        "final commit: {}; retrying while the group settles",
+                        failed.error().unwrap_or_default()
+                    );
                     // Records polled here are dropped: the consumer is halted, and they
                     // are uncommitted.
                     let _ = consumer.poll(Duration::from_millis(200));
                 }
-                Err(e) => return Err(e),
+                _ => return result,
             }
         }
     }
 
-    /// Revocation callback during a stop: commits the final offsets, if the stop has them
-    /// and they are not committed yet.
-    pub(crate) fn commit_on_revoke<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) {
-        let offsets = self.offsets.lock().ok().and_then(|o| o.clone());
-        let Some(offsets) = offsets.filter(|o| !o.is_empty()) else {
+    fn commit_once(
+        &self,
+        consumer: &BaseConsumer<GigContext>,
+        transactor: Option<&Transactor>,
+        plan: &CommitPlan,
+    ) -> CommitResult {
+        // A revocation inside the poll above may have made it already.
+        if self.done.load(Ordering::SeqCst) {
+            return CommitResult::Done;
+        }
+        execute(consumer, transactor, plan)
+    }
+
+    /// Revocation callback during a stop: makes the final commit, if the stop has it and it
+    /// is not made yet.
+    pub(crate) fn commit_on_revoke(
+        &self,
+        consumer: &BaseConsumer<GigContext>,
+        transactor: Option<&Transactor>,
+    ) {
+        let plan = self.plan.lock().ok().and_then(|p| p.clone());
+        let Some(plan) = plan.filter(|p| !p.is_empty()) else {
             return;
         };
-        if self.committed_on_revoke.load(Ordering::SeqCst) {
+        if self.done.load(Ordering::SeqCst) {
             return;
         }
-        match commit_sync(consumer, &offsets) {
-            Ok(()) => {
+        match execute(consumer, transactor, &plan) {
+            CommitResult::Done => {
                 info!(
-                    "final offsets committed on revocation: {}",
-                    describe(&offsets)
+                    "final commit made on revocation: {}",
+                    describe(plan.offsets())
                 );
-                self.committed_on_revoke.store(true, Ordering::SeqCst);
+                self.done.store(true, Ordering::SeqCst);
             }
-            Err(e) => warn!("final commit on revocation failed: {e}"),
+            failed => warn!(
+                "final commit on revocation failed: {}",
+                failed.error().unwrap_or_default()
+            ),
         }
     }
 }

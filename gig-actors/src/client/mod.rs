@@ -4,8 +4,12 @@
 //!   actor, and at a stop makes the final commit ([`final_commit`]).
 //! - [`context`]: librdkafka's callbacks, run inside `poll`: rebalances go to the actor,
 //!   errors and statistics to [`shared`].
-//! - [`committer`]: the commit thread; every commit, here or on the poll thread, is the one
-//!   [`commit::commit_sync`], reported to the actor as [`commit::Committed`].
+//! - [`committer`]: the commit thread; every commit, here or on the poll thread, goes
+//!   through [`commit::execute`]: [`commit::commit_sync`], or in the transactional mode a
+//!   transaction of the [`transactor`]; each is reported to the actor as
+//!   [`commit::Committed`].
+//! - [`rewind`]: partitions read again from their last commit after an aborted
+//!   transaction, sought by the poll thread between two polls.
 //! - [`gate`]: the in-flight limit between the poll thread and the actor; [`due`]: delayed
 //!   retries (partitions paused until a record is due); [`partitions`]: partition lists.
 //!
@@ -20,14 +24,17 @@ pub(crate) mod final_commit;
 pub(crate) mod gate;
 pub(crate) mod partitions;
 pub(crate) mod poller;
+pub(crate) mod rewind;
 pub(crate) mod shared;
+pub(crate) mod transactor;
 
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actix::Recipient;
-use gig_core::{CommitOffset, ConsumerConfig};
+use gig_core::{CommitOffset, CommitPlan, ConsumerConfig};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -35,8 +42,10 @@ use crate::error::GigError;
 use commit::Committed;
 use context::{ContextLinks, GigContext, GroupEvent};
 pub(crate) use poller::Reading;
-use poller::{Closed, Fetched, PollerLinks};
+use poller::{Closed, Fetched, PollerLinks, ToPoller};
+use rewind::{RewindRequest, Rewound};
 use shared::Shared;
+use transactor::Transactor;
 
 /// How much longer than the actor the poll thread waits for a revocation to resolve: the
 /// actor answers at its own time limit, and that answer must arrive before the thread gives
@@ -49,6 +58,7 @@ pub(crate) struct Links {
     pub(crate) closed: Recipient<Closed>,
     pub(crate) group: Recipient<GroupEvent>,
     pub(crate) committed: Recipient<Committed>,
+    pub(crate) rewound: Recipient<Rewound>,
 }
 
 /// One consumer's librdkafka client, its poll thread and its commit thread.
@@ -56,10 +66,11 @@ pub(crate) struct Client {
     /// `None` once a stop has handed it to be closed off the actor's thread.
     consumer: Option<Arc<BaseConsumer<GigContext>>>,
     shared: Arc<Shared>,
-    /// A stop's final offsets go to the poll thread this way; dropping it ends the thread.
-    to_poller: Option<mpsc::Sender<Vec<CommitOffset>>>,
+    /// Rewinds and a stop's final commit go to the poll thread this way; dropping it ends
+    /// the thread.
+    to_poller: Option<mpsc::Sender<ToPoller>>,
     /// Commit requests go to the commit thread this way; dropping it ends the thread.
-    to_committer: Option<mpsc::Sender<Vec<CommitOffset>>>,
+    to_committer: Option<mpsc::Sender<CommitPlan>>,
     poller: Option<JoinHandle<()>>,
 }
 
@@ -70,7 +81,8 @@ impl Client {
         for (key, value) in config.client_properties() {
             properties.set(key, value);
         }
-        let shared = Arc::new(Shared::new(config.max_in_flight));
+        let transactor = Transactor::for_config(config)?.map(Arc::new);
+        let shared = Arc::new(Shared::new(config.max_in_flight, transactor));
         let revoke_wait = config.resolve_wait() + REVOKE_MARGIN;
         let context = GigContext::new(shared.clone(), revoke_wait);
         let consumer: BaseConsumer<GigContext> = properties
@@ -94,22 +106,24 @@ impl Client {
             group: links.group,
             committed: links.committed.clone(),
         });
-        let (to_poller, final_offsets) = mpsc::channel();
+        let (to_poller, poller_requests) = mpsc::channel();
         let (to_committer, requests) = mpsc::channel();
         let committer_consumer = Arc::downgrade(&consumer);
         let poller_links = PollerLinks {
             fetched: links.fetched,
             closed: links.closed,
+            rewound: links.rewound,
         };
         let poller = std::thread::Builder::new()
             .name("gig-poller".to_string())
-            .spawn(move || poller::run(consumer, final_offsets, poller_links, reading))?;
+            .spawn(move || poller::run(consumer, poller_requests, poller_links, reading))?;
         self.poller = Some(poller);
         self.to_poller = Some(to_poller);
         let committed = links.committed;
+        let transactor = self.shared.transactor.clone();
         std::thread::Builder::new()
             .name("gig-committer".to_string())
-            .spawn(move || committer::run(committer_consumer, requests, committed))?;
+            .spawn(move || committer::run(committer_consumer, transactor, requests, committed))?;
         self.to_committer = Some(to_committer);
         Ok(())
     }
@@ -124,30 +138,50 @@ impl Client {
         self.consumer.as_deref().ok_or(GigError::Stopped)
     }
 
-    /// Asks the commit thread to commit; gives the offsets back if it has exited.
-    pub(crate) fn commit(&self, offsets: Vec<CommitOffset>) -> Result<(), Vec<CommitOffset>> {
+    /// Asks the commit thread to commit; gives the plan back if it has exited.
+    pub(crate) fn commit(&self, plan: CommitPlan) -> Result<(), CommitPlan> {
         match &self.to_committer {
-            Some(tx) => tx.send(offsets).map_err(|mpsc::SendError(o)| o),
-            None => Err(offsets),
+            Some(tx) => tx.send(plan).map_err(|mpsc::SendError(p)| p),
+            None => Err(plan),
         }
+    }
+
+    /// Asks the poll thread to read partitions again from these offsets; it answers with
+    /// [`Rewound`]. `false` if it has exited.
+    pub(crate) fn rewind(&self, targets: Vec<CommitOffset>) -> bool {
+        let revocations = self.shared.revocations.load(Ordering::SeqCst);
+        let request = ToPoller::Rewind(RewindRequest {
+            targets,
+            revocations,
+        });
+        let to_poller = self.to_poller.as_ref();
+        to_poller.is_some_and(|tx| tx.send(request).is_ok())
+    }
+
+    /// The transactional producer, in the transactional mode.
+    pub(crate) fn transactor(&self) -> Option<&Transactor> {
+        self.shared.transactor.as_deref()
+    }
+
+    /// The transactional id, in the transactional mode.
+    pub(crate) fn transactional_id(&self) -> Option<&str> {
+        self.transactor().map(Transactor::id)
     }
 
     /// Stops delivering: the poll thread drops what it fetches from now on, and fetching
     /// pauses.
     pub(crate) fn halt(&self) {
-        self.shared
-            .halted
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.halted.store(true, Ordering::SeqCst);
         if let Some(consumer) = &self.consumer {
             partitions::set_paused(consumer, true);
         }
     }
 
-    /// Hands a stop's final offsets to the poll thread, which commits them, leaves the
-    /// group and answers with [`Closed`]. `false` if the poll thread has exited.
-    pub(crate) fn close_with(&self, final_offsets: Vec<CommitOffset>) -> bool {
+    /// Hands a stop's final commit to the poll thread, which makes it, leaves the group and
+    /// answers with [`Closed`]. `false` if the poll thread has exited.
+    pub(crate) fn close_with(&self, plan: CommitPlan) -> bool {
         let to_poller = self.to_poller.as_ref();
-        to_poller.is_some_and(|tx| tx.send(final_offsets).is_ok())
+        to_poller.is_some_and(|tx| tx.send(ToPoller::Close(plan)).is_ok())
     }
 
     /// The assigned partitions, as `topic/partition`.
@@ -166,9 +200,7 @@ impl Client {
     /// actor's thread: it blocks while the member leaves its group. The poll thread is
     /// joined first, so that the client closes here and not later on that thread.
     pub(crate) fn close(&mut self) -> impl FnOnce() + Send + 'static {
-        self.shared
-            .halted
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.halted.store(true, Ordering::SeqCst);
         self.to_poller = None;
         self.to_committer = None;
         let (consumer, poller) = (self.consumer.take(), self.poller.take());

@@ -5,8 +5,9 @@
 //! (here) overlap with delivery and ack book-keeping (on the actor's thread), and a batch
 //! costs a few allocations, not several per record. librdkafka runs the rebalance callbacks inside
 //! `poll`, so they run here too (see [`context`](super::context)). It stops polling while
-//! the in-flight gate is shut. At a stop it makes the final commit, leaves the group, and
-//! says so with [`Closed`].
+//! the in-flight gate is shut. After an aborted transaction it seeks partitions back to
+//! their last commit, between two polls ([`rewind`](super::rewind)). At a stop it makes the
+//! final commit, leaves the group, and says so with [`Closed`].
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
@@ -14,15 +15,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::{Message, Recipient};
-use gig_core::{CommitOffset, Record, RecordBatchBuilder, RecordParts};
+use gig_core::{CommitPlan, Record, RecordBatchBuilder, RecordParts};
 use log::{debug, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 
+use crate::client::commit::CommitResult;
 use crate::client::context::GigContext;
 use crate::client::due::DueDelays;
 use crate::client::partitions::set_paused;
+use crate::client::rewind::{self, RewindRequest, Rewound};
 use crate::client::shared::Shared;
 
 /// Most records in one batch to the actor. A record kept keeps its batch's buffer, so
@@ -43,13 +46,22 @@ const STOPPED_POLL_LIMIT: Duration = Duration::from_secs(1);
 #[rtype(result = "()")]
 pub(crate) struct Fetched(pub(crate) Vec<Record>);
 
-/// The poll thread made the final commit of a stop (its offsets and result), left the
-/// group, and exits.
+/// The poll thread made the final commit of a stop (what it was, and how it ended), left
+/// the group, and exits.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub(crate) struct Closed {
-    pub(crate) offsets: Vec<CommitOffset>,
-    pub(crate) result: KafkaResult<()>,
+    pub(crate) plan: CommitPlan,
+    pub(crate) result: CommitResult,
+}
+
+/// What the actor asks of the poll thread.
+#[derive(Debug)]
+pub(crate) enum ToPoller {
+    /// A stop's final commit: make it, leave the group, exit.
+    Close(CommitPlan),
+    /// Read partitions again from their last commit (an aborted transaction).
+    Rewind(RewindRequest),
 }
 
 /// What the poll thread reads of each record, besides its key and payload.
@@ -66,12 +78,13 @@ pub(crate) struct Reading {
 pub(crate) struct PollerLinks {
     pub(crate) fetched: Recipient<Fetched>,
     pub(crate) closed: Recipient<Closed>,
+    pub(crate) rewound: Recipient<Rewound>,
 }
 
-/// The poll loop. Runs until the actor sends the final offsets of a stop, or is gone.
+/// The poll loop. Runs until the actor sends the final commit of a stop, or is gone.
 pub(crate) fn run(
     consumer: Arc<BaseConsumer<GigContext>>,
-    final_offsets: Receiver<Vec<CommitOffset>>,
+    requests: Receiver<ToPoller>,
     actor: PollerLinks,
     reading: Reading,
 ) {
@@ -89,12 +102,19 @@ pub(crate) fn run(
     let mut stopped_since: Option<Instant> = None;
     let mut paused = false;
     loop {
-        match final_offsets.try_recv() {
-            Ok(offsets) => {
-                let result = shared.final_commit.commit(&consumer, &offsets);
+        match requests.try_recv() {
+            Ok(ToPoller::Close(plan)) => {
+                let transactor = shared.transactor.as_deref();
+                let result = shared.final_commit.commit(&consumer, transactor, &plan);
                 consumer.unsubscribe();
-                out.actor.closed.do_send(Closed { offsets, result });
+                out.actor.closed.do_send(Closed { plan, result });
                 return;
+            }
+            Ok(ToPoller::Rewind(request)) => {
+                for report in rewind::rewind(&consumer, request, &mut out.batch) {
+                    out.actor.rewound.do_send(report);
+                }
+                continue;
             }
             Err(mpsc::TryRecvError::Disconnected) => return,
             Err(mpsc::TryRecvError::Empty) => {}

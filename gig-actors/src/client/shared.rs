@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use gig_core::Partition;
 use rdkafka::error::KafkaError;
@@ -16,6 +16,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::client::final_commit::FinalCommit;
 use crate::client::gate::InFlightGate;
+use crate::client::transactor::Transactor;
 
 pub(crate) struct Shared {
     /// Written by the actor when it stops delivering (a stop began, or it stopped). Read
@@ -43,10 +44,14 @@ pub(crate) struct Shared {
     /// The offsets of a stop's final commit: written by the poll thread when the stop
     /// begins its final commit, read by a revocation that comes meanwhile.
     pub(crate) final_commit: FinalCommit,
+    /// The transactional producer (transactional mode): used by the commit thread, and by
+    /// the poll thread for a revocation's or a stop's transaction; the actor plans one
+    /// transaction at a time, and the transactor's lock serialises its calls.
+    pub(crate) transactor: Option<Arc<Transactor>>,
 }
 
 impl Shared {
-    pub(crate) fn new(max_in_flight: usize) -> Self {
+    pub(crate) fn new(max_in_flight: usize, transactor: Option<Arc<Transactor>>) -> Self {
         Shared {
             halted: AtomicBool::new(false),
             revocations: AtomicU64::new(0),
@@ -55,6 +60,7 @@ impl Shared {
             errors: ClientErrors::default(),
             librdkafka_stats: Mutex::new(None),
             final_commit: FinalCommit::default(),
+            transactor,
         }
     }
 

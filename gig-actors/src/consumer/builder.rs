@@ -10,7 +10,7 @@ use crate::delivery::{Delivery, DeliveryBatch};
 use crate::downstream::Downstream;
 use crate::driver::Wiring;
 use crate::error::GigError;
-use crate::outcome::{Acked, NoAcked};
+use crate::outcome::{Acked, AckedRecipient, AckedTx, NoAcked, NoAckedRecipient, NoAckedTx};
 use crate::rehearsal::Rehearsal;
 use crate::typed::{Json, Typed};
 
@@ -31,8 +31,8 @@ use crate::typed::{Json, Typed};
 pub struct ConsumerBuilder {
     config: ConsumerConfig,
     downstream: Option<Downstream>,
-    acked: Option<Recipient<Acked>>,
-    no_acked: Option<Recipient<NoAcked>>,
+    acked: Option<AckedRecipient>,
+    no_acked: Option<NoAckedRecipient>,
 }
 
 impl ConsumerActor {
@@ -78,13 +78,28 @@ impl ConsumerBuilder {
 
     /// The actor that receives acked records.
     pub fn acked(mut self, recipient: Recipient<Acked>) -> Self {
-        self.acked = Some(recipient);
+        self.acked = Some(AckedRecipient::Accepts(recipient));
         self
     }
 
     /// The actor that receives nacked, timed-out, dropped and undeliverable records.
     pub fn no_acked(mut self, recipient: Recipient<NoAcked>) -> Self {
-        self.no_acked = Some(recipient);
+        self.no_acked = Some(NoAckedRecipient::Accepts(recipient));
+        self
+    }
+
+    /// The actor that receives acked records and answers with records to produce
+    /// ([`AckedTx`]), for a transactional consumer: Gig produces them in the transaction
+    /// that commits their sources (consume, transform, produce).
+    pub fn acked_tx(mut self, recipient: Recipient<AckedTx>) -> Self {
+        self.acked = Some(AckedRecipient::Produces(recipient));
+        self
+    }
+
+    /// The actor that receives records that were not acked and answers with records to
+    /// produce ([`NoAckedTx`]: dead-letter or retry copies), for a transactional consumer.
+    pub fn no_acked_tx(mut self, recipient: Recipient<NoAckedTx>) -> Self {
+        self.no_acked = Some(NoAckedRecipient::Produces(recipient));
         self
     }
 
@@ -96,6 +111,10 @@ impl ConsumerBuilder {
             acked: self.acked.ok_or(GigError::Missing("an acked actor"))?,
             no_acked: self.no_acked.ok_or(GigError::Missing("a no-acked actor"))?,
         };
+        let produces = wiring.acked.produces() || wiring.no_acked.produces();
+        if produces && self.config.transactional.is_none() {
+            return Err(GigError::NotTransactional);
+        }
         Ok((self.config, wiring))
     }
 

@@ -1,14 +1,17 @@
-//! Commits: every `commit_interval`, every `commit_every` handed-over records, and on a
-//! `Commit` request; the commit thread makes them and reports each result.
+//! Commits: every commit period (`commit_interval`, or `transactional.interval` in the
+//! transactional mode), every `commit_every` handed-over records, and on a `Commit`
+//! request; the commit thread makes them and reports each result.
 
 use actix::prelude::*;
 use gig_core::ack_book::describe;
-use gig_core::CommitOffset;
+use gig_core::{CommitOffset, CommitPlan};
 use log::{debug, warn};
+use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 
 use super::{CommitWaiter, ConsumerActor};
-use crate::client::commit::Committed;
+use crate::client::commit::{CommitResult, Committed};
+use crate::driver::Drives;
 use crate::error::GigError;
 
 /// Commits every resolved offset now, without waiting for the commit interval, and
@@ -18,44 +21,70 @@ use crate::error::GigError;
 pub struct Commit;
 
 impl ConsumerActor {
-    /// The commit interval passed: commits what moved since the last commit.
+    /// The commit period passed: commits what moved since the last commit, and asks again
+    /// for rewinds the poll thread could not make.
     pub(super) fn commit_now(&mut self) {
-        if let Some(offsets) = self.driver.pipeline.take_commit() {
-            self.send_commit(offsets);
+        self.request_rewinds();
+        if let Some(plan) = self.driver.pipeline.take_commit() {
+            self.send_commit(plan);
         }
     }
 
     /// Commits if `commit_every` records were handed over since the last commit.
     pub(super) fn commit_if_due(&mut self) {
-        if let Some(offsets) = self.driver.pipeline.poll_commit() {
-            self.send_commit(offsets);
+        if let Some(plan) = self.driver.pipeline.poll_commit() {
+            self.send_commit(plan);
         }
     }
 
-    fn send_commit(&mut self, offsets: Vec<CommitOffset>) {
-        debug!("committing {}", describe(&offsets));
-        if let Err(offsets) = self.client.commit(offsets) {
-            self.commit_failed(&offsets, "the commit thread has exited", || {
-                GigError::ThreadGone("commit")
-            });
+    fn send_commit(&mut self, plan: CommitPlan) {
+        debug!("committing {}", describe(plan.offsets()));
+        if let Err(plan) = self.client.commit(plan) {
+            warn!("the commit thread has exited; nothing more is committed");
+            for waiter in self.commit_waiters.drain(..) {
+                let _ = waiter.reply.send(Err(GigError::ThreadGone("commit")));
+            }
+            self.commit_ended(plan, CommitResult::Failed(KafkaError::Canceled));
         }
     }
 
-    fn commit_failed(&mut self, offsets: &[CommitOffset], why: &str, error: impl Fn() -> GigError) {
+    /// A commit ended: the pipeline learns how, and `Commit` requests are answered.
+    pub(super) fn commit_ended(&mut self, plan: CommitPlan, result: CommitResult) {
+        match plan {
+            CommitPlan::Offsets(offsets) => match result {
+                CommitResult::Done => self.committed(&offsets),
+                CommitResult::Failed(e) | CommitResult::Aborted(e) | CommitResult::Fenced(e) => {
+                    self.commit_failed(&offsets, e)
+                }
+                CommitResult::NoGroup => self.commit_failed(&offsets, KafkaError::Canceled),
+            },
+            CommitPlan::Transaction(txn) => self.transaction_ended(txn, result),
+        }
+    }
+
+    fn commit_failed(&mut self, offsets: &[CommitOffset], e: KafkaError) {
         warn!(
-            "commit of {} failed ({why}); it will be sent again",
+            "commit of {} failed ({e}); it will be sent again",
             describe(offsets)
         );
         self.driver.pipeline.handle_commit_failed(offsets);
         for waiter in self.commit_waiters.drain(..) {
-            let _ = waiter.reply.send(Err(error()));
+            let _ = waiter.reply.send(Err(GigError::Kafka {
+                action: "committing offsets",
+                source: e.clone(),
+            }));
         }
     }
 
     /// The broker confirmed offsets: `Commit` requests they cover are answered.
     pub(super) fn committed(&mut self, offsets: &[CommitOffset]) {
-        let pipeline = &mut self.driver.pipeline;
-        pipeline.handle_committed(offsets);
+        self.driver.pipeline.handle_committed(offsets);
+        self.answer_commit_waiters();
+    }
+
+    /// Answers the `Commit` requests whose offsets are all confirmed.
+    pub(super) fn answer_commit_waiters(&mut self) {
+        let pipeline = &self.driver.pipeline;
         let (done, waiting) = std::mem::take(&mut self.commit_waiters)
             .into_iter()
             .partition(|w| pipeline.is_committed(&w.offsets));
@@ -69,14 +98,10 @@ impl ConsumerActor {
 impl Handler<Committed> for ConsumerActor {
     type Result = ();
 
-    fn handle(&mut self, Committed { offsets, result }: Committed, _: &mut Context<Self>) {
-        match result {
-            Ok(()) => self.committed(&offsets),
-            Err(e) => self.commit_failed(&offsets, &e.to_string(), || GigError::Kafka {
-                action: "committing offsets",
-                source: e.clone(),
-            }),
-        }
+    fn handle(&mut self, Committed { plan, result }: Committed, ctx: &mut Context<Self>) {
+        self.commit_ended(plan, result);
+        // A revocation or the stop may have waited for this transaction.
+        self.progressed(ctx);
     }
 }
 

@@ -10,6 +10,8 @@
 //!   in-flight limit published to the poll thread.
 //! - `commit`: commits (interval, count, the `Commit` command) and their results.
 //! - `rebalance`: revoked partitions resolved and committed before they are released.
+//! - `transactions`: the transactional mode's outcomes: an abort reads partitions again
+//!   from their last commit; a fenced producer stops the consumer handing over.
 //! - `shutdown`: `Stop`: resolve, make the final commit, close.
 //! - `subscribe`: `Subscribe`, `Assign`, `Unsubscribe`.
 //! - `stats`: `GetStats`, and the stats logged every `stats_interval`.
@@ -21,13 +23,15 @@ pub(crate) mod rebalance;
 pub(crate) mod shutdown;
 pub(crate) mod stats;
 pub(crate) mod subscribe;
+pub(crate) mod transactions;
 
 use std::sync::mpsc::SyncSender;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{CommitOffset, ConsumerConfig, ReleaseId};
+use gig_core::{CommitOffset, CommitPlan, ConsumerConfig, ReleaseId};
 use log::error;
+use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 
 use crate::client::{Client, Links, Reading};
@@ -49,13 +53,17 @@ pub struct ConsumerActor {
     /// Group assignments this member took part in.
     rebalances: u64,
     /// Revocations waiting for their partitions' records, with where to answer.
-    releases: Vec<(ReleaseId, SyncSender<Vec<CommitOffset>>)>,
+    releases: Vec<(ReleaseId, SyncSender<CommitPlan>)>,
     /// `Commit` requests waiting for the broker to confirm their offsets.
     commit_waiters: Vec<CommitWaiter>,
     /// `Stop` requests waiting for the stop to finish.
     stop_waiters: Vec<oneshot::Sender<Result<Stats, GigError>>>,
     /// When the actor last let the others on its thread run (see `dispatch`).
     last_yield: Instant,
+    /// Why the transactional producer is fenced, once it is.
+    fenced: Option<KafkaError>,
+    /// The last transaction that did not commit, and why, for `Stats`.
+    last_transaction_error: Option<String>,
 }
 
 /// A `Commit` waiting for the broker to confirm these offsets.
@@ -76,6 +84,8 @@ impl ConsumerActor {
             commit_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             last_yield: Instant::now(),
+            fenced: None,
+            last_transaction_error: None,
         }
     }
 }
@@ -90,7 +100,8 @@ impl Actor for ConsumerActor {
             fetched: me.clone().recipient(),
             closed: me.clone().recipient(),
             group: me.clone().recipient(),
-            committed: me.recipient(),
+            committed: me.clone().recipient(),
+            rewound: me.recipient(),
         };
         let reading = Reading {
             wait_for_due: self.config.wait_for_due,
@@ -101,7 +112,7 @@ impl Actor for ConsumerActor {
             ctx.stop();
             return;
         }
-        ctx.run_interval(self.config.commit_interval, |act, _| act.commit_now());
+        ctx.run_interval(self.config.commit_period(), |act, _| act.commit_now());
         if let Some(every) = self.config.stats_interval {
             ctx.run_interval(every, |act, _| act.log_stats());
         }

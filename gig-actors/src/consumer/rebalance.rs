@@ -1,10 +1,14 @@
 //! Revocations: the revoked partitions' in-flight records are resolved (answered, or timed
-//! out) and handed over, then their offsets go back to the poll thread, which commits them
-//! before the partitions go to another member.
+//! out) and handed over, then what to commit for them goes back to the poll thread, which
+//! commits it before the partitions go to another member: their offsets, or in the
+//! transactional mode a transaction of their outputs and offsets (committed, or aborted and
+//! read again by the next owner).
 
+use std::sync::mpsc::TrySendError;
 use std::time::Instant;
 
 use actix::prelude::*;
+use gig_core::{CommitPlan, TransactionResult};
 use log::debug;
 
 use super::ConsumerActor;
@@ -15,11 +19,23 @@ impl ConsumerActor {
     /// Answers every revocation whose partitions are resolved or whose time is up.
     pub(super) fn release_resolved(&mut self) {
         let now = Instant::now();
-        while let Some((id, offsets)) = self.driver.pipeline.poll_released(now) {
-            if let Some(i) = self.releases.iter().position(|(r, _)| *r == id) {
-                let (_, reply) = self.releases.swap_remove(i);
-                // The poll thread may have stopped waiting; then there is no one to tell.
-                let _ = reply.try_send(offsets);
+        while let Some((id, plan)) = self.driver.pipeline.poll_released(now) {
+            let unsent = match self.releases.iter().position(|(r, _)| *r == id) {
+                Some(i) => {
+                    let (_, reply) = self.releases.swap_remove(i);
+                    match reply.try_send(plan) {
+                        Ok(()) => None,
+                        Err(TrySendError::Full(plan) | TrySendError::Disconnected(plan)) => {
+                            Some(plan)
+                        }
+                    }
+                }
+                None => Some(plan),
+            };
+            // The poll thread stopped waiting: the partitions went without this commit.
+            if let Some(CommitPlan::Transaction(txn)) = unsent {
+                let pipeline = &mut self.driver.pipeline;
+                pipeline.handle_transaction(txn, TransactionResult::Abandoned);
             }
             self.publish_in_flight();
         }

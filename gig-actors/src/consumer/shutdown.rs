@@ -5,12 +5,13 @@
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::CommitOffset;
+use gig_core::{CommitOffset, CommitPlan};
 use log::{error, info};
 use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 
 use super::ConsumerActor;
+use crate::client::commit::CommitResult;
 use crate::client::poller::Closed;
 use crate::driver;
 use crate::error::GigError;
@@ -26,18 +27,29 @@ pub struct Stop;
 
 /// Why a stop did not end with its final commit.
 enum StopFailure {
-    FinalCommit(Vec<CommitOffset>, KafkaError),
+    FinalCommit(Vec<CommitOffset>, CommitResult),
     PollThreadGone,
+    /// The transactional producer was fenced before the stop: nothing was committed.
+    Fenced(String, KafkaError),
 }
 
 impl StopFailure {
     fn error(&self) -> GigError {
         match self {
-            StopFailure::FinalCommit(offsets, source) => GigError::FinalCommit {
-                offsets: offsets.clone(),
-                source: source.clone(),
+            StopFailure::FinalCommit(offsets, result) => match result {
+                CommitResult::Failed(source)
+                | CommitResult::Aborted(source)
+                | CommitResult::Fenced(source) => GigError::FinalCommit {
+                    offsets: offsets.clone(),
+                    source: source.clone(),
+                },
+                CommitResult::NoGroup | CommitResult::Done => GigError::NotInGroup,
             },
             StopFailure::PollThreadGone => GigError::ThreadGone("poll"),
+            StopFailure::Fenced(id, source) => GigError::Fenced {
+                id: id.clone(),
+                source: source.clone(),
+            },
         }
     }
 }
@@ -55,6 +67,10 @@ impl ConsumerActor {
     }
 
     fn finish_stop(&mut self, result: Result<(), StopFailure>, ctx: &mut Context<Self>) {
+        let result = match self.fenced_by() {
+            Some((id, source)) => Err(StopFailure::Fenced(id, source)),
+            None => result,
+        };
         let stats = self.snapshot();
         match &result {
             Ok(()) => info!(
@@ -103,14 +119,16 @@ impl Handler<Stop> for ConsumerActor {
 impl Handler<Closed> for ConsumerActor {
     type Result = ();
 
-    fn handle(&mut self, Closed { offsets, result }: Closed, ctx: &mut Context<Self>) {
-        let result = match result {
-            Ok(()) => {
-                self.committed(&offsets);
-                Ok(())
-            }
-            Err(e) => Err(StopFailure::FinalCommit(offsets, e)),
+    fn handle(&mut self, Closed { plan, result }: Closed, ctx: &mut Context<Self>) {
+        let offsets = plan.offsets().to_vec();
+        let outcome = match &result {
+            CommitResult::Done => Ok(()),
+            failed => Err(StopFailure::FinalCommit(offsets, failed.clone())),
         };
-        self.finish_stop(result, ctx);
+        match plan {
+            CommitPlan::Transaction(txn) if txn.is_empty() => {}
+            plan => self.commit_ended(plan, result),
+        }
+        self.finish_stop(outcome, ctx);
     }
 }

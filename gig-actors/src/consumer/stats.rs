@@ -4,7 +4,7 @@ use actix::prelude::*;
 use log::{info, warn};
 
 use super::ConsumerActor;
-use crate::stats::Stats;
+use crate::stats::{Stats, TransactionStats};
 
 /// Asks for a snapshot of the consumer's counters and offsets.
 #[derive(Debug, Clone, Copy, Message)]
@@ -32,6 +32,13 @@ impl ConsumerActor {
             }
         }
         stats.assignment = self.client.assignment();
+        stats.transactional = self.client.transactor().map(|transactor| TransactionStats {
+            id: transactor.id().to_string(),
+            ready: transactor.is_ready(),
+            fenced: self.driver.pipeline.is_fenced(),
+            in_transaction: self.driver.pipeline.in_transaction(),
+            last_error: self.last_transaction_error.clone(),
+        });
         stats
     }
 

@@ -7,8 +7,36 @@ use std::time::Instant;
 
 use log::{info, warn};
 
+use super::transactions::Transaction;
 use super::Pipeline;
 use crate::ack_book::{CommitOffset, Partition};
+
+/// What to commit, as the pipeline decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitPlan {
+    /// Offsets committed on their own (at-least-once).
+    Offsets(Vec<CommitOffset>),
+    /// A Kafka transaction: outputs and offsets together (transactional mode).
+    Transaction(Transaction),
+}
+
+impl CommitPlan {
+    /// The offsets it commits.
+    pub fn offsets(&self) -> &[CommitOffset] {
+        match self {
+            CommitPlan::Offsets(offsets) => offsets,
+            CommitPlan::Transaction(txn) => &txn.offsets,
+        }
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            CommitPlan::Offsets(offsets) => offsets.is_empty(),
+            CommitPlan::Transaction(txn) => txn.is_empty(),
+        }
+    }
+}
 
 /// Names one revocation in progress, so that its answer reaches the one who asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,21 +84,34 @@ impl Commits {
 }
 
 impl Pipeline {
-    /// Offsets to commit because `commit_every` records were handed over since the last
+    /// What to commit because `commit_every` records were handed over since the last
     /// commit; `None` otherwise.
-    pub fn poll_commit(&mut self) -> Option<Vec<CommitOffset>> {
+    pub fn poll_commit(&mut self) -> Option<CommitPlan> {
         if self.commits.handed_since_commit < self.config.commit_every {
             return None;
         }
         self.take_commit()
     }
 
-    /// Offsets to commit now (the commit interval passed, or a `Commit` was asked for):
-    /// every partition whose watermark moved since it was last requested. `None` when none
-    /// moved, and after the final offsets were taken.
-    pub fn take_commit(&mut self) -> Option<Vec<CommitOffset>> {
+    /// What to commit now (the commit interval passed, or a `Commit` was asked for):
+    /// every partition whose watermark moved since it was last requested; in the
+    /// transactional mode, a transaction with their outputs. `None` when none moved, after
+    /// the final offsets were taken, and while a transaction is in flight.
+    pub fn take_commit(&mut self) -> Option<CommitPlan> {
         if self.commits.stop.as_ref().is_some_and(|s| s.final_taken) {
             return None;
+        }
+        if self.transactions.enabled {
+            if self.transactions.blocked() {
+                return None;
+            }
+            let offsets = self.book.offsets_to_commit();
+            let txn = self.plan_transaction(offsets);
+            if txn.is_empty() {
+                return None;
+            }
+            self.commits.handed_since_commit = 0;
+            return Some(CommitPlan::Transaction(txn));
         }
         let offsets = self.book.offsets_to_commit();
         if offsets.is_empty() {
@@ -78,7 +119,7 @@ impl Pipeline {
         }
         self.commits.handed_since_commit = 0;
         self.counters.commits += 1;
-        Some(offsets)
+        Some(CommitPlan::Offsets(offsets))
     }
 
     /// Committable offsets the broker has not yet confirmed, per partition.
@@ -147,19 +188,30 @@ impl Pipeline {
     }
 
     /// A revocation that is done: its partitions are forgotten (later answers for them are
-    /// counted as unknown), and here are the offsets to commit for them before they go to
-    /// another member. Records still unresolved are left uncommitted for the next owner.
-    pub fn poll_released(&mut self, now: Instant) -> Option<(ReleaseId, Vec<CommitOffset>)> {
+    /// counted as unknown), and here is what to commit for them before they go to another
+    /// member. Records still unresolved are left uncommitted for the next owner. In the
+    /// transactional mode a revocation waits for the transaction in flight (an abort must
+    /// rewind first), and its commit is a transaction of its partitions; past its time
+    /// limit with a transaction still in flight, it commits nothing, and the next owner
+    /// reads from the last commit.
+    pub fn poll_released(&mut self, now: Instant) -> Option<(ReleaseId, CommitPlan)> {
         let book = &self.book;
+        let waits_for_transaction = self.transactions.in_flight;
         let done = self.commits.releases.iter().position(|r| {
             now >= r.deadline
-                || r.partitions
-                    .iter()
-                    .all(|(topic, partition)| book.unresolved_in(topic, *partition) == 0)
+                || !waits_for_transaction
+                    && r.partitions
+                        .iter()
+                        .all(|(topic, partition)| book.unresolved_in(topic, *partition) == 0)
         })?;
         let release = self.commits.releases.swap_remove(done);
+        let transaction = self
+            .transactions
+            .enabled
+            .then(|| self.final_transaction(&release.partitions));
         let mut offsets = Vec::new();
         for (topic, partition) in &release.partitions {
+            self.transactions.forget(&(topic.clone(), *partition));
             self.keys.release_partition(topic, *partition);
             let Some(book) = self.book.remove(topic, *partition) else {
                 continue;
@@ -178,7 +230,8 @@ impl Pipeline {
                 });
             }
         }
-        Some((release.id, offsets))
+        let plan = transaction.unwrap_or(CommitPlan::Offsets(offsets));
+        Some((release.id, plan))
     }
 
     /// Stops: records fetched from now on are discarded; those in flight are resolved until
@@ -202,12 +255,19 @@ impl Pipeline {
         self.commits.stopping()
     }
 
-    /// Once a stop's records are resolved (or its time is up): the final offsets, every
-    /// partition's committable one. Given once; no commit is offered after it.
-    pub fn poll_stop(&mut self, now: Instant) -> Option<Vec<CommitOffset>> {
-        let unresolved = self.book.unresolved();
+    /// Once a stop's records are resolved (or its time is up): the final commit, every
+    /// partition's committable offset (in the transactional mode, once the transaction in
+    /// flight has ended, a transaction with their outputs). Given once; no commit is
+    /// offered after it.
+    pub fn poll_stop(&mut self, now: Instant) -> Option<CommitPlan> {
+        // A fenced consumer hands nothing over: its unresolved records never resolve.
+        let unresolved = match self.transactions.fenced {
+            true => 0,
+            false => self.book.unresolved(),
+        };
+        let in_flight = self.transactions.in_flight;
         let stop = self.commits.stop.as_mut()?;
-        if stop.final_taken || (unresolved > 0 && now < stop.deadline) {
+        if stop.final_taken || (unresolved > 0 && now < stop.deadline) || in_flight {
             return None;
         }
         if unresolved > 0 {
@@ -217,6 +277,14 @@ impl Pipeline {
             );
         }
         stop.final_taken = true;
+        if self.transactions.enabled {
+            let partitions: Vec<Partition> = self
+                .book
+                .partitions()
+                .map(|book| (book.topic().clone(), book.partition()))
+                .collect();
+            return Some(self.final_transaction(&partitions));
+        }
         let offsets = self.book.partitions().filter_map(|book| {
             book.committable().map(|offset| CommitOffset {
                 topic: book.topic().clone(),
@@ -224,6 +292,6 @@ impl Pipeline {
                 offset,
             })
         });
-        Some(offsets.collect())
+        Some(CommitPlan::Offsets(offsets.collect()))
     }
 }

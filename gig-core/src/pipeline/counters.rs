@@ -33,6 +33,16 @@ pub struct Counters {
     pub commits: u64,
     /// Commit requests that failed (their offsets are committed again).
     pub commit_failures: u64,
+    /// Records the outcome actors asked to produce (transactional mode).
+    pub outputs: u64,
+    /// Of those, records produced in a committed transaction.
+    pub outputs_committed: u64,
+    /// Transactions committed.
+    pub transactions: u64,
+    /// Transactions aborted; their partitions were read again from their last commit.
+    pub transactions_aborted: u64,
+    /// Partitions read again from their last commit after an aborted transaction.
+    pub rewinds: u64,
 }
 
 impl Counters {

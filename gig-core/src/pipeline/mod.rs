@@ -13,6 +13,7 @@
 mod commits;
 mod counters;
 mod handover;
+mod transactions;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -26,9 +27,10 @@ use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
 use crate::partition_book::PartitionBook;
 use crate::record::Record;
 
-pub use commits::ReleaseId;
+pub use commits::{CommitPlan, ReleaseId};
 pub use counters::Counters;
 pub use handover::{HandOver, Outbound};
+pub use transactions::{Transaction, TransactionResult};
 
 /// Handed-over records may wait behind an unresolved one for the watermark to pass them;
 /// they cost a few bytes each, and at most this many per in-flight record are kept.
@@ -52,6 +54,7 @@ pub struct Pipeline {
     counters: Counters,
     backoff: Duration,
     commits: commits::Commits,
+    transactions: transactions::Transactions,
 }
 
 impl Pipeline {
@@ -68,6 +71,7 @@ impl Pipeline {
             counters: Counters::default(),
             backoff: FIRST_BACKOFF,
             commits: commits::Commits::default(),
+            transactions: transactions::Transactions::new(config.transactional.is_some()),
         }
     }
 
@@ -110,11 +114,18 @@ impl Pipeline {
     /// Fetched records, in fetch order: each is tracked with its deadline and queued for
     /// delivery, or (with key ordering) queued behind the record of its key at the
     /// downstream. After a stop, and for a refetch below an offset already tracked, they
-    /// are discarded.
-    pub fn handle_fetched(&mut self, records: Vec<Record>, now: Instant) {
-        if self.commits.stopping() {
+    /// are discarded; so are all after the producer was fenced, and those of a partition
+    /// being rewound after an aborted transaction, until it is read again.
+    pub fn handle_fetched(&mut self, mut records: Vec<Record>, now: Instant) {
+        if self.commits.stopping() || self.transactions.fenced {
             self.counters.discarded += records.len() as u64;
             return;
+        }
+        if self.transactions.any_rewinding() {
+            let before = records.len();
+            let rewinding = &self.transactions;
+            records.retain(|r| !rewinding.is_rewinding(&(r.topic_arc().clone(), r.partition())));
+            self.counters.discarded += (before - records.len()) as u64;
         }
         let deadline = now + self.config.ack_timeout;
         self.outbound.reserve(records.len());
@@ -245,16 +256,22 @@ impl Pipeline {
     /// Whether an outcome batch is full: hand it over now rather than wait for more.
     pub fn has_full_batch(&self) -> bool {
         let full = self.config.handover_batch;
-        self.acked.len() >= full || self.no_acked.len() >= full
+        let full = self.acked.len() >= full || self.no_acked.len() >= full;
+        full && !self.transactions.fenced
     }
 
     /// Whether any outcome waits to be handed over.
     pub fn has_outcomes(&self) -> bool {
-        !self.acked.is_empty() || !self.no_acked.is_empty()
+        let any = !self.acked.is_empty() || !self.no_acked.is_empty();
+        any && !self.transactions.fenced
     }
 
-    /// The next batch of outcomes to hand over, at most `handover_batch` records.
+    /// The next batch of outcomes to hand over, at most `handover_batch` records. None
+    /// once the producer is fenced: what a zombie hands over could never be committed.
     pub fn poll_handover(&mut self) -> Option<HandOver> {
+        if self.transactions.fenced {
+            return None;
+        }
         let size = self.config.handover_batch;
         if !self.acked.is_empty() {
             let (tokens, records) = handover::first(&mut self.acked, size);
@@ -335,3 +352,5 @@ impl Pipeline {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transaction_tests;

@@ -46,7 +46,7 @@ fn a_record_goes_from_fetch_to_commit() {
     assert_eq!((counters.acked, counters.nacked), (1, 1));
     assert_eq!((counters.late_answers, counters.handed_over), (1, 2));
     let commit = pipeline.poll_commit().expect("commit_every reached");
-    assert_eq!(commit[0].offset, 2);
+    assert_eq!(commit.offsets()[0].offset, 2);
     assert_eq!(pipeline.poll_commit(), None);
 }
 
@@ -147,7 +147,7 @@ fn a_revocation_releases_its_partitions_once_resolved_or_at_its_time_limit() {
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     accept_all(&mut pipeline);
     let (released, offsets) = pipeline.poll_released(t0).unwrap();
-    assert_eq!((released, offsets[0].offset), (id, 1));
+    assert_eq!((released, offsets.offsets()[0].offset), (id, 1));
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     assert_eq!(
         pipeline.counters().unknown_answers,
@@ -164,6 +164,7 @@ fn a_revocation_releases_its_partitions_once_resolved_or_at_its_time_limit() {
     );
     let (_, offsets) = pipeline.poll_released(limit).unwrap();
     assert!(offsets.is_empty());
+    assert!(matches!(offsets, CommitPlan::Offsets(_)));
     assert_eq!(pipeline.unresolved(), 0);
 }
 
@@ -180,7 +181,7 @@ fn a_stop_discards_later_records_and_gives_the_final_offsets_once() {
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     accept_all(&mut pipeline);
     let last = pipeline.poll_stop(t0).unwrap();
-    assert_eq!(last[0].offset, 1);
+    assert_eq!(last.offsets()[0].offset, 1);
     assert_eq!(pipeline.poll_stop(t0), None, "given once");
     assert_eq!(
         pipeline.take_commit(),
@@ -197,14 +198,11 @@ fn confirmed_commits_are_known_and_failed_ones_offered_again() {
     let out = pipeline.poll_outbound();
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     accept_all(&mut pipeline);
-    let offsets = pipeline.take_commit().unwrap();
+    let plan = pipeline.take_commit().unwrap();
+    let offsets = plan.offsets().to_vec();
     assert_eq!(pipeline.uncommitted(), offsets);
     pipeline.handle_commit_failed(&offsets);
-    assert_eq!(
-        pipeline.take_commit(),
-        Some(offsets.clone()),
-        "offered again"
-    );
+    assert_eq!(pipeline.take_commit(), Some(plan), "offered again");
     pipeline.handle_committed(&offsets);
     assert!(pipeline.is_committed(&offsets));
     assert!(pipeline.uncommitted().is_empty());

@@ -28,6 +28,12 @@
 //! - **gig-batch**: the same in batch mode (batches of 1,000, one ack per batch).
 //! - **gig-silent**: a downstream that never acks, 200 ms ack timeout: every record must
 //!   reach the NoAckedActor; reports how late past its deadline (p50/p99/max).
+//! - **gig-txn**: gig-ack in the transactional mode: the AckedActor answers `AckedTx` with
+//!   no outputs, and the offsets are committed in a Kafka transaction every 100 ms. Its
+//!   ratio to gig-ack is the cost of transactions alone.
+//! - **gig-txn-out**: gig-txn where the AckedActor answers with one output per record (a copy
+//!   to `<topic>.out`): consume, transform, produce, exactly once. The clock stops when the
+//!   last transaction is committed, so every output is then visible to `read_committed`.
 //! - **memory** (external broker only): a silent downstream over a backlog of
 //!   `--memory-records` (5,000,000) with the default in-flight limit; RSS is sampled.
 //!   `--memory-only` runs it alone, so its RSS does not include what the allocator kept of
@@ -426,10 +432,12 @@ impl Handler<DeliveryBatch> for Down {
 }
 
 /// Counts outcomes; answers `done` when `expected` records were handed over. For timed-out
-/// records it keeps how late each reached it past its deadline.
+/// records it keeps how late each reached it past its deadline. As a transactional
+/// AckedActor it answers with a copy of each record to `output`, if set.
 struct Outcomes {
     expected: u64,
     seen: u64,
+    output: Option<String>,
     /// `seen`, for the downstream.
     settled: Arc<AtomicU64>,
     late_ms: Vec<f32>,
@@ -466,6 +474,18 @@ impl Handler<Acked> for Outcomes {
     }
 }
 
+impl Handler<AckedTx> for Outcomes {
+    type Result = Result<Outputs, HandOverError>;
+    fn handle(&mut self, m: AckedTx, _: &mut Context<Self>) -> Self::Result {
+        self.saw(m.records.len());
+        let Some(topic) = &self.output else {
+            return Ok(Outputs::new());
+        };
+        let copy = |r: &Record| ProducerRecord::new(topic, r.payload().unwrap_or_default());
+        Ok(m.records.iter().map(|r| (r, copy(r))).collect())
+    }
+}
+
 impl Handler<NoAcked> for Outcomes {
     type Result = Result<(), HandOverError>;
     fn handle(&mut self, m: NoAcked, _: &mut Context<Self>) -> Self::Result {
@@ -486,6 +506,10 @@ enum Mode {
     Ack,
     Batch,
     Silent,
+    /// Ack, committed in transactions.
+    Txn,
+    /// Ack, with one output per record, committed in transactions.
+    TxnOut,
 }
 
 async fn gig_run(
@@ -499,9 +523,18 @@ async fn gig_run(
     let delivered = Arc::new(AtomicU64::new(0));
     let (done_tx, done_rx) = oneshot::channel();
     let settled = Arc::new(AtomicU64::new(0));
+    let output = (mode == Mode::TxnOut).then(|| format!("{topic}.out"));
+    // The embedded broker creates a topic on first use.
+    if let Some(output) = output
+        .as_ref()
+        .filter(|_| !EMBEDDED.load(Ordering::Relaxed))
+    {
+        create_topic(brokers, output, partitions).await;
+    }
     let outcomes = Outcomes {
         expected: s.records,
         seen: 0,
+        output,
         settled: settled.clone(),
         late_ms: Vec::new(),
         done: Some(done_tx),
@@ -518,9 +551,15 @@ async fn gig_run(
             .ack_timeout(SILENT_TIMEOUT)
             .max_in_flight(s.silent_in_flight);
     }
-    let builder = ConsumerActor::builder(config)
-        .acked(outcomes.clone().recipient())
-        .no_acked(outcomes.recipient());
+    let transactional = matches!(mode, Mode::Txn | Mode::TxnOut);
+    if transactional {
+        config = config.transactional(format!("bench-txn-{}", unique()));
+    }
+    let builder = ConsumerActor::builder(config).no_acked(outcomes.clone().recipient());
+    let builder = match transactional {
+        true => builder.acked_tx(outcomes.recipient()),
+        false => builder.acked(outcomes.recipient()),
+    };
     let builder = match mode {
         Mode::Batch => builder.batch_downstream(down.recipient(), 1000),
         _ => builder.downstream(down.recipient()),
@@ -656,6 +695,7 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
     let outcomes = Outcomes {
         expected: u64::MAX,
         seen: 0,
+        output: None,
         settled: settled.clone(),
         late_ms: Vec::new(),
         done: Some(done_tx),
@@ -800,14 +840,21 @@ async fn run() {
 
     let actix_allocs = actix_allocs_per_message().await;
     eprintln!("actix: {actix_allocs:.2} allocations per message sent");
-    let all_phases = ["raw", "gig-ack", "gig-batch", "gig-silent"];
+    let all_phases = [
+        "raw",
+        "gig-ack",
+        "gig-batch",
+        "gig-silent",
+        "gig-txn",
+        "gig-txn-out",
+    ];
     let only = gig_examples::arg("phase");
     let phases: Vec<&str> = match &only {
         Some(only) => all_phases.into_iter().filter(|p| p == only).collect(),
         None => all_phases.to_vec(),
     };
     if phases.is_empty() {
-        fail("--phase: one of raw, gig-ack, gig-batch, gig-silent");
+        fail("--phase: one of raw, gig-ack, gig-batch, gig-silent, gig-txn, gig-txn-out");
     }
     let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
     for &partitions in &partition_counts {
@@ -842,6 +889,10 @@ async fn run() {
                     "gig-ack" => gig_run(&brokers, &topic, partitions, &s, Mode::Ack, label).await,
                     "gig-batch" => {
                         gig_run(&brokers, &topic, partitions, &s, Mode::Batch, label).await
+                    }
+                    "gig-txn" => gig_run(&brokers, &topic, partitions, &s, Mode::Txn, label).await,
+                    "gig-txn-out" => {
+                        gig_run(&brokers, &topic, partitions, &s, Mode::TxnOut, label).await
                     }
                     _ => gig_run(&brokers, &topic, partitions, &s, Mode::Silent, label).await,
                 };
@@ -947,6 +998,23 @@ async fn run() {
         }
         by_partitions.insert(partitions.to_string(), serde_json::Value::Object(entry));
     }
+    for (partitions, phases) in &table {
+        let (Some(ack), Some(txn), Some(out)) = (
+            phases.get("gig-ack"),
+            phases.get("gig-txn"),
+            phases.get("gig-txn-out"),
+        ) else {
+            continue;
+        };
+        let plain = rps(ack);
+        println!(
+            "transactional vs plain, {partitions} partition(s): gig-txn {:.0} records/s = {:.2}x gig-ack ({plain:.0}); gig-txn-out {:.0} records/s = {:.2}x gig-ack",
+            rps(txn),
+            rps(txn) / plain,
+            rps(out),
+            rps(out) / plain,
+        );
+    }
     if let Some((peak, samples)) = &memory {
         let first = samples.first().map_or(0.0, |s| s.1);
         let last = samples.last().map_or(0.0, |s| s.1);
@@ -981,6 +1049,10 @@ async fn run() {
             "gig_ack_rps": rps(&phases["gig-ack"]).round(),
             "gig_batch_rps": rps(&phases["gig-batch"]).round(),
             "gig_silent_rps": rps(&phases["gig-silent"]).round(),
+            "gig_txn_rps": rps(&phases["gig-txn"]).round(),
+            "gig_txn_out_rps": rps(&phases["gig-txn-out"]).round(),
+            "ratio_txn_to_ack": (rps(&phases["gig-txn"]) / rps(&phases["gig-ack"]) * 1000.0).round() / 1000.0,
+            "ratio_txn_out_to_ack": (rps(&phases["gig-txn-out"]) / rps(&phases["gig-ack"]) * 1000.0).round() / 1000.0,
             "ratio_ack": (rps(&phases["gig-ack"]) / raw * 1000.0).round() / 1000.0,
             "ratio_batch": (rps(&phases["gig-batch"]) / raw * 1000.0).round() / 1000.0,
             "ratio_silent": (rps(&phases["gig-silent"]) / raw * 1000.0).round() / 1000.0,

@@ -7,15 +7,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::duration::{millis, opt_millis};
 use crate::error::ConfigError;
 use crate::record::Record;
 use crate::transactional::Transactional;
 
-/// The longest duration Gig takes for any of its settings (ack timeouts, intervals). Each
-/// unresolved record is held in memory until its deadline, and a stop or a revocation waits
-/// for the longest ack timeout, so a longer value is a unit mistake, not a plan: with
-/// `ack_timeout_ms` = 2^64 - 1 a silent record would never time out and `Stop` never answer.
-pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+pub use crate::duration::MAX_DURATION;
 
 /// Extra time, past the longest ack timeout, for outcomes to be handed over before a
 /// revocation or a stop gives up waiting.
@@ -190,36 +187,6 @@ mod defaults {
     }
     pub fn handover_batch() -> usize {
         1_000
-    }
-}
-
-/// Durations as whole milliseconds in JSON.
-pub(crate) mod millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_millis)
-    }
-}
-
-mod opt_millis {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
     }
 }
 

@@ -38,6 +38,7 @@
 
 pub mod ack_book;
 pub mod config;
+mod duration;
 pub mod error;
 pub mod key_queues;
 pub mod outcome;

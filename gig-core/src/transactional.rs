@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{millis, MAX_DURATION};
+use crate::duration::{millis, MAX_DURATION};
 use crate::error::ConfigError;
 
 /// The shortest transaction timeout librdkafka takes (`transaction.timeout.ms`).

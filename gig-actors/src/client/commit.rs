@@ -6,12 +6,11 @@
 //! on the poll thread during a revocation or a stop), and its result reported. In the
 //! transactional mode a commit is a transaction, run by the [`Transactor`].
 
-use actix::Message;
 use gig_core::{CommitOffset, CommitPlan};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 
-use crate::client::context::GigContext;
+use crate::client::commit_result::CommitResult;
 use crate::client::partitions::to_tpl;
 use crate::client::transactor::Transactor;
 
@@ -23,40 +22,10 @@ pub(crate) fn commit_sync<C: ConsumerContext>(
     consumer.commit(&to_tpl(offsets), CommitMode::Sync)
 }
 
-/// How a commit ended.
-#[derive(Debug, Clone)]
-pub(crate) enum CommitResult {
-    /// Committed.
-    Done,
-    /// Not committed, and nothing was made visible: offsets are sent again with the next
-    /// commit; a transaction that did not begin is offered again.
-    Failed(KafkaError),
-    /// A transaction did not begin: the consumer has no group metadata (not in a group
-    /// yet). Offered again.
-    NoGroup,
-    /// A transaction was aborted: nothing of it is visible.
-    Aborted(KafkaError),
-    /// The transactional producer is fenced or failed for good.
-    Fenced(KafkaError),
-}
-
-impl CommitResult {
-    /// The error, unless it is done.
-    pub(crate) fn error(&self) -> Option<String> {
-        match self {
-            CommitResult::Done => None,
-            CommitResult::NoGroup => Some("the consumer is not in a group yet".to_string()),
-            CommitResult::Failed(e) | CommitResult::Aborted(e) | CommitResult::Fenced(e) => {
-                Some(e.to_string())
-            }
-        }
-    }
-}
-
 /// Makes the commit `plan` asks for. A transaction needs the transactor; a consumer
 /// without one never plans one.
-pub(crate) fn execute(
-    consumer: &BaseConsumer<GigContext>,
+pub(crate) fn execute<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     transactor: Option<&Transactor>,
     plan: &CommitPlan,
 ) -> CommitResult {
@@ -68,13 +37,4 @@ pub(crate) fn execute(
         (CommitPlan::Transaction(txn), Some(transactor)) => transactor.run(consumer, txn),
         (CommitPlan::Transaction(_), None) => CommitResult::Fenced(KafkaError::Canceled),
     }
-}
-
-/// A commit finished (on the commit thread, for revoked partitions, or at a stop): what it
-/// was and how it ended.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct Committed {
-    pub(crate) plan: CommitPlan,
-    pub(crate) result: CommitResult,
 }

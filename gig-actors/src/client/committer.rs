@@ -13,7 +13,8 @@ use actix::Recipient;
 use gig_core::{CommitOffset, CommitPlan, Partition};
 use rdkafka::consumer::BaseConsumer;
 
-use crate::client::commit::{execute, Committed};
+use crate::client::commit::execute;
+use crate::client::commit_result::Committed;
 use crate::client::context::GigContext;
 use crate::client::transactor::Transactor;
 

@@ -20,7 +20,8 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
 
-use crate::client::commit::{execute, CommitResult, Committed};
+use crate::client::commit::execute;
+use crate::client::commit_result::{CommitResult, Committed};
 use crate::client::partitions::{names, partitions_of};
 use crate::client::shared::Shared;
 

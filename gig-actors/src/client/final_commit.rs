@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use gig_core::ack_book::describe;
 use gig_core::CommitPlan;
 use log::{info, warn};
-use rdkafka::consumer::BaseConsumer;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 
-use crate::client::commit::{execute, CommitResult};
-use crate::client::context::GigContext;
+use crate::client::commit::execute;
+use crate::client::commit_result::CommitResult;
 use crate::client::transactor::Transactor;
 
 /// How long a stop keeps retrying its final commit while the group rebalances.
@@ -32,9 +32,9 @@ pub(crate) struct FinalCommit {
 
 impl FinalCommit {
     /// Poll thread: makes the final commit, retrying while the group settles.
-    pub(crate) fn commit(
+    pub(crate) fn commit<C: ConsumerContext>(
         &self,
-        consumer: &BaseConsumer<GigContext>,
+        consumer: &BaseConsumer<C>,
         transactor: Option<&Transactor>,
         plan: &CommitPlan,
     ) -> CommitResult {
@@ -68,9 +68,9 @@ impl FinalCommit {
         }
     }
 
-    fn commit_once(
+    fn commit_once<C: ConsumerContext>(
         &self,
-        consumer: &BaseConsumer<GigContext>,
+        consumer: &BaseConsumer<C>,
         transactor: Option<&Transactor>,
         plan: &CommitPlan,
     ) -> CommitResult {
@@ -83,9 +83,9 @@ impl FinalCommit {
 
     /// Revocation callback during a stop: makes the final commit, if the stop has it and it
     /// is not made yet.
-    pub(crate) fn commit_on_revoke(
+    pub(crate) fn commit_on_revoke<C: ConsumerContext>(
         &self,
-        consumer: &BaseConsumer<GigContext>,
+        consumer: &BaseConsumer<C>,
         transactor: Option<&Transactor>,
     ) {
         let plan = self.plan.lock().ok().and_then(|p| p.clone());

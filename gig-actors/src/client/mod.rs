@@ -17,6 +17,7 @@
 //! module sits below the actor that owns it.
 
 pub(crate) mod commit;
+pub(crate) mod commit_result;
 pub(crate) mod committer;
 pub(crate) mod context;
 pub(crate) mod due;
@@ -39,7 +40,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::error::GigError;
-use commit::Committed;
+use commit_result::Committed;
 use context::{ContextLinks, GigContext, GroupEvent};
 pub(crate) use poller::Reading;
 use poller::{Closed, Fetched, PollerLinks, ToPoller};

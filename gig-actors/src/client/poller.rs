@@ -21,7 +21,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 
-use crate::client::commit::CommitResult;
+use crate::client::commit_result::CommitResult;
 use crate::client::context::GigContext;
 use crate::client::due::DueDelays;
 use crate::client::partitions::set_paused;

@@ -20,14 +20,13 @@ use gig_core::{ConsumerConfig, ProducerRecord, Transaction};
 use log::{debug, error, info, warn};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::util::Timeout;
 
-use crate::client::commit::CommitResult;
-use crate::client::context::GigContext;
+use crate::client::commit_result::CommitResult;
 use crate::client::partitions::to_tpl;
 use crate::error::GigError;
 
@@ -188,9 +187,9 @@ impl Transactor {
     /// Runs `txn` to its end: `Done` once committed; `Failed` or `NoGroup` if it never
     /// began (the producer is not ready, the consumer has no group metadata yet);
     /// `Aborted` (nothing of it is visible); or `Fenced`.
-    pub(crate) fn run(
+    pub(crate) fn run<C: ConsumerContext>(
         &self,
-        consumer: &BaseConsumer<GigContext>,
+        consumer: &BaseConsumer<C>,
         txn: &Transaction,
     ) -> CommitResult {
         let Ok(mut state) = self.state.lock() else {

@@ -10,7 +10,7 @@ use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 
 use super::{CommitWaiter, ConsumerActor};
-use crate::client::commit::{CommitResult, Committed};
+use crate::client::commit_result::{CommitResult, Committed};
 use crate::driver::Drives;
 use crate::error::GigError;
 

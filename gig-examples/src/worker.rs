@@ -2,47 +2,169 @@
 //!
 //! ```text
 //! WORKER --brokers B --topic T --group G --ledger FILE --id N [--session-timeout-ms MS]
-//!        [--group-protocol classic|consumer]
+//!        [--group-protocol classic|consumer] [--key-ordering] [--work-ms MS]
+//!        [--ack-timeout-ms MS] [--commit-interval-ms MS]
 //! ```
 //!
-//! Acks every record. Its Acked/NoAcked handler appends `partition offset` per record to
-//! FILE and flushes before accepting, so the file holds every record this process handed
-//! over, even after SIGKILL. Prints a JSON status line on stdout whenever its assignment
-//! or committed offsets change. Closing stdin stops it cleanly (final commit, exit 0).
+//! Acks every record, `--work-ms` after it reached the downstream (at once by default);
+//! `--key-ordering` turns on Gig's key ordering. Its Acked/NoAcked handler appends one line
+//! per record to FILE and flushes before accepting, so the file holds every record this
+//! process handed over, even after SIGKILL:
+//!
+//! ```text
+//! PARTITION OFFSET PID OUTCOME KEY START_US END_US
+//! ```
+//!
+//! OUTCOME is `ack`, `nack`, `timeout`, `gone` or `undecodable`. KEY is the record's key
+//! (`-` for none; `0x…` in hex unless it is printable ASCII without spaces). START_US and
+//! END_US are wall-clock microseconds since the Unix epoch: when the downstream got the
+//! record and when it answered it (for a timed-out record, its deadline; `-` if unknown).
+//! Whenever the consumer reports a newly confirmed commit, the file gets
+//! `C PARTITION OFFSET PID AT_US`. Readers that need only `partition offset` take the first
+//! two fields of the other lines ([`crate::chaos::read_ledger`]).
+//!
+//! Prints a JSON status line on stdout whenever its assignment or committed offsets
+//! change. Closing stdin stops it cleanly (final commit, exit 0).
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Write};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use gig_actors::prelude::*;
 use serde_json::json;
 
-struct AckAll;
-impl Actor for AckAll {
+/// Wall-clock microseconds since the Unix epoch: comparable across the worker processes
+/// of one machine, which is what the reliability checker compares.
+fn wall_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The wall-clock time of an `Instant` in the past (a deadline that has passed).
+fn wall_us_at(at: Instant) -> u64 {
+    let ago = Instant::now().saturating_duration_since(at);
+    wall_us().saturating_sub(ago.as_micros() as u64)
+}
+
+/// When each record of this process reached the downstream and when it was answered,
+/// kept until the ledger writes its line.
+type Times = Arc<Mutex<HashMap<(i32, i64), (u64, Option<u64>)>>>;
+
+/// The downstream: acks every record, `delay` after it arrived.
+struct Work {
+    delay: Duration,
+    times: Times,
+}
+
+impl Actor for Work {
     type Context = Context<Self>;
 }
-impl Handler<Delivery> for AckAll {
+
+impl Handler<Delivery> for Work {
     type Result = ();
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        d.ack();
+    fn handle(&mut self, d: Delivery, ctx: &mut Context<Self>) {
+        let at = (d.record.partition(), d.record.offset());
+        let start = wall_us();
+        if self.delay.is_zero() {
+            if let Ok(mut times) = self.times.lock() {
+                times.insert(at, (start, Some(wall_us())));
+            }
+            d.ack();
+            return;
+        }
+        if let Ok(mut times) = self.times.lock() {
+            times.insert(at, (start, None));
+        }
+        let (_, handle) = d.into_parts();
+        let times = self.times.clone();
+        ctx.run_later(self.delay, move |_, _| {
+            if let Some(t) = times.lock().ok().as_mut().and_then(|t| t.get_mut(&at)) {
+                t.1 = Some(wall_us());
+            }
+            handle.ack();
+        });
     }
 }
 
-/// Appends every accepted record to the ledger file.
+/// Appends every accepted record, and every confirmed commit, to the ledger file.
 struct FileLedger {
     file: std::io::BufWriter<File>,
+    pid: u32,
+    times: Times,
 }
 
 impl FileLedger {
+    fn line(
+        &mut self,
+        r: &Record,
+        outcome: &str,
+        deadline: Option<Instant>,
+    ) -> std::io::Result<()> {
+        let at = (r.partition(), r.offset());
+        let (start, end) = self
+            .times
+            .lock()
+            .ok()
+            .and_then(|mut t| t.remove(&at))
+            .map_or((None, None), |(start, end)| (Some(start), end));
+        // A timed-out record frees its key at its deadline, whenever the downstream answers.
+        let end = deadline.map(wall_us_at).or(end);
+        writeln!(
+            self.file,
+            "{} {} {} {outcome} {} {} {}",
+            at.0,
+            at.1,
+            self.pid,
+            key_text(r.key()),
+            or_dash(start),
+            or_dash(end)
+        )
+    }
+
     fn append<'a>(
         &mut self,
-        records: impl Iterator<Item = &'a Record>,
+        records: impl Iterator<Item = (&'a Record, &'static str, Option<Instant>)>,
     ) -> Result<(), HandOverError> {
-        for r in records {
-            writeln!(self.file, "{} {}", r.partition(), r.offset()).map_err(io)?;
+        for (r, outcome, deadline) in records {
+            self.line(r, outcome, deadline).map_err(io)?;
         }
         self.file.flush().map_err(io)
+    }
+}
+
+fn or_dash(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// A key as one whitespace-free ledger field.
+fn key_text(key: Option<&[u8]>) -> String {
+    match key {
+        None => "-".to_string(),
+        Some(k)
+            if !k.is_empty()
+                && k != b"-"
+                && !k.starts_with(b"0x")
+                && k.iter().all(u8::is_ascii_graphic) =>
+        {
+            String::from_utf8_lossy(k).into_owned()
+        }
+        Some(k) => {
+            let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+            format!("0x{hex}")
+        }
+    }
+}
+
+fn outcome(reason: &NoAckReason) -> (&'static str, Option<Instant>) {
+    match reason {
+        NoAckReason::Nacked(_) => ("nack", None),
+        NoAckReason::TimedOut { deadline, .. } => ("timeout", Some(*deadline)),
+        NoAckReason::DownstreamGone => ("gone", None),
+        NoAckReason::Undecodable(_) => ("undecodable", None),
     }
 }
 
@@ -56,14 +178,52 @@ impl Actor for FileLedger {
 impl Handler<Acked> for FileLedger {
     type Result = Result<(), HandOverError>;
     fn handle(&mut self, m: Acked, _: &mut Context<Self>) -> Self::Result {
-        self.append(m.records.iter())
+        self.append(m.records.iter().map(|r| (r, "ack", None)))
     }
 }
 impl Handler<NoAcked> for FileLedger {
     type Result = Result<(), HandOverError>;
     fn handle(&mut self, m: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        self.append(m.records.iter().map(|r| &r.record))
+        self.append(m.records.iter().map(|r| {
+            let (outcome, deadline) = outcome(&r.reason);
+            (&r.record, outcome, deadline)
+        }))
     }
+}
+
+/// Commits the consumer confirmed since the last ones logged: `(partition, offset)`.
+struct CommitsSeen(Vec<(i32, i64)>);
+
+impl Message for CommitsSeen {
+    type Result = ();
+}
+
+impl Handler<CommitsSeen> for FileLedger {
+    type Result = ();
+    fn handle(&mut self, m: CommitsSeen, _: &mut Context<Self>) {
+        let at = wall_us();
+        let written =
+            m.0.iter()
+                .try_for_each(|(p, o)| writeln!(self.file, "C {p} {o} {} {at}", self.pid))
+                .and_then(|()| self.file.flush());
+        if let Err(e) = written {
+            eprintln!("worker: ledger write failed: {e}");
+        }
+    }
+}
+
+/// The commits in `stats` newer than those in `logged`, which it then updates.
+fn new_commits(stats: &Stats, logged: &mut BTreeMap<i32, i64>) -> Vec<(i32, i64)> {
+    let mut new = Vec::new();
+    for p in &stats.partitions {
+        let Some(c) = p.committed else { continue };
+        let last = logged.entry(p.partition).or_insert(i64::MIN);
+        if c > *last {
+            *last = c;
+            new.push((p.partition, c));
+        }
+    }
+    new
 }
 
 fn arg(name: &str) -> String {
@@ -79,7 +239,13 @@ fn status(id: &str, stats: &Stats) -> String {
         .iter()
         .filter_map(|p| p.committed.map(|c| json!([p.partition, c])))
         .collect();
-    json!({ "id": id, "assignment": stats.assignment, "committed": committed }).to_string()
+    json!({
+        "id": id,
+        "pid": std::process::id(),
+        "assignment": stats.assignment,
+        "committed": committed
+    })
+    .to_string()
 }
 
 async fn run() -> Result<(), GigError> {
@@ -95,21 +261,36 @@ async fn run() -> Result<(), GigError> {
         .append(true)
         .open(&path)
         .map_err(|e| GigError::Shutdown(format!("cannot open ledger {path}: {e}")))?;
+    let times = Times::default();
     let ledger = FileLedger {
         file: std::io::BufWriter::new(file),
+        pid: std::process::id(),
+        times: times.clone(),
     }
     .start();
+    let mut config = ConsumerConfig::new(brokers, group)
+        .topics([topic])
+        .commit_interval(Duration::from_millis(crate::num_arg(
+            "commit-interval-ms",
+            200,
+        )))
+        .key_ordering(crate::flag("key-ordering"));
+    if crate::arg("ack-timeout-ms").is_some() {
+        config = config.ack_timeout(Duration::from_millis(crate::num_arg("ack-timeout-ms", 0)));
+    }
     let config = crate::quick_group(
-        ConsumerConfig::new(brokers, group)
-            .topics([topic])
-            .commit_interval(Duration::from_millis(200)),
+        config,
         &crate::group_protocol(),
         crate::num_arg("session-timeout-ms", 6000u64),
     );
+    let work = Work {
+        delay: Duration::from_millis(crate::num_arg("work-ms", 0)),
+        times,
+    };
     let consumer = ConsumerActor::builder(config)
-        .downstream(AckAll.start().recipient())
+        .downstream(work.start().recipient())
         .acked(ledger.clone().recipient())
-        .no_acked(ledger.recipient())
+        .no_acked(ledger.clone().recipient())
         .start()?;
 
     let (closed_tx, mut closed) = tokio::sync::oneshot::channel();
@@ -122,6 +303,7 @@ async fn run() -> Result<(), GigError> {
         let _ = closed_tx.send(());
     });
     let mut last = String::new();
+    let mut logged = BTreeMap::new();
     loop {
         tokio::select! {
             _ = &mut closed => break,
@@ -131,6 +313,10 @@ async fn run() -> Result<(), GigError> {
             .send(GetStats)
             .await
             .map_err(|_| GigError::Stopped)?;
+        let commits = new_commits(&stats, &mut logged);
+        if !commits.is_empty() {
+            let _ = ledger.send(CommitsSeen(commits)).await;
+        }
         let line = status(&id, &stats);
         if line != last {
             println!("{line}");
@@ -139,6 +325,10 @@ async fn run() -> Result<(), GigError> {
         }
     }
     let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    let commits = new_commits(&stats, &mut logged);
+    if !commits.is_empty() {
+        let _ = ledger.send(CommitsSeen(commits)).await;
+    }
     println!("{}", status(&id, &stats));
     Ok(())
 }

@@ -16,6 +16,8 @@ use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
 use tokio::sync::watch;
 
+pub mod checker;
+
 /// The env var naming an external broker for the suite.
 pub const BROKERS_VAR: &str = "GIG_TEST_BROKERS";
 /// The env var naming the external broker's kind: `tansu` or `kafka` (the default).

@@ -20,11 +20,14 @@
 //! END_US are wall-clock microseconds since the Unix epoch: when the downstream got the
 //! record and when it answered it (for a timed-out record, its deadline; `-` if unknown).
 //! Whenever the consumer reports a newly confirmed commit, the file gets
-//! `C PARTITION OFFSET PID AT_US`. Readers that need only `partition offset` take the first
-//! two fields of the other lines ([`crate::chaos::read_ledger`]).
+//! `C PARTITION OFFSET PID AT_US`, and whenever it reports another assignment (a rebalance;
+//! seen within about 50 ms), `R PID AT_US REBALANCES`. Readers that need only
+//! `partition offset` take the first two fields of the record lines
+//! ([`crate::chaos::read_ledger`]).
 //!
-//! Prints a JSON status line on stdout whenever its assignment or committed offsets
-//! change. Closing stdin stops it cleanly (final commit, exit 0).
+//! `GIG_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts; with
+//! `RUST_LOG=librdkafka=debug` their lines go to stderr. Prints a JSON status line on stdout
+//! whenever its assignment or committed offsets change. Closing stdin stops it cleanly (final commit, exit 0).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -191,20 +194,25 @@ impl Handler<NoAcked> for FileLedger {
     }
 }
 
-/// Commits the consumer confirmed since the last ones logged: `(partition, offset)`.
-struct CommitsSeen(Vec<(i32, i64)>);
+/// What the consumer reported since the last look: commits it confirmed, as
+/// `(partition, offset)`, and its rebalance count if that grew.
+struct Reported(Vec<(i32, i64)>, Option<u64>);
 
-impl Message for CommitsSeen {
+impl Message for Reported {
     type Result = ();
 }
 
-impl Handler<CommitsSeen> for FileLedger {
+impl Handler<Reported> for FileLedger {
     type Result = ();
-    fn handle(&mut self, m: CommitsSeen, _: &mut Context<Self>) {
+    fn handle(&mut self, m: Reported, _: &mut Context<Self>) {
         let at = wall_us();
         let written =
             m.0.iter()
                 .try_for_each(|(p, o)| writeln!(self.file, "C {p} {o} {} {at}", self.pid))
+                .and_then(|()| match m.1 {
+                    Some(n) => writeln!(self.file, "R {} {at} {n}", self.pid),
+                    None => Ok(()),
+                })
                 .and_then(|()| self.file.flush());
         if let Err(e) = written {
             eprintln!("worker: ledger write failed: {e}");
@@ -212,18 +220,21 @@ impl Handler<CommitsSeen> for FileLedger {
     }
 }
 
-/// The commits in `stats` newer than those in `logged`, which it then updates.
-fn new_commits(stats: &Stats, logged: &mut BTreeMap<i32, i64>) -> Vec<(i32, i64)> {
-    let mut new = Vec::new();
+/// What `stats` shows beyond what was logged: newer commits and more rebalances. `None`
+/// when nothing is new.
+fn news(stats: &Stats, logged: &mut (BTreeMap<i32, i64>, u64)) -> Option<Reported> {
+    let mut commits = Vec::new();
     for p in &stats.partitions {
         let Some(c) = p.committed else { continue };
-        let last = logged.entry(p.partition).or_insert(i64::MIN);
+        let last = logged.0.entry(p.partition).or_insert(i64::MIN);
         if c > *last {
             *last = c;
-            new.push((p.partition, c));
+            commits.push((p.partition, c));
         }
     }
-    new
+    let rebalanced = (stats.rebalances > logged.1).then_some(stats.rebalances);
+    logged.1 = stats.rebalances;
+    (!commits.is_empty() || rebalanced.is_some()).then_some(Reported(commits, rebalanced))
 }
 
 fn arg(name: &str) -> String {
@@ -275,6 +286,10 @@ async fn run() -> Result<(), GigError> {
             200,
         )))
         .key_ordering(crate::flag("key-ordering"));
+    // librdkafka's debug contexts (e.g. `cgrp`), as in the test suite; its log goes to stderr.
+    if let Ok(contexts) = std::env::var("GIG_RDKAFKA_DEBUG") {
+        config = config.property("debug", contexts);
+    }
     if crate::arg("ack-timeout-ms").is_some() {
         config = config.ack_timeout(Duration::from_millis(crate::num_arg("ack-timeout-ms", 0)));
     }
@@ -303,7 +318,7 @@ async fn run() -> Result<(), GigError> {
         let _ = closed_tx.send(());
     });
     let mut last = String::new();
-    let mut logged = BTreeMap::new();
+    let mut logged = (BTreeMap::new(), 0);
     loop {
         tokio::select! {
             _ = &mut closed => break,
@@ -313,9 +328,8 @@ async fn run() -> Result<(), GigError> {
             .send(GetStats)
             .await
             .map_err(|_| GigError::Stopped)?;
-        let commits = new_commits(&stats, &mut logged);
-        if !commits.is_empty() {
-            let _ = ledger.send(CommitsSeen(commits)).await;
+        if let Some(news) = news(&stats, &mut logged) {
+            let _ = ledger.send(news).await;
         }
         let line = status(&id, &stats);
         if line != last {
@@ -325,9 +339,8 @@ async fn run() -> Result<(), GigError> {
         }
     }
     let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
-    let commits = new_commits(&stats, &mut logged);
-    if !commits.is_empty() {
-        let _ = ledger.send(CommitsSeen(commits)).await;
+    if let Some(news) = news(&stats, &mut logged) {
+        let _ = ledger.send(news).await;
     }
     println!("{}", status(&id, &stats));
     Ok(())

@@ -3,8 +3,8 @@
 //!
 //! It reads the ledgers the `gig-worker` processes write (one line per record handed over:
 //! partition, offset, process id, outcome, key, and when the downstream got the record and
-//! answered it; one line per commit a process saw confirmed; see `gig_examples::worker`)
-//! and compares them with what was produced. It counts:
+//! answered it; one line per commit a process saw confirmed, and per rebalance it took part
+//! in; see `gig_examples::worker`) and compares them with what was produced. It counts:
 //!
 //! - `lost`: produced records no process handed over.
 //! - `duplicates`: records handed over more than once.
@@ -14,9 +14,9 @@
 //!   flight when a process is killed, is not a skip: the group reads them again).
 //! - `order_violations`: per key (per partition without key ordering), in the order the
 //!   downstreams got them: a gap (1, 3) or a step back (1, 2, 1) that is not a rewind
-//!   after a rebalance or restart, i.e. neither a change of process nor within a
-//!   [`Disruption`] the harness reports. A rewind is followed in order from where it lands
-//!   (1, 2, 1, 2, 3 is fine after a restart; 1, 3, 2 never is).
+//!   after a restart (a change of process) or a rebalance (one the process reported between
+//!   the two deliveries). A rewind is followed in order from where it lands (1, 2, 1, 2, 3
+//!   is fine after a restart; 1, 3, 2 never is).
 //! - `serial_violations` (key-ordered runs): a record of a key reaching a downstream while
 //!   another of that key was still there, across all processes. A record is "there" from
 //!   when its downstream got it until it answered (until its deadline, if it timed out).
@@ -64,6 +64,15 @@ pub struct CommitSeen {
     pub at_us: u64,
 }
 
+/// A rebalance a process took part in: its consumer reported one more assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebalanceSeen {
+    /// The process.
+    pub process: u32,
+    /// When it saw it, in wall-clock µs: a little after the assignment itself.
+    pub at_us: u64,
+}
+
 /// What the ledgers of a run hold.
 #[derive(Debug, Clone, Default)]
 pub struct Ledgers {
@@ -71,6 +80,8 @@ pub struct Ledgers {
     pub hand_overs: Vec<HandOver>,
     /// Every commit line.
     pub commits: Vec<CommitSeen>,
+    /// Every rebalance line.
+    pub rebalances: Vec<RebalanceSeen>,
 }
 
 fn time(field: Option<&str>) -> Option<u64> {
@@ -112,6 +123,16 @@ impl Ledgers {
                     })
                 })();
                 self.commits.extend(commit);
+                continue;
+            }
+            if first == "R" {
+                let rebalance = (|| {
+                    Some(RebalanceSeen {
+                        process: f.next()?.parse().ok()?,
+                        at_us: f.next()?.parse().ok()?,
+                    })
+                })();
+                self.rebalances.extend(rebalance);
                 continue;
             }
             let (Ok(partition), Some(Ok(offset))) = (first.parse(), f.next().map(str::parse))
@@ -210,19 +231,6 @@ pub struct Produced {
     pub key: Option<String>,
 }
 
-/// A span in which the harness disturbed the group: a member started, stopped or was
-/// killed, or a broker went down, until the group was seen settled again. A rebalance
-/// happens within it, so a process may rewind there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Disruption {
-    /// What happened, for the record.
-    pub what: String,
-    /// From, in wall-clock µs.
-    pub from_us: u64,
-    /// Until, in wall-clock µs.
-    pub to_us: u64,
-}
-
 /// What the checker found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -289,16 +297,11 @@ impl fmt::Display for Report {
 }
 
 /// Checks a run: `produced` is what the log holds, `ledgers` what the processes handed
-/// over, `disruptions` when the harness disturbed the group. With `key_ordered`, order and
+/// over. With `key_ordered`, order and
 /// serial processing are checked per (partition, key) and records without a key are left
 /// out of both; otherwise order is checked per partition and serial processing is not
 /// promised, so not checked.
-pub fn check(
-    produced: &[Produced],
-    ledgers: &Ledgers,
-    disruptions: &[Disruption],
-    key_ordered: bool,
-) -> Report {
+pub fn check(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool) -> Report {
     let mut report = Report {
         records: produced.len(),
         handed_over: ledgers.hand_overs.len(),
@@ -317,7 +320,7 @@ pub fn check(
     }
     report.duplicates = copies.values().filter(|&&n| n > 1).count();
     poll_skips(produced, ledgers, &mut report);
-    order(produced, ledgers, disruptions, key_ordered, &mut report);
+    order(produced, ledgers, key_ordered, &mut report);
     if key_ordered {
         serial(ledgers, &mut report);
     }
@@ -401,13 +404,7 @@ fn unit(partition: i32, key: &Option<String>, key_ordered: bool) -> Option<Unit>
     }
 }
 
-fn order(
-    produced: &[Produced],
-    ledgers: &Ledgers,
-    disruptions: &[Disruption],
-    key_ordered: bool,
-    report: &mut Report,
-) {
+fn order(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool, report: &mut Report) {
     // Each unit's offsets in log order, and each record's place among them.
     let mut sequence: HashMap<Unit, Vec<i64>> = HashMap::new();
     for p in produced {
@@ -431,10 +428,14 @@ fn order(
             seen.entry(u).or_default().push(h);
         }
     }
-    let disrupted = |from: u64, to: u64| {
-        disruptions
+    // A process notices its rebalance a little after the assignment, which comes before
+    // any delivery it brings; a rebalance seen up to this long after such a delivery counts.
+    const NOTICED_WITHIN: u64 = 2_000_000;
+    let rebalanced = |process: u32, after: u64, until: u64| {
+        ledgers
+            .rebalances
             .iter()
-            .any(|d| d.from_us <= to && from <= d.to_us)
+            .any(|r| r.process == process && r.at_us > after && r.at_us <= until + NOTICED_WITHIN)
     };
     for (u, mut hs) in seen {
         hs.sort_by_key(|h| (h.start_us, h.process, h.offset));
@@ -447,7 +448,7 @@ fn order(
                 Some((j, _)) if i == j + 1 => None,
                 Some((j, prev)) if i <= j => {
                     let (from, to) = (prev.start_us.unwrap_or(0), h.start_us.unwrap_or(0));
-                    if prev.process != h.process || disrupted(from, to) {
+                    if prev.process != h.process || rebalanced(h.process, from, to) {
                         report.rewinds += 1;
                         None
                     } else {
@@ -561,8 +562,8 @@ mod tests {
         format!("0 {offset} {process} ack k {start} {}\n", start + 10)
     }
 
-    fn run(produced: &[Produced], text: &str, disruptions: &[Disruption]) -> Report {
-        check(produced, &Ledgers::parse(text), disruptions, true)
+    fn run(produced: &[Produced], text: &str) -> Report {
+        check(produced, &Ledgers::parse(text), true)
     }
 
     #[test]
@@ -577,7 +578,7 @@ mod tests {
             line(3, 2, 1100),
         ]
         .concat();
-        let report = run(&one_key(4), &text, &[]);
+        let report = run(&one_key(4), &text);
         assert!(report.clean(), "{report} {:?}", report.examples);
         assert_eq!((report.duplicates, report.rewinds), (1, 1));
         assert_eq!(report.processes, 2);
@@ -591,7 +592,7 @@ mod tests {
     #[test]
     fn a_record_no_one_handed_over_is_lost() {
         let text = [line(0, 1, 100), line(1, 1, 200)].concat();
-        let report = run(&one_key(3), &text, &[]);
+        let report = run(&one_key(3), &text);
         assert_eq!(report.lost, 1, "{:?}", report.examples);
         assert!(report.examples[0].contains("lost 0/2"));
     }
@@ -600,7 +601,7 @@ mod tests {
     fn a_jump_over_offsets_no_one_else_read_then_committed_is_a_poll_skip() {
         let commit = "C 0 3 1 400\n".to_string();
         let skipped = [line(0, 1, 100), line(2, 1, 300), commit.clone()].concat();
-        let report = run(&one_key(3), &skipped, &[]);
+        let report = run(&one_key(3), &skipped);
         assert_eq!(report.poll_skips, 1, "{:?}", report.examples);
         // 1 was read by process 2 while process 1 was away from the partition: no skip.
         let covered = [
@@ -609,10 +610,10 @@ mod tests {
             line(2, 1, 300),
             commit.clone(),
         ];
-        assert_eq!(run(&one_key(3), &covered.concat(), &[]).poll_skips, 0);
+        assert_eq!(run(&one_key(3), &covered.concat()).poll_skips, 0);
         // Read by process 2, but only later: process 1 still skipped it.
         let later = [line(0, 1, 100), line(2, 1, 300), commit, line(1, 2, 900)];
-        assert_eq!(run(&one_key(3), &later.concat(), &[]).poll_skips, 1);
+        assert_eq!(run(&one_key(3), &later.concat()).poll_skips, 1);
         // Still in flight when process 1 died (never committed past): read again, no skip.
         let in_flight = [
             line(0, 1, 100),
@@ -620,13 +621,13 @@ mod tests {
             line(2, 1, 300),
             line(1, 2, 900),
         ];
-        assert_eq!(run(&one_key(3), &in_flight.concat(), &[]).poll_skips, 0);
+        assert_eq!(run(&one_key(3), &in_flight.concat()).poll_skips, 0);
     }
 
     #[test]
     fn a_gap_or_an_unexplained_step_back_is_an_order_violation() {
         let gap = [line(0, 1, 100), line(2, 1, 200), line(1, 1, 300)].concat();
-        assert!(run(&one_key(3), &gap, &[]).order_violations >= 1);
+        assert!(run(&one_key(3), &gap).order_violations >= 1);
         // The same process goes back with no rebalance around: a violation …
         let back = [
             line(0, 1, 100),
@@ -635,16 +636,19 @@ mod tests {
             line(1, 1, 400),
         ]
         .concat();
-        let report = run(&one_key(2), &back, &[]);
+        let report = run(&one_key(2), &back);
         assert_eq!(report.order_violations, 1, "{:?}", report.examples);
-        // … unless the harness disturbed the group in between: a rewind.
-        let restart = Disruption {
-            what: "member restarted".to_string(),
-            from_us: 250,
-            to_us: 260,
-        };
-        let report = run(&one_key(2), &back, &[restart]);
+        // … unless the process reported a rebalance in between: a rewind.
+        let rebalanced = [
+            &back[..back.find("0 0 1 ack k 300").unwrap()],
+            "R 1 290 2\n",
+        ];
+        let rebalanced = [rebalanced.concat(), line(0, 1, 300), line(1, 1, 400)].concat();
+        let report = run(&one_key(2), &rebalanced);
         assert_eq!((report.order_violations, report.rewinds), (0, 1));
+        // A rebalance before the first delivery, or another process's, explains nothing.
+        let early = ["R 1 50 1\nR 2 250 1\n", &back].concat();
+        assert_eq!(run(&one_key(2), &early).order_violations, 1);
         // A rewind must go on in order: 0, 1, 0, 2 skips 1 after the rewind.
         let bad_replay = [
             line(0, 1, 100),
@@ -652,7 +656,7 @@ mod tests {
             line(0, 2, 300),
             line(2, 2, 400),
         ];
-        let report = run(&one_key(3), &bad_replay.concat(), &[]);
+        let report = run(&one_key(3), &bad_replay.concat());
         assert_eq!(report.order_violations, 1, "{:?}", report.examples);
     }
 
@@ -660,17 +664,16 @@ mod tests {
     fn a_key_at_two_downstreams_at_once_is_a_serial_violation() {
         // Process 2 gets offset 1 while process 1 still works on offset 0 (100..110 µs).
         let text = [line(0, 1, 100), line(1, 2, 105)].concat();
-        let report = run(&one_key(2), &text, &[]);
+        let report = run(&one_key(2), &text);
         assert_eq!(report.serial_violations, 1, "{:?}", report.examples);
         // Other keys may overlap.
         let two_keys = produced(&[(0, 0, "a"), (0, 1, "b")]);
         let text = "0 0 1 ack a 100 110\n0 1 2 ack b 105 115\n";
-        assert_eq!(run(&two_keys, text, &[]).serial_violations, 0);
+        assert_eq!(run(&two_keys, text).serial_violations, 0);
         // Without key ordering nothing is checked for it.
         let unordered = check(
             &one_key(2),
             &Ledgers::parse(&[line(0, 1, 100), line(1, 2, 105)].concat()),
-            &[],
             false,
         );
         assert_eq!(unordered.serial_violations, 0);
@@ -686,7 +689,7 @@ mod tests {
             line(1, 2, 400),
         ]
         .concat();
-        let report = run(&one_key(2), &text, &[]);
+        let report = run(&one_key(2), &text);
         assert_eq!(report.reprocessed_after_commit, 1, "{:?}", report.examples);
         assert_eq!(report.duplicates, 1);
     }

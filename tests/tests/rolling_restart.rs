@@ -54,7 +54,6 @@ async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
         let from = RECORDS / 2 + step * SLICE;
         produced.extend(produce_all(&producer, &records[from..from + SLICE]).await);
         fleet.wait_handed_over(from + 1, WAIT).await;
-        let began = wall_us();
         let slot = step % PROCESSES;
         if step < PROCESSES {
             let pid = workers[slot].pid();
@@ -67,12 +66,6 @@ async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
         }
         workers[slot] = fleet.spawn();
         settled(&workers.iter().collect::<Vec<_>>(), PARTITIONS, WAIT).await;
-        let what = if step < PROCESSES {
-            "clean restart"
-        } else {
-            "SIGKILL and restart"
-        };
-        fleet.disrupted(what, began);
     }
 
     fleet.wait_handed_over(RECORDS, WAIT).await;
@@ -81,7 +74,7 @@ async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
     stop_all(&mut workers).await;
 
     let ledgers = fleet.ledgers();
-    let found = check(&produced, &ledgers, &fleet.disruptions, true);
+    let found = check(&produced, &ledgers, true);
     let victim = victim.unwrap();
     let tail = ledgers.uncommitted_tail(victim);
     let mut copies = std::collections::BTreeMap::new();

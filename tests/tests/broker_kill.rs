@@ -20,7 +20,6 @@ mod scenario;
 
 use std::time::{Duration, Instant};
 
-use gig_tests::checker::check;
 use gig_tests::*;
 use scenario::*;
 
@@ -62,8 +61,7 @@ async fn a_broker_sigkilled_mid_stream_and_restarted_loses_nothing() {
     let started = Instant::now();
     let topic = topic(&site.broker, "broker-kill", PARTITIONS).await;
     let mut fleet = Fleet::new(&site, &topic, &["--key-ordering", "--work-ms", "2"]);
-    let mut workers: Vec<_> = (0..PROCESSES).map(|_| fleet.spawn()).collect();
-    settled(&workers.iter().collect::<Vec<_>>(), PARTITIONS, WAIT).await;
+    let mut workers = fleet.start(PROCESSES, PARTITIONS, WAIT).await;
 
     let producer = scenario_producer(&site);
     let records = keyed(&topic, 0..RECORDS + AFTER, KEYS, PARTITIONS);
@@ -76,12 +74,9 @@ async fn a_broker_sigkilled_mid_stream_and_restarted_loses_nothing() {
     let outage = Duration::from_micros(wall_us() - killed_at);
     let during_outage = fleet.handed_over() - before;
     produced.extend(produce_all(&producer, &records[RECORDS..]).await);
-    fleet.wait_handed_over(RECORDS + AFTER, WAIT).await;
-    let group = GroupView::new(&site.brokers(), &fleet.cmd.group, &topic, PARTITIONS);
-    group.wait_committed(&produced_ends(&produced), WAIT).await;
-    stop_all(&mut workers).await;
-
-    let found = check(&produced, &fleet.ledgers(), true);
+    let (found, _) = fleet
+        .finish(&mut workers, &produced, PARTITIONS, WAIT)
+        .await;
     report(&format!(
         "broker_kill {}: {found} outage_ms={} handed_over_during_outage={during_outage} secs={:.1}",
         site.label(),

@@ -23,7 +23,6 @@ mod scenario;
 
 use std::time::{Duration, Instant};
 
-use gig_tests::checker::check;
 use gig_tests::*;
 use scenario::*;
 
@@ -60,8 +59,7 @@ async fn a_killed_leader_and_a_whole_cluster_outage_lose_nothing() {
     let started = Instant::now();
     let topic = topic(&site.broker, "failover", PARTITIONS).await;
     let mut fleet = Fleet::new(&site, &topic, &["--key-ordering", "--work-ms", "20"]);
-    let mut workers: Vec<_> = (0..PROCESSES).map(|_| fleet.spawn()).collect();
-    settled(&workers.iter().collect::<Vec<_>>(), PARTITIONS, WAIT).await;
+    let mut workers = fleet.start(PROCESSES, PARTITIONS, WAIT).await;
 
     let producer = scenario_producer(&site);
     let total: usize = PHASES.iter().sum();
@@ -105,18 +103,9 @@ async fn a_killed_leader_and_a_whole_cluster_outage_lose_nothing() {
     let cluster_outage = Duration::from_micros(wall_us() - cluster_killed_at);
 
     produced.extend(produce_all(&producer, phases[3]).await);
-    fleet.wait_handed_over(total, WAIT).await;
-    let group = GroupView::new(&site.brokers(), &fleet.cmd.group, &topic, PARTITIONS);
-    let ends = produced_ends(&produced);
-    group.wait_committed(&ends, WAIT).await;
-    assert_eq!(
-        group.high_watermarks(),
-        ends,
-        "the log holds each record once"
-    );
-    stop_all(&mut workers).await;
-
-    let found = check(&produced, &fleet.ledgers(), true);
+    let (found, _) = fleet
+        .finish(&mut workers, &produced, PARTITIONS, WAIT)
+        .await;
     report(&format!(
         "leader_failover {}: {found} leader=node{leader} led={led_by_it}/{PARTITIONS} \
          handed_over_during_leader_outage={during_leader_outage} \

@@ -18,7 +18,6 @@ mod scenario;
 
 use std::time::{Duration, Instant};
 
-use gig_tests::checker::check;
 use gig_tests::*;
 use scenario::*;
 
@@ -39,8 +38,7 @@ async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
     let started = Instant::now();
     let topic = topic(&site.broker, "rolling", PARTITIONS).await;
     let mut fleet = Fleet::new(&site, &topic, &["--key-ordering", "--work-ms", "10"]);
-    let mut workers: Vec<_> = (0..PROCESSES).map(|_| fleet.spawn()).collect();
-    settled(&workers.iter().collect::<Vec<_>>(), PARTITIONS, WAIT).await;
+    let mut workers = fleet.start(PROCESSES, PARTITIONS, WAIT).await;
 
     let producer = scenario_producer(&site);
     let records = keyed(&topic, 0..RECORDS, KEYS, PARTITIONS);
@@ -68,13 +66,9 @@ async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
         settled(&workers.iter().collect::<Vec<_>>(), PARTITIONS, WAIT).await;
     }
 
-    fleet.wait_handed_over(RECORDS, WAIT).await;
-    let group = GroupView::new(&site.brokers(), &fleet.cmd.group, &topic, PARTITIONS);
-    group.wait_committed(&produced_ends(&produced), WAIT).await;
-    stop_all(&mut workers).await;
-
-    let ledgers = fleet.ledgers();
-    let found = check(&produced, &ledgers, true);
+    let (found, ledgers) = fleet
+        .finish(&mut workers, &produced, PARTITIONS, WAIT)
+        .await;
     let victim = victim.unwrap();
     let tail = ledgers.uncommitted_tail(victim);
     let mut copies = std::collections::BTreeMap::new();
@@ -93,12 +87,7 @@ async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
         tail.len(),
         started.elapsed().as_secs_f64()
     ));
-    assert!(
-        found.clean(),
-        "{found}: {:#?} (ledgers in {})",
-        found.examples,
-        fleet.dir.display()
-    );
+    assert_found(&found, false, &fleet.dir);
     assert!(
         unexplained.is_empty(),
         "duplicates outside the killed process's uncommitted tail: {unexplained:?}"

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
 use gig_examples::chaos::{wait_until, WorkerCommand, WorkerProcess};
-use gig_tests::checker::{Follower, Ledgers, Produced};
+use gig_tests::checker::{check, Follower, Ledgers, Produced, Report};
 use gig_tests::*;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -452,6 +452,43 @@ impl Fleet {
         worker
     }
 
+    /// Starts `n` workers and waits until they split the `partitions`.
+    pub async fn start(&mut self, n: usize, partitions: i32, wait: Duration) -> Vec<WorkerProcess> {
+        let workers: Vec<_> = (0..n).map(|_| self.spawn()).collect();
+        settled(&workers.iter().collect::<Vec<_>>(), partitions, wait).await;
+        workers
+    }
+
+    /// Ends a run: waits until every produced record is handed over and the group's commits
+    /// reach the end of every partition, as the broker has them, with the log holding each
+    /// record once (the producer is idempotent); stops the workers cleanly; checks the
+    /// ledgers (with key ordering).
+    pub async fn finish(
+        &mut self,
+        workers: &mut [WorkerProcess],
+        produced: &[Produced],
+        partitions: i32,
+        wait: Duration,
+    ) -> (Report, Ledgers) {
+        self.wait_handed_over(produced.len(), wait).await;
+        let group = GroupView::new(
+            &self.cmd.brokers,
+            &self.cmd.group,
+            &self.cmd.topic,
+            partitions,
+        );
+        let ends = produced_ends(produced);
+        group.wait_committed(&ends, wait).await;
+        assert_eq!(
+            group.high_watermarks(),
+            ends,
+            "the log holds each record once"
+        );
+        stop_all(workers).await;
+        let ledgers = self.ledgers();
+        (check(produced, &ledgers, true), ledgers)
+    }
+
     /// Distinct records handed over so far, across every worker.
     pub fn handed_over(&mut self) -> usize {
         self.follower.poll()
@@ -529,7 +566,7 @@ pub fn zombies_possible() -> bool {
 /// `poll_skips`: a fenced member still reading breaks per-key order and serial processing
 /// across processes, and may read below the new owner's commit; those figures are printed,
 /// not asserted, and nothing is lost.
-pub fn assert_found(found: &gig_tests::checker::Report, broker_outage: bool, dir: &Path) {
+pub fn assert_found(found: &Report, broker_outage: bool, dir: &Path) {
     if broker_outage && zombies_possible() {
         if !found.clean() {
             report(&format!(

@@ -119,5 +119,5 @@ async fn a_killed_leader_and_a_whole_cluster_outage_lose_nothing() {
         during_leader_outage > 0,
         "nothing was handed over while the leader was down"
     );
-    fleet.clean_up();
+    fleet.clean_up(&found);
 }

@@ -129,9 +129,10 @@ async fn members_stopped_killed_and_started_at_random_lose_nothing() {
         started.elapsed().as_secs_f64()
     ));
     assert_found(&found, false, &fleet.dir);
-    // Not a stall in disguise: most records flowed while members came and went.
+    // Not a stall in disguise: records flowed while members came and went (64-100% of them
+    // in runs on the cluster; under the classic protocol with 6 s sessions, nearly none).
     assert!(
-        during_chaos * 2 >= RECORDS,
+        during_chaos * 4 >= RECORDS,
         "only {during_chaos} records were handed over during the chaos"
     );
     assert!(
@@ -139,5 +140,5 @@ async fn members_stopped_killed_and_started_at_random_lose_nothing() {
         "duplicates {} are 10% of the records or more",
         found.duplicates
     );
-    fleet.clean_up();
+    fleet.clean_up(&found);
 }

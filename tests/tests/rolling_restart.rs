@@ -93,5 +93,5 @@ async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
         "duplicates outside the killed process's uncommitted tail: {unexplained:?}"
     );
     assert_eq!(found.records, RECORDS);
-    fleet.clean_up();
+    fleet.clean_up(&found);
 }

@@ -513,9 +513,17 @@ impl Fleet {
         Ledgers::read(&self.ledgers)
     }
 
-    /// Removes the ledgers and logs (kept when a test fails, for a look).
-    pub fn clean_up(&self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+    /// Removes the ledgers and logs, unless the checker found something (then they stay, for
+    /// a look, as they do when a test fails).
+    pub fn clean_up(&self, found: &Report) {
+        if found.clean() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            report(&format!(
+                "  ledgers and worker logs kept in {}",
+                self.dir.display()
+            ));
+        }
     }
 }
 

@@ -513,10 +513,11 @@ impl Fleet {
         Ledgers::read(&self.ledgers)
     }
 
-    /// Removes the ledgers and logs, unless the checker found something (then they stay, for
-    /// a look, as they do when a test fails).
+    /// Removes the ledgers and logs, unless the checker found something or
+    /// `GIG_TEST_KEEP_LEDGERS` is set (then they stay, for a look, as they do when a test
+    /// fails).
     pub fn clean_up(&self, found: &Report) {
-        if found.clean() {
+        if found.clean() && env("GIG_TEST_KEEP_LEDGERS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             report(&format!(

@@ -269,6 +269,11 @@ impl ConsumerContext for GigContext {
             _ => Rebalance::Error(KafkaError::Rebalance(RDKafkaErrorCode::from(err))),
         };
         self.pre_rebalance(consumer, &rebalance);
+        // The revocation's commit takes a round trip, in which a closing group may end.
+        if consumer.closed() {
+            warn!("consumer group closed during the rebalance ({err:?}): nothing to unassign");
+            return;
+        }
         let cooperative = matches!(
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
@@ -338,7 +343,7 @@ pub(crate) fn run(
         match commands.try_recv() {
             Ok(ToPoller::Shutdown(offsets)) => {
                 let result = commit_final(&consumer, &shared, &offsets);
-                consumer.unsubscribe();
+                unsubscribe(&consumer);
                 actor.do_send(FromPoller::Closed { result, offsets });
                 return;
             }
@@ -435,6 +440,34 @@ pub(crate) fn set_paused(consumer: &BaseConsumer<GigContext>, pause: bool) {
             if pause { "pause" } else { "resume" }
         );
     }
+}
+
+/// Longest wait, at a stop, for the revocation that unsubscribing causes.
+const UNSUBSCRIBE_WAIT: Duration = Duration::from_secs(10);
+
+/// Unsubscribes and, if the consumer was subscribed, polls until the revocation that
+/// causes has been served (its assignment is empty), at most [`UNSUBSCRIBE_WAIT`]. The
+/// client then closes with no rebalance event pending: one served while it closes can find
+/// the consumer group terminated (see [`GigContext`]'s `rebalance`). Records polled here
+/// are dropped: the consumer is halted and they are uncommitted.
+fn unsubscribe(consumer: &BaseConsumer<GigContext>) {
+    let subscribed = consumer
+        .subscription()
+        .is_ok_and(|topics| topics.count() > 0);
+    consumer.unsubscribe();
+    if !subscribed {
+        return;
+    }
+    let deadline = std::time::Instant::now() + UNSUBSCRIBE_WAIT;
+    while std::time::Instant::now() < deadline {
+        match consumer.assignment() {
+            Ok(assignment) if assignment.count() > 0 => {
+                let _ = consumer.poll(Duration::from_millis(100));
+            }
+            _ => return,
+        }
+    }
+    warn!("the revocation after unsubscribing did not come within {UNSUBSCRIBE_WAIT:?}");
 }
 
 /// How long a stop keeps retrying its final commit while the group rebalances.

@@ -94,6 +94,14 @@ start_nodes() {
   local count=$1 base=$2 voters="" cluster_id id
   [ -f "$CACHE/complete" ] || { echo "Kafka is not installed: run $0 install" >&2; return 1; }
   stop >/dev/null 2>&1 || true
+  for id in $(seq "$count"); do
+    for port in $((base + id - 1)) $((base + id - 1 + 100)); do
+      if listening "$port"; then
+        echo "127.0.0.1:$port is in use (another broker? controllers take PORT+100)" >&2
+        return 1
+      fi
+    done
+  done
   rm -rf "$STATE_DIR"
   mkdir -p "$STATE_DIR"
   for id in $(seq "$count"); do
@@ -111,7 +119,8 @@ start_nodes() {
   bootstrap=$(addresses)
   echo "$bootstrap" >"$STATE_DIR/bootstrap"
   for id in $(seq "$count"); do
-    if ! python3 "$HERE/kafka-ready.py" "$(cat "$STATE_DIR/node-$id.address")" 90 "$count"; then
+    if ! python3 "$HERE/kafka-ready.py" "$(cat "$STATE_DIR/node-$id.address")" 90 "$count" ||
+      ! kill -0 "$(cat "$STATE_DIR/node-$id.pid")" 2>/dev/null; then
       tail -50 "$STATE_DIR/node-$id.log" >&2
       stop
       return 1
@@ -121,6 +130,10 @@ start_nodes() {
     echo "kafka $KAFKA_VERSION node $id pid $(cat "$STATE_DIR/node-$id.pid") on $(cat "$STATE_DIR/node-$id.address")"
   done
   echo "bootstrap servers: $bootstrap (logs: $STATE_DIR/node-*.log)"
+}
+
+listening() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
 addresses() {

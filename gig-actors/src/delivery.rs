@@ -4,146 +4,37 @@
 //! mode). It answers each record once with [`Delivery::ack`] or [`Delivery::nack`], now or
 //! later after async work ([`Delivery::into_parts`] keeps the [`AckHandle`]). A record not
 //! answered before its deadline goes to the NoAckedActor as timed out; a late answer is
-//! counted and ignored. Answering never waits: a per-record answer joins a queue the
-//! consumer drains in bulk (one message wakes it), and a batch answer is one `do_send`.
+//! counted and ignored. A delivery dropped unanswered (a handler that returns early, a
+//! downstream that panics or stops with deliveries in its mailbox) goes to the NoAckedActor
+//! at once as [`NoAckReason::Dropped`](gig_core::NoAckReason::Dropped): nothing could
+//! answer it any more. Answering never waits: answers join a queue the consumer drains in
+//! bulk.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-use actix::{Addr, Message};
-use gig_core::{ConsumerConfig, Record, Token};
-use log::warn;
+use actix::Message;
+use gig_core::{Record, Token, Verdict};
 
-use crate::consumer::ConsumerActor;
-use crate::rehearsal::Rehearsal;
+use crate::answers::{Answer, AnswerQueue};
 
-/// The downstream's answer for one record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Processed: the record goes to the AckedActor.
-    Ack,
-    /// Failed, with a reason: the record goes to the NoAckedActor at once.
-    Nack(String),
-}
-
-/// Answers for records, sent by [`AckHandle`]s and batches to the consumer.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub enum AckMsg {
-    /// One record.
-    One(Token, Verdict),
-    /// Several records, one verdict.
-    All(Vec<Token>, Verdict),
-    /// Several records, a verdict each.
-    Each(Vec<(Token, Verdict)>),
-}
-
-/// The timeout a record asks for in `config`'s ack-timeout header, if any: `None` means
-/// the default. A header that is not a number of milliseconds is logged, and the record gets
-/// the default.
-pub(crate) fn own_timeout(config: &ConsumerConfig, record: &Record) -> Option<Duration> {
-    match config.ack_timeout_header.as_ref()?.timeout_of(record)? {
-        Ok(timeout) => Some(timeout),
-        Err(why) => {
-            warn!("{record}: {why}; it gets the default ack timeout");
-            None
-        }
-    }
-}
-
-/// Per-record answers on their way to one consumer. An answer that finds the queue empty
-/// also sends the consumer an [`AnswersQueued`]; the consumer then takes every answer
-/// queued by that time. Under load one mailbox message (and one allocation) carries many
-/// answers, where each answer used to be a message of its own. The lock is held for one
-/// push or one swap, and the consumer and its downstream usually share a thread, so it is
-/// not contended.
+/// The right to answer for one delivered record. It answers once: answering consumes it,
+/// and dropping it unanswered is an answer too (the record goes to the NoAckedActor as
+/// dropped).
 #[derive(Debug)]
-pub(crate) struct AnswerQueue {
-    answers: Mutex<Vec<(Token, Verdict)>>,
-    consumer: Addr<ConsumerActor>,
-}
-
-impl AnswerQueue {
-    pub(crate) fn new(consumer: Addr<ConsumerActor>) -> Arc<Self> {
-        Arc::new(AnswerQueue {
-            answers: Mutex::new(Vec::new()),
-            consumer,
-        })
-    }
-
-    fn push(&self, token: Token, verdict: Verdict) {
-        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-        let wake = answers.is_empty();
-        answers.push((token, verdict));
-        drop(answers);
-        if wake {
-            self.consumer.do_send(AnswersQueued);
-        }
-    }
-
-    /// Consumer: moves every queued answer into `taken` (which must be empty), leaving its
-    /// allocation to the queue for the next answers.
-    pub(crate) fn take(&self, taken: &mut Vec<(Token, Verdict)>) {
-        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::swap(&mut *answers, taken);
-    }
-}
-
-/// Tells the consumer that its [`AnswerQueue`] has answers.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct AnswersQueued;
-
-/// Where answers go: the consumer that delivered the record, or a broker-less
-/// [`Rehearsal`]. An enum rather than a `Recipient` so that a handle costs no allocation.
-#[derive(Debug, Clone)]
-pub(crate) enum Answers {
-    Consumer(Arc<AnswerQueue>),
-    Rehearsal(Addr<Rehearsal>),
-}
-
-impl Answers {
-    fn answer(&self, token: Token, verdict: Verdict) {
-        match self {
-            Answers::Consumer(queue) => queue.push(token, verdict),
-            Answers::Rehearsal(rehearsal) => rehearsal.do_send(AckMsg::One(token, verdict)),
-        }
-    }
-
-    fn do_send(&self, answer: AckMsg) {
-        match self {
-            Answers::Consumer(queue) => queue.consumer.do_send(answer),
-            Answers::Rehearsal(rehearsal) => rehearsal.do_send(answer),
-        }
-    }
-}
-
-impl From<Arc<AnswerQueue>> for Answers {
-    fn from(queue: Arc<AnswerQueue>) -> Self {
-        Answers::Consumer(queue)
-    }
-}
-
-impl From<Addr<Rehearsal>> for Answers {
-    fn from(rehearsal: Addr<Rehearsal>) -> Self {
-        Answers::Rehearsal(rehearsal)
-    }
-}
-
-/// The right to answer for one delivered record.
-#[derive(Debug, Clone)]
 pub struct AckHandle {
     token: Token,
     deadline: Instant,
-    consumer: Answers,
+    /// `None` once answered.
+    answers: Option<Arc<AnswerQueue>>,
 }
 
 impl AckHandle {
-    pub(crate) fn new(token: Token, deadline: Instant, consumer: impl Into<Answers>) -> Self {
+    pub(crate) fn new(token: Token, deadline: Instant, answers: Arc<AnswerQueue>) -> Self {
         AckHandle {
             token,
             deadline,
-            consumer: consumer.into(),
+            answers: Some(answers),
         }
     }
 
@@ -165,8 +56,24 @@ impl AckHandle {
     }
 
     /// Answers with a verdict.
-    pub fn answer(self, verdict: Verdict) {
-        self.consumer.answer(self.token, verdict);
+    pub fn answer(mut self, verdict: Verdict) {
+        if let Some(answers) = self.answers.take() {
+            answers.push(self.token, Answer::Given(verdict));
+        }
+    }
+
+    /// Gives up the handle without an answer, for a record Gig routes itself (one that
+    /// did not decode).
+    pub(crate) fn disarm(mut self) {
+        self.answers = None;
+    }
+}
+
+impl Drop for AckHandle {
+    fn drop(&mut self) {
+        if let Some(answers) = self.answers.take() {
+            answers.push(self.token, Answer::Dropped);
+        }
     }
 }
 
@@ -174,7 +81,7 @@ impl AckHandle {
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Delivery {
-    /// The record.
+    /// The record, shared with the consumer's ack book (no copy).
     pub record: Record,
     handle: AckHandle,
 }
@@ -189,12 +96,12 @@ impl Delivery {
         self.handle.deadline
     }
 
-    /// Acks the record.
+    /// Acks the record: it goes to the AckedActor.
     pub fn ack(self) {
         self.handle.ack();
     }
 
-    /// Nacks the record with a reason.
+    /// Nacks the record with a reason: it goes to the NoAckedActor at once.
     pub fn nack(self, reason: impl Into<String>) {
         self.handle.nack(reason);
     }
@@ -206,13 +113,15 @@ impl Delivery {
 }
 
 /// Several records for the downstream actor (batch mode), answered together or one by one.
+/// Dropped unanswered, each of its records goes to the NoAckedActor as dropped.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct DeliveryBatch {
     records: Vec<Record>,
+    /// The records' tokens; emptied once answered.
     tokens: Vec<Token>,
     deadline: Instant,
-    consumer: Answers,
+    answers: Arc<AnswerQueue>,
 }
 
 impl DeliveryBatch {
@@ -220,13 +129,13 @@ impl DeliveryBatch {
         records: Vec<Record>,
         tokens: Vec<Token>,
         deadline: Instant,
-        consumer: impl Into<Answers>,
+        answers: Arc<AnswerQueue>,
     ) -> Self {
         DeliveryBatch {
             records,
             tokens,
             deadline,
-            consumer: consumer.into(),
+            answers,
         }
     }
 
@@ -235,44 +144,61 @@ impl DeliveryBatch {
         &self.records
     }
 
-    /// When the records time out if not answered.
+    /// When the records time out if not answered: the earliest deadline among them.
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
 
-    /// Acks every record of the batch with one message.
-    pub fn ack_all(self) {
-        self.consumer
-            .do_send(AckMsg::All(self.tokens, Verdict::Ack));
+    /// Acks every record of the batch.
+    pub fn ack_all(mut self) {
+        let tokens = std::mem::take(&mut self.tokens);
+        self.answers
+            .push_all(tokens.into_iter().map(|t| (t, Answer::Given(Verdict::Ack))));
     }
 
-    /// Nacks every record of the batch with one message.
-    pub fn nack_all(self, reason: impl Into<String>) {
-        let verdict = Verdict::Nack(reason.into());
-        self.consumer.do_send(AckMsg::All(self.tokens, verdict));
+    /// Nacks every record of the batch with one reason.
+    pub fn nack_all(mut self, reason: impl Into<String>) {
+        let reason = reason.into();
+        let tokens = std::mem::take(&mut self.tokens);
+        let nack = |t| (t, Answer::Given(Verdict::Nack(reason.clone())));
+        self.answers.push_all(tokens.into_iter().map(nack));
     }
 
-    /// Answers each record with the verdict `judge` gives it, in one message. A record for
-    /// which `judge` returns `None` is left unanswered and will time out.
-    pub fn answer_each(self, mut judge: impl FnMut(&Record) -> Option<Verdict>) {
-        let answers = self
-            .records
-            .iter()
-            .zip(self.tokens)
-            .filter_map(|(record, token)| judge(record).map(|v| (token, v)))
-            .collect();
-        self.consumer.do_send(AckMsg::Each(answers));
+    /// Answers each record with the verdict `judge` gives it. A record for which `judge`
+    /// returns `None` is left unanswered; since nothing can answer it after this, it goes
+    /// to the NoAckedActor as dropped.
+    pub fn answer_each(mut self, mut judge: impl FnMut(&Record) -> Option<Verdict>) {
+        let tokens = std::mem::take(&mut self.tokens);
+        let answers = self.records.iter().zip(tokens).map(|(record, token)| {
+            let answer = judge(record).map_or(Answer::Dropped, Answer::Given);
+            (token, answer)
+        });
+        self.answers.push_all(answers);
     }
 
     /// Splits the batch into per-record deliveries, to answer each on its own.
-    pub fn into_deliveries(self) -> Vec<Delivery> {
-        let (deadline, consumer) = (self.deadline, self.consumer);
-        self.records
+    pub fn into_deliveries(mut self) -> Vec<Delivery> {
+        let (records, tokens) = (
+            std::mem::take(&mut self.records),
+            std::mem::take(&mut self.tokens),
+        );
+        records
             .into_iter()
-            .zip(self.tokens)
+            .zip(tokens)
             .map(|(record, token)| {
-                Delivery::new(record, AckHandle::new(token, deadline, consumer.clone()))
+                let handle = AckHandle::new(token, self.deadline, self.answers.clone());
+                Delivery::new(record, handle)
             })
             .collect()
+    }
+}
+
+impl Drop for DeliveryBatch {
+    fn drop(&mut self) {
+        if !self.tokens.is_empty() {
+            let tokens = std::mem::take(&mut self.tokens);
+            self.answers
+                .push_all(tokens.into_iter().map(|t| (t, Answer::Dropped)));
+        }
     }
 }

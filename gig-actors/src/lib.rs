@@ -1,58 +1,72 @@
 //! # gig-actors — Kafka for actix, where a silent consumer never blocks a partition
 //!
-//! A record's path, poll to commit:
+//! A record's path, poll to commit (file: function):
 //!
-//! 1. The poll thread ([`poller`](crate::ConsumerActor), one per consumer) fetches records
-//!    with rdkafka and sends them in batches to the [`ConsumerActor`].
-//! 2. The consumer tracks each record in its ack book (deadline = now + ack timeout) and
-//!    sends it to the user's *downstream* actor as a [`Delivery`] (or [`DeliveryBatch`]).
-//! 3. The downstream answers each record with [`Delivery::ack`] or [`Delivery::nack`], in any
-//!    order, now or later. A record not answered by its deadline times out. One timer
-//!    serves all deadlines.
-//! 4. Acked records go to the user's AckedActor ([`Acked`]); nacked, timed-out and
-//!    undeliverable ones to the NoAckedActor ([`NoAcked`]), with the [`NoAckReason`].
-//!    Nothing is redelivered to the downstream.
-//! 5. When a handler accepts a batch, its offsets may be committed: per partition, up to the
-//!    first record not yet accepted, so out-of-order acks never commit past a record whose
-//!    outcome is not handed over. Commits go out every `commit_interval` or `commit_every`
-//!    records, and synchronously on revocation and stop.
+//! 1. `client/poller.rs: run`, the poll thread (one per consumer), fetches records with
+//!    rdkafka and sends them to the [`ConsumerActor`] in batches (`Fetched`).
+//! 2. `consumer/dispatch.rs` hands them to `driver.rs: fetched`, which gives them to the
+//!    record pipeline ([`gig_core::Pipeline::handle_fetched`]: tracked in the ack book,
+//!    deadline = now + ack timeout) and sends what it releases to the user's *downstream*
+//!    actor (`downstream.rs: send`) as a [`Delivery`] (or [`DeliveryBatch`], or decoded as
+//!    [`Typed`]).
+//! 3. The downstream answers each record with [`Delivery::ack`] or [`Delivery::nack`], in
+//!    any order, now or later; answers come back through one queue (`answers.rs`) to
+//!    `driver.rs: answers_queued`. A record not answered by its deadline times out (one
+//!    timer serves all deadlines); one dropped unanswered goes at once as
+//!    [`NoAckReason::Dropped`].
+//! 4. `driver.rs: hand_over` gives outcomes in batches to the user's AckedActor
+//!    ([`Acked`]) and NoAckedActor ([`NoAcked`], with the [`NoAckReason`]). Nothing is
+//!    redelivered to the downstream.
+//! 5. Once a handler accepts a batch, its offsets may be committed: per partition, up to
+//!    the first record not yet accepted, so out-of-order acks never commit past a record
+//!    whose outcome is not handed over. `consumer/commit.rs` asks the commit thread
+//!    (`client/committer.rs`) every `commit_interval` or `commit_every` records; a
+//!    revocation (`consumer/rebalance.rs`, `client/context.rs`) and a stop
+//!    (`consumer/shutdown.rs`, `client/final_commit.rs`) commit on the poll thread. All go
+//!    through `client/commit.rs: commit_sync`.
 //!
 //! When more than `max_in_flight` records await their outcome, fetching stops (the poll
 //! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.
 //!
-//! A downstream may instead take decoded JSON values ([`typed`]): records that do not
-//! decode go to the NoAckedActor as undecodable and never reach it.
-//!
-//! Modules: [`consumer`] (the actor), [`dead_letter`] (a ready NoAckedActor writing to a
-//! dead-letter topic), [`delivery`] (what the downstream gets and answers),
-//! [`typed`] (JSON-decoded deliveries), [`outcome`] (what the Acked/NoAcked actors get), [`commands`] (subscribe, assign,
-//! unsubscribe, stop, stats), [`producer`], [`testkit`] (the embedded broker), [`stats`].
-//! Users import [`prelude`].
+//! The files, top down: [`consumer`] (the actor, one file per concern: builder, dispatch,
+//! commit, rebalance, shutdown, subscribe, stats) and [`rehearsal`] (the same pipeline on
+//! tokio's clock, fed by you) both drive the pipeline through `driver.rs`, which sends to
+//! the `downstream.rs` and hands over ([`outcome`]); [`delivery`] and [`typed`] are what
+//! the downstream gets, `answers.rs` the way back. `client/` is the Kafka side, below the
+//! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
+//! in-flight gate; its threads report through messages of their own. Beside them:
+//! [`producer`], the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
+//! with the `testkit` feature, `testkit` (the embedded broker). Users import [`prelude`].
 
-pub mod commands;
-mod committer;
+#![warn(missing_docs)]
+
+mod answers;
+mod client;
 pub mod consumer;
 pub mod dead_letter;
 pub mod delivery;
-mod due;
+mod downstream;
+mod driver;
 pub mod error;
 pub mod outcome;
-mod poller;
 pub mod producer;
 pub mod rehearsal;
 pub mod retry;
 pub mod stats;
+#[cfg(feature = "testkit")]
 pub mod testkit;
-mod throttle;
 pub mod typed;
 
-pub use commands::{Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe};
-pub use consumer::{committed_summary, ConsumerActor, ConsumerBuilder};
-pub use delivery::{AckHandle, AckMsg, Delivery, DeliveryBatch, Verdict};
+pub use consumer::builder::ConsumerBuilder;
+pub use consumer::commit::Commit;
+pub use consumer::shutdown::Stop;
+pub use consumer::stats::GetStats;
+pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
+pub use consumer::ConsumerActor;
+pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use error::GigError;
-pub use gig_core::{ConsumerConfig, NoAckReason, Record};
+pub use gig_core::{ConsumerConfig, Header, NoAckReason, Record, Verdict};
 pub use outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
-pub use poller::GigContext;
 pub use producer::{Delivered, GigProducer, ProducerRecord};
 pub use stats::{PartitionStats, Stats};
 pub use typed::Typed;
@@ -64,16 +78,10 @@ pub struct ReadmeDoctests;
 
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
-    pub use crate::commands::{
-        Assign, Commit, GetStats, PartitionStart, Stop, Subscribe, Unsubscribe,
+    pub use crate::{
+        AckHandle, Acked, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
+        Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
+        NoAckReason, NoAcked, NoAckedRecord, PartitionStart, ProducerRecord, Record, Stats, Stop,
+        Subscribe, Typed, Unsubscribe, Verdict,
     };
-    pub use crate::consumer::{ConsumerActor, ConsumerBuilder};
-    pub use crate::delivery::{AckHandle, Delivery, DeliveryBatch, Verdict};
-    pub use crate::error::GigError;
-    pub use crate::outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
-    pub use crate::producer::{Delivered, GigProducer, ProducerRecord};
-    pub use crate::stats::Stats;
-    pub use crate::testkit::EmbeddedBroker;
-    pub use crate::typed::Typed;
-    pub use gig_core::{ConsumerConfig, NoAckReason, Record};
 }

@@ -11,10 +11,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix::dev::RecipientRequest;
-use actix::{Message, Recipient};
-use gig_core::{NoAckReason, Record, Token};
+use actix::{MailboxError, Message, Recipient};
+use gig_core::{HandOver, Record};
 
-/// A handler's refusal of a batch; the batch will be offered again.
+pub use gig_core::NoAckedRecord;
+
+/// A handler's refusal of a batch, with its reason; the batch will be offered again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("hand-over refused: {0}")]
 pub struct HandOverError(pub String);
@@ -27,16 +29,7 @@ pub struct Acked {
     pub records: Vec<Record>,
 }
 
-/// A record that was not acked, and why.
-#[derive(Debug, Clone)]
-pub struct NoAckedRecord {
-    /// The record.
-    pub record: Record,
-    /// Why it was not acked.
-    pub reason: NoAckReason,
-}
-
-/// Records nacked, timed out, or undeliverable.
+/// Records nacked, timed out, dropped, or undeliverable, each with its reason.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<(), HandOverError>")]
 pub struct NoAcked {
@@ -44,53 +37,40 @@ pub struct NoAcked {
     pub records: Vec<NoAckedRecord>,
 }
 
-/// A batch on its way to an outcome actor, kept until it is accepted.
-pub(crate) enum HandOver {
-    Acked(Vec<Token>, Acked),
-    NoAcked(Vec<Token>, NoAcked),
+/// Why a hand-over did not go through.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HandOverFailure {
+    /// The handler answered with a refusal.
+    #[error(transparent)]
+    Refused(#[from] HandOverError),
+    /// The handler could not be reached (it stopped, or its mailbox closed).
+    #[error("handler unreachable: {0}")]
+    Unreachable(#[from] MailboxError),
 }
 
-impl HandOver {
-    /// The records' tokens, to mark them handed over once the batch is accepted.
-    pub(crate) fn tokens(&self) -> &[Token] {
-        match self {
-            HandOver::Acked(t, _) | HandOver::NoAcked(t, _) => t,
-        }
-    }
-
-    /// Which outcome actor it goes to, for the log.
-    pub(crate) fn kind(&self) -> &'static str {
-        match self {
-            HandOver::Acked(..) => "acked",
-            HandOver::NoAcked(..) => "no-acked",
-        }
-    }
-
-    /// Offers the batch to its outcome actor: `Ok` once accepted, else why not (refused, or
-    /// the handler is gone). The message is cloned (one reference count per record) so that
-    /// a refused batch can be offered again: its records must reach a handler before they
-    /// are committed.
-    pub(crate) fn send(
-        &self,
-        acked: &Recipient<Acked>,
-        no_acked: &Recipient<NoAcked>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>>>> {
-        match self {
-            HandOver::Acked(_, m) => settled(acked.send(m.clone())),
-            HandOver::NoAcked(_, m) => settled(no_acked.send(m.clone())),
-        }
+/// Offers a batch to its outcome actor: `Ok` once accepted. The message is cloned (one
+/// reference count per record) so that a refused batch can be offered again: its records
+/// must reach a handler before they are committed.
+pub(crate) fn offer(
+    batch: &HandOver,
+    acked: &Recipient<Acked>,
+    no_acked: &Recipient<NoAcked>,
+) -> Pin<Box<dyn Future<Output = Result<(), HandOverFailure>>>> {
+    match batch {
+        HandOver::Acked(_, records) => settled(acked.send(Acked {
+            records: records.clone(),
+        })),
+        HandOver::NoAcked(_, records) => settled(no_acked.send(NoAcked {
+            records: records.clone(),
+        })),
     }
 }
 
-fn settled<M>(request: RecipientRequest<M>) -> Pin<Box<dyn Future<Output = Result<(), String>>>>
+fn settled<M>(
+    request: RecipientRequest<M>,
+) -> Pin<Box<dyn Future<Output = Result<(), HandOverFailure>>>>
 where
     M: Message<Result = Result<(), HandOverError>> + Send + 'static,
 {
-    Box::pin(async move {
-        match request.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(refused)) => Err(refused.to_string()),
-            Err(mailbox) => Err(format!("handler unreachable: {mailbox}")),
-        }
-    })
+    Box::pin(async move { Ok(request.await??) })
 }

@@ -16,7 +16,7 @@ use crate::error::GigError;
 /// One record to produce.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProducerRecord {
-    /// Target topic.
+    /// The topic it goes to.
     pub topic: String,
     /// Partition; `None` lets the partitioner choose (by key hash when there is a key).
     pub partition: Option<i32>,
@@ -24,7 +24,7 @@ pub struct ProducerRecord {
     pub key: Option<Vec<u8>>,
     /// Payload, or `None` for a null value.
     pub payload: Option<Vec<u8>>,
-    /// Headers.
+    /// Headers, in the order they are sent.
     pub headers: Vec<Header>,
 }
 
@@ -38,19 +38,19 @@ impl ProducerRecord {
         }
     }
 
-    /// Sets the key.
+    /// Gives the record a key: the partitioner keeps records of one key together.
     pub fn key(mut self, key: impl Into<Vec<u8>>) -> Self {
         self.key = Some(key.into());
         self
     }
 
-    /// Sets the partition.
+    /// Writes the record to this partition rather than the partitioner's choice.
     pub fn partition(mut self, partition: i32) -> Self {
         self.partition = Some(partition);
         self
     }
 
-    /// Adds a header.
+    /// Adds a header after those already set.
     pub fn header(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
         self.headers.push(Header {
             key: key.into(),
@@ -63,9 +63,9 @@ impl ProducerRecord {
 /// Where a produced record landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {
-    /// Partition.
+    /// The partition it was written to.
     pub partition: i32,
-    /// Offset.
+    /// Its offset there.
     pub offset: i64,
 }
 
@@ -150,7 +150,7 @@ impl GigProducer {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err((source, _)) => {
-                    return Err(GigError::Delivery {
+                    return Err(GigError::Produce {
                         topic: record.topic.clone(),
                         source,
                     })
@@ -181,11 +181,11 @@ async fn confirm(topic: &str, pending: DeliveryFuture) -> Result<Delivered, GigE
                 offset: d.offset,
             })
         }
-        Ok(Err((source, _))) => Err(GigError::Delivery {
+        Ok(Err((source, _))) => Err(GigError::Produce {
             topic: topic.to_string(),
             source,
         }),
-        Err(_cancelled) => Err(GigError::Delivery {
+        Err(_cancelled) => Err(GigError::Produce {
             topic: topic.to_string(),
             source: KafkaError::Canceled,
         }),

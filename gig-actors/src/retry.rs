@@ -45,7 +45,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
-use gig_core::retry::{attempt_of, RETRY_ATTEMPT, RETRY_DUE};
+use gig_core::retry::{next_attempt, RETRY_ATTEMPT, RETRY_DUE};
 use gig_core::Header;
 
 use crate::dead_letter::{accept_once_written, dead_letter, FAILED_AT, ORIGINAL_TOPIC};
@@ -97,6 +97,26 @@ pub fn retry_copy(failed: &NoAckedRecord, attempt: u32, due_ms: u128) -> Produce
     copy
 }
 
+impl RetrySink {
+    /// Where a failed record goes at `now` (since the Unix epoch): its next retry topic, or
+    /// the dead-letter topic after the last one.
+    fn copy_of(&self, failed: &NoAckedRecord, now: Duration) -> ProducerRecord {
+        // Saturates: a garbled attempt header of u32::MAX stays there, and with fewer
+        // delays than that the record goes to the dead-letter topic.
+        let attempt = next_attempt(&failed.record);
+        let delay = usize::try_from(attempt - 1)
+            .ok()
+            .and_then(|i| self.delays.get(i));
+        match delay {
+            Some(delay) => retry_copy(failed, attempt, (now + *delay).as_millis()),
+            None => {
+                let dlq = format!("{}.dlq", source_topic(failed));
+                dead_letter(failed, dlq, now.as_millis())
+            }
+        }
+    }
+}
+
 impl Actor for RetrySink {
     type Context = Context<Self>;
 }
@@ -111,17 +131,55 @@ impl Handler<NoAcked> for RetrySink {
         let copies: Vec<ProducerRecord> = msg
             .records
             .iter()
-            .map(|failed| {
-                let attempt = attempt_of(&failed.record) + 1;
-                match self.delays.get(attempt as usize - 1) {
-                    Some(delay) => retry_copy(failed, attempt, (now + *delay).as_millis()),
-                    None => {
-                        let dlq = format!("{}.dlq", source_topic(failed));
-                        dead_letter(failed, dlq, now.as_millis())
-                    }
-                }
-            })
+            .map(|failed| self.copy_of(failed, now))
             .collect();
         accept_once_written(self.producer.clone(), copies, "retry")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gig_core::{NoAckReason, Record, RecordData};
+
+    fn failed(attempt: &str) -> NoAckedRecord {
+        let record = Record::new(RecordData {
+            topic: "orders.retry.1".into(),
+            partition: 0,
+            offset: 7,
+            key: None,
+            payload: None,
+            headers: vec![
+                Header {
+                    key: ORIGINAL_TOPIC.to_string(),
+                    value: Some(b"orders".to_vec()),
+                },
+                Header {
+                    key: RETRY_ATTEMPT.to_string(),
+                    value: Some(attempt.as_bytes().to_vec()),
+                },
+            ],
+            timestamp_ms: None,
+        });
+        NoAckedRecord {
+            record,
+            reason: NoAckReason::Nacked("no".into()),
+        }
+    }
+
+    #[test]
+    fn the_largest_attempt_header_is_dead_lettered_not_retried_from_the_start() {
+        let producer = GigProducer::new("127.0.0.1:1").unwrap();
+        let sink = RetrySink::new(producer, [Duration::from_secs(1), Duration::from_secs(2)]);
+        let now = Duration::from_secs(1_000);
+        let next = sink.copy_of(&failed("1"), now);
+        assert_eq!(next.topic, "orders.retry.2");
+        let last = sink.copy_of(&failed("4294967295"), now);
+        assert_eq!(last.topic, "orders.dlq");
+        let attempt = last.headers.iter().find(|h| h.key == RETRY_ATTEMPT);
+        assert_eq!(
+            attempt.and_then(|h| h.value.clone()),
+            Some(b"4294967295".to_vec())
+        );
     }
 }

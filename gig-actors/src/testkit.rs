@@ -1,4 +1,5 @@
 //! An embedded Kafka broker for examples and tests: librdkafka's mock cluster, in process.
+//! Behind the `testkit` feature.
 //!
 //! ```no_run
 //! let broker = gig_actors::testkit::EmbeddedBroker::start().unwrap();
@@ -76,11 +77,6 @@ impl Broker {
             Some(b) => Ok(Broker::External(b)),
             None => Ok(Broker::Embedded(EmbeddedBroker::start()?)),
         }
-    }
-
-    /// The external cluster named by the env var `var` if set, else an embedded one.
-    pub fn from_env(var: &str) -> Result<Broker, GigError> {
-        Self::external_or_embedded(std::env::var(var).ok())
     }
 
     /// The bootstrap address to give clients.

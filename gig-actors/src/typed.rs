@@ -75,7 +75,8 @@ impl<T> Typed<T> {
 pub(crate) trait Decoding {
     /// Whether the downstream actor is still running.
     fn connected(&self) -> bool;
-    /// Decodes and delivers; on a decode failure, returns the error and delivers nothing.
+    /// Decodes and delivers; on a decode failure, gives up the handle (Gig routes the
+    /// record itself), returns the error and delivers nothing.
     fn deliver(&self, record: Record, handle: AckHandle) -> Result<(), String>;
 }
 
@@ -90,15 +91,23 @@ impl<T: DeserializeOwned + Send + 'static> Decoding for Json<T> {
     }
 
     fn deliver(&self, record: Record, handle: AckHandle) -> Result<(), String> {
-        let Some(payload) = record.payload() else {
-            return Err("null payload".to_string());
+        let decoded = match record.payload() {
+            None => Err("null payload".to_string()),
+            Some(payload) => serde_json::from_slice::<T>(payload).map_err(|e| e.to_string()),
         };
-        let value = serde_json::from_slice::<T>(payload).map_err(|e| e.to_string())?;
-        self.recipient.do_send(Typed {
-            value,
-            record,
-            handle,
-        });
-        Ok(())
+        match decoded {
+            Ok(value) => {
+                self.recipient.do_send(Typed {
+                    value,
+                    record,
+                    handle,
+                });
+                Ok(())
+            }
+            Err(why) => {
+                handle.disarm();
+                Err(why)
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Every partition one consumer tracks, and the counters that drive pausing and stats.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,15 +30,30 @@ pub enum AckResult {
     Unknown,
 }
 
+/// A partition: its topic and its number.
+pub type Partition = (Arc<str>, i32);
+
 /// One partition's offset to commit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommitOffset {
-    /// Topic.
+    /// The topic of the partition.
     pub topic: Arc<str>,
-    /// Partition.
+    /// The partition within its topic.
     pub partition: i32,
     /// The next offset to consume: one past the last handed-over record.
     pub offset: i64,
+}
+
+impl fmt::Display for CommitOffset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}={}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// `topic/partition=offset, …` for a log line or an error.
+pub fn describe(offsets: &[CommitOffset]) -> String {
+    let parts: Vec<String> = offsets.iter().map(CommitOffset::to_string).collect();
+    parts.join(", ")
 }
 
 /// When a tracked record's ack timer runs.
@@ -59,7 +75,7 @@ struct Slot {
 #[derive(Default)]
 pub struct AckBook {
     slots: Vec<Option<Slot>>,
-    index: HashMap<(Arc<str>, i32), u32>,
+    index: HashMap<Partition, u32>,
     free: Vec<u32>,
     next_epoch: u32,
     unresolved: usize,

@@ -10,6 +10,16 @@ use serde::{Deserialize, Serialize};
 use crate::error::ConfigError;
 use crate::record::Record;
 
+/// The longest duration Gig takes for any of its settings (ack timeouts, intervals). Each
+/// unresolved record is held in memory until its deadline, and a stop or a revocation waits
+/// for the longest ack timeout, so a longer value is a unit mistake, not a plan: with
+/// `ack_timeout_ms` = 2^64 - 1 a silent record would never time out and `Stop` never answer.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Extra time, past the longest ack timeout, for outcomes to be handed over before a
+/// revocation or a stop gives up waiting.
+pub const HANDOVER_GRACE: Duration = Duration::from_secs(5);
+
 /// Properties Gig sets itself, and why a user may not change them.
 const RESERVED: &[(&str, &str, &str)] = &[
     (
@@ -48,7 +58,8 @@ const CLASSIC_ONLY: &[(&str, &str)] = &[
 /// Configuration of one `ConsumerActor`.
 ///
 /// Built in code (`ConsumerConfig::new(brokers, group).topics(..)..`) or loaded from JSON
-/// with [`ConsumerConfig::from_json_file`]. Durations are milliseconds in JSON:
+/// with [`ConsumerConfig::from_json_file`]. Durations are milliseconds in JSON, and at
+/// most [`MAX_DURATION`] (one day):
 ///
 /// ```json
 /// { "brokers": "127.0.0.1:9092", "group_id": "billing", "topics": ["orders"],
@@ -171,7 +182,7 @@ mod millis {
     use std::time::Duration;
 
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_millis() as u64)
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -185,7 +196,7 @@ mod opt_millis {
 
     pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
-            Some(d) => s.serialize_some(&(d.as_millis() as u64)),
+            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
             None => s.serialize_none(),
         }
     }
@@ -222,7 +233,7 @@ impl ConsumerConfig {
         self
     }
 
-    /// The ack timeout.
+    /// How long the downstream has to answer a record (see the field).
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
         self
@@ -250,13 +261,13 @@ impl ConsumerConfig {
         self
     }
 
-    /// The in-flight limit.
+    /// Records not yet handed over before fetching pauses (see the field).
     pub fn max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit;
         self
     }
 
-    /// The commit interval.
+    /// How often resolved offsets are committed (see the field).
     pub fn commit_interval(mut self, interval: Duration) -> Self {
         self.commit_interval = interval;
         self
@@ -291,10 +302,16 @@ impl ConsumerConfig {
     }
 
     /// The longest a record may wait for its ack: `ack_timeout`, or the header's maximum
-    /// when that is longer. Stop and revocation wait this long for in-flight records.
+    /// when that is longer.
     pub fn longest_ack_timeout(&self) -> Duration {
         let header_max = self.ack_timeout_header.as_ref().map(|h| h.max);
         self.ack_timeout.max(header_max.unwrap_or_default())
+    }
+
+    /// How long a stop or a revocation waits for in-flight records to be resolved and
+    /// handed over: the longest ack timeout plus [`HANDOVER_GRACE`].
+    pub fn resolve_wait(&self) -> Duration {
+        self.longest_ack_timeout().saturating_add(HANDOVER_GRACE)
     }
 
     /// Sets one librdkafka property, passed through untouched.
@@ -365,6 +382,24 @@ impl ConsumerConfig {
         }
         if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero { field });
+        }
+        let durations = [
+            ("ack_timeout_ms", Some(self.ack_timeout)),
+            ("commit_interval_ms", Some(self.commit_interval)),
+            ("stats_interval_ms", self.stats_interval),
+            (
+                "ack_timeout_header.max_ms",
+                self.ack_timeout_header.as_ref().map(|h| h.max),
+            ),
+        ];
+        if let Some((field, _)) = durations
+            .iter()
+            .find(|(_, d)| d.is_some_and(|d| d > MAX_DURATION))
+        {
+            return Err(ConfigError::TooLong {
+                field,
+                max: MAX_DURATION,
+            });
         }
         if self.uses_consumer_protocol() {
             if let Some((key, why)) = CLASSIC_ONLY
@@ -507,6 +542,33 @@ mod tests {
             err(ConsumerConfig::new("b", "g").stats_interval(Duration::ZERO))
                 .contains("stats_interval_ms")
         );
+    }
+
+    #[test]
+    fn absurd_durations_are_typed_errors_naming_the_field() {
+        let json = r#"{"brokers":"b","group_id":"g","ack_timeout_ms":18446744073709551615}"#;
+        let err = ConsumerConfig::from_json_str(json).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::TooLong {
+                    field: "ack_timeout_ms",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "`ack_timeout_ms` must be at most 86400000 (one day)"
+        );
+        let day = ConsumerConfig::new("b", "g").ack_timeout(MAX_DURATION);
+        day.validate().unwrap();
+        let err = |c: ConsumerConfig| c.validate().unwrap_err().to_string();
+        let long = MAX_DURATION + Duration::from_millis(1);
+        assert!(err(day.clone().commit_interval(long)).contains("commit_interval_ms"));
+        assert!(err(day.clone().stats_interval(long)).contains("stats_interval_ms"));
+        assert!(err(day.ack_timeout_header("h", long)).contains("ack_timeout_header.max_ms"));
     }
 
     #[test]

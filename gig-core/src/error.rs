@@ -1,9 +1,11 @@
 //! Everything a configuration can get wrong, each with a message a person can act on.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// A configuration that Gig refuses, and why.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// No bootstrap servers were given.
     #[error("no brokers given: set `brokers` to a bootstrap list such as \"127.0.0.1:9092\"")]
@@ -16,6 +18,14 @@ pub enum ConfigError {
     Zero {
         /// The setting's name.
         field: &'static str,
+    },
+    /// A duration is longer than Gig takes ([`MAX_DURATION`](crate::config::MAX_DURATION)).
+    #[error("`{field}` must be at most {} (one day)", max.as_millis())]
+    TooLong {
+        /// The setting's name.
+        field: &'static str,
+        /// The longest it may be.
+        max: Duration,
     },
     /// A topic name is empty.
     #[error("topic names must not be empty")]

@@ -95,20 +95,8 @@ impl KeyQueues {
 mod tests {
     use super::*;
     use crate::ack_book::AckBook;
-    use crate::record::RecordData;
+    use crate::record::keyed_record as keyed;
     use std::time::Instant;
-
-    fn keyed(partition: i32, offset: i64, key: Option<&str>) -> Record {
-        Record::new(RecordData {
-            topic: Arc::from("t"),
-            partition,
-            offset,
-            key: key.map(|k| k.as_bytes().to_vec()),
-            payload: None,
-            headers: Vec::new(),
-            timestamp_ms: None,
-        })
-    }
 
     #[test]
     fn one_record_per_key_at_a_time_in_offset_order() {

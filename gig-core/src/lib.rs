@@ -4,20 +4,33 @@
 //! partition, and no record is lost*. This crate holds everything that rule needs that is
 //! not I/O, so it can be unit-tested with no broker, no actix and no clock:
 //!
-//! - [`record`]: [`Record`], one Kafka record, cheap to clone (one `Arc`).
-//! - [`outcome`]: why a record was not acked ([`NoAckReason`]).
-//! - [`partition_book`]: the per-partition ledger: each record's state (waiting for an
-//!   ack, routed to an outcome, handed over), its ack deadline, and the commit watermark.
-//! - [`ack_book`]: all partitions of one consumer, addressed by [`Token`]s that make an ack
-//!   an O(1) lookup, and the in-flight count that drives pausing.
-//! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated.
-//! - [`error`]: [`ConfigError`], one enum for everything a configuration can get wrong.
+//! - [`pipeline`]: [`Pipeline`], the state of every record one consumer holds, from fetch
+//!   to commit. It does no I/O and reads no clock: `handle_*` methods take events (records
+//!   fetched, an answer, a deadline passed, a batch accepted, a commit confirmed) with
+//!   `now`; `poll_*` methods say what to do next (records to deliver, batches to hand over,
+//!   offsets to commit, when to call back). The consumer actor and the rehearsal in
+//!   gig-actors are its two drivers.
+//! - [`ack_book`]: all partitions of one consumer, addressed by [`Token`]s that make an
+//!   answer an O(1) lookup; [`partition_book`]: one partition's records, their states and
+//!   deadlines, and its commit watermark.
+//! - [`key_queues`]: with key ordering, the records waiting behind another of their key.
+//! - [`record`]: [`Record`], one Kafka record, cheap to clone.
+//! - [`outcome`]: the downstream's [`Verdict`], and why a record was not acked
+//!   ([`NoAckReason`]).
+//! - [`retry`]: the headers of a delayed retry.
+//! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
+//!   [`error`]: [`ConfigError`].
 //!
-//! A record's path, in these terms: the consumer calls [`AckBook::track`] when a record is
-//! fetched; [`AckBook::ack`], [`AckBook::nack`] or [`AckBook::expire`] route it to an
-//! outcome; [`AckBook::handed_over`] records that the Acked/NoAcked actor accepted it; and
-//! [`AckBook::offsets_to_commit`] yields per partition the offset after the longest prefix
-//! of handed-over records: never past a record whose outcome is not yet accepted.
+//! A record's path, in these terms: [`Pipeline::handle_fetched`] tracks it in the ack book
+//! and [`Pipeline::poll_outbound`] gives it to the driver to deliver;
+//! [`Pipeline::handle_answer`], [`Pipeline::handle_dropped`] or
+//! [`Pipeline::handle_timeout`] route it to an outcome; [`Pipeline::poll_handover`] batches
+//! it for the Acked or NoAcked actor and [`Pipeline::handle_accepted`] records that the
+//! actor took it; [`Pipeline::poll_commit`] then yields per partition the offset after the
+//! longest prefix of handed-over records: never past a record whose outcome is not yet
+//! accepted.
+
+#![warn(missing_docs)]
 
 pub mod ack_book;
 pub mod config;
@@ -25,13 +38,15 @@ pub mod error;
 pub mod key_queues;
 pub mod outcome;
 pub mod partition_book;
+pub mod pipeline;
 pub mod record;
 pub mod retry;
 
-pub use ack_book::{AckBook, AckResult, CommitOffset, Token};
+pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use error::ConfigError;
 pub use key_queues::KeyQueues;
-pub use outcome::NoAckReason;
+pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use partition_book::PartitionBook;
+pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
 pub use record::{Header, Record, RecordData};

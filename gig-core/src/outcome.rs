@@ -1,10 +1,22 @@
-//! Why a record did not reach the AckedActor.
+//! What the downstream says of a record, and why a record did not reach the AckedActor.
 
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::record::Record;
+
+/// The downstream's answer for one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Processed: the record goes to the AckedActor.
+    Ack,
+    /// Failed, with a reason: the record goes to the NoAckedActor at once.
+    Nack(String),
+}
+
 /// The reason a record was handed to the NoAckedActor.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NoAckReason {
     /// The downstream nacked the record, with its message.
     Nacked(String),
@@ -19,6 +31,10 @@ pub enum NoAckReason {
     DownstreamGone,
     /// The payload could not be decoded into the type the downstream asked for.
     Undecodable(String),
+    /// The delivery was dropped without an answer (a handler that returned early, a
+    /// downstream that panicked or stopped with it in its mailbox): nothing can answer it
+    /// any more, so it goes to the NoAckedActor at once instead of at its deadline.
+    Dropped,
 }
 
 impl fmt::Display for NoAckReason {
@@ -30,8 +46,18 @@ impl fmt::Display for NoAckReason {
             }
             NoAckReason::DownstreamGone => f.write_str("downstream gone"),
             NoAckReason::Undecodable(why) => write!(f, "undecodable: {why}"),
+            NoAckReason::Dropped => f.write_str("dropped unanswered"),
         }
     }
+}
+
+/// A record that was not acked, and why.
+#[derive(Debug, Clone)]
+pub struct NoAckedRecord {
+    /// The record as it was fetched.
+    pub record: Record,
+    /// Why it was not acked.
+    pub reason: NoAckReason,
 }
 
 #[cfg(test)]
@@ -47,5 +73,6 @@ mod tests {
         assert_eq!(t.to_string(), "timed out after 3000 ms");
         assert_eq!(NoAckReason::Nacked("bad".into()).to_string(), "nacked: bad");
         assert_eq!(NoAckReason::DownstreamGone.to_string(), "downstream gone");
+        assert_eq!(NoAckReason::Dropped.to_string(), "dropped unanswered");
     }
 }

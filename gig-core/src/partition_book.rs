@@ -74,12 +74,12 @@ impl PartitionBook {
         }
     }
 
-    /// The topic.
+    /// The topic of this partition, shared with its records.
     pub fn topic(&self) -> &Arc<str> {
         &self.topic
     }
 
-    /// The partition.
+    /// The partition's number within its topic.
     pub fn partition(&self) -> i32 {
         self.partition
     }

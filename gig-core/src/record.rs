@@ -42,7 +42,7 @@ impl Record {
         Record(Arc::new(data))
     }
 
-    /// The topic name.
+    /// The topic it was read from.
     pub fn topic(&self) -> &str {
         &self.0.topic
     }
@@ -52,12 +52,12 @@ impl Record {
         &self.0.topic
     }
 
-    /// The partition.
+    /// Its partition within the topic.
     pub fn partition(&self) -> i32 {
         self.0.partition
     }
 
-    /// The offset.
+    /// Its position in the partition.
     pub fn offset(&self) -> i64 {
         self.0.offset
     }
@@ -77,7 +77,7 @@ impl Record {
         self.payload().and_then(|p| std::str::from_utf8(p).ok())
     }
 
-    /// The headers.
+    /// Its headers, in the order Kafka returned them.
     pub fn headers(&self) -> &[Header] {
         &self.0.headers
     }
@@ -99,7 +99,7 @@ impl Record {
         self.0.timestamp_ms
     }
 
-    /// All fields.
+    /// Every field at once, e.g. to make a changed copy with [`Record::new`].
     pub fn data(&self) -> &RecordData {
         &self.0
     }
@@ -122,6 +122,20 @@ impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}@{}", self.topic(), self.partition(), self.offset())
     }
+}
+
+/// A record of topic `t` with a key (or none) and no payload, for tests of key ordering.
+#[cfg(test)]
+pub(crate) fn keyed_record(partition: i32, offset: i64, key: Option<&str>) -> Record {
+    Record::new(RecordData {
+        topic: Arc::from("t"),
+        partition,
+        offset,
+        key: key.map(|k| k.as_bytes().to_vec()),
+        payload: None,
+        headers: Vec::new(),
+        timestamp_ms: None,
+    })
 }
 
 #[cfg(test)]

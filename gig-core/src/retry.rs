@@ -17,14 +17,23 @@ fn number(record: &Record, header: &str) -> Option<u64> {
     record.header_str(header)?.trim().parse().ok()
 }
 
-/// The retry attempt a record is on: 0 for a record that was never retried.
+/// The retry attempt a record is on: 0 for a record that was never retried. A number
+/// past `u32::MAX` reads as `u32::MAX`.
 pub fn attempt_of(record: &Record) -> u32 {
-    number(record, RETRY_ATTEMPT).map_or(0, |n| n.min(u32::MAX as u64) as u32)
+    number(record, RETRY_ATTEMPT).map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
-/// When a retried record is due; `None` for a record without a (readable) due header.
+/// The attempt a failed record goes on to: one more than [`attempt_of`], saturating, so a
+/// header of `u32::MAX` stays there (and a sink with fewer delays dead-letters it).
+pub fn next_attempt(record: &Record) -> u32 {
+    attempt_of(record).saturating_add(1)
+}
+
+/// When a retried record is due; `None` for a record without a (readable) due header, or
+/// with one past what the system clock can represent.
 pub fn due_of(record: &Record) -> Option<SystemTime> {
-    number(record, RETRY_DUE).map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+    let ms = number(record, RETRY_DUE)?;
+    UNIX_EPOCH.checked_add(Duration::from_millis(ms))
 }
 
 /// How long until a record is due: `None` when it has no due header or is due already.
@@ -64,5 +73,17 @@ mod tests {
         assert_eq!((attempt_of(&plain), wait_for(&plain, now)), (0, None));
         let garbled = with(&[(RETRY_ATTEMPT, "x"), (RETRY_DUE, "soon")]);
         assert_eq!((attempt_of(&garbled), wait_for(&garbled, now)), (0, None));
+        assert_eq!(next_attempt(&due), 3);
+    }
+
+    #[test]
+    fn the_largest_attempt_saturates_instead_of_wrapping_to_zero() {
+        let last = with(&[(RETRY_ATTEMPT, "4294967295")]);
+        assert_eq!(
+            (attempt_of(&last), next_attempt(&last)),
+            (u32::MAX, u32::MAX)
+        );
+        let past = with(&[(RETRY_ATTEMPT, "18446744073709551615")]);
+        assert_eq!(next_attempt(&past), u32::MAX);
     }
 }

@@ -24,15 +24,15 @@ pub struct WorkerStatus {
 /// How to start a worker process: a program and the arguments before the worker's own.
 #[derive(Debug, Clone)]
 pub struct WorkerCommand {
-    /// The program.
+    /// The worker binary to run.
     pub program: PathBuf,
     /// Arguments before the worker's (e.g. `["worker"]` for `gig-chaos worker …`).
     pub prefix: Vec<String>,
     /// Bootstrap servers.
     pub brokers: String,
-    /// Topic.
+    /// The topic the workers read.
     pub topic: String,
-    /// Consumer group.
+    /// The consumer group the workers share.
     pub group: String,
     /// Session timeout, so a killed member leaves the group soon (classic protocol).
     pub session_timeout_ms: u64,

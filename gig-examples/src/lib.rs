@@ -131,10 +131,7 @@ pub async fn wait_until(
     done: impl Fn(&Stats) -> bool,
 ) -> Result<(), GigError> {
     loop {
-        let stats = consumer
-            .send(GetStats)
-            .await
-            .map_err(|_| GigError::Stopped)?;
+        let stats = consumer.send(GetStats).await?;
         if done(&stats) {
             return Ok(());
         }

@@ -41,7 +41,8 @@ pub struct HandOver {
     pub offset: i64,
     /// The process that handed it over (its OS pid; 0 on a line without one).
     pub process: u32,
-    /// `ack`, `nack`, `timeout`, `gone` or `undecodable` (`ack` on a line without one).
+    /// `ack`, `nack`, `timeout`, `gone`, `undecodable` or `dropped` (`ack` on a line without
+    /// one).
     pub outcome: String,
     /// The key as the worker writes it; `None` for a record without a key.
     pub key: Option<String>,

@@ -1,7 +1,10 @@
 //! Acked records reach the AckedActor; nacked ones reach the NoAckedActor at once, with
-//! their reason; nothing is delivered to the downstream twice.
+//! their reason, and so do deliveries dropped unanswered; nothing is delivered to the
+//! downstream twice.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use gig_actors::prelude::*;
@@ -72,6 +75,50 @@ async fn answers_after_async_work_are_routed() {
     ledger.wait_for(10, Duration::from_secs(10)).await;
     assert_eq!(ledger.acked().len(), 10);
     consumer.send(Stop).await.unwrap().unwrap();
+}
+
+/// Drops every delivery unanswered, noting when.
+struct Dropper(Arc<Mutex<BTreeMap<i64, Instant>>>);
+
+impl Actor for Dropper {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Dropper {
+    type Result = ();
+    fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
+        let offset = delivery.record.offset();
+        drop(delivery);
+        self.0.lock().unwrap().insert(offset, Instant::now());
+    }
+}
+
+#[actix::test]
+async fn a_delivery_dropped_unanswered_reaches_no_acked_at_once_as_dropped() {
+    let broker = broker();
+    let topic = topic(&broker, "dropped", 1).await;
+    produce(&broker, &topic, 1, 0, 10).await;
+
+    let ledger = Ledger::default();
+    let dropped = Arc::new(Mutex::new(BTreeMap::new()));
+    // An hour: only the drop, not the deadline, can bring them to NoAcked during the test.
+    let config = config(&broker, &topic).ack_timeout(Duration::from_secs(3600));
+    let consumer = ledger.consumer(config, Dropper(dropped.clone()).start().recipient());
+    ledger.wait_for(10, Duration::from_secs(30)).await;
+
+    let dropped = dropped.lock().unwrap().clone();
+    for e in ledger.entries() {
+        assert_eq!(e.reason.as_deref(), Some("dropped unanswered"), "{e:?}");
+        let after = e.at.saturating_duration_since(dropped[&e.offset]);
+        assert!(
+            after < Duration::from_millis(50),
+            "offset {}: {after:?}",
+            e.offset
+        );
+    }
+    let stats = consumer.send(Stop).await.unwrap().unwrap();
+    assert_eq!((stats.dropped, stats.timed_out), (10, 0));
+    assert_eq!(stats.committed(&topic, 0), Some(10));
 }
 
 #[actix::test]

@@ -13,13 +13,14 @@ enum Mode {
     AckAll,
     /// Nack odd offsets, ack even ones, in one message.
     EachOddNacked,
-    /// Answer nothing.
+    /// Answer nothing: keep each batch unanswered.
     Silent,
 }
 
 struct BatchWorker {
     mode: Mode,
     max_seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    unanswered: Vec<DeliveryBatch>,
 }
 
 impl Actor for BatchWorker {
@@ -40,7 +41,7 @@ impl Handler<DeliveryBatch> for BatchWorker {
                     Verdict::Ack
                 })
             }),
-            Mode::Silent => {}
+            Mode::Silent => self.unanswered.push(batch),
         }
     }
 }
@@ -55,6 +56,7 @@ async fn run(mode: Mode, timeout: Duration) -> (Ledger, Stats, usize) {
     let worker = BatchWorker {
         mode,
         max_seen: std::sync::Arc::clone(&max_seen),
+        unanswered: Vec::new(),
     }
     .start();
     let consumer = ConsumerActor::builder(config(&broker, &topic).ack_timeout(timeout))

@@ -17,25 +17,12 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 const BROKER: i32 = 1;
 const WHY: &str = "fault injection needs the embedded mock cluster";
 
-/// Starts a consumer on `topic` whose downstream follows `script`, with a short commit
-/// interval so that commits (and their failures) happen during the test.
-fn start(
-    broker: &Broker,
-    topic: &str,
-    ledger: &Ledger,
-    script: impl Fn(&Record) -> Action + 'static,
-) -> (
-    Addr<ConsumerActor>,
-    Addr<Scripted>,
-    std::sync::Arc<std::sync::Mutex<Vec<Record>>>,
-) {
-    let (downstream, delivered) = Scripted::new(script);
-    let downstream = downstream.start();
-    let config = config(broker, topic)
+/// The suite's config with a short commit interval, so that commits (and their failures)
+/// happen during the test.
+fn committing(broker: &Broker, topic: &str) -> ConsumerConfig {
+    config(broker, topic)
         .ack_timeout(Duration::from_secs(60))
-        .commit_interval(Duration::from_millis(50));
-    let consumer = ledger.consumer(config, downstream.clone().recipient());
-    (consumer, downstream, delivered)
+        .commit_interval(Duration::from_millis(50))
 }
 
 /// Waits until every produced record is in the ledger and the commit has reached the end
@@ -72,14 +59,18 @@ async fn a_broker_outage_mid_stream_loses_nothing_and_consumption_resumes() {
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "outage", 2).await;
-    let mut produced = produce_positions(&broker, &topic, 2, 0, 100).await;
+    let mut produced = produce(&broker, &topic, 2, 0, 100).await;
 
     let ledger = Ledger::default();
     // The first 100 are held, so they are in flight when the broker goes down. If the
     // outage outlasts the group session on a slow machine, the group rebalances and the
     // uncommitted records are read again: those copies are acked at once.
     let held = std::sync::Mutex::new(std::collections::HashSet::new());
-    let (consumer, downstream, _) = start(&broker, &topic, &ledger, move |r| {
+    let Started {
+        consumer,
+        downstream,
+        ..
+    } = start(&ledger, committing(&broker, &topic), move |r| {
         if seq(r) < 100 && held.lock().unwrap().insert(seq(r)) {
             Action::Hold
         } else {
@@ -130,7 +121,7 @@ async fn refused_offset_commits_are_counted_and_sent_again_until_they_succeed() 
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "commit-refused", 2).await;
-    let produced = produce_positions(&broker, &topic, 2, 0, 40).await;
+    let produced = produce(&broker, &topic, 2, 0, 40).await;
     // The first offset commits fail (librdkafka itself retries a timed-out request twice,
     // so six errors fail at least one commit as Gig sees it).
     mock.request_errors(
@@ -139,7 +130,11 @@ async fn refused_offset_commits_are_counted_and_sent_again_until_they_succeed() 
     );
 
     let ledger = Ledger::default();
-    let (consumer, _, delivered) = start(&broker, &topic, &ledger, |_| Action::Ack);
+    let Started {
+        consumer,
+        delivered,
+        ..
+    } = start(&ledger, committing(&broker, &topic), |_| Action::Ack);
     ledger.wait_for(40, Duration::from_secs(30)).await;
     // No record arrives after the failures: only a resent commit can reach the end.
     let stats = all_handed_over_and_committed(&consumer, &ledger, &topic, &produced).await;
@@ -196,10 +191,14 @@ async fn refused_fetches_resume_without_loss_or_redelivery() {
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "fetch-refused", 2).await;
-    let mut produced = produce_positions(&broker, &topic, 2, 0, 50).await;
+    let mut produced = produce(&broker, &topic, 2, 0, 50).await;
 
     let ledger = Ledger::default();
-    let (consumer, _, delivered) = start(&broker, &topic, &ledger, |_| Action::Ack);
+    let Started {
+        consumer,
+        delivered,
+        ..
+    } = start(&ledger, committing(&broker, &topic), |_| Action::Ack);
     ledger.wait_for(50, Duration::from_secs(30)).await;
     mock.request_errors(
         RDKafkaApiKey::Fetch,
@@ -211,7 +210,7 @@ async fn refused_fetches_resume_without_loss_or_redelivery() {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
         ],
     );
-    produced.extend(produce_positions(&broker, &topic, 2, 50, 50).await);
+    produced.extend(produce(&broker, &topic, 2, 50, 50).await);
 
     all_handed_over_and_committed(&consumer, &ledger, &topic, &produced).await;
     assert_eq!(
@@ -231,10 +230,14 @@ async fn an_offset_reset_refetch_is_not_delivered_again() {
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "reset", 1).await;
-    let mut produced = produce_positions(&broker, &topic, 1, 0, 30).await;
+    let mut produced = produce(&broker, &topic, 1, 0, 30).await;
 
     let ledger = Ledger::default();
-    let (consumer, _, delivered) = start(&broker, &topic, &ledger, |_| Action::Ack);
+    let Started {
+        consumer,
+        delivered,
+        ..
+    } = start(&ledger, committing(&broker, &topic), |_| Action::Ack);
     ledger.wait_for(30, Duration::from_secs(30)).await;
     // The broker claims the fetch offset is gone: librdkafka resets to the earliest
     // offset (auto.offset.reset=earliest) and fetches 0..29 again.
@@ -242,7 +245,7 @@ async fn an_offset_reset_refetch_is_not_delivered_again() {
         RDKafkaApiKey::Fetch,
         &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE],
     );
-    produced.extend(produce_positions(&broker, &topic, 1, 30, 10).await);
+    produced.extend(produce(&broker, &topic, 1, 30, 10).await);
 
     let stats = all_handed_over_and_committed(&consumer, &ledger, &topic, &produced).await;
     report(&format!(
@@ -267,13 +270,17 @@ async fn a_slow_network_still_delivers_and_commits_everything() {
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "rtt", 2).await;
-    let produced = produce_positions(&broker, &topic, 2, 0, 40).await;
+    let produced = produce(&broker, &topic, 2, 0, 40).await;
     // Every request, from group join to fetch and commit, now takes 300 ms each way round.
     mock.broker_round_trip_time(BROKER, Duration::from_millis(300))
         .unwrap();
 
     let ledger = Ledger::default();
-    let (consumer, _, delivered) = start(&broker, &topic, &ledger, |_| Action::Ack);
+    let Started {
+        consumer,
+        delivered,
+        ..
+    } = start(&ledger, committing(&broker, &topic), |_| Action::Ack);
     let stats = all_handed_over_and_committed(&consumer, &ledger, &topic, &produced).await;
     assert_eq!(stats.timed_out, 0, "a slow broker does not slow the acks");
     assert_eq!(delivered.lock().unwrap().len(), 40);

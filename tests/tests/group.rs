@@ -5,23 +5,8 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::prelude::*;
 use gig_actors::prelude::*;
-use gig_actors::testkit::Broker;
 use gig_tests::*;
-
-fn start(
-    broker: &Broker,
-    topic: &str,
-    group: &str,
-    ledger: &Ledger,
-) -> (Addr<ConsumerActor>, Arc<Mutex<Vec<Record>>>) {
-    let (downstream, delivered) = Scripted::new(|_| Action::Ack);
-    let mut config = config(broker, topic);
-    config.group_id = group.to_string();
-    let consumer = ledger.consumer(config, downstream.start().recipient());
-    (consumer, delivered)
-}
 
 #[actix::test]
 async fn two_consumers_in_one_group_split_the_partitions() {
@@ -29,9 +14,15 @@ async fn two_consumers_in_one_group_split_the_partitions() {
     let topic = topic(&broker, "split", 4).await;
     let group = unique("split-group");
     let ledger = Ledger::default();
-    let (a, delivered_a) = start(&broker, &topic, &group, &ledger);
+    let a = start(&ledger, group_config(&broker, &topic, &group), |_| {
+        Action::Ack
+    });
+    let (a, delivered_a) = (a.consumer, a.delivered);
     stats_until(&a, Duration::from_secs(30), |s| s.assignment.len() == 4).await;
-    let (b, delivered_b) = start(&broker, &topic, &group, &ledger);
+    let b = start(&ledger, group_config(&broker, &topic, &group), |_| {
+        Action::Ack
+    });
+    let (b, delivered_b) = (b.consumer, b.delivered);
     let sa = stats_until(&a, Duration::from_secs(30), |s| s.assignment.len() == 2).await;
     let sb = stats_until(&b, Duration::from_secs(30), |s| s.assignment.len() == 2).await;
     let (owned_a, owned_b): (BTreeSet<_>, BTreeSet<_>) = (
@@ -64,7 +55,10 @@ async fn unsubscribe_stops_delivery_and_hands_partitions_to_the_group() {
     let (ledger_a, ledger_b) = (Ledger::default(), Ledger::default());
 
     produce(&broker, &topic, 2, 0, 20).await;
-    let (a, delivered_a) = start(&broker, &topic, &group, &ledger_a);
+    let a = start(&ledger_a, group_config(&broker, &topic, &group), |_| {
+        Action::Ack
+    });
+    let (a, delivered_a) = (a.consumer, a.delivered);
     ledger_a.wait_for(20, Duration::from_secs(30)).await;
     a.send(Unsubscribe).await.unwrap().unwrap();
     // The revoked partitions are committed at 10 each before they are released.
@@ -76,7 +70,10 @@ async fn unsubscribe_stops_delivery_and_hands_partitions_to_the_group() {
     .await;
 
     produce(&broker, &topic, 2, 20, 20).await;
-    let (b, _) = start(&broker, &topic, &group, &ledger_b);
+    let b = start(&ledger_b, group_config(&broker, &topic, &group), |_| {
+        Action::Ack
+    })
+    .consumer;
     ledger_b.wait_for(20, Duration::from_secs(30)).await;
     let b_offsets: BTreeSet<i64> = ledger_b.entries().iter().map(|e| e.offset).collect();
     assert_eq!(b_offsets, (10..20).collect(), "b starts where a committed");

@@ -34,8 +34,8 @@ struct Observed {
     least_time_left: Option<Duration>,
 }
 
-/// Works [`WORK`] on each record, then acks it; never answers [`SILENT`].
-struct Worker(Arc<Mutex<Observed>>);
+/// Works [`WORK`] on each record, then acks it; never answers [`SILENT`] (keeps it).
+struct Worker(Arc<Mutex<Observed>>, Vec<Delivery>);
 
 impl Actor for Worker {
     type Context = Context<Self>;
@@ -59,7 +59,10 @@ impl Handler<Delivery> for Worker {
                 seen.overlaps.push((key.clone(), other, offset));
             }
             if delivery.record.payload_str() == Some(SILENT) {
-                return; // Never answered: the key is free again at its deadline.
+                // Never answered: the key is free again at its deadline.
+                drop(seen);
+                self.1.push(delivery);
+                return;
             }
             seen.busy.insert(key.clone(), offset);
             seen.most_busy = seen.most_busy.max(seen.busy.len());
@@ -91,7 +94,10 @@ async fn one_record_per_key_at_a_time_in_offset_order_and_keys_concurrently() {
     let config = config(&broker, &topic)
         .key_ordering(true)
         .ack_timeout(ACK_TIMEOUT);
-    let consumer = ledger.consumer(config, Worker(observed.clone()).start().recipient());
+    let consumer = ledger.consumer(
+        config,
+        Worker(observed.clone(), Vec::new()).start().recipient(),
+    );
     ledger
         .wait_for(KEYS * PER_KEY, Duration::from_secs(60))
         .await;

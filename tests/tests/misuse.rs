@@ -9,19 +9,6 @@ use actix::prelude::*;
 use gig_actors::prelude::*;
 use gig_tests::*;
 
-/// A consumer on `config` whose downstream follows `script`, with the ledger as both
-/// outcome actors.
-fn start(
-    config: ConsumerConfig,
-    ledger: &Ledger,
-    script: impl Fn(&Record) -> Action + 'static,
-) -> (Addr<ConsumerActor>, Addr<Scripted>) {
-    let (downstream, _) = Scripted::new(script);
-    let downstream = downstream.start();
-    let consumer = ledger.consumer(config, downstream.clone().recipient());
-    (consumer, downstream)
-}
-
 #[actix::test]
 async fn an_unreachable_broker_shows_in_stats_and_stop_still_answers() {
     init();
@@ -30,17 +17,20 @@ async fn an_unreachable_broker_shows_in_stats_and_stop_still_answers() {
         .topics(["nowhere"])
         .property("reconnect.backoff.max.ms", "200");
     let ledger = Ledger::default();
-    let (consumer, _) = start(config, &ledger, |_| Action::Ack);
-    let stats = stats_until(&consumer, Duration::from_secs(30), |s| s.client_errors > 0).await;
-    let last = stats.last_client_error.unwrap_or_default();
+    let consumer = start(&ledger, config, |_| Action::Ack).consumer;
+    // librdkafka reports the refused connection twice: to the error callback with the
+    // address, and to the poll loop as a bare code. Stats keep the one that names it.
+    let stats = stats_until(&consumer, Duration::from_secs(30), |s| {
+        s.last_client_error
+            .as_deref()
+            .is_some_and(|e| e.contains("127.0.0.1:1"))
+    })
+    .await;
     report(&format!(
-        "unreachable: client_errors={} last={last}",
-        stats.client_errors
+        "unreachable: client_errors={} last={:?}",
+        stats.client_errors, stats.last_client_error
     ));
-    assert!(
-        last.contains("127.0.0.1:1") || last.to_lowercase().contains("connect"),
-        "the error names the broker or the connection: {last}"
-    );
+    assert!(stats.client_errors > 0);
     let last = tokio::time::timeout(Duration::from_secs(30), consumer.send(Stop))
         .await
         .expect("stop answers without a broker")
@@ -55,7 +45,7 @@ async fn a_topic_created_after_subscribing_is_read_once_it_exists() {
     let broker = broker();
     let name = unique("later");
     let ledger = Ledger::default();
-    let (consumer, _) = start(config(&broker, &name), &ledger, |_| Action::Ack);
+    let consumer = start(&ledger, config(&broker, &name), |_| Action::Ack).consumer;
     if consumer_protocol() {
         // The broker matches subscriptions by name (KIP-848): librdkafka reports nothing
         // for a topic that does not exist yet, so there is no error to wait for.
@@ -84,7 +74,7 @@ async fn subscribing_twice_to_the_same_topic_delivers_each_record_once() {
     let broker = broker();
     let topic = topic(&broker, "twice", 2).await;
     let ledger = Ledger::default();
-    let (consumer, _) = start(config(&broker, &topic), &ledger, |_| Action::Ack);
+    let consumer = start(&ledger, config(&broker, &topic), |_| Action::Ack).consumer;
     consumer
         .send(Subscribe(vec![topic.clone()]))
         .await
@@ -104,7 +94,7 @@ async fn stopping_twice_answers_both_and_later_commands_fail_cleanly() {
     let topic = topic(&broker, "stop-twice", 1).await;
     produce(&broker, &topic, 1, 0, 10).await;
     let ledger = Ledger::default();
-    let (consumer, _) = start(config(&broker, &topic), &ledger, |_| Action::Ack);
+    let consumer = start(&ledger, config(&broker, &topic), |_| Action::Ack).consumer;
     ledger.wait_for(10, Duration::from_secs(30)).await;
 
     let (first, second) = tokio::join!(consumer.send(Stop), consumer.send(Stop));
@@ -133,13 +123,14 @@ async fn commands_during_a_stop_are_refused_with_stopped() {
     let ledger = Ledger::default();
     // One record is held, so the stop waits for its deadline.
     let config = config(&broker, &topic).ack_timeout(Duration::from_secs(2));
-    let (consumer, _) = start(config, &ledger, |r| {
+    let consumer = start(&ledger, config, |r| {
         if r.offset() == 0 {
             Action::Hold
         } else {
             Action::Ack
         }
-    });
+    })
+    .consumer;
     ledger.wait_for(2, Duration::from_secs(30)).await;
     let stopping = consumer.send(Stop);
     let subscribe = consumer.send(Subscribe(vec![topic.clone()])).await.unwrap();
@@ -161,7 +152,11 @@ async fn answers_for_released_records_are_counted_and_change_nothing() {
     produce(&broker, &topic, 1, 0, 5).await;
     let ledger = Ledger::default();
     let config = config(&broker, &topic).ack_timeout(Duration::from_secs(1));
-    let (consumer, downstream) = start(config, &ledger, |_| Action::Hold);
+    let Started {
+        consumer,
+        downstream,
+        ..
+    } = start(&ledger, config, |_| Action::Hold);
     ledger.wait_for(5, Duration::from_secs(30)).await;
     assert_eq!(ledger.no_acked().len(), 5, "all five timed out");
 

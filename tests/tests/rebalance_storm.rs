@@ -49,8 +49,9 @@ fn seq(record: &Record) -> usize {
 }
 
 /// The storm's downstream: acks at once, acks after [`ACK_DELAY`] (every tenth record), or
-/// never answers (every hundredth record, which times out).
-struct Worker;
+/// never answers (every hundredth record: it keeps it, and it times out).
+#[derive(Default)]
+struct Worker(Vec<Delivery>);
 
 impl Actor for Worker {
     type Context = Context<Self>;
@@ -60,7 +61,8 @@ impl Handler<Delivery> for Worker {
     type Result = ();
     fn handle(&mut self, delivery: Delivery, ctx: &mut Context<Self>) {
         match seq(&delivery.record) % 100 {
-            0 => {} // Silent: the consumer hands it over as timed out at its deadline.
+            // Silent: the consumer hands it over as timed out at its deadline.
+            0 => self.0.push(delivery),
             n if n % 10 == 0 => {
                 let (_, handle) = delivery.into_parts();
                 ctx.run_later(ACK_DELAY, move |_, _| handle.ack());
@@ -91,7 +93,7 @@ fn join(broker: &Broker, topic: &str, group: &str, ledger: &Ledger, name: &'stat
     }
     config.group_id = group.to_string();
     let consumer = ConsumerActor::builder(config)
-        .downstream(Worker.start().recipient())
+        .downstream(Worker::default().start().recipient())
         .acked(acked)
         .no_acked(no_acked)
         .start()
@@ -289,7 +291,7 @@ async fn members_join_and_leave_mid_stream_and_nothing_is_lost() {
     let owners = settled(&[&z], &topic).await;
     say("end: z alone", &owners);
     produced.extend(producing.await.unwrap());
-    produced.extend(produce_positions(&broker, &topic, PARTITIONS, next, LAST_CHUNK).await);
+    produced.extend(produce(&broker, &topic, PARTITIONS, next, LAST_CHUNK).await);
     next += LAST_CHUNK;
     assert_eq!(produced.len(), next);
 
@@ -352,7 +354,7 @@ async fn members_join_and_leave_mid_stream_and_nothing_is_lost() {
             s.rebalances,
             s.commits,
             s.commit_failures,
-            gig_actors::committed_summary(s)
+            s.committed_summary()
         ));
     }
     if duplicates > 0 {

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use actix::prelude::*;
 use gig_actors::prelude::*;
 use gig_tests::*;
 
@@ -15,14 +14,20 @@ async fn restart_in_the_same_group_resumes_with_nothing_lost_or_repeated() {
     let ledger = Ledger::default();
 
     produce(&broker, &topic, 2, 0, 100).await;
-    let first = start(&broker, &topic, &group, &ledger);
+    let first = start(&ledger, group_config(&broker, &topic, &group), |_| {
+        Action::Ack
+    })
+    .consumer;
     ledger.wait_for(100, Duration::from_secs(30)).await;
     let stats = first.send(Stop).await.unwrap().unwrap();
     assert_eq!(stats.committed(&topic, 0), Some(50));
     assert_eq!(stats.committed(&topic, 1), Some(50));
 
     produce(&broker, &topic, 2, 100, 100).await;
-    let second = start(&broker, &topic, &group, &ledger);
+    let second = start(&ledger, group_config(&broker, &topic, &group), |_| {
+        Action::Ack
+    })
+    .consumer;
     ledger.wait_for(200, Duration::from_secs(30)).await;
     second.send(Stop).await.unwrap().unwrap();
 
@@ -32,16 +37,4 @@ async fn restart_in_the_same_group_resumes_with_nothing_lost_or_repeated() {
     let payloads: std::collections::BTreeSet<String> =
         ledger.entries().into_iter().map(|e| e.payload).collect();
     assert_eq!(payloads.len(), 200);
-}
-
-fn start(
-    broker: &gig_actors::testkit::Broker,
-    topic: &str,
-    group: &str,
-    ledger: &Ledger,
-) -> Addr<ConsumerActor> {
-    let (downstream, _) = Scripted::new(|_| Action::Ack);
-    let mut config = config(broker, topic);
-    config.group_id = group.to_string();
-    ledger.consumer(config, downstream.start().recipient())
 }

@@ -1,7 +1,7 @@
 //! A silent downstream never blocks: unanswered records reach the NoAckedActor at their
 //! deadline, while later records keep flowing; a late answer changes nothing.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
 use gig_actors::prelude::*;
@@ -18,7 +18,7 @@ async fn silence_times_out_within_the_deadline_while_later_records_flow() {
     // Offset 0 is never answered; the rest are acked at once.
     let (downstream, delivered) = Scripted::new(|r| {
         if r.offset() == 0 {
-            Action::Ignore
+            Action::Hold
         } else {
             Action::Ack
         }
@@ -29,7 +29,6 @@ async fn silence_times_out_within_the_deadline_while_later_records_flow() {
     );
 
     ledger.wait_for(20, Duration::from_secs(30)).await;
-    let delivered_at = Instant::now(); // upper bound is checked below against entries
     let entries = ledger.entries();
     let silent = entries.iter().find(|e| e.offset == 0).unwrap();
     assert_eq!(silent.reason.as_deref(), Some("timed out after 800 ms"));
@@ -49,7 +48,6 @@ async fn silence_times_out_within_the_deadline_while_later_records_flow() {
         late < timeout + Duration::from_millis(500),
         "timed out late: {late:?}"
     );
-    assert!(delivered_at >= silent.at);
     assert_eq!(
         delivered.lock().unwrap().len(),
         20,
@@ -153,7 +151,7 @@ async fn a_record_header_sets_its_own_timeout_up_to_the_maximum() {
         if r.offset() == 4 {
             Action::Ack
         } else {
-            Action::Ignore
+            Action::Hold
         }
     });
     let config = config(&broker, &topic)

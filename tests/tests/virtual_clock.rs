@@ -1,6 +1,8 @@
 //! The rehearsal (`gig_actors::rehearsal`) under tokio's paused clock: user actors' timeout
 //! paths are tested with no broker and no waiting. A 3 s ack timeout passes in tokio time
-//! while the test takes milliseconds.
+//! while the test takes milliseconds. The rehearsal drives the consumer's own pipeline, so
+//! these tests cover its routing too: key ordering, batch mode, typed deliveries, dropped
+//! deliveries.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,11 +11,14 @@ use actix::prelude::*;
 use gig_actors::prelude::*;
 use gig_actors::rehearsal::{record, Feed, Rehearsal, Settle};
 use gig_core::{Header, RecordData};
+use gig_tests::Death;
 use tokio::time::Instant;
 
 /// Acks payload "ok" at once, nacks "bad", acks "slow" after 5 s, gives up at once on
-/// "hopeless" (5 s of work that cannot finish before its deadline), and ignores the rest.
-struct Downstream;
+/// "hopeless" (5 s of work that cannot finish before its deadline), drops "drop"
+/// unanswered, and keeps the rest unanswered.
+#[derive(Default)]
+struct Downstream(Vec<Delivery>);
 
 impl Actor for Downstream {
     type Context = Context<Self>;
@@ -35,7 +40,8 @@ impl Handler<Delivery> for Downstream {
                 let (_, handle) = delivery.into_parts();
                 ctx.run_later(Duration::from_secs(5), move |_, _| handle.ack());
             }
-            _ => {}
+            "drop" => {}
+            _ => self.0.push(delivery),
         }
     }
 }
@@ -85,16 +91,22 @@ impl Handler<NoAcked> for Outcomes {
     }
 }
 
-fn rehearsal(config: &ConsumerConfig, refuse: usize) -> (Addr<Rehearsal>, Seen) {
+/// An outcome actor for both outcomes that keeps what it accepts.
+fn outcomes(refuse: usize) -> (Addr<Outcomes>, Seen) {
     let seen = Seen::default();
     let outcomes = Outcomes {
         seen: seen.clone(),
         refuse,
     }
     .start();
+    (outcomes, seen)
+}
+
+fn rehearsal(config: &ConsumerConfig, refuse: usize) -> (Addr<Rehearsal>, Seen) {
+    let (outcomes, seen) = outcomes(refuse);
     let rehearsal = Rehearsal::new(
         config,
-        Downstream.start().recipient(),
+        Downstream::default().start().recipient(),
         outcomes.clone().recipient(),
         outcomes.recipient(),
     )
@@ -199,4 +211,262 @@ async fn a_header_timeout_and_a_refused_hand_over_under_the_paused_clock() {
     assert_near(outcome_of(&seen, 1).1 - start, Duration::from_secs(3));
     // Refused at 500 ms, offered again 100 ms later.
     assert_near(outcome_of(&seen, 2).1 - start, Duration::from_millis(600));
+}
+
+/// A record with a key, for key ordering.
+fn keyed(offset: i64, key: &str, payload: &str) -> Record {
+    let mut data: RecordData = record("orders", 0, offset, payload).data().clone();
+    data.key = Some(key.as_bytes().to_vec());
+    Record::new(data)
+}
+
+/// Works 1.5 s (tokio time) on each record, then acks it; notes each delivery: (offset, when).
+struct Worker(Arc<Mutex<Vec<(i64, Instant)>>>);
+
+impl Actor for Worker {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Worker {
+    type Result = ();
+    fn handle(&mut self, delivery: Delivery, ctx: &mut Context<Self>) {
+        let (record, handle) = delivery.into_parts();
+        self.0
+            .lock()
+            .unwrap()
+            .push((record.offset(), Instant::now()));
+        ctx.run_later(Duration::from_millis(1500), move |_, _| handle.ack());
+    }
+}
+
+#[actix::test]
+async fn key_ordering_in_the_rehearsal_delivers_one_record_per_key_at_a_time() {
+    tokio::time::pause();
+    let start = Instant::now();
+    let deliveries = Arc::new(Mutex::new(Vec::new()));
+    let (outcomes, seen) = outcomes(0);
+    let rehearsal = ConsumerActor::builder(config().key_ordering(true))
+        .downstream(Worker(deliveries.clone()).start().recipient())
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .rehearsal()
+        .unwrap()
+        .start();
+    let records = vec![
+        keyed(0, "a", "a0"),
+        keyed(1, "a", "a1"),
+        keyed(2, "b", "b0"),
+        keyed(3, "a", "a2"),
+    ];
+    rehearsal.do_send(Feed(records));
+    let stats = rehearsal.send(Settle).await.unwrap();
+
+    assert_eq!(
+        (stats.acked, stats.timed_out, stats.queued_by_key),
+        (4, 0, 0)
+    );
+    let at: Vec<(i64, Duration)> = deliveries
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(o, at)| (*o, *at - start))
+        .collect();
+    let ms = Duration::from_millis;
+    // "a" one at a time, each once the previous was acked; "b" alongside the first "a".
+    let expected = [(0, ms(0)), (2, ms(0)), (1, ms(1500)), (3, ms(3000))];
+    assert_eq!(at.len(), expected.len(), "{at:?}");
+    for ((offset, at), (expected_offset, expected_at)) in at.iter().zip(expected) {
+        assert_eq!(*offset, expected_offset, "{at:?}");
+        assert_near(*at, expected_at);
+    }
+    // The last "a" was acked at 4.5 s, fed at 0 with a 3 s timeout: its clock started when
+    // it was delivered, not when it was fed (else it would have timed out).
+    assert_near(outcome_of(&seen, 3).1 - start, ms(4500));
+}
+
+/// Keeps its first batch unanswered, acks the second with one message, nacks the odd
+/// offsets of the third.
+#[derive(Default)]
+struct Batches(Vec<DeliveryBatch>);
+
+impl Actor for Batches {
+    type Context = Context<Self>;
+}
+
+impl Handler<DeliveryBatch> for Batches {
+    type Result = ();
+    fn handle(&mut self, batch: DeliveryBatch, _: &mut Context<Self>) {
+        match batch.records()[0].offset() {
+            0 => self.0.push(batch),
+            2 => batch.ack_all(),
+            _ => batch.answer_each(|r| {
+                Some(match r.offset() % 2 {
+                    1 => Verdict::Nack("odd".into()),
+                    _ => Verdict::Ack,
+                })
+            }),
+        }
+    }
+}
+
+#[actix::test]
+async fn batch_mode_in_the_rehearsal_times_out_a_silent_batch_record_by_record() {
+    tokio::time::pause();
+    let start = Instant::now();
+    let (outcomes, seen) = outcomes(0);
+    let rehearsal = ConsumerActor::builder(config())
+        .batch_downstream(Batches::default().start().recipient(), 2)
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .rehearsal()
+        .unwrap()
+        .start();
+    let records = (0..6).map(|o| record("orders", 0, o, "x")).collect();
+    rehearsal.do_send(Feed(records));
+    let stats = rehearsal.send(Settle).await.unwrap();
+
+    assert_eq!(
+        (stats.acked, stats.nacked, stats.timed_out),
+        (3, 1, 2),
+        "{stats:?}"
+    );
+    for offset in [0, 1] {
+        let (reason, at) = outcome_of(&seen, offset);
+        assert_eq!(reason.as_deref(), Some("timed out after 3000 ms"));
+        assert_near(at - start, Duration::from_secs(3));
+    }
+    assert_eq!(outcome_of(&seen, 5).0.as_deref(), Some("nacked: odd"));
+    assert_eq!(outcome_of(&seen, 2), (None, start), "acked at once");
+}
+
+#[derive(serde::Deserialize)]
+struct Order {
+    id: u64,
+}
+
+/// Acks orders with an even id, and keeps the odd ones unanswered.
+#[derive(Default)]
+struct Orders(Vec<Typed<Order>>);
+
+impl Actor for Orders {
+    type Context = Context<Self>;
+}
+
+impl Handler<Typed<Order>> for Orders {
+    type Result = ();
+    fn handle(&mut self, order: Typed<Order>, _: &mut Context<Self>) {
+        match order.value.id % 2 {
+            0 => order.ack(),
+            _ => self.0.push(order),
+        }
+    }
+}
+
+#[actix::test]
+async fn typed_deliveries_in_the_rehearsal_decode_or_go_to_no_acked_as_undecodable() {
+    tokio::time::pause();
+    let start = Instant::now();
+    let (outcomes, seen) = outcomes(0);
+    let rehearsal = ConsumerActor::builder(config())
+        .json_downstream(Orders::default().start().recipient())
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .rehearsal()
+        .unwrap()
+        .start();
+    let payloads = [r#"{"id":2}"#, "not json", r#"{"id":3}"#];
+    let records = payloads
+        .iter()
+        .enumerate()
+        .map(|(o, p)| record("orders", 0, o as i64, *p))
+        .collect();
+    rehearsal.do_send(Feed(records));
+    let stats = rehearsal.send(Settle).await.unwrap();
+
+    assert_eq!(
+        (stats.acked, stats.undecodable, stats.timed_out),
+        (1, 1, 1),
+        "{stats:?}"
+    );
+    let (reason, at) = outcome_of(&seen, 1);
+    assert!(reason.unwrap().starts_with("undecodable: "));
+    assert_eq!(at, start, "at once, never delivered");
+    assert_near(outcome_of(&seen, 2).1 - start, Duration::from_secs(3));
+}
+
+#[actix::test]
+async fn a_dropped_delivery_reaches_no_acked_at_once_not_at_its_deadline() {
+    tokio::time::pause();
+    let start = Instant::now();
+    let (rehearsal, seen) = rehearsal(&config().ack_timeout(Duration::from_secs(3600)), 0);
+    rehearsal.do_send(Feed(vec![
+        record("orders", 0, 0, "drop"),
+        record("orders", 0, 1, "ok"),
+    ]));
+    let stats = rehearsal.send(Settle).await.unwrap();
+    assert_eq!((stats.dropped, stats.acked, stats.timed_out), (1, 1, 0));
+    assert_eq!(
+        outcome_of(&seen, 0),
+        (Some("dropped unanswered".to_string()), start),
+        "no tokio time passed"
+    );
+}
+
+/// Holds every delivery and panics once it holds 100. `Death` is dropped first as the
+/// panic unwinds the actor (after the panic hook, which may take long to print a
+/// backtrace), and notes when.
+struct Hoarder(#[allow(dead_code)] Death, Vec<Delivery>);
+
+impl Actor for Hoarder {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Hoarder {
+    type Result = ();
+    fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
+        self.1.push(delivery);
+        if self.1.len() == 100 {
+            panic!("downstream bug holding 100 deliveries");
+        }
+    }
+}
+
+#[actix::test]
+async fn a_downstream_that_panics_holding_100_deliveries_drops_each_within_50_ms() {
+    // The real clock: the panicking actor runs on an arbiter of its own (the panic ends its
+    // task, not the test's system), and "within 50 ms" is real time.
+    let died = Death::default();
+    let arbiter = Arbiter::new();
+    let hoarder = {
+        let death = died.clone();
+        Hoarder::start_in_arbiter(&arbiter.handle(), move |_| Hoarder(death, Vec::new()))
+    };
+    let (outcomes, seen) = outcomes(0);
+    let config = config().ack_timeout(Duration::from_secs(3600));
+    let rehearsal = Rehearsal::new(
+        &config,
+        hoarder.recipient(),
+        outcomes.clone().recipient(),
+        outcomes.recipient(),
+    )
+    .start();
+    let records = (0..100).map(|o| record("orders", 0, o, "x")).collect();
+    rehearsal.do_send(Feed(records));
+    let stats = tokio::time::timeout(Duration::from_secs(10), rehearsal.send(Settle))
+        .await
+        .expect("settles long before the ack timeout")
+        .unwrap();
+
+    assert_eq!((stats.dropped, stats.handed_over), (100, 100));
+    // With tokio's clock running, its instants are the real ones.
+    let died = Instant::from_std(died.at());
+    for (offset, reason, at) in seen.lock().unwrap().iter() {
+        assert_eq!(reason.as_deref(), Some("dropped unanswered"));
+        let after = at.saturating_duration_since(died);
+        assert!(
+            after < Duration::from_millis(50),
+            "offset {offset}: {after:?}"
+        );
+    }
+    arbiter.stop();
 }

@@ -114,7 +114,7 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         .no_acked(DeadLetterSink::new(producer.clone()).start().recipient())
         .start()?;
     gig_examples::wait_until(&consumer, |s| s.handed_over >= PAYMENTS as u64).await?;
-    let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    let stats = consumer.send(Stop).await??;
 
     let read = Arc::new(Mutex::new(0));
     let config =
@@ -125,13 +125,13 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         .no_acked(Ledger.start().recipient())
         .start()?;
     gig_examples::wait_until(&reader, |s| s.handed_over >= stats.nacked).await?;
-    reader.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    reader.send(Stop).await??;
     let read_back = *read.lock().unwrap_or_else(|e| e.into_inner());
     Ok(format!(
         "acked={} dead_lettered={} read_back={read_back} committed={}",
         stats.acked,
         stats.nacked,
-        gig_actors::committed_summary(&stats)
+        stats.committed_summary()
     ))
 }
 

@@ -51,10 +51,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// How far the embedded-broker producer may run ahead of the consumer, per partition.
 const AHEAD_PER_PARTITION: u64 = 20_000;
 const SILENT_TIMEOUT: Duration = Duration::from_millis(200);
-/// The silent phase's in-flight limit: room for what one timeout spans at full speed
-/// (about 1.5 M records/s × 200 ms here), so that the deadline, not the limit, sets the
-/// pace. At 1,000,000 the p99 lateness on tansu was 124–327 ms; at 300,000 it was 11 ms
-/// at the same throughput.
+/// The silent phase's in-flight limit: room for what one timeout spans at full speed, so
+/// that the deadline, not the limit, sets the pace (README, Performance: why not more).
 const SILENT_IN_FLIGHT: usize = 300_000;
 
 struct Settings {
@@ -137,8 +135,7 @@ fn produce(
                     return;
                 }
                 // Serve delivery reports, then let the consumer run: polling with a timeout
-                // here spun on a core the measured consumer needs (a profile showed 28% of
-                // the process in this loop's clock reads).
+                // here would spin on a core the measured consumer needs.
                 producer.poll(Duration::ZERO);
                 std::thread::sleep(Duration::from_micros(500));
             }
@@ -301,13 +298,12 @@ static EMBEDDED: AtomicBool = AtomicBool::new(false);
 /// Consumer properties for raw and Gig alike, so that the ratio compares one client
 /// configuration:
 /// - `fetch.wait.max.ms=5`: the mock cluster holds a fetch for the whole wait even when
-///   records arrive meanwhile, and tansu 0.6 answered each fetch ~280 ms late at the
-///   default 500 ms even with 5 MB ready (raw on tansu: 0.16 M records/s, 1.07 M at 5).
+///   records arrive meanwhile, and tansu answers late at the default.
 /// - `fetch.queue.backoff.ms=10`: librdkafka waits this long (1 s by default) before
-///   fetching a partition again once its local queue passed `queued.min.messages`; Gig's
-///   in-flight limit makes that happen, and at 1 s gig-ack on tansu read 0.15-0.24 M
-///   records/s. Not Gig's default: see README, Performance.
+///   fetching a partition again once its local queue passed `queued.min.messages`, which
+///   Gig's in-flight limit makes happen. Not Gig's default.
 ///
+/// README, Performance, has the figures with and without them.
 /// `GIG_BENCH_CONSUMER="key=value,..."` adds or overrides properties.
 fn consumer_tuning() -> Vec<(String, String)> {
     let mut properties = vec![
@@ -343,6 +339,38 @@ fn unique() -> String {
 struct Down {
     silent: bool,
     delivered: Arc<AtomicU64>,
+    /// Records the outcome actor has accepted so far.
+    settled: Arc<AtomicU64>,
+    /// Silent: the deliveries kept unanswered (a dropped one would go to the NoAckedActor at
+    /// once, as dropped, not at its deadline), each with the count of records delivered up
+    /// to it. Records time out in delivery order, so one is let go once the outcome actor
+    /// has accepted that many.
+    held: std::collections::VecDeque<(u64, Held)>,
+}
+
+#[allow(dead_code)] // Kept, never read: holding them is the point.
+enum Held {
+    One(Delivery),
+    Batch(DeliveryBatch),
+}
+
+impl Down {
+    fn new(silent: bool, delivered: Arc<AtomicU64>, settled: Arc<AtomicU64>) -> Self {
+        Down {
+            silent,
+            delivered,
+            settled,
+            held: std::collections::VecDeque::new(),
+        }
+    }
+
+    fn hold(&mut self, up_to: u64, held: Held) {
+        let settled = self.settled.load(Ordering::Relaxed);
+        while self.held.front().is_some_and(|(n, _)| *n <= settled) {
+            self.held.pop_front();
+        }
+        self.held.push_back((up_to, held));
+    }
 }
 
 impl Actor for Down {
@@ -352,8 +380,10 @@ impl Actor for Down {
 impl Handler<Delivery> for Down {
     type Result = ();
     fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        self.delivered.fetch_add(1, Ordering::Relaxed);
-        if !self.silent {
+        let up_to = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.silent {
+            self.hold(up_to, Held::One(d));
+        } else {
             d.ack();
         }
     }
@@ -362,9 +392,11 @@ impl Handler<Delivery> for Down {
 impl Handler<DeliveryBatch> for Down {
     type Result = ();
     fn handle(&mut self, b: DeliveryBatch, _: &mut Context<Self>) {
-        self.delivered
-            .fetch_add(b.records().len() as u64, Ordering::Relaxed);
-        if !self.silent {
+        let n = b.records().len() as u64;
+        let up_to = self.delivered.fetch_add(n, Ordering::Relaxed) + n;
+        if self.silent {
+            self.hold(up_to, Held::Batch(b));
+        } else {
             b.ack_all();
         }
     }
@@ -375,6 +407,8 @@ impl Handler<DeliveryBatch> for Down {
 struct Outcomes {
     expected: u64,
     seen: u64,
+    /// `seen`, for the downstream.
+    settled: Arc<AtomicU64>,
     late_ms: Vec<f32>,
     done: Option<oneshot::Sender<Vec<f32>>>,
 }
@@ -382,6 +416,7 @@ struct Outcomes {
 impl Outcomes {
     fn saw(&mut self, n: usize) {
         self.seen += n as u64;
+        self.settled.store(self.seen, Ordering::Relaxed);
         if self.seen >= self.expected {
             if let Some(done) = self.done.take() {
                 let _ = done.send(std::mem::take(&mut self.late_ms));
@@ -440,18 +475,16 @@ async fn gig_run(
 ) -> Run {
     let delivered = Arc::new(AtomicU64::new(0));
     let (done_tx, done_rx) = oneshot::channel();
+    let settled = Arc::new(AtomicU64::new(0));
     let outcomes = Outcomes {
         expected: s.records,
         seen: 0,
+        settled: settled.clone(),
         late_ms: Vec::new(),
         done: Some(done_tx),
     }
     .start();
-    let down = Down {
-        silent: mode == Mode::Silent,
-        delivered: delivered.clone(),
-    }
-    .start();
+    let down = Down::new(mode == Mode::Silent, delivered.clone(), settled).start();
     let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()));
     for (key, value) in consumer_tuning() {
         config = config.property(&key, &value);
@@ -546,18 +579,16 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
     produce(brokers, &topic, 1, s.memory_records, s.size, None);
     let delivered = Arc::new(AtomicU64::new(0));
     let (done_tx, _done_rx) = oneshot::channel();
+    let settled = Arc::new(AtomicU64::new(0));
     let outcomes = Outcomes {
         expected: u64::MAX,
         seen: 0,
+        settled: settled.clone(),
         late_ms: Vec::new(),
         done: Some(done_tx),
     }
     .start();
-    let down = Down {
-        silent: true,
-        delivered: delivered.clone(),
-    }
-    .start();
+    let down = Down::new(true, delivered.clone(), settled).start();
     // The default in-flight limit; a short timeout so the backlog moves.
     let config = ConsumerConfig::new(brokers, format!("bench-mem-{}", unique()))
         .topics([topic.as_str()])

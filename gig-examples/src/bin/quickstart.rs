@@ -1,9 +1,9 @@
 //! The smallest complete Gig program.
 //!
 //! An embedded broker (or `--brokers HOST:PORT` / `GIG_BROKERS`), 100 records produced, a
-//! downstream that acks most records and ignores every tenth, and Acked/NoAcked actors that
-//! log. Ignored records reach the NoAckedActor when their 1 s ack timeout passes; nothing is
-//! redelivered. Ends with `acked=N noacked=M committed=...`.
+//! downstream that acks most records and never answers every tenth, and Acked/NoAcked
+//! actors that log. Unanswered records reach the NoAckedActor when their 1 s ack timeout
+//! passes; nothing is redelivered. Ends with `acked=N noacked=M committed=...`.
 //!
 //! ```text
 //! cargo run -p gig-examples --bin quickstart
@@ -18,8 +18,12 @@ use log::info;
 
 const RECORDS: usize = 100;
 
-/// Acks every record except every tenth, which it ignores (so it times out).
-struct Worker;
+/// Acks every record except every tenth, which it keeps unanswered (so it times out; a
+/// delivery it dropped would go to the NoAckedActor at once, as dropped).
+#[derive(Default)]
+struct Worker {
+    unanswered: Vec<Delivery>,
+}
 
 impl Actor for Worker {
     type Context = Context<Self>;
@@ -31,7 +35,8 @@ impl Handler<Delivery> for Worker {
     fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
         if delivery.record.offset() % 10 == 9 {
             info!("worker ignores {}", delivery.record);
-            return; // dropped unanswered: it times out and goes to NoAcked
+            self.unanswered.push(delivery);
+            return;
         }
         delivery.ack();
     }
@@ -94,14 +99,14 @@ async fn run() -> Result<Stats, GigError> {
         .topics([topic.as_str()])
         .ack_timeout(Duration::from_secs(1));
     let consumer = ConsumerActor::builder(config)
-        .downstream(Worker.start().recipient())
+        .downstream(Worker::default().start().recipient())
         .acked(AckedLog.start().recipient())
         .no_acked(NoAckedLog.start().recipient())
         .start()?;
 
     // Wait until every record has reached one of the outcome actors.
     gig_examples::wait_until(&consumer, |s| s.handed_over >= RECORDS as u64).await?;
-    consumer.send(Stop).await.map_err(|_| GigError::Stopped)?
+    consumer.send(Stop).await?
 }
 
 fn main() {
@@ -112,7 +117,7 @@ fn main() {
             "acked={} noacked={} committed={}",
             stats.acked,
             stats.nacked + stats.timed_out + stats.downstream_gone,
-            gig_actors::committed_summary(&stats)
+            stats.committed_summary()
         ),
         Err(e) => {
             eprintln!("quickstart failed: {e}");

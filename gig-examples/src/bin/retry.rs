@@ -122,14 +122,14 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         s.acked >= SHIPMENTS as u64 && s.committed(&retry_topic, 0) == Some(1)
     })
     .await?;
-    let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
-    let waited = booking.send(Waited).await.map_err(|_| GigError::Stopped)?;
+    let stats = consumer.send(Stop).await??;
+    let waited = booking.send(Waited).await?;
     Ok(format!(
         "booked={} retried={} waited_ms={} committed={}",
         stats.acked,
         stats.nacked,
         waited.map_or(0, |w| w.as_millis()),
-        gig_actors::committed_summary(&stats)
+        stats.committed_summary()
     ))
 }
 

@@ -55,11 +55,13 @@ impl Journal {
     }
 }
 
-/// A downstream that logs each delivery and acks it, or (`silent`) never answers.
+/// A downstream that logs each delivery and acks it, or (`silent`) never answers: it keeps
+/// the delivery, which then times out.
 struct Downstream {
     name: &'static str,
     silent: bool,
     journal: Journal,
+    unanswered: Vec<Delivery>,
 }
 
 impl Actor for Downstream {
@@ -75,6 +77,7 @@ impl Handler<Delivery> for Downstream {
                 "{}: received {value}, will never ack it",
                 self.name
             ));
+            self.unanswered.push(d);
         } else {
             self.journal
                 .note(format!("{}: received {value}, acks it", self.name));
@@ -135,6 +138,7 @@ fn consumer(
         name,
         silent,
         journal: journal.clone(),
+        unanswered: Vec::new(),
     }
     .start();
     let config = gig_examples::quick_group(
@@ -178,9 +182,7 @@ async fn run() -> Result<String, GigError> {
         info!("consumer2 is in the group");
     }
     info!("consumer1 unsubscribes");
-    c1.send(Unsubscribe)
-        .await
-        .map_err(|_| GigError::Stopped)??;
+    c1.send(Unsubscribe).await??;
     journal.wait_for("NoAckedActor: value1").await;
 
     producer
@@ -189,8 +191,8 @@ async fn run() -> Result<String, GigError> {
     journal.wait_for("AckedActor: value2").await;
     let took = started.elapsed();
 
-    let s1 = c1.send(Stop).await.map_err(|_| GigError::Stopped)??;
-    let s2 = c2.send(Stop).await.map_err(|_| GigError::Stopped)??;
+    let s1 = c1.send(Stop).await??;
+    let s2 = c2.send(Stop).await??;
     let committed = s1.committed(&topic, 0).max(s2.committed(&topic, 0));
     Ok(format!(
         "value1: delivered {}x, no-acked {}x (timed out, not re-sent); value2: acked {}x by consumer2; \

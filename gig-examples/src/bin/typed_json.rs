@@ -109,13 +109,13 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         .no_acked(outcomes.recipient())
         .start()?;
     gig_examples::wait_until(&consumer, |s| s.handed_over >= payloads.len() as u64).await?;
-    let stats = consumer.send(Stop).await.map_err(|_| GigError::Stopped)??;
-    let total = till.send(Total).await.map_err(|_| GigError::Stopped)?;
+    let stats = consumer.send(Stop).await??;
+    let total = till.send(Total).await?;
     Ok(format!(
         "orders={} total_cents={total} undecodable={} committed={}",
         stats.acked,
         stats.undecodable,
-        gig_actors::committed_summary(&stats)
+        stats.committed_summary()
     ))
 }
 

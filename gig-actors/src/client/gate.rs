@@ -91,7 +91,6 @@ impl InFlightGate {
         in_flight
     }
 
-    /// The limit.
     pub(crate) fn limit(&self) -> usize {
         self.limit
     }

@@ -1,29 +1,25 @@
-//! The commit thread: commits offsets synchronously, off the actor's thread, and reports
-//! each result back.
+//! The commit thread: commits offsets off the actor's thread, and reports each result.
 //!
-//! rdkafka's asynchronous commit reports its result only through a commit callback that
-//! the event-based `BaseConsumer` does not receive, so a failed commit would pass unseen.
-//! A synchronous commit on its own thread reports every result. Requests that queue up
-//! while a commit is in flight are merged (the highest offset per partition wins), so at
-//! most one commit is outstanding and a burst costs one round trip.
+//! Requests that queue up while a commit is in flight are merged (the highest offset per
+//! partition wins), so at most one commit is outstanding and a burst costs one round trip.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc::Receiver;
 use std::sync::Weak;
 
-use actix::Addr;
-use gig_core::CommitOffset;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use actix::Recipient;
+use gig_core::{CommitOffset, Partition};
+use rdkafka::consumer::BaseConsumer;
 
-use crate::consumer::ConsumerActor;
-use crate::poller::{to_tpl, FromPoller, GigContext, Partition};
+use crate::client::commit::{commit_sync, Committed};
+use crate::client::context::GigContext;
 
 /// Runs until the actor drops its sender. It holds the client only while committing, so
 /// that the client closes with the actor rather than later from this thread.
 pub(crate) fn run(
     consumer: Weak<BaseConsumer<GigContext>>,
     requests: Receiver<Vec<CommitOffset>>,
-    actor: Addr<ConsumerActor>,
+    report: Recipient<Committed>,
 ) {
     while let Ok(first) = requests.recv() {
         let mut merged: BTreeMap<Partition, i64> = BTreeMap::new();
@@ -42,7 +38,7 @@ pub(crate) fn run(
         let Some(client) = consumer.upgrade() else {
             return;
         };
-        let result = client.commit(&to_tpl(&offsets), CommitMode::Sync);
-        actor.do_send(FromPoller::Committed { offsets, result });
+        let result = commit_sync(&client, &offsets);
+        report.do_send(Committed { offsets, result });
     }
 }

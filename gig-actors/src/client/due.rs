@@ -10,7 +10,7 @@ use log::{info, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::poller::GigContext;
+use crate::client::context::GigContext;
 
 /// How long a rewind may take before the record is delivered early instead.
 const SEEK_TIMEOUT: Duration = Duration::from_secs(5);

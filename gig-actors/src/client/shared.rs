@@ -1,0 +1,141 @@
+//! What the consumer actor, its poll thread and the librdkafka callbacks share.
+//!
+//! The actor runs on an actix arbiter; the poll thread runs `BaseConsumer::poll`, and the
+//! librdkafka callbacks (rebalance, errors, statistics) run inside that poll, on the poll
+//! thread. Each field says who writes it and who reads it. Flags and counters are atomics;
+//! the rest are `std::sync::Mutex`es held for one copy or swap, never across a wait, so a
+//! blocking lock is cheaper than an async one and cannot stall the arbiter.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use gig_core::Partition;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::client::final_commit::FinalCommit;
+use crate::client::gate::InFlightGate;
+
+pub(crate) struct Shared {
+    /// Written by the actor when it stops delivering (a stop began, or it stopped). Read
+    /// by the poll thread, which then drops what it fetches (uncommitted: the next owner
+    /// reads it), and by the revocation callback, which then commits the final offsets
+    /// itself rather than ask the actor.
+    pub(crate) halted: AtomicBool,
+    /// Bumped by the revocation callback on each revocation. Read by the poll thread after
+    /// each poll: a change means its buffered records may belong to revoked partitions.
+    pub(crate) revocations: AtomicU64,
+    /// Partitions revoked and not assigned again: added by the revocation callback,
+    /// removed by the assignment callback, read by the poll thread to drop their buffered
+    /// records.
+    pub(crate) revoked: Mutex<HashSet<Partition>>,
+    /// The in-flight count: the poll thread adds what it sends, the actor subtracts what it
+    /// takes in and publishes what it has not handed over; the poll thread stops polling
+    /// at the limit.
+    pub(crate) gate: InFlightGate,
+    /// Written by the librdkafka error callback and the poll thread; read by the actor
+    /// for `Stats`.
+    pub(crate) errors: ClientErrors,
+    /// librdkafka's last statistics JSON, when `statistics.interval.ms` is set: written by
+    /// the statistics callback, read by the actor for `Stats`.
+    pub(crate) librdkafka_stats: Mutex<Option<Vec<u8>>>,
+    /// The offsets of a stop's final commit: written by the poll thread when the stop
+    /// begins its final commit, read by a revocation that comes meanwhile.
+    pub(crate) final_commit: FinalCommit,
+}
+
+impl Shared {
+    pub(crate) fn new(max_in_flight: usize) -> Self {
+        Shared {
+            halted: AtomicBool::new(false),
+            revocations: AtomicU64::new(0),
+            revoked: Mutex::new(HashSet::new()),
+            gate: InFlightGate::new(max_in_flight),
+            errors: ClientErrors::default(),
+            librdkafka_stats: Mutex::new(None),
+            final_commit: FinalCommit::default(),
+        }
+    }
+
+    pub(crate) fn halted(&self) -> bool {
+        self.halted.load(Ordering::SeqCst)
+    }
+}
+
+/// A count of client errors and the most telling recent one, so that a consumer that
+/// cannot reach its broker says so, and says where, in its stats, not only in the log.
+#[derive(Default)]
+pub(crate) struct ClientErrors {
+    count: AtomicU64,
+    last: Mutex<Option<(Option<RDKafkaErrorCode>, String)>>,
+}
+
+impl ClientErrors {
+    /// Counts an error. It becomes the last one unless it only repeats what the last one
+    /// said: librdkafka reports a broker it cannot reach to the error callback with the
+    /// address, again to the poll loop as a bare code, and then sums up "all brokers are
+    /// down"; neither of those may hide the address a person needs.
+    pub(crate) fn record(&self, error: &KafkaError, reason: Option<&str>) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let code = error.rdkafka_error_code();
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if let Some((last_code, _)) = last.as_ref() {
+            let bare_repeat = reason.is_none() && *last_code == code;
+            let summary = code == Some(RDKafkaErrorCode::AllBrokersDown);
+            if bare_repeat || summary {
+                return;
+            }
+        }
+        let text = match reason {
+            Some(reason) => format!("{error}: {reason}"),
+            None => error.to_string(),
+        };
+        *last = Some((code, text));
+    }
+
+    /// How many errors so far, and the last one.
+    pub(crate) fn snapshot(&self) -> (u64, Option<String>) {
+        let last = self
+            .last
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().map(|l| l.1.clone()));
+        (self.count.load(Ordering::Relaxed), last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::types::RDKafkaErrorCode::{
+        AllBrokersDown, BrokerTransportFailure, UnknownTopicOrPartition,
+    };
+
+    #[test]
+    fn a_bare_repeat_does_not_hide_the_error_that_names_the_broker() {
+        let errors = ClientErrors::default();
+        let refused = "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed";
+        errors.record(&KafkaError::Global(BrokerTransportFailure), Some(refused));
+        errors.record(
+            &KafkaError::MessageConsumption(BrokerTransportFailure),
+            None,
+        );
+        let down = "1/1 brokers are down";
+        errors.record(&KafkaError::Global(AllBrokersDown), Some(down));
+        let (count, last) = errors.snapshot();
+        assert_eq!(count, 3);
+        assert!(last.unwrap().contains("127.0.0.1:1"));
+        errors.record(
+            &KafkaError::MessageConsumption(UnknownTopicOrPartition),
+            None,
+        );
+        let (_, last) = errors.snapshot();
+        assert!(
+            last.unwrap().contains("UnknownTopicOrPartition"),
+            "a new error replaces it"
+        );
+    }
+}

@@ -1,0 +1,55 @@
+//! Records into the pipeline and on to the downstream, answers back; and the in-flight
+//! count published to the poll thread, which stops fetching at the limit.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use log::{debug, info};
+
+use super::ConsumerActor;
+use crate::client::poller::Fetched;
+use crate::driver;
+
+/// Longest stretch of mailbox work before the actor yields to the others on its thread.
+const YIELD_EVERY: Duration = Duration::from_millis(5);
+
+impl ConsumerActor {
+    /// Tells the poll thread how many records are unresolved; it stops fetching at the
+    /// in-flight limit and resumes at three quarters of it.
+    pub(super) fn publish_in_flight(&mut self) {
+        let pipeline = &self.driver.pipeline;
+        let over_tracked = pipeline.over_tracked();
+        let gate = &self.client.shared().gate;
+        let in_flight = gate.publish(pipeline.unresolved(), over_tracked);
+        let over = over_tracked || in_flight >= self.config.max_in_flight;
+        if over != self.paused {
+            self.paused = over;
+            if over {
+                info!("{in_flight} record(s) in flight: limit reached, fetching stops");
+            } else {
+                debug!("{in_flight} record(s) in flight: fetching goes on");
+            }
+        }
+    }
+}
+
+impl Handler<Fetched> for ConsumerActor {
+    type Result = ();
+
+    fn handle(&mut self, Fetched(records): Fetched, ctx: &mut Context<Self>) {
+        self.client.shared().gate.received(records.len());
+        driver::fetched(self, records, ctx);
+        self.publish_in_flight();
+        // actix drains a whole mailbox in one go; under load that starves the downstream
+        // and outcome actors on this thread, and the deadline timer. Yielding every few
+        // milliseconds keeps them served without breaking up the batches that make acks
+        // and hand-overs cheap.
+        let now = Instant::now();
+        if now.duration_since(self.last_yield) >= YIELD_EVERY {
+            self.last_yield = now;
+            ctx.wait(actix::fut::wrap_future(tokio::task::yield_now()));
+        }
+    }
+}
+
+driver::driver_handlers!(ConsumerActor);

@@ -1,0 +1,142 @@
+//! The consumer actor: Kafka in, the record pipeline in the middle, the user's actors out.
+//!
+//! [`ConsumerActor`] owns a `Client` (librdkafka, its poll and commit threads) and a
+//! `Driver` (the record pipeline and the actors it talks to). Its handlers sit with the
+//! concern they serve, one file each:
+//!
+//! - `builder`: [`ConsumerBuilder`](crate::ConsumerBuilder): the config, the downstream
+//!   and the outcome actors.
+//! - `dispatch`: fetched records and the downstream's answers, into the pipeline; the
+//!   in-flight limit published to the poll thread.
+//! - `commit`: commits (interval, count, the `Commit` command) and their results.
+//! - `rebalance`: revoked partitions resolved and committed before they are released.
+//! - `shutdown`: `Stop`: resolve, make the final commit, close.
+//! - `subscribe`: `Subscribe`, `Assign`, `Unsubscribe`.
+//! - `stats`: `GetStats`, and the stats logged every `stats_interval`.
+
+pub(crate) mod builder;
+pub(crate) mod commit;
+pub(crate) mod dispatch;
+pub(crate) mod rebalance;
+pub(crate) mod shutdown;
+pub(crate) mod stats;
+pub(crate) mod subscribe;
+
+use std::sync::mpsc::SyncSender;
+use std::time::Instant;
+
+use actix::prelude::*;
+use gig_core::{CommitOffset, ConsumerConfig, ReleaseId};
+use log::error;
+use tokio::sync::oneshot;
+
+use crate::client::{Client, Links};
+use crate::driver::{self, Driver, Drives, Wiring};
+use crate::error::GigError;
+use crate::stats::Stats;
+
+/// The Kafka consumer actor. See the crate docs for a record's path through it.
+pub struct ConsumerActor {
+    /// The record pipeline, and the downstream and outcome actors it talks to.
+    driver: Driver,
+    /// librdkafka and its poll and commit threads.
+    client: Client,
+    /// The settings the actor applies itself: topics at start, the commit and stats
+    /// intervals, `wait_for_due` for the poll thread.
+    config: ConsumerConfig,
+    /// Whether the in-flight limit has stopped fetching, as last published.
+    paused: bool,
+    /// Group assignments this member took part in.
+    rebalances: u64,
+    /// Revocations waiting for their partitions' records, with where to answer.
+    releases: Vec<(ReleaseId, SyncSender<Vec<CommitOffset>>)>,
+    /// `Commit` requests waiting for the broker to confirm their offsets.
+    commit_waiters: Vec<CommitWaiter>,
+    /// `Stop` requests waiting for the stop to finish.
+    stop_waiters: Vec<oneshot::Sender<Result<Stats, GigError>>>,
+    /// When the actor last let the others on its thread run (see `dispatch`).
+    last_yield: Instant,
+}
+
+/// A `Commit` waiting for the broker to confirm these offsets.
+struct CommitWaiter {
+    offsets: Vec<CommitOffset>,
+    reply: oneshot::Sender<Result<(), GigError>>,
+}
+
+impl ConsumerActor {
+    fn new(config: ConsumerConfig, wiring: Wiring, client: Client) -> Self {
+        ConsumerActor {
+            driver: Driver::new(&config, wiring),
+            client,
+            config,
+            paused: false,
+            rebalances: 0,
+            releases: Vec::new(),
+            commit_waiters: Vec::new(),
+            stop_waiters: Vec::new(),
+            last_yield: Instant::now(),
+        }
+    }
+}
+
+impl Actor for ConsumerActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        driver::start(self, ctx);
+        let me = ctx.address();
+        let links = Links {
+            fetched: me.clone().recipient(),
+            closed: me.clone().recipient(),
+            group: me.clone().recipient(),
+            committed: me.recipient(),
+        };
+        if let Err(e) = self.client.start(links, self.config.wait_for_due) {
+            error!("cannot start the poll and commit threads: {e}; stopping");
+            ctx.stop();
+            return;
+        }
+        ctx.run_interval(self.config.commit_interval, |act, _| act.commit_now());
+        if let Some(every) = self.config.stats_interval {
+            ctx.run_interval(every, |act, _| act.log_stats());
+        }
+        if !self.config.topics.is_empty() {
+            let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
+            if let Err(e) = self.subscribe(&topics) {
+                error!("{e}");
+            }
+        }
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        // Stopped without `Stop` (the system is shutting down): the client still closes,
+        // off this thread.
+        if self.client.kafka().is_ok() {
+            let close = self.client.close();
+            let _ = std::thread::Builder::new()
+                .name("gig-close".to_string())
+                .spawn(close);
+        }
+        for waiter in self.stop_waiters.drain(..) {
+            let _ = waiter.send(Err(GigError::Stopped));
+        }
+    }
+}
+
+impl Drives for ConsumerActor {
+    fn driver(&mut self) -> &mut Driver {
+        &mut self.driver
+    }
+
+    fn now() -> Instant {
+        Instant::now()
+    }
+
+    fn progressed(&mut self, ctx: &mut Context<Self>) {
+        self.commit_if_due();
+        self.publish_in_flight();
+        self.release_resolved();
+        self.check_stop(ctx);
+    }
+}

@@ -1,0 +1,83 @@
+//! Where deliveries go: the user's downstream actor, in one of three shapes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::Recipient;
+use gig_core::{NoAckReason, Outbound, Token};
+
+use crate::answers::AnswerQueue;
+use crate::delivery::{AckHandle, Delivery, DeliveryBatch};
+use crate::typed::Decoding;
+
+/// The downstream actor, as the builder was given it.
+pub(crate) enum Downstream {
+    /// One [`Delivery`] per record.
+    Records(Recipient<Delivery>),
+    /// [`DeliveryBatch`]es of at most `max` records.
+    Batches {
+        recipient: Recipient<DeliveryBatch>,
+        max: usize,
+    },
+    /// Each payload decoded, as a [`Typed`](crate::Typed) value.
+    Decoded(Box<dyn Decoding>),
+}
+
+impl Downstream {
+    fn connected(&self) -> bool {
+        match self {
+            Downstream::Records(r) => r.connected(),
+            Downstream::Batches { recipient, .. } => recipient.connected(),
+            Downstream::Decoded(decoding) => decoding.connected(),
+        }
+    }
+
+    /// Sends records to the downstream, each with a handle that answers into `answers`.
+    /// Returns the records that could not be delivered, and why: the pipeline routes them.
+    pub(crate) fn send(
+        &self,
+        outbound: Vec<Outbound>,
+        answers: &Arc<AnswerQueue>,
+    ) -> Vec<(Token, NoAckReason)> {
+        if !self.connected() {
+            let gone = |o: Outbound| (o.token, NoAckReason::DownstreamGone);
+            return outbound.into_iter().map(gone).collect();
+        }
+        let handle = |o: &Outbound| AckHandle::new(o.token, o.deadline, answers.clone());
+        match self {
+            Downstream::Records(recipient) => {
+                for o in outbound {
+                    let handle = handle(&o);
+                    recipient.do_send(Delivery::new(o.record, handle));
+                }
+                Vec::new()
+            }
+            Downstream::Batches { recipient, max } => {
+                let mut outbound = outbound.into_iter().peekable();
+                while outbound.peek().is_some() {
+                    let (mut tokens, mut records) = (Vec::new(), Vec::new());
+                    // A batch is due when its earliest record is.
+                    let mut due: Option<Instant> = None;
+                    for o in outbound.by_ref().take(*max) {
+                        due = Some(due.map_or(o.deadline, |d| d.min(o.deadline)));
+                        tokens.push(o.token);
+                        records.push(o.record);
+                    }
+                    if let Some(due) = due {
+                        let batch = DeliveryBatch::new(records, tokens, due, answers.clone());
+                        recipient.do_send(batch);
+                    }
+                }
+                Vec::new()
+            }
+            Downstream::Decoded(decoding) => outbound
+                .into_iter()
+                .filter_map(|o| {
+                    let handle = handle(&o);
+                    let why = decoding.deliver(o.record, handle).err()?;
+                    Some((o.token, NoAckReason::Undecodable(why)))
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! The actix side of the record pipeline, shared by the consumer and the rehearsal.
+//!
+//! [`Pipeline`] decides; this module does what it says: it sends released records to the
+//! downstream, routes the answers that come back, hands outcomes over until their actor
+//! accepts them, and keeps the one timer that serves every deadline. The consumer and the
+//! rehearsal each implement [`Drives`] and call these functions from their handlers: they
+//! differ only in their clock and in what feeds them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix::prelude::*;
+use gig_core::{ConsumerConfig, HandOver, NoAckReason, Pipeline, Record, Token};
+use log::{error, warn};
+
+use crate::answers::{Answer, AnswerQueue, AnswersQueued};
+use crate::downstream::Downstream;
+use crate::outcome::{self, Acked, NoAcked};
+
+/// The actors a pipeline talks to, as a builder collects them.
+pub(crate) struct Wiring {
+    pub(crate) downstream: Downstream,
+    pub(crate) acked: Recipient<Acked>,
+    pub(crate) no_acked: Recipient<NoAcked>,
+}
+
+/// A pipeline and everything its driver holds.
+pub(crate) struct Driver {
+    pub(crate) pipeline: Pipeline,
+    wiring: Wiring,
+    /// Where handles put their answers; made once the actor has an address.
+    answers: Option<Arc<AnswerQueue>>,
+    /// The queue's answers being routed; kept to reuse its allocation.
+    taken: Vec<(Token, Answer)>,
+    /// The timer, and the instant it is set for.
+    timer: Option<(Instant, SpawnHandle)>,
+    /// A [`FlushOutcomes`] is in the mailbox.
+    flush_scheduled: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(config: &ConsumerConfig, wiring: Wiring) -> Self {
+        Driver {
+            pipeline: Pipeline::new(config),
+            wiring,
+            answers: None,
+            taken: Vec::new(),
+            timer: None,
+            flush_scheduled: false,
+        }
+    }
+}
+
+/// An actor that drives a pipeline.
+pub(crate) trait Drives:
+    Actor<Context = Context<Self>> + Handler<AnswersQueued> + Handler<FlushOutcomes>
+{
+    fn driver(&mut self) -> &mut Driver;
+
+    /// The clock the deadlines run on.
+    fn now() -> Instant;
+
+    /// Called once records may have been resolved for good (a batch was accepted, a
+    /// deadline passed): the place to commit, release partitions, finish a stop, settle.
+    fn progressed(&mut self, ctx: &mut Context<Self>);
+}
+
+/// The two handlers every driver has, each passing its message on to this module:
+/// [`AnswersQueued`] and [`FlushOutcomes`]. (A generic `impl` for every [`Drives`] is not
+/// allowed for actix's `Handler`, a trait of another crate.)
+macro_rules! driver_handlers {
+    ($actor:ty) => {
+        impl actix::Handler<$crate::answers::AnswersQueued> for $actor {
+            type Result = ();
+
+            fn handle(
+                &mut self,
+                _: $crate::answers::AnswersQueued,
+                ctx: &mut actix::Context<Self>,
+            ) {
+                $crate::driver::answers_queued(self, ctx);
+            }
+        }
+
+        impl actix::Handler<$crate::driver::FlushOutcomes> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, _: $crate::driver::FlushOutcomes, ctx: &mut actix::Context<Self>) {
+                $crate::driver::flush_outcomes(self, ctx);
+            }
+        }
+    };
+}
+pub(crate) use driver_handlers;
+
+/// Sent to itself to hand over the outcomes gathered while handling the mailbox.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct FlushOutcomes;
+
+/// Makes the answer queue; call from `Actor::started`.
+pub(crate) fn start<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    act.driver().answers = Some(AnswerQueue::new(ctx.address().recipient()));
+}
+
+/// Records fetched (or fed): track and deliver them.
+pub(crate) fn fetched<A: Drives>(act: &mut A, records: Vec<Record>, ctx: &mut Context<A>) {
+    let now = A::now();
+    // Under load the timer is served only between long runs of mailbox messages; checking
+    // here too bounds how late a record is by one batch, not by the backlog.
+    expire_if_due(act, now, ctx);
+    act.driver().pipeline.handle_fetched(records, now);
+    deliver(act, now, ctx);
+    arm_timer(act, ctx);
+}
+
+/// Routes the answers handles queued, and delivers what they released (key ordering).
+pub(crate) fn answers_queued<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    let now = A::now();
+    take_answers(act.driver(), now);
+    deliver(act, now, ctx);
+    schedule_flush(act, ctx);
+    arm_timer(act, ctx);
+}
+
+/// Hands over what the mailbox's answers routed.
+pub(crate) fn flush_outcomes<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    act.driver().flush_scheduled = false;
+    expire_if_due(act, A::now(), ctx);
+    flush(act, ctx);
+}
+
+/// Routes every queued answer.
+fn take_answers(driver: &mut Driver, now: Instant) {
+    let Driver {
+        pipeline,
+        answers,
+        taken,
+        ..
+    } = driver;
+    let Some(queue) = answers else {
+        return;
+    };
+    queue.take(taken);
+    for (token, answer) in taken.drain(..) {
+        match answer {
+            Answer::Given(verdict) => pipeline.handle_answer(token, verdict, now),
+            Answer::Dropped => pipeline.handle_dropped(token, now),
+        }
+    }
+}
+
+/// Sends the records the pipeline released; those the downstream cannot take go back to
+/// the pipeline, which may release the next of their key.
+fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
+    let Driver {
+        pipeline,
+        wiring,
+        answers,
+        ..
+    } = act.driver();
+    let Some(answers) = answers.as_ref() else {
+        return;
+    };
+    let mut undeliverable = false;
+    loop {
+        let outbound = pipeline.poll_outbound();
+        if outbound.is_empty() {
+            break;
+        }
+        let failed = wiring.downstream.send(outbound, answers);
+        if failed.is_empty() {
+            break;
+        }
+        if matches!(failed[0].1, NoAckReason::DownstreamGone) {
+            warn!(
+                "downstream actor is gone; {} record(s) go to the no-acked actor",
+                failed.len()
+            );
+        }
+        for (token, reason) in failed {
+            pipeline.handle_undeliverable(token, reason, now);
+        }
+        undeliverable = true;
+    }
+    if undeliverable {
+        schedule_flush(act, ctx);
+    }
+}
+
+/// Hands over at once when a full batch is waiting; otherwise once the answers already in
+/// the mailbox are handled, so that one hand-over carries many records.
+fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    let driver = act.driver();
+    if driver.pipeline.has_full_batch() {
+        flush(act, ctx);
+    } else if !driver.flush_scheduled && driver.pipeline.has_outcomes() {
+        driver.flush_scheduled = true;
+        ctx.notify(FlushOutcomes);
+    }
+}
+
+fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    while let Some(batch) = act.driver().pipeline.poll_handover() {
+        hand_over(act, batch, ctx);
+    }
+}
+
+/// Offers a batch until its outcome actor accepts it, backing off after each refusal.
+fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
+    let wiring = &act.driver().wiring;
+    let request = outcome::offer(&batch, &wiring.acked, &wiring.no_acked);
+    ctx.spawn(
+        request
+            .into_actor(act)
+            .map(move |result, act, ctx| match result {
+                Ok(()) => {
+                    act.driver().pipeline.handle_accepted(batch.tokens());
+                    act.progressed(ctx);
+                }
+                Err(why) => {
+                    let delay = act.driver().pipeline.handle_refused();
+                    error!(
+                        "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",
+                        batch.kind(),
+                        batch.tokens().len(),
+                    );
+                    ctx.run_later(delay, move |act, ctx| hand_over(act, batch, ctx));
+                }
+            }),
+    );
+}
+
+/// Sets the timer for the pipeline's next deadline, unless it is set for that or sooner.
+pub(crate) fn arm_timer<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    let driver = act.driver();
+    let Some(next) = driver.pipeline.poll_timeout() else {
+        return;
+    };
+    if let Some((at, handle)) = driver.timer {
+        if at <= next {
+            return;
+        }
+        ctx.cancel_future(handle);
+    }
+    let wait = next.saturating_duration_since(A::now());
+    let handle = ctx.run_later(wait, |act, ctx| {
+        act.driver().timer = None;
+        deadline_passed(act, ctx);
+    });
+    act.driver().timer = Some((next, handle));
+}
+
+/// Serves the timer now if its time has come.
+fn expire_if_due<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
+    let driver = act.driver();
+    if let Some((at, handle)) = driver.timer {
+        if at <= now {
+            ctx.cancel_future(handle);
+            driver.timer = None;
+            deadline_passed(act, ctx);
+        }
+    }
+}
+
+/// A deadline passed: records time out, and a revocation or a stop may be done waiting.
+fn deadline_passed<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    let now = A::now();
+    let driver = act.driver();
+    // Answers already given count, even if their wake-up is still in the mailbox.
+    take_answers(driver, now);
+    driver.pipeline.handle_timeout(now);
+    deliver(act, now, ctx);
+    flush(act, ctx);
+    arm_timer(act, ctx);
+    act.progressed(ctx);
+}

@@ -1,0 +1,229 @@
+//! The pipeline's commit bookkeeping: when to commit, what the broker confirmed, and the two
+//! moments a consumer commits for the last time: a revocation releasing partitions, and a
+//! stop.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use log::{info, warn};
+
+use super::Pipeline;
+use crate::ack_book::{CommitOffset, Partition};
+
+/// Names one revocation in progress, so that its answer reaches the one who asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseId(u64);
+
+/// Partitions being revoked: released once their records are resolved, or at `deadline`.
+struct Release {
+    id: ReleaseId,
+    partitions: Vec<Partition>,
+    deadline: Instant,
+}
+
+/// A stop in progress.
+struct Stopping {
+    /// When the stop gives up waiting for unresolved records.
+    deadline: Instant,
+    /// The final offsets were taken: nothing is committed after them.
+    final_taken: bool,
+}
+
+#[derive(Default)]
+pub(super) struct Commits {
+    handed_since_commit: usize,
+    pub(super) confirmed: BTreeMap<Partition, i64>,
+    releases: Vec<Release>,
+    next_release: u64,
+    stop: Option<Stopping>,
+}
+
+impl Commits {
+    pub(super) fn handed_over(&mut self, records: usize) {
+        self.handed_since_commit += records;
+    }
+
+    pub(super) fn stopping(&self) -> bool {
+        self.stop.is_some()
+    }
+
+    /// The earliest time limit of a revocation or of the stop.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        let stop = self.stop.as_ref().filter(|s| !s.final_taken);
+        let releases = self.releases.iter().map(|r| r.deadline);
+        releases.chain(stop.map(|s| s.deadline)).min()
+    }
+}
+
+impl Pipeline {
+    /// Offsets to commit because `commit_every` records were handed over since the last
+    /// commit; `None` otherwise.
+    pub fn poll_commit(&mut self) -> Option<Vec<CommitOffset>> {
+        if self.commits.handed_since_commit < self.config.commit_every {
+            return None;
+        }
+        self.take_commit()
+    }
+
+    /// Offsets to commit now (the commit interval passed, or a `Commit` was asked for):
+    /// every partition whose watermark moved since it was last requested. `None` when none
+    /// moved, and after the final offsets were taken.
+    pub fn take_commit(&mut self) -> Option<Vec<CommitOffset>> {
+        if self.commits.stop.as_ref().is_some_and(|s| s.final_taken) {
+            return None;
+        }
+        let offsets = self.book.offsets_to_commit();
+        if offsets.is_empty() {
+            return None;
+        }
+        self.commits.handed_since_commit = 0;
+        self.counters.commits += 1;
+        Some(offsets)
+    }
+
+    /// Committable offsets the broker has not yet confirmed, per partition.
+    pub fn uncommitted(&self) -> Vec<CommitOffset> {
+        self.book
+            .partitions()
+            .filter_map(|book| {
+                let offset = book.committable()?;
+                let key = (book.topic().clone(), book.partition());
+                let confirmed = self.commits.confirmed.get(&key);
+                confirmed
+                    .is_none_or(|&c| c < offset)
+                    .then_some(CommitOffset {
+                        topic: key.0,
+                        partition: key.1,
+                        offset,
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether the broker confirmed every one of `offsets` (or a later one).
+    pub fn is_committed(&self, offsets: &[CommitOffset]) -> bool {
+        offsets.iter().all(|c| {
+            let key = (c.topic.clone(), c.partition);
+            self.commits
+                .confirmed
+                .get(&key)
+                .is_some_and(|&o| o >= c.offset)
+        })
+    }
+
+    /// The broker confirmed a commit.
+    pub fn handle_committed(&mut self, offsets: &[CommitOffset]) {
+        for c in offsets {
+            self.book.commit_confirmed(&c.topic, c.partition, c.offset);
+            let confirmed = self
+                .commits
+                .confirmed
+                .entry((c.topic.clone(), c.partition))
+                .or_insert(c.offset);
+            *confirmed = (*confirmed).max(c.offset);
+        }
+    }
+
+    /// A commit failed: its offsets are offered again by the next commit.
+    pub fn handle_commit_failed(&mut self, offsets: &[CommitOffset]) {
+        self.counters.commit_failures += 1;
+        for c in offsets {
+            self.book.commit_failed(&c.topic, c.partition, c.offset);
+        }
+    }
+
+    /// Partitions are being revoked: they are released (see
+    /// [`poll_released`](Self::poll_released)) once their records are resolved, or after
+    /// [`ConsumerConfig::resolve_wait`](crate::ConsumerConfig::resolve_wait).
+    pub fn handle_revoking(&mut self, partitions: Vec<Partition>, now: Instant) -> ReleaseId {
+        let id = ReleaseId(self.commits.next_release);
+        self.commits.next_release += 1;
+        self.commits.releases.push(Release {
+            id,
+            partitions,
+            deadline: now + self.config.resolve_wait(),
+        });
+        id
+    }
+
+    /// A revocation that is done: its partitions are forgotten (later answers for them are
+    /// counted as unknown), and here are the offsets to commit for them before they go to
+    /// another member. Records still unresolved are left uncommitted for the next owner.
+    pub fn poll_released(&mut self, now: Instant) -> Option<(ReleaseId, Vec<CommitOffset>)> {
+        let book = &self.book;
+        let done = self.commits.releases.iter().position(|r| {
+            now >= r.deadline
+                || r.partitions
+                    .iter()
+                    .all(|(topic, partition)| book.unresolved_in(topic, *partition) == 0)
+        })?;
+        let release = self.commits.releases.swap_remove(done);
+        let mut offsets = Vec::new();
+        for (topic, partition) in &release.partitions {
+            self.keys.release_partition(topic, *partition);
+            let Some(book) = self.book.remove(topic, *partition) else {
+                continue;
+            };
+            if book.unresolved() > 0 {
+                warn!(
+                    "{topic}/{partition} released with {} record(s) unresolved; its next owner reads them again",
+                    book.unresolved()
+                );
+            }
+            if let Some(offset) = book.committable() {
+                offsets.push(CommitOffset {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    offset,
+                });
+            }
+        }
+        Some((release.id, offsets))
+    }
+
+    /// Stops: records fetched from now on are discarded; those in flight are resolved until
+    /// [`ConsumerConfig::resolve_wait`](crate::ConsumerConfig::resolve_wait) has passed.
+    pub fn handle_stop(&mut self, now: Instant) {
+        if self.commits.stop.is_some() {
+            return;
+        }
+        info!(
+            "stopping: no new deliveries; resolving {} in-flight record(s)",
+            self.book.unresolved()
+        );
+        self.commits.stop = Some(Stopping {
+            deadline: now + self.config.resolve_wait(),
+            final_taken: false,
+        });
+    }
+
+    /// Whether a stop has begun.
+    pub fn is_stopping(&self) -> bool {
+        self.commits.stopping()
+    }
+
+    /// Once a stop's records are resolved (or its time is up): the final offsets, every
+    /// partition's committable one. Given once; no commit is offered after it.
+    pub fn poll_stop(&mut self, now: Instant) -> Option<Vec<CommitOffset>> {
+        let unresolved = self.book.unresolved();
+        let stop = self.commits.stop.as_mut()?;
+        if stop.final_taken || (unresolved > 0 && now < stop.deadline) {
+            return None;
+        }
+        if unresolved > 0 {
+            warn!(
+                "stop: {unresolved} record(s) still unresolved after {:?}; they stay uncommitted and are read again",
+                self.config.resolve_wait()
+            );
+        }
+        stop.final_taken = true;
+        let offsets = self.book.partitions().filter_map(|book| {
+            book.committable().map(|offset| CommitOffset {
+                topic: book.topic().clone(),
+                partition: book.partition(),
+                offset,
+            })
+        });
+        Some(offsets.collect())
+    }
+}

@@ -1,0 +1,52 @@
+//! What the pipeline asks its driver to send: records for the downstream, and batches of
+//! outcomes for the Acked and NoAcked actors.
+
+use std::time::Instant;
+
+use crate::ack_book::Token;
+use crate::outcome::NoAckedRecord;
+use crate::record::Record;
+
+/// A record to deliver to the downstream, with the token its answer names and its deadline.
+#[derive(Debug)]
+pub struct Outbound {
+    /// Names the record in the answer.
+    pub token: Token,
+    /// The record, shared with the ack book (one reference count).
+    pub record: Record,
+    /// When it times out if not answered.
+    pub deadline: Instant,
+}
+
+/// A batch for an outcome actor. It is offered until accepted, then its tokens go back to
+/// [`Pipeline::handle_accepted`](super::Pipeline::handle_accepted).
+#[derive(Debug)]
+pub enum HandOver {
+    /// Acked records, for the AckedActor.
+    Acked(Vec<Token>, Vec<Record>),
+    /// Records that were not acked, each with its reason, for the NoAckedActor.
+    NoAcked(Vec<Token>, Vec<NoAckedRecord>),
+}
+
+impl HandOver {
+    /// The records' tokens.
+    pub fn tokens(&self) -> &[Token] {
+        match self {
+            HandOver::Acked(tokens, _) | HandOver::NoAcked(tokens, _) => tokens,
+        }
+    }
+
+    /// Which outcome actor it goes to, for the log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HandOver::Acked(..) => "acked",
+            HandOver::NoAcked(..) => "no-acked",
+        }
+    }
+}
+
+/// Takes up to `size` entries off the front of `pending` as one batch.
+pub(super) fn first<T>(pending: &mut Vec<(Token, T)>, size: usize) -> (Vec<Token>, Vec<T>) {
+    let rest = pending.split_off(pending.len().min(size));
+    std::mem::replace(pending, rest).into_iter().unzip()
+}

@@ -1,0 +1,327 @@
+//! The record pipeline of one consumer, with no I/O and no clock: every method that needs
+//! the time is given `now`.
+//!
+//! Its methods come in the kinds quinn-proto's `Connection` has. `handle_*` take what
+//! arrives from outside: fetched records, answers, a dropped delivery, a deadline passing,
+//! a batch accepted or refused, a commit confirmed, a revocation, a stop. `poll_*` say what
+//! the driver must do next: records to deliver ([`poll_outbound`](Pipeline::poll_outbound)),
+//! batches to hand over ([`poll_handover`](Pipeline::poll_handover)), offsets to commit
+//! ([`poll_commit`](Pipeline::poll_commit)), partitions to release, the final commit, and
+//! when to call back ([`poll_timeout`](Pipeline::poll_timeout)). The consumer actor drives
+//! it on the real clock; the rehearsal drives the same pipeline on tokio's.
+
+mod commits;
+mod counters;
+mod handover;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use log::{debug, warn};
+
+use crate::ack_book::{AckBook, AckResult, Partition, Token};
+use crate::config::ConsumerConfig;
+use crate::key_queues::KeyQueues;
+use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
+use crate::partition_book::PartitionBook;
+use crate::record::Record;
+
+pub use commits::ReleaseId;
+pub use counters::Counters;
+pub use handover::{HandOver, Outbound};
+
+/// Handed-over records may wait behind an unresolved one for the watermark to pass them;
+/// they cost a few bytes each, and at most this many per in-flight record are kept.
+const TRACKED_PER_IN_FLIGHT: usize = 64;
+/// The first wait before a refused hand-over is offered again; it doubles up to
+/// [`MAX_BACKOFF`] while refusals go on.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The state of every record one consumer holds, from fetch to commit.
+pub struct Pipeline {
+    config: ConsumerConfig,
+    book: AckBook,
+    /// With key ordering: the keys at the downstream and the records queued behind them.
+    keys: KeyQueues,
+    outbound: Vec<Outbound>,
+    acked: Vec<(Token, Record)>,
+    no_acked: Vec<(Token, NoAckedRecord)>,
+    counters: Counters,
+    backoff: Duration,
+    commits: commits::Commits,
+}
+
+impl Pipeline {
+    /// A pipeline with `config`'s ack timeouts, key ordering, batch size and commit count;
+    /// Kafka's settings in it have no part here.
+    pub fn new(config: &ConsumerConfig) -> Self {
+        Pipeline {
+            config: config.clone(),
+            book: AckBook::new(),
+            keys: KeyQueues::new(),
+            outbound: Vec::new(),
+            acked: Vec::new(),
+            no_acked: Vec::new(),
+            counters: Counters::default(),
+            backoff: FIRST_BACKOFF,
+            commits: commits::Commits::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Records tracked and not yet handed over: each holds its payload, so this bounds
+    /// memory, and the in-flight limit counts it.
+    pub fn unresolved(&self) -> usize {
+        self.book.unresolved()
+    }
+
+    /// Whether the book holds so many handed-over records behind unresolved ones that
+    /// fetching must stop too, whatever the in-flight count.
+    pub fn over_tracked(&self) -> bool {
+        let most = self
+            .config
+            .max_in_flight
+            .saturating_mul(TRACKED_PER_IN_FLIGHT);
+        self.book.tracked() >= most
+    }
+
+    /// Records waiting behind another of their key, not yet delivered.
+    pub fn queued_by_key(&self) -> usize {
+        self.keys.queued()
+    }
+
+    /// Every tracked partition's book, for its committable offset and in-flight count.
+    pub fn partitions(&self) -> impl Iterator<Item = &PartitionBook> {
+        self.book.partitions()
+    }
+
+    /// Per partition, the last offset the broker confirmed as committed.
+    pub fn committed(&self) -> &BTreeMap<Partition, i64> {
+        &self.commits.confirmed
+    }
+
+    /// Fetched records, in fetch order: each is tracked with its deadline and queued for
+    /// delivery, or (with key ordering) queued behind the record of its key at the
+    /// downstream. After a stop, and for a refetch below an offset already tracked, they
+    /// are discarded.
+    pub fn handle_fetched(&mut self, records: Vec<Record>, now: Instant) {
+        if self.commits.stopping() {
+            self.counters.discarded += records.len() as u64;
+            return;
+        }
+        let deadline = now + self.config.ack_timeout;
+        self.outbound.reserve(records.len());
+        for record in records {
+            if self.config.key_ordering && self.keys.busy(&record) {
+                // Its clock starts when the record ahead of it has an outcome.
+                match self.book.track_deferred(record.clone()) {
+                    Some(token) => {
+                        self.counters.received += 1;
+                        self.keys.push(token, record);
+                    }
+                    None => self.counters.discarded += 1,
+                }
+                continue;
+            }
+            let tracked = match self.own_timeout(&record) {
+                None => self
+                    .book
+                    .track(record.clone(), deadline)
+                    .map(|token| (token, deadline)),
+                Some(own) => self
+                    .book
+                    .track_custom(record.clone(), now + own)
+                    .map(|token| (token, now + own)),
+            };
+            let Some((token, deadline)) = tracked else {
+                self.counters.discarded += 1;
+                continue;
+            };
+            if self.config.key_ordering {
+                self.keys.start(&record);
+            }
+            self.counters.received += 1;
+            self.outbound.push(Outbound {
+                token,
+                record,
+                deadline,
+            });
+        }
+    }
+
+    /// Records to deliver now: fetched ones, and (with key ordering) the next of a key
+    /// whose record has an outcome. The driver reports each one it cannot deliver with
+    /// [`handle_undeliverable`](Self::handle_undeliverable).
+    pub fn poll_outbound(&mut self) -> Vec<Outbound> {
+        std::mem::take(&mut self.outbound)
+    }
+
+    /// The downstream's answer for a record.
+    pub fn handle_answer(&mut self, token: Token, verdict: Verdict, now: Instant) {
+        match self.book.route(token) {
+            AckResult::Routed(record) => {
+                self.release_next_of_key(&record, now);
+                match verdict {
+                    Verdict::Ack => {
+                        self.counters.acked += 1;
+                        self.acked.push((token, record));
+                    }
+                    Verdict::Nack(why) => {
+                        self.counters.nacked += 1;
+                        self.route_no_acked(token, record, NoAckReason::Nacked(why));
+                    }
+                }
+            }
+            AckResult::Late => self.counters.late_answers += 1,
+            AckResult::Unknown => self.counters.unknown_answers += 1,
+        }
+    }
+
+    /// A delivery was dropped unanswered: its record goes to the NoAckedActor now, as
+    /// [`NoAckReason::Dropped`]. Nothing happens for a record that already has an outcome.
+    pub fn handle_dropped(&mut self, token: Token, now: Instant) {
+        if let AckResult::Routed(record) = self.book.route(token) {
+            self.counters.dropped += 1;
+            self.release_next_of_key(&record, now);
+            self.route_no_acked(token, record, NoAckReason::Dropped);
+        }
+    }
+
+    /// A record from [`poll_outbound`](Self::poll_outbound) could not be delivered (the
+    /// downstream is gone, or its payload does not decode): it goes to the NoAckedActor.
+    pub fn handle_undeliverable(&mut self, token: Token, reason: NoAckReason, now: Instant) {
+        let AckResult::Routed(record) = self.book.route(token) else {
+            return;
+        };
+        match &reason {
+            NoAckReason::DownstreamGone => self.counters.downstream_gone += 1,
+            NoAckReason::Undecodable(why) => {
+                debug!("{record}: undecodable: {why}");
+                self.counters.undecodable += 1;
+            }
+            _ => {}
+        }
+        self.release_next_of_key(&record, now);
+        self.route_no_acked(token, record, reason);
+    }
+
+    /// Routes every waiting record whose deadline is at or before `now` to the NoAckedActor.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired = self.book.expire(now);
+        if expired.is_empty() {
+            return;
+        }
+        self.counters.timed_out += expired.len() as u64;
+        debug!("{} record(s) timed out", expired.len());
+        for (token, record, deadline) in expired {
+            self.release_next_of_key(&record, now);
+            let after = self.config.ack_timeout_of(&record);
+            self.route_no_acked(token, record, NoAckReason::TimedOut { after, deadline });
+        }
+    }
+
+    /// The earliest time the driver must call back: the next record deadline, a
+    /// revocation's or the stop's time limit.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        let records = self.book.next_deadline();
+        records.into_iter().chain(self.commits.deadline()).min()
+    }
+
+    /// Whether an outcome batch is full: hand it over now rather than wait for more.
+    pub fn has_full_batch(&self) -> bool {
+        let full = self.config.handover_batch;
+        self.acked.len() >= full || self.no_acked.len() >= full
+    }
+
+    /// Whether any outcome waits to be handed over.
+    pub fn has_outcomes(&self) -> bool {
+        !self.acked.is_empty() || !self.no_acked.is_empty()
+    }
+
+    /// The next batch of outcomes to hand over, at most `handover_batch` records.
+    pub fn poll_handover(&mut self) -> Option<HandOver> {
+        let size = self.config.handover_batch;
+        if !self.acked.is_empty() {
+            let (tokens, records) = handover::first(&mut self.acked, size);
+            Some(HandOver::Acked(tokens, records))
+        } else if !self.no_acked.is_empty() {
+            let (tokens, records) = handover::first(&mut self.no_acked, size);
+            Some(HandOver::NoAcked(tokens, records))
+        } else {
+            None
+        }
+    }
+
+    /// The outcome actor accepted a batch: its records may be committed.
+    pub fn handle_accepted(&mut self, tokens: &[Token]) {
+        self.backoff = FIRST_BACKOFF;
+        for &token in tokens {
+            self.book.handed_over(token);
+        }
+        self.counters.handed_over += tokens.len() as u64;
+        self.commits.handed_over(tokens.len());
+    }
+
+    /// The outcome actor refused a batch (or could not take it): returns how long to wait
+    /// before offering it again.
+    pub fn handle_refused(&mut self) -> Duration {
+        self.counters.handover_failures += 1;
+        let delay = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        delay
+    }
+
+    fn route_no_acked(&mut self, token: Token, record: Record, reason: NoAckReason) {
+        self.no_acked
+            .push((token, NoAckedRecord { record, reason }));
+    }
+
+    /// With key ordering, once `done` has an outcome: queues the next record of its key
+    /// for delivery and starts its clock. A queued record that is no longer waiting (its
+    /// partition was released) is passed over.
+    fn release_next_of_key(&mut self, done: &Record, now: Instant) {
+        if !self.config.key_ordering {
+            return;
+        }
+        let mut next = self.keys.next_after(done);
+        while let Some((token, record)) = next {
+            let timeout = self.own_timeout(&record).unwrap_or(self.config.ack_timeout);
+            let deadline = now + timeout;
+            if self.book.start_deadline(token, deadline) {
+                self.outbound.push(Outbound {
+                    token,
+                    record,
+                    deadline,
+                });
+                return;
+            }
+            next = self.keys.next_after(&record);
+        }
+    }
+
+    /// The timeout `record` asks for in the ack-timeout header, if any: `None` means the
+    /// default. A header that is not a number of milliseconds is logged, and the record gets
+    /// the default.
+    fn own_timeout(&self, record: &Record) -> Option<Duration> {
+        match self
+            .config
+            .ack_timeout_header
+            .as_ref()?
+            .timeout_of(record)?
+        {
+            Ok(timeout) => Some(timeout),
+            Err(why) => {
+                warn!("{record}: {why}; it gets the default ack timeout");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

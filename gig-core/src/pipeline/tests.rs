@@ -1,0 +1,212 @@
+//! The pipeline driven by hand: no actix, no broker, no clock.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::record::keyed_record as record;
+
+fn config() -> ConsumerConfig {
+    ConsumerConfig::new("b", "g").ack_timeout(Duration::from_secs(3))
+}
+
+fn offsets(outbound: &[Outbound]) -> Vec<i64> {
+    outbound.iter().map(|o| o.record.offset()).collect()
+}
+
+/// Hands over everything routed so far, as an outcome actor that accepts would.
+fn accept_all(pipeline: &mut Pipeline) -> Vec<HandOver> {
+    let mut batches = Vec::new();
+    while let Some(batch) = pipeline.poll_handover() {
+        pipeline.handle_accepted(batch.tokens());
+        batches.push(batch);
+    }
+    batches
+}
+
+#[test]
+fn a_record_goes_from_fetch_to_commit() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config().commit_every(2));
+    pipeline.handle_fetched(vec![record(0, 0, None), record(0, 1, None)], t0);
+    let out = pipeline.poll_outbound();
+    assert_eq!(offsets(&out), [0, 1]);
+    assert_eq!(out[0].deadline, t0 + Duration::from_secs(3));
+    assert!(
+        pipeline.poll_outbound().is_empty(),
+        "each record is given once"
+    );
+
+    pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
+    pipeline.handle_answer(out[0].token, Verdict::Nack("bad".into()), t0);
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    let batches = accept_all(&mut pipeline);
+    assert_eq!(batches.len(), 2, "one acked, one no-acked batch");
+    let counters = pipeline.counters();
+    assert_eq!((counters.acked, counters.nacked), (1, 1));
+    assert_eq!((counters.late_answers, counters.handed_over), (1, 2));
+    let commit = pipeline.poll_commit().expect("commit_every reached");
+    assert_eq!(commit[0].offset, 2);
+    assert_eq!(pipeline.poll_commit(), None);
+}
+
+#[test]
+fn a_dropped_delivery_is_no_acked_at_once_and_a_later_drop_changes_nothing() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config());
+    pipeline.handle_fetched(vec![record(0, 0, None), record(0, 1, None)], t0);
+    let out = pipeline.poll_outbound();
+    pipeline.handle_dropped(out[0].token, t0);
+    pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
+    pipeline.handle_dropped(out[1].token, t0);
+    let batches = accept_all(&mut pipeline);
+    let HandOver::NoAcked(_, no_acked) = &batches[1] else {
+        panic!("{batches:?}");
+    };
+    assert_eq!(no_acked[0].reason, NoAckReason::Dropped);
+    assert_eq!(pipeline.counters().dropped, 1);
+    assert_eq!(pipeline.counters().no_acked(), 1);
+    assert_eq!(
+        pipeline.counters().late_answers,
+        0,
+        "a drop is not an answer"
+    );
+}
+
+#[test]
+fn with_key_ordering_the_next_of_a_key_goes_once_the_previous_has_an_outcome() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config().key_ordering(true));
+    let fetched = vec![
+        record(0, 0, Some("a")),
+        record(0, 1, Some("a")),
+        record(0, 2, Some("b")),
+        record(0, 3, Some("a")),
+    ];
+    pipeline.handle_fetched(fetched, t0);
+    let out = pipeline.poll_outbound();
+    assert_eq!(offsets(&out), [0, 2]);
+    assert_eq!(pipeline.queued_by_key(), 2);
+
+    let t1 = t0 + Duration::from_secs(1);
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t1);
+    let next = pipeline.poll_outbound();
+    assert_eq!(offsets(&next), [1]);
+    assert_eq!(
+        next[0].deadline,
+        t1 + Duration::from_secs(3),
+        "its clock starts now"
+    );
+    // Undeliverable: the one after it follows at once.
+    pipeline.handle_undeliverable(next[0].token, NoAckReason::DownstreamGone, t1);
+    assert_eq!(offsets(&pipeline.poll_outbound()), [3]);
+    assert_eq!(pipeline.counters().downstream_gone, 1);
+    assert_eq!(pipeline.queued_by_key(), 0);
+}
+
+#[test]
+fn a_silent_record_times_out_at_its_deadline_and_the_timeout_says_when_to_call_back() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config());
+    pipeline.handle_fetched(vec![record(0, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    let deadline = out[0].deadline;
+    assert_eq!(pipeline.poll_timeout(), Some(deadline));
+    pipeline.handle_timeout(deadline - Duration::from_millis(1));
+    assert!(!pipeline.has_outcomes());
+    pipeline.handle_timeout(deadline);
+    assert_eq!(pipeline.counters().timed_out, 1);
+    let Some(HandOver::NoAcked(_, records)) = pipeline.poll_handover() else {
+        panic!("a no-acked batch");
+    };
+    assert_eq!(records[0].reason.to_string(), "timed out after 3000 ms");
+    assert_eq!(pipeline.poll_timeout(), None);
+}
+
+#[test]
+fn a_refused_batch_backs_off_doubling_until_one_is_accepted() {
+    let mut pipeline = Pipeline::new(&config());
+    let delays: Vec<u128> = (0..8)
+        .map(|_| pipeline.handle_refused().as_millis())
+        .collect();
+    assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    pipeline.handle_accepted(&[]);
+    assert_eq!(pipeline.handle_refused(), Duration::from_millis(100));
+    assert_eq!(pipeline.counters().handover_failures, 9);
+}
+
+#[test]
+fn a_revocation_releases_its_partitions_once_resolved_or_at_its_time_limit() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config());
+    pipeline.handle_fetched(vec![record(0, 0, None), record(1, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    let id = pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);
+    assert_eq!(pipeline.poll_released(t0), None, "offset 0 is unresolved");
+    assert_eq!(pipeline.poll_timeout(), Some(out[0].deadline));
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    let (released, offsets) = pipeline.poll_released(t0).unwrap();
+    assert_eq!((released, offsets[0].offset), (id, 1));
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    assert_eq!(
+        pipeline.counters().unknown_answers,
+        1,
+        "its partition is gone"
+    );
+
+    // Partition 1 is never answered: released at the time limit, uncommitted.
+    pipeline.handle_revoking(vec![(Arc::from("t"), 1)], t0);
+    let limit = t0 + config().resolve_wait();
+    assert_eq!(
+        pipeline.poll_released(limit - Duration::from_millis(1)),
+        None
+    );
+    let (_, offsets) = pipeline.poll_released(limit).unwrap();
+    assert!(offsets.is_empty());
+    assert_eq!(pipeline.unresolved(), 0);
+}
+
+#[test]
+fn a_stop_discards_later_records_and_gives_the_final_offsets_once() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config());
+    pipeline.handle_fetched(vec![record(0, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    pipeline.handle_stop(t0);
+    pipeline.handle_fetched(vec![record(0, 1, None)], t0);
+    assert_eq!(pipeline.counters().discarded, 1);
+    assert_eq!(pipeline.poll_stop(t0), None, "offset 0 is unresolved");
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    let last = pipeline.poll_stop(t0).unwrap();
+    assert_eq!(last[0].offset, 1);
+    assert_eq!(pipeline.poll_stop(t0), None, "given once");
+    assert_eq!(
+        pipeline.take_commit(),
+        None,
+        "nothing is committed after the final offsets"
+    );
+}
+
+#[test]
+fn confirmed_commits_are_known_and_failed_ones_offered_again() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config());
+    pipeline.handle_fetched(vec![record(0, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    let offsets = pipeline.take_commit().unwrap();
+    assert_eq!(pipeline.uncommitted(), offsets);
+    pipeline.handle_commit_failed(&offsets);
+    assert_eq!(
+        pipeline.take_commit(),
+        Some(offsets.clone()),
+        "offered again"
+    );
+    pipeline.handle_committed(&offsets);
+    assert!(pipeline.is_committed(&offsets));
+    assert!(pipeline.uncommitted().is_empty());
+    assert_eq!(pipeline.counters().commit_failures, 1);
+}

@@ -1,0 +1,139 @@
+//! The suite's broker, names and configs: the embedded mock cluster, or the external broker
+//! named by `GIG_TEST_BROKERS` (of the kind `GIG_TEST_BROKER_KIND`), joined with the group
+//! protocol `GIG_TEST_GROUP_PROTOCOL`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gig_actors::testkit::Broker;
+use gig_actors::ConsumerConfig;
+
+/// The env var naming an external broker for the suite.
+pub const BROKERS_VAR: &str = "GIG_TEST_BROKERS";
+/// The env var naming the external broker's kind: `tansu` or `kafka` (the default).
+pub const KIND_VAR: &str = "GIG_TEST_BROKER_KIND";
+
+/// Which broker the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// librdkafka's mock cluster, in process.
+    Embedded,
+    /// tansu, a Kafka-protocol broker.
+    Tansu,
+    /// Any other external Kafka-protocol broker.
+    Kafka,
+}
+
+/// The suite's backend, from `GIG_TEST_BROKERS` and `GIG_TEST_BROKER_KIND`.
+pub fn backend() -> Backend {
+    match std::env::var(BROKERS_VAR) {
+        Ok(b) if !b.trim().is_empty() => match std::env::var(KIND_VAR).as_deref() {
+            Ok("tansu") => Backend::Tansu,
+            _ => Backend::Kafka,
+        },
+        _ => Backend::Embedded,
+    }
+}
+
+/// Skips the calling test on `backend`, saying so and why in the test output. Returns
+/// `true` when the test should return at once.
+pub fn skip_on(backend: Backend, why: &str) -> bool {
+    if self::backend() == backend {
+        report(&format!("SKIPPED on {backend:?}: {why}"));
+        return true;
+    }
+    false
+}
+
+/// Prints a line that shows in the output even when the test passes: it is written to the
+/// stderr handle, which the test harness does not capture.
+pub fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A name unique to this process and call: `prefix-pid-n`.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Logs to the test output when `RUST_LOG` is set.
+pub fn init() {
+    let _ = env_logger::builder().is_test(true).try_init();
+}
+
+/// The suite's broker.
+pub fn broker() -> Broker {
+    init();
+    Broker::external_or_embedded(std::env::var(BROKERS_VAR).ok()).expect("start the broker")
+}
+
+/// The env var naming the group protocol the suite joins with: `classic` (the default) or
+/// `consumer` (KIP-848; the broker then owns sessions and assignment).
+pub const GROUP_PROTOCOL_VAR: &str = "GIG_TEST_GROUP_PROTOCOL";
+
+/// The suite's group protocol, from `GIG_TEST_GROUP_PROTOCOL`.
+pub fn group_protocol() -> String {
+    std::env::var(GROUP_PROTOCOL_VAR)
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "classic".to_string())
+}
+
+/// Whether the suite runs under the KIP-848 consumer group protocol.
+pub fn consumer_protocol() -> bool {
+    group_protocol().eq_ignore_ascii_case("consumer")
+}
+
+/// A config for tests: short session timeouts, so group changes settle fast on any backend.
+/// `GIG_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts.
+pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
+    let config = gig_examples::quick_group(
+        ConsumerConfig::new(broker.bootstrap_servers(), unique("group")).topics([topic]),
+        &group_protocol(),
+        6000,
+    )
+    .property("topic.metadata.refresh.interval.ms", "1000");
+    match std::env::var("GIG_RDKAFKA_DEBUG") {
+        Ok(contexts) => config.property("debug", contexts),
+        Err(_) => config,
+    }
+}
+
+/// Creates a topic with a unique name.
+pub async fn topic(broker: &Broker, prefix: &str, partitions: i32) -> String {
+    topic_with(broker, prefix, partitions, &[]).await
+}
+
+/// Creates a topic with a unique name and topic-level configs (external brokers only).
+pub async fn topic_with(
+    broker: &Broker,
+    prefix: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> String {
+    let name = unique(prefix);
+    broker
+        .create_topic_with(&name, partitions, configs)
+        .await
+        .expect("create topic");
+    name
+}
+
+/// [`config`] for a member of `group`.
+pub fn group_config(broker: &Broker, topic: &str, group: &str) -> ConsumerConfig {
+    let mut config = config(broker, topic);
+    config.group_id = group.to_string();
+    config
+}
+
+/// Skips the calling test unless the backend is the embedded broker (fault injection needs
+/// the mock cluster); prints why. Returns `true` when the test should return at once.
+pub fn skip_unless_embedded(why: &str) -> bool {
+    skip_on(Backend::Tansu, why) || skip_on(Backend::Kafka, why)
+}

@@ -40,8 +40,8 @@ pub struct WorkerCommand {
     pub session_timeout_ms: u64,
     /// The group protocol: `classic` or `consumer` (KIP-848).
     pub group_protocol: String,
-    /// More worker arguments, e.g. `--split --transactional-id ID` (see [`crate::worker`]).
-    pub extra: Vec<String>,
+    /// Further worker options, e.g. `["--key-ordering", "--work-ms", "5"]`.
+    pub options: Vec<String>,
 }
 
 /// A running worker process.
@@ -55,6 +55,22 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Starts worker `id`, its ledger in `dir`.
     pub fn spawn(cmd: &WorkerCommand, id: usize, dir: &Path) -> std::io::Result<Self> {
+        Self::spawn_with_stderr(cmd, id, dir, Stdio::inherit())
+    }
+
+    /// Like [`WorkerProcess::spawn`], with the worker's log (its stderr) in `dir/log.{id}`:
+    /// for runs that take brokers down, where librdkafka logs every refused connection.
+    pub fn spawn_logged(cmd: &WorkerCommand, id: usize, dir: &Path) -> std::io::Result<Self> {
+        let log = std::fs::File::create(dir.join(format!("log.{id}")))?;
+        Self::spawn_with_stderr(cmd, id, dir, Stdio::from(log))
+    }
+
+    fn spawn_with_stderr(
+        cmd: &WorkerCommand,
+        id: usize,
+        dir: &Path,
+        stderr: Stdio,
+    ) -> std::io::Result<Self> {
         let ledger = dir.join(format!("ledger.{id}"));
         let mut child = Command::new(&cmd.program)
             .args(&cmd.prefix)
@@ -62,11 +78,12 @@ impl WorkerProcess {
             .args(["--group", &cmd.group, "--id", &id.to_string()])
             .args(["--session-timeout-ms", &cmd.session_timeout_ms.to_string()])
             .args(["--group-protocol", &cmd.group_protocol])
-            .args(&cmd.extra)
+            .args(&cmd.options)
             .arg("--ledger")
             .arg(&ledger)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()?;
         let status = Arc::new(Mutex::new(WorkerStatus::default()));
         if let Some(out) = child.stdout.take() {
@@ -96,6 +113,37 @@ impl WorkerProcess {
         drop(self.child.stdin.take());
         Ok(self.child.wait()?.success())
     }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes its stdin, which starts a clean stop, and returns at once.
+    pub fn begin_stop(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    /// Closes its stdin and waits up to `timeout` for it to exit: `Ok(true)` on exit 0. A
+    /// worker that has not exited by then is SIGKILLed and this is an error, so that a
+    /// stop that hangs fails the caller instead of blocking it.
+    pub async fn stop_within(&mut self, timeout: Duration) -> std::io::Result<bool> {
+        self.begin_stop();
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.success());
+            }
+            if Instant::now() >= until {
+                self.kill()?;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("worker {} did not stop within {timeout:?}", self.pid()),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 fn read_status(out: std::process::ChildStdout, shared: &Mutex<WorkerStatus>) {
@@ -118,15 +166,19 @@ fn read_status(out: std::process::ChildStdout, shared: &Mutex<WorkerStatus>) {
     }
 }
 
-/// Every `partition offset` line of a ledger file (none if it does not exist yet).
+/// The `partition offset` of every record line of a ledger file (none if it does not exist
+/// yet): the first two fields of each line (see [`crate::worker`]); commit lines are left
+/// out, and so is a last line the worker is still writing.
 pub fn read_ledger(path: &Path) -> Vec<Rec> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
-    text.lines()
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
         .filter_map(|line| {
-            let (p, o) = line.split_once(' ')?;
-            Some((p.parse().ok()?, o.parse().ok()?))
+            let mut fields = line.split_whitespace();
+            Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
         })
         .collect()
 }

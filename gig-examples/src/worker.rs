@@ -2,14 +2,29 @@
 //!
 //! ```text
 //! WORKER --brokers B --topic T --group G --ledger FILE --id N [--session-timeout-ms MS]
-//!        [--group-protocol classic|consumer] [--split [--output TOPIC]]
+//!        [--group-protocol classic|consumer] [--key-ordering] [--work-ms MS]
+//!        [--ack-timeout-ms MS] [--commit-interval-ms MS] [--split [--output TOPIC]]
 //!        [--transactional-id ID]
 //! ```
 //!
-//! Acks every record. Its Acked/NoAcked handler appends `partition offset` per record to
-//! FILE and flushes before accepting, so the file holds every record this process handed
-//! over, even after SIGKILL. Prints a JSON status line on stdout whenever its assignment
-//! or committed offsets change. Closing stdin stops it cleanly (final commit, exit 0).
+//! Acks every record, `--work-ms` after it reached the downstream (at once by default);
+//! `--key-ordering` turns on Gig's key ordering. Its Acked/NoAcked handler appends one line
+//! per record to FILE and flushes before accepting, so the file holds every record this
+//! process handed over, even after SIGKILL:
+//!
+//! ```text
+//! PARTITION OFFSET PID OUTCOME KEY START_US END_US
+//! ```
+//!
+//! OUTCOME is `ack`, `nack`, `timeout`, `gone`, `undecodable` or `dropped`. KEY is the record's key
+//! (`-` for none; `0x…` in hex unless it is printable ASCII without spaces). START_US and
+//! END_US are wall-clock microseconds since the Unix epoch: when the downstream got the
+//! record and when it answered it (for a timed-out record, its deadline; `-` if unknown).
+//! Whenever the consumer reports a newly confirmed commit, the file gets
+//! `C PARTITION OFFSET PID AT_US`, and whenever it reports another assignment (a rebalance;
+//! seen within about 50 ms), `R PID AT_US REBALANCES`. Readers that need only
+//! `partition offset` take the first two fields of the record lines
+//! ([`crate::chaos::read_ledger`]).
 //!
 //! With `--split`, records `v{i}` with `i % 20` of 0 or 1 (10%) are nacked to the
 //! dead-letter topic `T.dlq`, those with 2 (5%) to the retry topic `T.retry.1`, and every
@@ -19,10 +34,16 @@
 //! it they are produced, then accepted (at-least-once). Give every incarnation of one
 //! worker the same transactional id: a restarted one fences the one it replaces and aborts
 //! what that one left open.
+//!
+//! `GIG_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts; with
+//! `RUST_LOG=librdkafka=debug` their lines go to stderr. Prints a JSON status line on stdout
+//! whenever its assignment or committed offsets change. Closing stdin stops it cleanly (final commit, exit 0).
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Write};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use gig_actors::prelude::*;
@@ -33,34 +54,82 @@ use crate::eos::{FailureRouter, Transformer, RETRY};
 /// Delay of the retry topic in `--split` runs (nothing reads it back before it is due).
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
-struct AckAll;
-impl Actor for AckAll {
-    type Context = Context<Self>;
+/// Wall-clock microseconds since the Unix epoch: comparable across the worker processes
+/// of one machine, which is what the reliability checker compares.
+fn wall_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
-impl Handler<Delivery> for AckAll {
-    type Result = ();
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        d.ack();
+
+/// The wall-clock time of an `Instant` in the past (a deadline that has passed).
+fn wall_us_at(at: Instant) -> u64 {
+    let ago = Instant::now().saturating_duration_since(at);
+    wall_us().saturating_sub(ago.as_micros() as u64)
+}
+
+/// When each record of this process reached the downstream and when it was answered,
+/// kept until the ledger writes its line.
+type Times = Arc<Mutex<HashMap<(i32, i64), (u64, Option<u64>)>>>;
+
+/// The downstream: answers every record `delay` after it arrived; acks it, or with
+/// `split` nacks 10% to the dead-letter topic and 5% to the retry topic.
+struct Work {
+    delay: Duration,
+    split: bool,
+    times: Times,
+}
+
+/// The `--split` answer for a record `v{i}`, by its number: `None` to ack.
+fn split_nack(record: &Record) -> Option<&'static str> {
+    let seq = record
+        .payload_str()
+        .and_then(|p| p.get(1..)?.parse::<u64>().ok());
+    match seq.map(|i| i % 20) {
+        Some(0 | 1) => Some("bad record"),
+        Some(2) => Some(RETRY),
+        _ => None,
     }
 }
 
-/// `--split`: 10% dead-lettered, 5% retried, the rest acked, by the record's number.
-struct Split;
-impl Actor for Split {
+impl Actor for Work {
     type Context = Context<Self>;
 }
-impl Handler<Delivery> for Split {
+
+impl Handler<Delivery> for Work {
     type Result = ();
-    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        let seq = d
-            .record
-            .payload_str()
-            .and_then(|p| p[1..].parse::<u64>().ok());
-        match seq.map(|i| i % 20) {
-            Some(0 | 1) => d.nack("bad record"),
-            Some(2) => d.nack(RETRY),
-            _ => d.ack(),
+    fn handle(&mut self, d: Delivery, ctx: &mut Context<Self>) {
+        let at = (d.record.partition(), d.record.offset());
+        let start = wall_us();
+        let nack = if self.split {
+            split_nack(&d.record)
+        } else {
+            None
+        };
+        if self.delay.is_zero() {
+            if let Ok(mut times) = self.times.lock() {
+                times.insert(at, (start, Some(wall_us())));
+            }
+            match nack {
+                Some(why) => d.nack(why),
+                None => d.ack(),
+            }
+            return;
         }
+        if let Ok(mut times) = self.times.lock() {
+            times.insert(at, (start, None));
+        }
+        let (_, handle) = d.into_parts();
+        let times = self.times.clone();
+        ctx.run_later(self.delay, move |_, _| {
+            if let Some(t) = times.lock().ok().as_mut().and_then(|t| t.get_mut(&at)) {
+                t.1 = Some(wall_us());
+            }
+            match nack {
+                Some(why) => handle.nack(why),
+                None => handle.ack(),
+            }
+        });
     }
 }
 
@@ -70,19 +139,49 @@ struct Onward {
     router: Addr<FailureRouter>,
 }
 
-/// Appends every accepted record to the ledger file, and with `--split` hands the batch on.
+/// Appends every accepted record, and every confirmed commit, to the ledger file, and with
+/// `--split` hands each batch on.
 struct FileLedger {
     file: std::io::BufWriter<File>,
+    pid: u32,
+    times: Times,
     onward: Option<Onward>,
 }
 
 impl FileLedger {
+    fn line(
+        &mut self,
+        r: &Record,
+        outcome: &str,
+        deadline: Option<Instant>,
+    ) -> std::io::Result<()> {
+        let at = (r.partition(), r.offset());
+        let (start, end) = self
+            .times
+            .lock()
+            .ok()
+            .and_then(|mut t| t.remove(&at))
+            .map_or((None, None), |(start, end)| (Some(start), end));
+        // A timed-out record frees its key at its deadline, whenever the downstream answers.
+        let end = deadline.map(wall_us_at).or(end);
+        writeln!(
+            self.file,
+            "{} {} {} {outcome} {} {} {}",
+            at.0,
+            at.1,
+            self.pid,
+            key_text(r.key()),
+            or_dash(start),
+            or_dash(end)
+        )
+    }
+
     fn append<'a>(
         &mut self,
-        records: impl Iterator<Item = &'a Record>,
+        records: impl Iterator<Item = (&'a Record, &'static str, Option<Instant>)>,
     ) -> Result<(), HandOverError> {
-        for r in records {
-            writeln!(self.file, "{} {}", r.partition(), r.offset()).map_err(io)?;
+        for (r, outcome, deadline) in records {
+            self.line(r, outcome, deadline).map_err(io)?;
         }
         self.file.flush().map_err(io)
     }
@@ -91,6 +190,52 @@ impl FileLedger {
         self.onward
             .as_ref()
             .ok_or_else(|| HandOverError("not a --split worker".to_string()))
+    }
+
+    fn append_acked(&mut self, records: &[Record]) -> Result<(), HandOverError> {
+        self.append(records.iter().map(|r| (r, "ack", None)))
+    }
+
+    fn append_no_acked(&mut self, records: &[NoAckedRecord]) -> Result<(), HandOverError> {
+        self.append(records.iter().map(|r| {
+            let (outcome, deadline) = outcome(&r.reason);
+            (&r.record, outcome, deadline)
+        }))
+    }
+}
+
+fn or_dash(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// A key as one whitespace-free ledger field.
+fn key_text(key: Option<&[u8]>) -> String {
+    match key {
+        None => "-".to_string(),
+        Some(k)
+            if !k.is_empty()
+                && k != b"-"
+                && !k.starts_with(b"0x")
+                && k.iter().all(u8::is_ascii_graphic) =>
+        {
+            String::from_utf8_lossy(k).into_owned()
+        }
+        Some(k) => {
+            let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+            format!("0x{hex}")
+        }
+    }
+}
+
+fn outcome(reason: &NoAckReason) -> (&'static str, Option<Instant>) {
+    match reason {
+        NoAckReason::Nacked(_) => ("nack", None),
+        NoAckReason::TimedOut { deadline, .. } => ("timeout", Some(*deadline)),
+        NoAckReason::DownstreamGone => ("gone", None),
+        NoAckReason::Undecodable(_) => ("undecodable", None),
+        NoAckReason::Dropped => ("dropped", None),
+        // A reason added to Gig later: still one field.
+        _ => ("other", None),
     }
 }
 
@@ -105,11 +250,10 @@ fn unreachable(e: MailboxError) -> HandOverError {
 impl Actor for FileLedger {
     type Context = Context<Self>;
 }
-
 impl Handler<Acked> for FileLedger {
     type Result = ResponseFuture<Result<(), HandOverError>>;
     fn handle(&mut self, m: Acked, _: &mut Context<Self>) -> Self::Result {
-        if let Err(e) = self.append(m.records.iter()) {
+        if let Err(e) = self.append_acked(&m.records) {
             return Box::pin(async move { Err(e) });
         }
         let Some(onward) = &self.onward else {
@@ -123,7 +267,7 @@ impl Handler<Acked> for FileLedger {
 impl Handler<NoAcked> for FileLedger {
     type Result = ResponseFuture<Result<(), HandOverError>>;
     fn handle(&mut self, m: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        if let Err(e) = self.append(m.records.iter().map(|r| &r.record)) {
+        if let Err(e) = self.append_no_acked(&m.records) {
             return Box::pin(async move { Err(e) });
         }
         let Some(onward) = &self.onward else {
@@ -138,7 +282,7 @@ impl Handler<AckedTx> for FileLedger {
     type Result = ResponseFuture<Result<Outputs, HandOverError>>;
     fn handle(&mut self, m: AckedTx, _: &mut Context<Self>) -> Self::Result {
         let made = self
-            .append(m.records.iter())
+            .append_acked(&m.records)
             .and_then(|()| Ok(self.onward()?.transformer.send(m)));
         Box::pin(async move { made?.await.map_err(unreachable)? })
     }
@@ -148,10 +292,53 @@ impl Handler<NoAckedTx> for FileLedger {
     type Result = ResponseFuture<Result<Outputs, HandOverError>>;
     fn handle(&mut self, m: NoAckedTx, _: &mut Context<Self>) -> Self::Result {
         let made = self
-            .append(m.records.iter().map(|r| &r.record))
+            .append_no_acked(&m.records)
             .and_then(|()| Ok(self.onward()?.router.send(m)));
         Box::pin(async move { made?.await.map_err(unreachable)? })
     }
+}
+
+/// What the consumer reported since the last look: commits it confirmed, as
+/// `(partition, offset)`, and its rebalance count if that grew.
+struct Reported(Vec<(i32, i64)>, Option<u64>);
+
+impl Message for Reported {
+    type Result = ();
+}
+
+impl Handler<Reported> for FileLedger {
+    type Result = ();
+    fn handle(&mut self, m: Reported, _: &mut Context<Self>) {
+        let at = wall_us();
+        let written =
+            m.0.iter()
+                .try_for_each(|(p, o)| writeln!(self.file, "C {p} {o} {} {at}", self.pid))
+                .and_then(|()| match m.1 {
+                    Some(n) => writeln!(self.file, "R {} {at} {n}", self.pid),
+                    None => Ok(()),
+                })
+                .and_then(|()| self.file.flush());
+        if let Err(e) = written {
+            eprintln!("worker: ledger write failed: {e}");
+        }
+    }
+}
+
+/// What `stats` shows beyond what was logged: newer commits and more rebalances. `None`
+/// when nothing is new.
+fn news(stats: &Stats, logged: &mut (BTreeMap<i32, i64>, u64)) -> Option<Reported> {
+    let mut commits = Vec::new();
+    for p in &stats.partitions {
+        let Some(c) = p.committed else { continue };
+        let last = logged.0.entry(p.partition).or_insert(i64::MIN);
+        if c > *last {
+            *last = c;
+            commits.push((p.partition, c));
+        }
+    }
+    let rebalanced = (stats.rebalances > logged.1).then_some(stats.rebalances);
+    logged.1 = stats.rebalances;
+    (!commits.is_empty() || rebalanced.is_some()).then_some(Reported(commits, rebalanced))
 }
 
 fn arg(name: &str) -> String {
@@ -167,7 +354,13 @@ fn status(id: &str, stats: &Stats) -> String {
         .iter()
         .filter_map(|p| p.committed.map(|c| json!([p.partition, c])))
         .collect();
-    json!({ "id": id, "assignment": stats.assignment, "committed": committed }).to_string()
+    json!({
+        "id": id,
+        "pid": std::process::id(),
+        "assignment": stats.assignment,
+        "committed": committed
+    })
+    .to_string()
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -208,33 +401,49 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             })
         }
     };
+    let times = Times::default();
     let ledger = FileLedger {
         file: std::io::BufWriter::new(file),
+        pid: std::process::id(),
+        times: times.clone(),
         onward,
     }
     .start();
+    let mut config = ConsumerConfig::new(&brokers, group)
+        .topics([topic])
+        .commit_interval(Duration::from_millis(crate::num_arg(
+            "commit-interval-ms",
+            200,
+        )))
+        .key_ordering(crate::flag("key-ordering"));
+    // librdkafka's debug contexts (e.g. `cgrp`), as in the test suite; its log goes to stderr.
+    if let Ok(contexts) = std::env::var("GIG_RDKAFKA_DEBUG") {
+        config = config.property("debug", contexts);
+    }
+    if crate::arg("ack-timeout-ms").is_some() {
+        config = config.ack_timeout(Duration::from_millis(crate::num_arg("ack-timeout-ms", 0)));
+    }
     let mut config = crate::quick_group(
-        ConsumerConfig::new(&brokers, group)
-            .topics([topic])
-            .commit_interval(Duration::from_millis(200)),
+        config,
         &crate::group_protocol(),
         crate::num_arg("session-timeout-ms", 6000u64),
     );
     if let Some(id) = &transactional_id {
         config = config.transactional(id.as_str());
     }
-    let builder = ConsumerActor::builder(config);
-    let builder = match split {
-        true => builder.downstream(Split.start().recipient()),
-        false => builder.downstream(AckAll.start().recipient()),
+    let work = Work {
+        delay: Duration::from_millis(crate::num_arg("work-ms", 0)),
+        split,
+        times,
     };
+    let builder = ConsumerActor::builder(config).downstream(work.start().recipient());
     let consumer = match transactional_id {
         Some(_) => builder
             .acked_tx(ledger.clone().recipient())
-            .no_acked_tx(ledger.recipient()),
+            .no_acked_tx(ledger.clone().recipient()),
         None => builder
             .acked(ledger.clone().recipient())
-            .no_acked(ledger.recipient()),
+            .no_acked(ledger.clone().recipient()),
     }
     .start()?;
 
@@ -248,12 +457,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         let _ = closed_tx.send(());
     });
     let mut last = String::new();
+    let mut logged = (BTreeMap::new(), 0);
     loop {
         tokio::select! {
             _ = &mut closed => break,
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
         let stats = consumer.send(GetStats).await?;
+        if let Some(news) = news(&stats, &mut logged) {
+            let _ = ledger.send(news).await;
+        }
         let line = status(&id, &stats);
         if line != last {
             println!("{line}");
@@ -262,6 +475,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let stats = consumer.send(Stop).await??;
+    if let Some(news) = news(&stats, &mut logged) {
+        let _ = ledger.send(news).await;
+    }
     println!("{}", status(&id, &stats));
     Ok(())
 }

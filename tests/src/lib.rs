@@ -1,5 +1,7 @@
 //! Shared harness for Gig's integration tests.
 //!
+//! - [`checker`]: the reliability checker over the ledgers of several worker processes
+//!   (lost, duplicates, poll skips, order, serial processing, reprocessing after a commit).
 //! - [`broker`]: the suite's broker (the embedded mock cluster, or `GIG_TEST_BROKERS`),
 //!   unique names, configs and topics, and skipping a test on a backend.
 //! - [`produce`]: the suite's producer and its records (payload `v{i}`, key `k{i}`).
@@ -13,6 +15,7 @@
 //! count, with a timeout that only bounds a failure.
 
 pub mod broker;
+pub mod checker;
 pub mod downstream;
 pub mod ledger;
 pub mod produce;

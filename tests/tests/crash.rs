@@ -23,7 +23,7 @@ async fn sigkilled_consumers_lose_nothing_and_repeat_only_uncommitted_records() 
         group: unique("crash-group"),
         session_timeout_ms: 3000,
         group_protocol: group_protocol(),
-        extra: Vec::new(),
+        options: Vec::new(),
     };
     let summary = tokio::time::timeout(
         Duration::from_secs(400),

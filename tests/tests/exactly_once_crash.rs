@@ -39,10 +39,10 @@ async fn run(prefix: &str, transactional: bool, seed: u64) -> Run {
         broker.create_topic(output, PARTITIONS).await.unwrap();
     }
     let group = unique(&format!("{prefix}-group"));
-    let mut extra = vec!["--split".to_string()];
+    let mut options = vec!["--split".to_string()];
     if transactional {
         // One id for every incarnation: each fences the one it replaces.
-        extra.extend(["--transactional-id".to_string(), format!("{group}-tx")]);
+        options.extend(["--transactional-id".to_string(), format!("{group}-tx")]);
     }
     let dir = std::env::temp_dir().join(unique("gig-eos-crash"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -54,7 +54,7 @@ async fn run(prefix: &str, transactional: bool, seed: u64) -> Run {
         group: group.clone(),
         session_timeout_ms: 3000,
         group_protocol: group_protocol(),
-        extra,
+        options,
     };
     let producer = producer(&broker);
     let batches = records(&topic, PARTITIONS, 0, RECORDS);

@@ -26,7 +26,7 @@ async fn three_processes_split_a_group_and_survive_a_sigkill() {
         group: unique("scale-group"),
         session_timeout_ms: 6000,
         group_protocol: group_protocol(),
-        extra: Vec::new(),
+        options: Vec::new(),
     };
     let mut workers: Vec<WorkerProcess> = (0..3)
         .map(|id| WorkerProcess::spawn(&cmd, id, &dir).unwrap())

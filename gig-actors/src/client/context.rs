@@ -16,9 +16,10 @@ use gig_core::ack_book::describe;
 use gig_core::{CommitPlan, Partition};
 use log::{error, info, warn};
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 
 use crate::client::commit::execute;
 use crate::client::commit_result::{CommitResult, Committed};
@@ -152,6 +153,52 @@ impl ClientContext for GigContext {
 }
 
 impl ConsumerContext for GigContext {
+    /// rdkafka's default handler, except once the client's consumer group has terminated.
+    /// librdkafka then destroys group requests without answering them
+    /// (`rd_kafka_cgrp_op_serve` once `rkcg_terminated` is set), so the rebalance-protocol
+    /// query and the (un)assign that the default handler makes wait forever. A rebalance
+    /// event that reaches the close loop of `BaseConsumer`'s drop after that hung a stopping
+    /// consumer under KIP-848: `Stop` never answered. The group, and with it the
+    /// assignment, is gone by then: there is nothing to commit, assign or unassign.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        if consumer.closed() {
+            warn!("rebalance event ({err:?}) after the consumer group closed: ignored");
+            return;
+        }
+        let tpl: &TopicPartitionList = tpl;
+        let assign = err == RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+        let rebalance = match err {
+            _ if assign => Rebalance::Assign(tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => Rebalance::Revoke(tpl),
+            _ => Rebalance::Error(KafkaError::Rebalance(RDKafkaErrorCode::from(err))),
+        };
+        self.pre_rebalance(consumer, &rebalance);
+        // The revocation's commit takes a round trip, in which a closing group may end.
+        if consumer.closed() {
+            warn!("consumer group closed during the rebalance ({err:?}): nothing to unassign");
+            return;
+        }
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let done = match (assign, cooperative) {
+            (true, true) => consumer.incremental_assign(tpl),
+            (true, false) => consumer.assign(tpl),
+            (false, true) => consumer.incremental_unassign(tpl),
+            (false, false) => consumer.unassign(),
+        };
+        if let Err(e) = done {
+            warn!("rebalance ({err:?}): {e}");
+        }
+        self.post_rebalance(consumer, &rebalance);
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(tpl) => self.on_revoke(consumer, tpl),

@@ -1,7 +1,8 @@
 //! The Kafka side of one consumer: the librdkafka client and its two threads.
 //!
 //! - [`poller`]: the poll thread, the only caller of `poll`; it sends fetched records to the
-//!   actor, and at a stop makes the final commit ([`final_commit`]).
+//!   actor, and at a stop makes the final commit ([`final_commit`]) and leaves the group
+//!   ([`leave`]).
 //! - [`context`]: librdkafka's callbacks, run inside `poll`: rebalances go to the actor,
 //!   errors and statistics to [`shared`].
 //! - [`committer`]: the commit thread; every commit, here or on the poll thread, goes
@@ -23,6 +24,7 @@ pub(crate) mod context;
 pub(crate) mod due;
 pub(crate) mod final_commit;
 pub(crate) mod gate;
+pub(crate) mod leave;
 pub(crate) mod partitions;
 pub(crate) mod poller;
 pub(crate) mod rewind;

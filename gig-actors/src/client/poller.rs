@@ -7,7 +7,7 @@
 //! `poll`, so they run here too (see [`context`](super::context)). It stops polling while
 //! the in-flight gate is shut. After an aborted transaction it seeks partitions back to
 //! their last commit, between two polls ([`rewind`](super::rewind)). At a stop it makes the
-//! final commit, leaves the group, and says so with [`Closed`].
+//! final commit, leaves the group ([`leave`]), and says so with [`Closed`].
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
@@ -24,6 +24,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 use crate::client::commit_result::CommitResult;
 use crate::client::context::GigContext;
 use crate::client::due::DueDelays;
+use crate::client::leave;
 use crate::client::partitions::set_paused;
 use crate::client::rewind::{self, RewindRequest, Rewound};
 use crate::client::shared::Shared;
@@ -106,7 +107,7 @@ pub(crate) fn run(
             Ok(ToPoller::Close(plan)) => {
                 let transactor = shared.transactor.as_deref();
                 let result = shared.final_commit.commit(&consumer, transactor, &plan);
-                consumer.unsubscribe();
+                leave::unsubscribe(&consumer);
                 out.actor.closed.do_send(Closed { plan, result });
                 return;
             }

@@ -68,7 +68,7 @@ async fn run() -> Result<String, String> {
         group: format!("chaos-group-{}", std::process::id()),
         session_timeout_ms: 3000,
         group_protocol: gig_examples::group_protocol(),
-        extra: Vec::new(),
+        options: Vec::new(),
     };
     let summary = crash_run(&cmd, records, kills, seed, &dir).await?;
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,0 +1,710 @@
+//! A checker for runs of many consumer processes, after Jepsen's Kafka checker and LINE
+//! Decaton's `ProcessorTestSuite`.
+//!
+//! It reads the ledgers the `gig-worker` processes write (one line per record handed over:
+//! partition, offset, process id, outcome, key, and when the downstream got the record and
+//! answered it; one line per commit a process saw confirmed, and per rebalance it took part
+//! in; see `gig_examples::worker`) and compares them with what was produced. It counts:
+//!
+//! - `lost`: produced records no process handed over.
+//! - `duplicates`: records handed over more than once.
+//! - `poll_skips`: offsets a process moved past in a partition without handing them over,
+//!   and then committed past, while no other process handed them over (Jepsen's poll skip,
+//!   seen from the ledgers: a hole that stays uncommitted, such as the records still in
+//!   flight when a process is killed, is not a skip: the group reads them again).
+//! - `order_violations`: per key (per partition without key ordering), in the order the
+//!   downstreams got them: a gap (1, 3) or a step back (1, 2, 1) that is not a rewind
+//!   after a restart (a change of process) or a rebalance (one the process reported between
+//!   the two deliveries). A rewind is followed in order from where it lands (1, 2, 1, 2, 3
+//!   is fine after a restart; 1, 3, 2 never is).
+//! - `serial_violations` (key-ordered runs): a record of a key reaching a downstream while
+//!   another of that key was still there, across all processes. A record is "there" from
+//!   when its downstream got it until it answered (until its deadline, if it timed out).
+//! - `reprocessed_after_commit`: a record reaching a downstream after some process saw a
+//!   commit of its partition past it confirmed. The next owner of a partition starts at the
+//!   committed offset, so Gig never does this, crash or not; every duplicate is therefore
+//!   a record that was in flight (handed over, or delivered, but not yet committed).
+//!
+//! Times are wall-clock microseconds, which all processes of one machine share.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// One record as one process handed it over: a record line of a worker's ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandOver {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The process that handed it over (its OS pid; 0 on a line without one).
+    pub process: u32,
+    /// `ack`, `nack`, `timeout`, `gone`, `undecodable` or `dropped` (`ack` on a line without
+    /// one).
+    pub outcome: String,
+    /// The key as the worker writes it; `None` for a record without a key.
+    pub key: Option<String>,
+    /// When the downstream got it, in wall-clock µs.
+    pub start_us: Option<u64>,
+    /// When the downstream answered it (its deadline, if it timed out), in wall-clock µs.
+    pub end_us: Option<u64>,
+}
+
+/// A commit a process saw confirmed by the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitSeen {
+    /// Partition.
+    pub partition: i32,
+    /// The committed offset: the next one to read.
+    pub offset: i64,
+    /// The process that saw it.
+    pub process: u32,
+    /// When, in wall-clock µs.
+    pub at_us: u64,
+}
+
+/// A rebalance a process took part in: its consumer reported one more assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebalanceSeen {
+    /// The process.
+    pub process: u32,
+    /// When it saw it, in wall-clock µs: a little after the assignment itself.
+    pub at_us: u64,
+}
+
+/// What the ledgers of a run hold.
+#[derive(Debug, Clone, Default)]
+pub struct Ledgers {
+    /// Every record line, in file order.
+    pub hand_overs: Vec<HandOver>,
+    /// Every commit line.
+    pub commits: Vec<CommitSeen>,
+    /// Every rebalance line.
+    pub rebalances: Vec<RebalanceSeen>,
+}
+
+fn time(field: Option<&str>) -> Option<u64> {
+    field.and_then(|f| f.parse().ok())
+}
+
+impl Ledgers {
+    /// Parses ledger text; a last line without its newline (still being written) is left out.
+    pub fn parse(text: &str) -> Ledgers {
+        let mut ledgers = Ledgers::default();
+        ledgers.add(text);
+        ledgers
+    }
+
+    /// Reads every ledger file; a file that does not exist holds nothing.
+    pub fn read<'a>(paths: impl IntoIterator<Item = &'a PathBuf>) -> Ledgers {
+        let mut ledgers = Ledgers::default();
+        for path in paths {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                ledgers.add(&text);
+            }
+        }
+        ledgers
+    }
+
+    /// Adds the complete lines of `text`; returns how many bytes they span.
+    fn add(&mut self, text: &str) -> usize {
+        let complete = text.rfind('\n').map_or(0, |end| end + 1);
+        for line in text[..complete].lines() {
+            let mut f = line.split_whitespace();
+            let Some(first) = f.next() else { continue };
+            if first == "C" {
+                let commit = (|| {
+                    Some(CommitSeen {
+                        partition: f.next()?.parse().ok()?,
+                        offset: f.next()?.parse().ok()?,
+                        process: f.next()?.parse().ok()?,
+                        at_us: f.next()?.parse().ok()?,
+                    })
+                })();
+                self.commits.extend(commit);
+                continue;
+            }
+            if first == "R" {
+                let rebalance = (|| {
+                    Some(RebalanceSeen {
+                        process: f.next()?.parse().ok()?,
+                        at_us: f.next()?.parse().ok()?,
+                    })
+                })();
+                self.rebalances.extend(rebalance);
+                continue;
+            }
+            let (Ok(partition), Some(Ok(offset))) = (first.parse(), f.next().map(str::parse))
+            else {
+                continue;
+            };
+            self.hand_overs.push(HandOver {
+                partition,
+                offset,
+                process: f.next().and_then(|p| p.parse().ok()).unwrap_or(0),
+                outcome: f.next().unwrap_or("ack").to_string(),
+                key: f.next().filter(|k| *k != "-").map(str::to_string),
+                start_us: time(f.next()),
+                end_us: time(f.next()),
+            });
+        }
+        complete
+    }
+
+    /// The records `process` handed over at or past the last commit of their partition it
+    /// saw: what may be handed over again if it dies now.
+    pub fn uncommitted_tail(&self, process: u32) -> BTreeSet<(i32, i64)> {
+        let mut committed: BTreeMap<i32, i64> = BTreeMap::new();
+        for c in self.commits.iter().filter(|c| c.process == process) {
+            let o = committed.entry(c.partition).or_insert(c.offset);
+            *o = (*o).max(c.offset);
+        }
+        self.hand_overs
+            .iter()
+            .filter(|h| h.process == process)
+            .filter(|h| h.offset >= committed.get(&h.partition).copied().unwrap_or(0))
+            .map(|h| (h.partition, h.offset))
+            .collect()
+    }
+
+    /// The distinct processes that handed over records.
+    pub fn processes(&self) -> BTreeSet<u32> {
+        self.hand_overs.iter().map(|h| h.process).collect()
+    }
+}
+
+/// Follows ledger files while workers append to them, reading only what is new: the
+/// distinct records handed over so far, for waits on a run's progress.
+#[derive(Debug, Default)]
+pub struct Follower {
+    read: BTreeMap<PathBuf, u64>,
+    seen: HashSet<(i32, i64)>,
+    lines: usize,
+}
+
+impl Follower {
+    /// Follows `path` too (it need not exist yet).
+    pub fn watch(&mut self, path: &Path) {
+        self.read.entry(path.to_path_buf()).or_insert(0);
+    }
+
+    /// Reads what was appended since the last call; returns the distinct records so far.
+    pub fn poll(&mut self) -> usize {
+        for (path, pos) in &mut self.read {
+            let Ok(mut file) = std::fs::File::open(path) else {
+                continue;
+            };
+            let mut text = String::new();
+            if file.seek(SeekFrom::Start(*pos)).is_err() || file.read_to_string(&mut text).is_err()
+            {
+                continue;
+            }
+            let mut new = Ledgers::default();
+            *pos += new.add(&text) as u64;
+            self.lines += new.hand_overs.len();
+            self.seen
+                .extend(new.hand_overs.iter().map(|h| (h.partition, h.offset)));
+        }
+        self.seen.len()
+    }
+
+    /// Distinct records handed over, as of the last [`Follower::poll`].
+    pub fn unique(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Record lines read (records handed over, repeats included), as of the last poll.
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+}
+
+/// A produced record, where the producer's delivery report placed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Produced {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// The key as the worker writes it (`k17` stays `k17`).
+    pub key: Option<String>,
+}
+
+/// What the checker found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Records produced.
+    pub records: usize,
+    /// Record lines in the ledgers (repeats included).
+    pub handed_over: usize,
+    /// Processes that handed over records.
+    pub processes: usize,
+    /// Rewinds after a rebalance or restart (allowed).
+    pub rewinds: usize,
+    /// See the module docs for these.
+    pub lost: usize,
+    /// Records handed over more than once.
+    pub duplicates: usize,
+    /// Offsets a process skipped.
+    pub poll_skips: usize,
+    /// Gaps and unexplained steps back, per key.
+    pub order_violations: usize,
+    /// A key at two downstreams (or twice at one) at once.
+    pub serial_violations: usize,
+    /// Records delivered again below a commit already confirmed.
+    pub reprocessed_after_commit: usize,
+    /// The first findings of each kind, for a failure message.
+    pub examples: Vec<String>,
+}
+
+impl Report {
+    /// Whether every figure but `duplicates` (and the allowed rewinds) is 0.
+    pub fn clean(&self) -> bool {
+        self.lost == 0
+            && self.poll_skips == 0
+            && self.order_violations == 0
+            && self.serial_violations == 0
+            && self.reprocessed_after_commit == 0
+    }
+
+    fn note(&mut self, example: String) {
+        const KEEP: usize = 20;
+        if self.examples.len() < KEEP {
+            self.examples.push(example);
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "records={} handed_over={} processes={} rewinds={} lost={} poll_skips={} \
+             order_violations={} serial_violations={} reprocessed_after_commit={} duplicates={}",
+            self.records,
+            self.handed_over,
+            self.processes,
+            self.rewinds,
+            self.lost,
+            self.poll_skips,
+            self.order_violations,
+            self.serial_violations,
+            self.reprocessed_after_commit,
+            self.duplicates
+        )
+    }
+}
+
+/// Checks a run: `produced` is what the log holds, `ledgers` what the processes handed
+/// over. With `key_ordered`, order and
+/// serial processing are checked per (partition, key) and records without a key are left
+/// out of both; otherwise order is checked per partition and serial processing is not
+/// promised, so not checked.
+pub fn check(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool) -> Report {
+    let mut report = Report {
+        records: produced.len(),
+        handed_over: ledgers.hand_overs.len(),
+        processes: ledgers.processes().len(),
+        ..Report::default()
+    };
+    let mut copies: HashMap<(i32, i64), usize> = HashMap::new();
+    for h in &ledgers.hand_overs {
+        *copies.entry((h.partition, h.offset)).or_default() += 1;
+    }
+    for p in produced {
+        if !copies.contains_key(&(p.partition, p.offset)) {
+            report.lost += 1;
+            report.note(format!("lost {}/{}", p.partition, p.offset));
+        }
+    }
+    report.duplicates = copies.values().filter(|&&n| n > 1).count();
+    poll_skips(produced, ledgers, &mut report);
+    order(produced, ledgers, key_ordered, &mut report);
+    if key_ordered {
+        serial(ledgers, &mut report);
+    }
+    reprocessed(ledgers, &mut report);
+    report
+}
+
+/// A process that handed a record over, and when the record reached its downstream.
+type Reader = (u32, Option<u64>);
+
+/// Per process and partition: offsets between two it handed over that it did not hand
+/// over, that no other process handed over between those two deliveries, and that the
+/// process then saw committed.
+fn poll_skips(produced: &[Produced], ledgers: &Ledgers, report: &mut Report) {
+    let mut committed: HashMap<(u32, i32), i64> = HashMap::new();
+    for c in &ledgers.commits {
+        let o = committed
+            .entry((c.process, c.partition))
+            .or_insert(c.offset);
+        *o = (*o).max(c.offset);
+    }
+    let exists: HashSet<(i32, i64)> = produced.iter().map(|p| (p.partition, p.offset)).collect();
+    // Per record: who handed it over, and when it reached their downstream.
+    let mut by_record: HashMap<(i32, i64), Vec<Reader>> = HashMap::new();
+    // Per (process, partition): offset → when it was first delivered there.
+    let mut read: BTreeMap<(u32, i32), BTreeMap<i64, Option<u64>>> = BTreeMap::new();
+    for h in &ledgers.hand_overs {
+        by_record
+            .entry((h.partition, h.offset))
+            .or_default()
+            .push((h.process, h.start_us));
+        let start = read
+            .entry((h.process, h.partition))
+            .or_default()
+            .entry(h.offset)
+            .or_insert(h.start_us);
+        *start = match (*start, h.start_us) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    for ((process, partition), offsets) in &read {
+        let passed = committed.get(&(*process, *partition)).copied().unwrap_or(0);
+        let offsets: Vec<(i64, Option<u64>)> = offsets.iter().map(|(o, t)| (*o, *t)).collect();
+        for pair in offsets.windows(2) {
+            let ((o1, t1), (o2, t2)) = (pair[0], pair[1]);
+            let (from, to) = match (t1, t2) {
+                (Some(a), Some(b)) => (a.min(b), a.max(b)),
+                _ => (0, u64::MAX),
+            };
+            for gap in o1 + 1..o2.min(passed) {
+                if !exists.contains(&(*partition, gap)) {
+                    continue;
+                }
+                let covered = by_record.get(&(*partition, gap)).is_some_and(|hs| {
+                    hs.iter().any(|(other, at)| {
+                        other != process && at.is_none_or(|at| (from..=to).contains(&at))
+                    })
+                });
+                if !covered {
+                    report.poll_skips += 1;
+                    report.note(format!(
+                        "poll skip: process {process} read {partition}/{o1} then {partition}/{o2} \
+                         and committed {passed}; no one read {partition}/{gap} in between"
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// The unit whose order is promised: (partition, key) with key ordering, else the
+/// partition. `None` for what is not ordered (a record without a key, with key ordering).
+type Unit = (i32, Option<String>);
+
+fn unit(partition: i32, key: &Option<String>, key_ordered: bool) -> Option<Unit> {
+    match (key_ordered, key) {
+        (false, _) => Some((partition, None)),
+        (true, Some(k)) => Some((partition, Some(k.clone()))),
+        (true, None) => None,
+    }
+}
+
+fn order(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool, report: &mut Report) {
+    // Each unit's offsets in log order, and each record's place among them.
+    let mut sequence: HashMap<Unit, Vec<i64>> = HashMap::new();
+    for p in produced {
+        if let Some(u) = unit(p.partition, &p.key, key_ordered) {
+            sequence.entry(u).or_default().push(p.offset);
+        }
+    }
+    let mut place: HashMap<(i32, i64), usize> = HashMap::new();
+    for ((partition, _), offsets) in &mut sequence {
+        offsets.sort_unstable();
+        for (i, o) in offsets.iter().enumerate() {
+            place.insert((*partition, *o), i);
+        }
+    }
+    let mut seen: HashMap<Unit, Vec<&HandOver>> = HashMap::new();
+    for h in &ledgers.hand_overs {
+        if h.start_us.is_none() || !place.contains_key(&(h.partition, h.offset)) {
+            continue;
+        }
+        if let Some(u) = unit(h.partition, &h.key, key_ordered) {
+            seen.entry(u).or_default().push(h);
+        }
+    }
+    // A process notices its rebalance a little after the assignment, which comes before
+    // any delivery it brings; a rebalance seen up to this long after such a delivery counts.
+    const NOTICED_WITHIN: u64 = 2_000_000;
+    let rebalanced = |process: u32, after: u64, until: u64| {
+        ledgers
+            .rebalances
+            .iter()
+            .any(|r| r.process == process && r.at_us > after && r.at_us <= until + NOTICED_WITHIN)
+    };
+    for (u, mut hs) in seen {
+        hs.sort_by_key(|h| (h.start_us, h.process, h.offset));
+        let mut last: Option<(usize, &HandOver)> = None;
+        for h in hs {
+            let i = place[&(h.partition, h.offset)];
+            let what = match last {
+                None if i == 0 => None,
+                None => Some(format!("starts at {}/{}", h.partition, h.offset)),
+                Some((j, _)) if i == j + 1 => None,
+                Some((j, prev)) if i <= j => {
+                    let (from, to) = (prev.start_us.unwrap_or(0), h.start_us.unwrap_or(0));
+                    if prev.process != h.process || rebalanced(h.process, from, to) {
+                        report.rewinds += 1;
+                        None
+                    } else {
+                        Some(format!(
+                            "{}/{} again after {}/{} in process {} with no rebalance between",
+                            h.partition, h.offset, prev.partition, prev.offset, h.process
+                        ))
+                    }
+                }
+                Some((_, prev)) => Some(format!(
+                    "gap: {}/{} (process {}) after {}/{} (process {})",
+                    h.partition, h.offset, h.process, prev.partition, prev.offset, prev.process
+                )),
+            };
+            if let Some(what) = what {
+                report.order_violations += 1;
+                report.note(format!("order {u:?}: {what}"));
+            }
+            last = Some((i, h));
+        }
+    }
+}
+
+fn serial(ledgers: &Ledgers, report: &mut Report) {
+    let mut by_key: HashMap<Unit, Vec<(u64, u64, &HandOver)>> = HashMap::new();
+    for h in &ledgers.hand_overs {
+        if let (Some(k), Some(start), Some(end)) = (&h.key, h.start_us, h.end_us) {
+            by_key
+                .entry((h.partition, Some(k.clone())))
+                .or_default()
+                .push((start, end, h));
+        }
+    }
+    for (u, mut spans) in by_key {
+        spans.sort_by_key(|(start, end, _)| (*start, *end));
+        let mut busy: Option<(u64, &HandOver)> = None;
+        for (start, end, h) in spans {
+            if let Some((until, other)) = busy {
+                if start < until {
+                    report.serial_violations += 1;
+                    report.note(format!(
+                        "serial {u:?}: {}/{} (process {}) started while {}/{} (process {}) was at a downstream",
+                        h.partition, h.offset, h.process, other.partition, other.offset, other.process
+                    ));
+                }
+            }
+            if busy.is_none_or(|(until, _)| end > until) {
+                busy = Some((end, h));
+            }
+        }
+    }
+}
+
+fn reprocessed(ledgers: &Ledgers, report: &mut Report) {
+    // Per partition, the commits seen in time order, with the highest offset so far.
+    let mut commits: BTreeMap<i32, Vec<(u64, i64)>> = BTreeMap::new();
+    for c in &ledgers.commits {
+        commits
+            .entry(c.partition)
+            .or_default()
+            .push((c.at_us, c.offset));
+    }
+    for seen in commits.values_mut() {
+        seen.sort_unstable();
+        let mut highest = i64::MIN;
+        for (_, o) in seen.iter_mut() {
+            highest = highest.max(*o);
+            *o = highest;
+        }
+    }
+    for h in &ledgers.hand_overs {
+        let (Some(start), Some(seen)) = (h.start_us, commits.get(&h.partition)) else {
+            continue;
+        };
+        let before = seen.partition_point(|(at, _)| *at < start);
+        if let Some((at, committed)) = before.checked_sub(1).map(|i| seen[i]) {
+            if committed > h.offset {
+                report.reprocessed_after_commit += 1;
+                report.note(format!(
+                    "{}/{} delivered to process {} at {start} µs, after a commit at {committed} was seen at {at} µs",
+                    h.partition, h.offset, h.process
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `(partition, offset, key)` records as produced.
+    fn produced(records: &[(i32, i64, &str)]) -> Vec<Produced> {
+        records
+            .iter()
+            .map(|&(partition, offset, key)| Produced {
+                partition,
+                offset,
+                key: Some(key.to_string()),
+            })
+            .collect()
+    }
+
+    /// Key `k` on partition 0, offsets 0..n.
+    fn one_key(n: i64) -> Vec<Produced> {
+        produced(&(0..n).map(|o| (0, o, "k")).collect::<Vec<_>>())
+    }
+
+    /// A ledger line: partition 0, key `k`, delivered at `start` for 10 µs.
+    fn line(offset: i64, process: u32, start: u64) -> String {
+        format!("0 {offset} {process} ack k {start} {}\n", start + 10)
+    }
+
+    fn run(produced: &[Produced], text: &str) -> Report {
+        check(produced, &Ledgers::parse(text), true)
+    }
+
+    #[test]
+    fn a_clean_run_with_a_rewind_after_a_restart_passes() {
+        // Process 1 reads 0..3 and commits 2; it dies; process 2 starts at the commit.
+        let text = [
+            line(0, 1, 100),
+            line(1, 1, 200),
+            "C 0 2 1 250\n".to_string(),
+            line(2, 1, 300),
+            line(2, 2, 1000),
+            line(3, 2, 1100),
+        ]
+        .concat();
+        let report = run(&one_key(4), &text);
+        assert!(report.clean(), "{report} {:?}", report.examples);
+        assert_eq!((report.duplicates, report.rewinds), (1, 1));
+        assert_eq!(report.processes, 2);
+        assert_eq!(
+            report.to_string(),
+            "records=4 handed_over=5 processes=2 rewinds=1 lost=0 poll_skips=0 \
+             order_violations=0 serial_violations=0 reprocessed_after_commit=0 duplicates=1"
+        );
+    }
+
+    #[test]
+    fn a_record_no_one_handed_over_is_lost() {
+        let text = [line(0, 1, 100), line(1, 1, 200)].concat();
+        let report = run(&one_key(3), &text);
+        assert_eq!(report.lost, 1, "{:?}", report.examples);
+        assert!(report.examples[0].contains("lost 0/2"));
+    }
+
+    #[test]
+    fn a_jump_over_offsets_no_one_else_read_then_committed_is_a_poll_skip() {
+        let commit = "C 0 3 1 400\n".to_string();
+        let skipped = [line(0, 1, 100), line(2, 1, 300), commit.clone()].concat();
+        let report = run(&one_key(3), &skipped);
+        assert_eq!(report.poll_skips, 1, "{:?}", report.examples);
+        // 1 was read by process 2 while process 1 was away from the partition: no skip.
+        let covered = [
+            line(0, 1, 100),
+            line(1, 2, 200),
+            line(2, 1, 300),
+            commit.clone(),
+        ];
+        assert_eq!(run(&one_key(3), &covered.concat()).poll_skips, 0);
+        // Read by process 2, but only later: process 1 still skipped it.
+        let later = [line(0, 1, 100), line(2, 1, 300), commit, line(1, 2, 900)];
+        assert_eq!(run(&one_key(3), &later.concat()).poll_skips, 1);
+        // Still in flight when process 1 died (never committed past): read again, no skip.
+        let in_flight = [
+            line(0, 1, 100),
+            "C 0 1 1 150\n".into(),
+            line(2, 1, 300),
+            line(1, 2, 900),
+        ];
+        assert_eq!(run(&one_key(3), &in_flight.concat()).poll_skips, 0);
+    }
+
+    #[test]
+    fn a_gap_or_an_unexplained_step_back_is_an_order_violation() {
+        let gap = [line(0, 1, 100), line(2, 1, 200), line(1, 1, 300)].concat();
+        assert!(run(&one_key(3), &gap).order_violations >= 1);
+        // The same process goes back with no rebalance around: a violation …
+        let back = [
+            line(0, 1, 100),
+            line(1, 1, 200),
+            line(0, 1, 300),
+            line(1, 1, 400),
+        ]
+        .concat();
+        let report = run(&one_key(2), &back);
+        assert_eq!(report.order_violations, 1, "{:?}", report.examples);
+        // … unless the process reported a rebalance in between: a rewind.
+        let rebalanced = [
+            &back[..back.find("0 0 1 ack k 300").unwrap()],
+            "R 1 290 2\n",
+        ];
+        let rebalanced = [rebalanced.concat(), line(0, 1, 300), line(1, 1, 400)].concat();
+        let report = run(&one_key(2), &rebalanced);
+        assert_eq!((report.order_violations, report.rewinds), (0, 1));
+        // A rebalance before the first delivery, or another process's, explains nothing.
+        let early = ["R 1 50 1\nR 2 250 1\n", &back].concat();
+        assert_eq!(run(&one_key(2), &early).order_violations, 1);
+        // A rewind must go on in order: 0, 1, 0, 2 skips 1 after the rewind.
+        let bad_replay = [
+            line(0, 1, 100),
+            line(1, 1, 200),
+            line(0, 2, 300),
+            line(2, 2, 400),
+        ];
+        let report = run(&one_key(3), &bad_replay.concat());
+        assert_eq!(report.order_violations, 1, "{:?}", report.examples);
+    }
+
+    #[test]
+    fn a_key_at_two_downstreams_at_once_is_a_serial_violation() {
+        // Process 2 gets offset 1 while process 1 still works on offset 0 (100..110 µs).
+        let text = [line(0, 1, 100), line(1, 2, 105)].concat();
+        let report = run(&one_key(2), &text);
+        assert_eq!(report.serial_violations, 1, "{:?}", report.examples);
+        // Other keys may overlap.
+        let two_keys = produced(&[(0, 0, "a"), (0, 1, "b")]);
+        let text = "0 0 1 ack a 100 110\n0 1 2 ack b 105 115\n";
+        assert_eq!(run(&two_keys, text).serial_violations, 0);
+        // Without key ordering nothing is checked for it.
+        let unordered = check(
+            &one_key(2),
+            &Ledgers::parse(&[line(0, 1, 100), line(1, 2, 105)].concat()),
+            false,
+        );
+        assert_eq!(unordered.serial_violations, 0);
+    }
+
+    #[test]
+    fn a_record_delivered_after_a_commit_past_it_is_reprocessed_after_commit() {
+        // Process 1 committed 2 (seen at 250 µs); process 2 then reads 1 again.
+        let text = [
+            line(0, 1, 100),
+            line(1, 1, 200),
+            "C 0 2 1 250\n".to_string(),
+            line(1, 2, 400),
+        ]
+        .concat();
+        let report = run(&one_key(2), &text);
+        assert_eq!(report.reprocessed_after_commit, 1, "{:?}", report.examples);
+        assert_eq!(report.duplicates, 1);
+    }
+
+    #[test]
+    fn old_two_field_lines_and_a_torn_last_line_are_read() {
+        let ledgers = Ledgers::parse("0 0\n0 1\nC 0 2 7 99\n0 2 7 ack k 1");
+        assert_eq!(ledgers.hand_overs.len(), 2);
+        assert_eq!(ledgers.hand_overs[1].outcome, "ack");
+        assert_eq!(ledgers.commits.len(), 1);
+        let ledgers = Ledgers::parse(&[line(0, 7, 100), line(1, 7, 200)].concat());
+        assert_eq!(ledgers.uncommitted_tail(7).len(), 2);
+        let ledgers =
+            Ledgers::parse(&[line(0, 7, 100), "C 0 1 7 150\n".into(), line(1, 7, 200)].concat());
+        assert_eq!(ledgers.uncommitted_tail(7), BTreeSet::from([(0, 1)]));
+    }
+}

@@ -208,3 +208,29 @@ fn confirmed_commits_are_known_and_failed_ones_offered_again() {
     assert!(pipeline.uncommitted().is_empty());
     assert_eq!(pipeline.counters().commit_failures, 1);
 }
+
+#[test]
+fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
+    let config = config().commit_interval(Duration::from_millis(300));
+    let mut pipeline = Pipeline::new(&config);
+    let t0 = Instant::now();
+    pipeline.handle_fetched(vec![record(0, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    let offsets = pipeline.take_commit().unwrap().offsets().to_vec();
+    let waits: Vec<u128> = (0..5)
+        .map(|_| pipeline.handle_commit_failed(&offsets).as_millis())
+        .collect();
+    assert_eq!(
+        waits,
+        [50, 100, 200, 300, 300],
+        "doubling up to the commit period"
+    );
+    pipeline.handle_committed(&offsets);
+    assert_eq!(
+        pipeline.handle_commit_failed(&offsets).as_millis(),
+        50,
+        "soon again after a success"
+    );
+}

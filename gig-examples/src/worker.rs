@@ -3,7 +3,8 @@
 //! ```text
 //! WORKER --brokers B --topic T --group G --ledger FILE --id N [--session-timeout-ms MS]
 //!        [--group-protocol classic|consumer] [--key-ordering] [--work-ms MS]
-//!        [--ack-timeout-ms MS] [--commit-interval-ms MS] [--split [--output TOPIC]]
+//!        [--ack-timeout-ms MS] [--commit-interval-ms MS] [--max-uncommitted N]
+//!        [--split [--output TOPIC]]
 //!        [--transactional-id ID]
 //! ```
 //!
@@ -477,6 +478,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     if crate::arg("ack-timeout-ms").is_some() {
         config = config.ack_timeout(Duration::from_millis(crate::num_arg("ack-timeout-ms", 0)));
+    }
+    if crate::arg("max-uncommitted").is_some() {
+        config = config.max_uncommitted(crate::num_arg("max-uncommitted", 0));
     }
     let mut config = crate::quick_group(
         config,

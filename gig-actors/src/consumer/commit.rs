@@ -39,7 +39,7 @@ impl ConsumerActor {
         }
     }
 
-    fn send_commit(&mut self, plan: CommitPlan) {
+    pub(super) fn send_commit(&mut self, plan: CommitPlan) {
         debug!("committing {}", describe(plan.offsets()));
         if let Err(plan) = self.client.commit(plan) {
             warn!("the commit thread has exited; nothing more is committed");

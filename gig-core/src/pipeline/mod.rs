@@ -96,6 +96,16 @@ impl Pipeline {
         self.book.tracked() >= most
     }
 
+    /// Whether `max_uncommitted` handed-over records wait for their commit to be confirmed:
+    /// fetching must stop, and the driver commit at once.
+    pub fn over_uncommitted(&self) -> bool {
+        let Some(most) = self.config.max_uncommitted else {
+            return false;
+        };
+        let unconfirmed: u64 = self.book.partitions().map(|p| p.unconfirmed()).sum();
+        unconfirmed >= most as u64
+    }
+
     /// Records waiting behind another of their key, not yet delivered.
     pub fn queued_by_key(&self) -> usize {
         self.keys.queued()

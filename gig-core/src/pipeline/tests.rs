@@ -234,3 +234,27 @@ fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
         "soon again after a success"
     );
 }
+
+#[test]
+fn handed_over_records_past_max_uncommitted_stop_fetching_until_confirmed() {
+    let config = config().max_uncommitted(3);
+    let mut pipeline = Pipeline::new(&config);
+    let t0 = Instant::now();
+    pipeline.handle_fetched((0..3).map(|o| record(0, o, None)).collect(), t0);
+    let out = pipeline.poll_outbound();
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    assert!(!pipeline.over_uncommitted(), "2 handed over, limit 3");
+    pipeline.handle_answer(out[2].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    assert!(pipeline.over_uncommitted(), "3 handed over, none confirmed");
+    let plan = pipeline.take_commit().unwrap();
+    assert!(pipeline.over_uncommitted(), "requested is not confirmed");
+    pipeline.handle_committed(plan.offsets());
+    assert!(!pipeline.over_uncommitted());
+    assert!(
+        !Pipeline::new(&super::tests::config()).over_uncommitted(),
+        "no limit by default"
+    );
+}

@@ -104,10 +104,10 @@ pub struct ConsumerConfig {
     /// Records not yet handed over to an outcome actor before fetching pauses.
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
-    /// Handed-over records whose commit the broker has not confirmed, before fetching
-    /// pauses (and a commit goes out at once); `None`, the default, sets no limit. The
-    /// records a crash hands over again are those: this bounds them when commits lag, as
-    /// they do during rebalances, at the cost of waiting for commits.
+    /// Records in flight plus handed-over records whose commit the broker has not
+    /// confirmed, before fetching pauses (and a commit goes out at once); `None`, the
+    /// default, sets no limit. What a crash hands over again is among those: this bounds it
+    /// when commits lag, as they do during rebalances, at the cost of waiting for commits.
     #[serde(default)]
     pub max_uncommitted: Option<usize>,
     /// How often resolved offsets are committed.

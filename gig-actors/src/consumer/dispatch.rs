@@ -25,10 +25,10 @@ impl ConsumerActor {
             }
         }
         let pipeline = &self.driver.pipeline;
-        let over_tracked = pipeline.over_tracked() || over_uncommitted;
+        let over_tracked = pipeline.over_tracked();
         let gate = &self.client.shared().gate;
-        let in_flight = gate.publish(pipeline.unresolved(), over_tracked);
-        let over = over_tracked || in_flight >= self.config.max_in_flight;
+        let in_flight = gate.publish(pipeline.unresolved(), over_tracked, pipeline.unconfirmed());
+        let over = over_tracked || over_uncommitted || in_flight >= self.config.max_in_flight;
         if over != self.paused {
             self.paused = over;
             if over {

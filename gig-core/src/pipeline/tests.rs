@@ -236,16 +236,24 @@ fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
 }
 
 #[test]
-fn handed_over_records_past_max_uncommitted_stop_fetching_until_confirmed() {
+fn in_flight_and_unconfirmed_records_past_max_uncommitted_ask_for_a_commit() {
     let config = config().max_uncommitted(3);
     let mut pipeline = Pipeline::new(&config);
     let t0 = Instant::now();
     pipeline.handle_fetched((0..3).map(|o| record(0, o, None)).collect(), t0);
     let out = pipeline.poll_outbound();
+    assert!(
+        !pipeline.over_uncommitted(),
+        "3 in flight, none handed over"
+    );
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
     accept_all(&mut pipeline);
-    assert!(!pipeline.over_uncommitted(), "2 handed over, limit 3");
+    assert_eq!(pipeline.unconfirmed(), 2);
+    assert!(
+        pipeline.over_uncommitted(),
+        "2 handed over + 1 in flight, limit 3"
+    );
     pipeline.handle_answer(out[2].token, Verdict::Ack, t0);
     accept_all(&mut pipeline);
     assert!(pipeline.over_uncommitted(), "3 handed over, none confirmed");

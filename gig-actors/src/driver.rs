@@ -15,6 +15,7 @@ use log::{error, warn};
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
+use crate::metrics::{Metrics, Stopwatch};
 use crate::outcome::{self, Acked, NoAcked};
 
 /// The actors a pipeline talks to, as a builder collects them.
@@ -27,6 +28,8 @@ pub(crate) struct Wiring {
 /// A pipeline and everything its driver holds.
 pub(crate) struct Driver {
     pub(crate) pipeline: Pipeline,
+    /// The consumer's series (feature `metrics`; nothing without it).
+    pub(crate) metrics: Metrics,
     wiring: Wiring,
     /// Where handles put their answers; made once the actor has an address.
     answers: Option<Arc<AnswerQueue>>,
@@ -42,6 +45,7 @@ impl Driver {
     pub(crate) fn new(config: &ConsumerConfig, wiring: Wiring) -> Self {
         Driver {
             pipeline: Pipeline::new(config),
+            metrics: Metrics::new(&config.group_id),
             wiring,
             answers: None,
             taken: Vec::new(),
@@ -134,6 +138,7 @@ pub(crate) fn flush_outcomes<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 fn take_answers(driver: &mut Driver, now: Instant) {
     let Driver {
         pipeline,
+        metrics,
         answers,
         taken,
         ..
@@ -144,10 +149,14 @@ fn take_answers(driver: &mut Driver, now: Instant) {
     queue.take(taken);
     for (token, answer) in taken.drain(..) {
         match answer {
-            Answer::Given(verdict) => pipeline.handle_answer(token, verdict, now),
+            Answer::Given(verdict) => {
+                metrics.answered(|| pipeline.waited(token, now));
+                pipeline.handle_answer(token, verdict, now);
+            }
             Answer::Dropped => pipeline.handle_dropped(token, now),
         }
     }
+    metrics.late_answers(pipeline.counters().late_answers);
 }
 
 /// Sends the records the pipeline released; those the downstream cannot take go back to
@@ -202,6 +211,7 @@ fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 
 fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     while let Some(batch) = act.driver().pipeline.poll_handover() {
+        act.driver().metrics.routed(&batch);
         hand_over(act, batch, ctx);
     }
 }
@@ -210,15 +220,18 @@ fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
     let wiring = &act.driver().wiring;
     let request = outcome::offer(&batch, &wiring.acked, &wiring.no_acked);
+    let offered = Stopwatch::start();
     ctx.spawn(
         request
             .into_actor(act)
             .map(move |result, act, ctx| match result {
                 Ok(()) => {
+                    act.driver().metrics.handed_over(&batch, offered, true);
                     act.driver().pipeline.handle_accepted(batch.tokens());
                     act.progressed(ctx);
                 }
                 Err(why) => {
+                    act.driver().metrics.handed_over(&batch, offered, false);
                     let delay = act.driver().pipeline.handle_refused();
                     error!(
                         "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",

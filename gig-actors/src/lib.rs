@@ -48,6 +48,10 @@ pub mod delivery;
 mod downstream;
 mod driver;
 pub mod error;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 pub mod outcome;
 pub mod producer;
 pub mod rehearsal;

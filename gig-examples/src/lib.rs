@@ -8,6 +8,7 @@ use gig_actors::testkit::Broker;
 use gig_actors::{ConsumerActor, ConsumerConfig, GetStats, GigError, Stats};
 
 pub mod chaos;
+pub mod metrics_demo;
 pub mod worker;
 
 /// The value of `--NAME VALUE` or `--NAME=VALUE` on the command line.

@@ -5,6 +5,8 @@
 //! Every commit Gig makes is synchronous, off the actor's thread (on the commit thread, or
 //! on the poll thread during a revocation or a stop), and its result reported.
 
+use std::time::{Duration, Instant};
+
 use actix::Message;
 use gig_core::CommitOffset;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -27,4 +29,21 @@ pub(crate) fn commit_sync<C: ConsumerContext>(
 pub(crate) struct Committed {
     pub(crate) offsets: Vec<CommitOffset>,
     pub(crate) result: KafkaResult<()>,
+    /// How long the commit took, for the commit-latency metric.
+    pub(crate) took: Duration,
+}
+
+/// Commits `offsets` with [`commit_sync`] and says how it went and how long it took.
+pub(crate) fn commit_timed<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    offsets: Vec<CommitOffset>,
+) -> Committed {
+    let started = Instant::now();
+    let result = commit_sync(consumer, &offsets);
+    let took = started.elapsed();
+    Committed {
+        offsets,
+        result,
+        took,
+    }
 }

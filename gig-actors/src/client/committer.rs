@@ -11,7 +11,7 @@ use actix::Recipient;
 use gig_core::{CommitOffset, Partition};
 use rdkafka::consumer::BaseConsumer;
 
-use crate::client::commit::{commit_sync, Committed};
+use crate::client::commit::{commit_timed, Committed};
 use crate::client::context::GigContext;
 
 /// Runs until the actor drops its sender. It holds the client only while committing, so
@@ -38,7 +38,6 @@ pub(crate) fn run(
         let Some(client) = consumer.upgrade() else {
             return;
         };
-        let result = commit_sync(&client, &offsets);
-        report.do_send(Committed { offsets, result });
+        report.do_send(commit_timed(&client, offsets));
     }
 }

@@ -20,7 +20,7 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
 
-use crate::client::commit::{commit_sync, Committed};
+use crate::client::commit::{commit_timed, Committed};
 use crate::client::partitions::{names, partitions_of};
 use crate::client::shared::Shared;
 
@@ -95,12 +95,12 @@ impl GigContext {
         match answer.recv_timeout(self.revoke_wait) {
             Ok(offsets) if offsets.is_empty() => {}
             Ok(offsets) => {
-                let result = commit_sync(consumer, &offsets);
-                match &result {
-                    Ok(()) => info!("committed revoked partitions at {}", describe(&offsets)),
+                let committed = commit_timed(consumer, offsets);
+                match &committed.result {
+                    Ok(()) => info!("committed revoked partitions at {}", describe(&committed.offsets)),
                     Err(e) => warn!("commit on revocation failed ({e}); the next owner re-reads from the last commit"),
                 }
-                links.committed.do_send(Committed { offsets, result });
+                links.committed.do_send(committed);
             }
             Err(_) => warn!(
                 "revoked partitions not resolved within {:?}; their uncommitted records go to the next owner",

@@ -54,6 +54,7 @@ impl ConsumerActor {
 
     /// The broker confirmed offsets: `Commit` requests they cover are answered.
     pub(super) fn committed(&mut self, offsets: &[CommitOffset]) {
+        self.driver.metrics.committed(offsets);
         let pipeline = &mut self.driver.pipeline;
         pipeline.handle_committed(offsets);
         let (done, waiting) = std::mem::take(&mut self.commit_waiters)
@@ -69,7 +70,13 @@ impl ConsumerActor {
 impl Handler<Committed> for ConsumerActor {
     type Result = ();
 
-    fn handle(&mut self, Committed { offsets, result }: Committed, _: &mut Context<Self>) {
+    fn handle(&mut self, committed: Committed, _: &mut Context<Self>) {
+        let Committed {
+            offsets,
+            result,
+            took,
+        } = committed;
+        self.driver.metrics.commit(result.is_ok(), Some(took));
         match result {
             Ok(()) => self.committed(&offsets),
             Err(e) => self.commit_failed(&offsets, &e.to_string(), || GigError::Kafka {

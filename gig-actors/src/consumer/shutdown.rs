@@ -104,6 +104,9 @@ impl Handler<Closed> for ConsumerActor {
     type Result = ();
 
     fn handle(&mut self, Closed { offsets, result }: Closed, ctx: &mut Context<Self>) {
+        if !offsets.is_empty() {
+            self.driver.metrics.commit(result.is_ok(), None);
+        }
         let result = match result {
             Ok(()) => {
                 self.committed(&offsets);

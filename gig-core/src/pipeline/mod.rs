@@ -13,6 +13,7 @@
 mod commits;
 mod counters;
 mod handover;
+mod waited;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

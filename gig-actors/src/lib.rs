@@ -59,6 +59,10 @@ pub mod retry;
 pub mod stats;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "tracing")]
+pub mod trace;
+#[cfg(not(feature = "tracing"))]
+mod trace;
 pub mod typed;
 
 pub use consumer::builder::ConsumerBuilder;
@@ -69,7 +73,7 @@ pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
 pub use consumer::ConsumerActor;
 pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use error::GigError;
-pub use gig_core::{ConsumerConfig, Header, NoAckReason, Record, Verdict};
+pub use gig_core::{ConsumerConfig, Header, NoAckReason, Record, TraceParent, Verdict};
 pub use outcome::{Acked, HandOverError, NoAcked, NoAckedRecord};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
 pub use stats::{PartitionStats, Stats};
@@ -86,6 +90,6 @@ pub mod prelude {
         AckHandle, Acked, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
         Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
         NoAckReason, NoAcked, NoAckedRecord, PartitionStart, ProducerRecord, Record, Stats, Stop,
-        Subscribe, Typed, Unsubscribe, Verdict,
+        Subscribe, TraceParent, Typed, Unsubscribe, Verdict,
     };
 }

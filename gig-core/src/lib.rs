@@ -18,6 +18,8 @@
 //! - [`outcome`]: the downstream's [`Verdict`], and why a record was not acked
 //!   ([`NoAckReason`]).
 //! - [`retry`]: the headers of a delayed retry.
+//! - [`trace`]: a record's W3C trace context ([`TraceParent`], from its `traceparent`
+//!   header).
 //! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
 //!   [`error`]: [`ConfigError`].
 //!
@@ -41,6 +43,7 @@ pub mod partition_book;
 pub mod pipeline;
 pub mod record;
 pub mod retry;
+pub mod trace;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
@@ -50,3 +53,4 @@ pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use partition_book::PartitionBook;
 pub use pipeline::{Counters, HandOver, Outbound, Pipeline, ReleaseId};
 pub use record::{Header, Record, RecordData};
+pub use trace::{BadTraceParent, TraceParent};

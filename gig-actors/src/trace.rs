@@ -1,0 +1,234 @@
+//! A `tracing` span per delivery (feature `tracing`), carrying the record's W3C trace
+//! context.
+//!
+//! Each record delivered on its own (a [`Delivery`](crate::Delivery), a
+//! [`Typed`](crate::Typed), or one from
+//! [`DeliveryBatch::into_deliveries`](crate::DeliveryBatch::into_deliveries)) gets an
+//! `INFO` span `gig.delivery` (target `gig::delivery`), open from delivery until the answer
+//! (or until its handle is dropped), with these fields:
+//!
+//! | field | value |
+//! | --- | --- |
+//! | `messaging.system` | `kafka` |
+//! | `messaging.destination.name` | the topic |
+//! | `messaging.kafka.partition`, `messaging.kafka.offset` | where the record is |
+//! | `trace_id`, `parent_span_id`, `sampled` | the record's `traceparent`, when it has one |
+//! | `outcome` | `ack`, `nack` or `dropped`, recorded at the answer |
+//!
+//! [`AckHandle::span`](crate::AckHandle::span) gives it: instrument the async work with it,
+//! and a subscriber that bridges to OpenTelemetry can make the remote parent in
+//! `trace_id`/`parent_span_id` its parent. Gig emits no `log` records for spans: its log
+//! output is the same with the feature on.
+
+#[cfg(feature = "tracing")]
+pub(crate) use on::DeliverySpan;
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) use off::DeliverySpan;
+
+#[cfg(feature = "tracing")]
+mod on {
+    use gig_core::Record;
+    use tracing::field::Empty;
+    use tracing::{info_span, Span};
+
+    /// The span of one delivery.
+    #[derive(Debug)]
+    pub(crate) struct DeliverySpan(Span);
+
+    impl DeliverySpan {
+        pub(crate) fn new(record: &Record) -> Self {
+            let span = info_span!(
+                target: "gig::delivery",
+                "gig.delivery",
+                messaging.system = "kafka",
+                messaging.destination.name = record.topic(),
+                messaging.kafka.partition = record.partition(),
+                messaging.kafka.offset = record.offset(),
+                trace_id = Empty,
+                parent_span_id = Empty,
+                sampled = Empty,
+                outcome = Empty,
+            );
+            // Parsing the header costs only when a subscriber wants the span.
+            if !span.is_disabled() {
+                if let Some(tp) = record.trace_parent() {
+                    span.record("trace_id", tp.trace_id_hex());
+                    span.record("parent_span_id", tp.parent_id_hex());
+                    span.record("sampled", tp.sampled());
+                }
+            }
+            DeliverySpan(span)
+        }
+
+        pub(crate) fn answered(&self, outcome: &'static str) {
+            self.0.record("outcome", outcome);
+        }
+
+        pub(crate) fn span(&self) -> &Span {
+            &self.0
+        }
+    }
+}
+
+/// The same with the feature off: nothing.
+#[cfg(not(feature = "tracing"))]
+mod off {
+    use gig_core::Record;
+
+    #[derive(Debug)]
+    pub(crate) struct DeliverySpan;
+
+    impl DeliverySpan {
+        #[inline(always)]
+        pub(crate) fn new(_: &Record) -> Self {
+            DeliverySpan
+        }
+
+        #[inline(always)]
+        pub(crate) fn answered(&self, _: &'static str) {}
+    }
+}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::fmt::Debug;
+    use std::sync::{Arc, Mutex};
+
+    use actix::prelude::*;
+    use gig_core::{Header, RecordData};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record as Values};
+    use tracing::{Event, Metadata, Subscriber};
+
+    use crate::prelude::*;
+    use crate::rehearsal::{Feed, Rehearsal, Settle};
+
+    type Fields = BTreeMap<String, String>;
+
+    /// Keeps every span's fields, by span id.
+    #[derive(Clone, Default)]
+    struct Spans(Arc<Mutex<Vec<Fields>>>);
+
+    struct Visitor<'a>(&'a mut Fields);
+
+    impl Visit for Visitor<'_> {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_string(), value.to_string());
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
+            self.0
+                .insert(field.name().to_string(), format!("{value:?}"));
+        }
+    }
+
+    impl Subscriber for Spans {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let mut fields = Fields::new();
+            fields.insert("name".into(), span.metadata().name().into());
+            span.record(&mut Visitor(&mut fields));
+            let mut spans = self.0.lock().unwrap();
+            spans.push(fields);
+            Id::from_u64(spans.len() as u64)
+        }
+        fn record(&self, span: &Id, values: &Values<'_>) {
+            let mut spans = self.0.lock().unwrap();
+            values.record(&mut Visitor(&mut spans[span.into_u64() as usize - 1]));
+        }
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, _: &Event<'_>) {}
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    /// Acks offset 0, nacks the rest.
+    struct Worker;
+    impl Actor for Worker {
+        type Context = Context<Self>;
+    }
+    impl Handler<Delivery> for Worker {
+        type Result = ();
+        fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+            match d.record.offset() {
+                0 => d.ack(),
+                _ => d.nack("no"),
+            }
+        }
+    }
+
+    struct Outcomes;
+    impl Actor for Outcomes {
+        type Context = Context<Self>;
+    }
+    impl Handler<Acked> for Outcomes {
+        type Result = Result<(), HandOverError>;
+        fn handle(&mut self, _: Acked, _: &mut Context<Self>) -> Self::Result {
+            Ok(())
+        }
+    }
+    impl Handler<NoAcked> for Outcomes {
+        type Result = Result<(), HandOverError>;
+        fn handle(&mut self, _: NoAcked, _: &mut Context<Self>) -> Self::Result {
+            Ok(())
+        }
+    }
+
+    fn record(offset: i64, traceparent: Option<&str>) -> Record {
+        let headers = traceparent.map(|tp| Header {
+            key: gig_core::trace::TRACEPARENT.into(),
+            value: Some(tp.as_bytes().to_vec()),
+        });
+        Record::new(RecordData {
+            topic: "orders".into(),
+            partition: 2,
+            offset,
+            key: None,
+            payload: Some(b"x".to_vec()),
+            headers: headers.into_iter().collect(),
+            timestamp_ms: None,
+        })
+    }
+
+    #[test]
+    fn each_delivery_has_a_span_with_its_trace_context_and_outcome() {
+        let spans = Spans::default();
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        tracing::subscriber::with_default(spans.clone(), || {
+            actix::System::new().block_on(async {
+                let outcomes = Outcomes.start();
+                let config = ConsumerConfig::new("unused", "traced");
+                let rehearsal = Rehearsal::new(
+                    &config,
+                    Worker.start().recipient(),
+                    outcomes.clone().recipient(),
+                    outcomes.recipient(),
+                )
+                .start();
+                rehearsal.do_send(Feed(vec![record(0, Some(traceparent)), record(1, None)]));
+                let stats = rehearsal.send(Settle).await.unwrap();
+                assert_eq!((stats.acked, stats.nacked), (1, 1));
+            })
+        });
+        let spans = spans.0.lock().unwrap();
+        let deliveries: Vec<&Fields> = spans
+            .iter()
+            .filter(|s| s["name"] == "gig.delivery")
+            .collect();
+        assert_eq!(deliveries.len(), 2, "{spans:?}");
+        let traced = deliveries[0];
+        assert_eq!(traced["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(traced["parent_span_id"], "00f067aa0ba902b7");
+        assert_eq!(traced["sampled"], "true");
+        assert_eq!(traced["outcome"], "ack");
+        assert_eq!(traced["messaging.destination.name"], "orders");
+        assert_eq!(traced["messaging.kafka.partition"], "2");
+        let untraced = deliveries[1];
+        assert_eq!(untraced["messaging.kafka.offset"], "1");
+        assert_eq!(untraced["outcome"], "nack");
+        assert!(!untraced.contains_key("trace_id"));
+    }
+}

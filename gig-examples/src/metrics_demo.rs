@@ -51,6 +51,16 @@ pub fn serve_metrics(port: u16) -> Result<SocketAddr, String> {
     Ok(addr)
 }
 
+/// Installs the Prometheus recorder with no listener: Gig's series are recorded, and
+/// nothing serves them (for `gig-bench --metrics`). Exits if a recorder is installed
+/// already.
+pub fn install_recorder() {
+    if let Err(e) = PrometheusBuilder::new().install_recorder() {
+        eprintln!("installing the metrics recorder: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// What a run consumes, and how its consumer joins.
 #[derive(Debug, Clone)]
 pub struct Options {

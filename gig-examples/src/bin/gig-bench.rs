@@ -6,6 +6,9 @@
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15]
 //! ```
 //!
+//! `--metrics` installs a Prometheus metrics recorder first, to show what recording Gig's
+//! metrics costs.
+//!
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
 //! alike). `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
 //! properties to the consumers (raw and Gig) and to the producer.
@@ -837,5 +840,11 @@ fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp_millis()
         .init();
+    // `--metrics`: the phases run with a Prometheus recorder installed, so that Gig's
+    // metrics are recorded (nothing scrapes them); compare with a run without it.
+    if gig_examples::flag("metrics") {
+        gig_examples::metrics_demo::install_recorder();
+        eprintln!("gig-bench: a Prometheus metrics recorder is installed (--metrics)");
+    }
     System::new().block_on(run());
 }

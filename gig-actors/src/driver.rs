@@ -147,15 +147,17 @@ fn take_answers(driver: &mut Driver, now: Instant) {
         return;
     };
     queue.take(taken);
+    let mut latencies = metrics.latencies();
     for (token, answer) in taken.drain(..) {
         match answer {
             Answer::Given(verdict) => {
-                metrics.answered(|| pipeline.waited(token, now));
+                latencies.record(|| pipeline.waited(token, now));
                 pipeline.handle_answer(token, verdict, now);
             }
             Answer::Dropped => pipeline.handle_dropped(token, now),
         }
     }
+    latencies.finish();
     metrics.late_answers(pipeline.counters().late_answers);
 }
 

@@ -78,6 +78,42 @@ mod on {
     /// When something began, for a latency.
     pub(crate) struct Stopwatch(Instant);
 
+    /// Ack latencies of answers taken together. Records fetched together were delivered
+    /// at one instant and their answers are taken at one instant, so runs of equal
+    /// latencies are common: each run is one histogram update.
+    pub(crate) struct Latencies<'a> {
+        histogram: &'a Histogram,
+        run: Option<(Duration, usize)>,
+    }
+
+    impl Latencies<'_> {
+        /// An answer reached the consumer: `waited` gives how long its record waited, if
+        /// it was still waiting.
+        pub(crate) fn record(&mut self, waited: impl FnOnce() -> Option<Duration>) {
+            let Some(waited) = waited() else {
+                return;
+            };
+            match &mut self.run {
+                Some((value, count)) if *value == waited => *count += 1,
+                run => {
+                    if let Some((value, count)) = run.take() {
+                        self.histogram.record_many(value, count);
+                    }
+                    *run = Some((waited, 1));
+                }
+            }
+        }
+    }
+
+    impl Latencies<'_> {
+        /// Records the last run.
+        pub(crate) fn finish(self) {
+            if let Some((value, count)) = self.run {
+                self.histogram.record_many(value, count);
+            }
+        }
+    }
+
     impl Stopwatch {
         pub(crate) fn start() -> Self {
             Stopwatch(Instant::now())
@@ -142,31 +178,45 @@ mod on {
         /// A batch leaves the pipeline for its outcome actor: its records' outcomes count
         /// once, however often the batch is offered.
         pub(crate) fn routed(&self, batch: &HandOver) {
-            match batch {
-                HandOver::Acked(_, records) => self.acked.increment(records.len() as u64),
-                HandOver::NoAcked(_, records) => {
-                    for r in records {
-                        let counter = match r.reason {
-                            NoAckReason::Nacked(_) => &self.nacked,
-                            NoAckReason::TimedOut { .. } => &self.timed_out,
-                            NoAckReason::Undecodable(_) => &self.undecodable,
-                            NoAckReason::DownstreamGone => &self.downstream_gone,
-                            NoAckReason::Dropped => &self.dropped,
-                            // A reason added to gig-core later counts as what it is closest
-                            // to: the downstream did not ack.
-                            _ => &self.nacked,
-                        };
-                        counter.increment(1);
-                    }
+            let records = match batch {
+                HandOver::Acked(_, records) => return self.acked.increment(records.len() as u64),
+                HandOver::NoAcked(_, records) => records,
+            };
+            // Counted per reason first: one counter update per reason, not per record.
+            let mut counts = [0u64; 5];
+            for r in records {
+                let i = match r.reason {
+                    NoAckReason::Nacked(_) => 0,
+                    NoAckReason::TimedOut { .. } => 1,
+                    NoAckReason::Undecodable(_) => 2,
+                    NoAckReason::DownstreamGone => 3,
+                    NoAckReason::Dropped => 4,
+                    // A reason added to gig-core later counts as what it is closest to: the
+                    // downstream did not ack.
+                    _ => 0,
+                };
+                counts[i] += 1;
+            }
+            let counters = [
+                &self.nacked,
+                &self.timed_out,
+                &self.undecodable,
+                &self.downstream_gone,
+                &self.dropped,
+            ];
+            for (counter, n) in counters.into_iter().zip(counts) {
+                if n > 0 {
+                    counter.increment(n);
                 }
             }
         }
 
-        /// An answer reached the consumer: `waited` gives how long its record waited, if
-        /// it was still waiting.
-        pub(crate) fn answered(&self, waited: impl FnOnce() -> Option<Duration>) {
-            if let Some(waited) = waited() {
-                self.ack_latency.record(waited);
+        /// Ack latencies of the answers taken together: [`Latencies::record`] each, then
+        /// [`Latencies::finish`].
+        pub(crate) fn latencies(&self) -> Latencies<'_> {
+            Latencies {
+                histogram: &self.ack_latency,
+                run: None,
             }
         }
 
@@ -281,6 +331,15 @@ mod off {
 
     pub(crate) struct Metrics;
 
+    pub(crate) struct Latencies;
+
+    impl Latencies {
+        #[inline(always)]
+        pub(crate) fn record(&mut self, _: impl FnOnce() -> Option<Duration>) {}
+        #[inline(always)]
+        pub(crate) fn finish(self) {}
+    }
+
     #[allow(clippy::unused_self)]
     impl Metrics {
         pub(crate) fn new(_: &str) -> Self {
@@ -289,7 +348,9 @@ mod off {
         #[inline(always)]
         pub(crate) fn routed(&self, _: &HandOver) {}
         #[inline(always)]
-        pub(crate) fn answered(&self, _: impl FnOnce() -> Option<Duration>) {}
+        pub(crate) fn latencies(&self) -> Latencies {
+            Latencies
+        }
         #[inline(always)]
         pub(crate) fn late_answers(&self, _: u64) {}
         #[inline(always)]

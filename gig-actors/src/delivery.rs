@@ -17,6 +17,7 @@ use actix::Message;
 use gig_core::{Record, Token, Verdict};
 
 use crate::answers::{Answer, AnswerQueue};
+use crate::trace::DeliverySpan;
 
 /// The right to answer for one delivered record. It answers once: answering consumes it,
 /// and dropping it unanswered is an answer too (the record goes to the NoAckedActor as
@@ -27,15 +28,30 @@ pub struct AckHandle {
     deadline: Instant,
     /// `None` once answered.
     answers: Option<Arc<AnswerQueue>>,
+    /// The delivery's span (feature `tracing`; nothing without it).
+    span: DeliverySpan,
 }
 
 impl AckHandle {
-    pub(crate) fn new(token: Token, deadline: Instant, answers: Arc<AnswerQueue>) -> Self {
+    pub(crate) fn new(
+        record: &Record,
+        token: Token,
+        deadline: Instant,
+        answers: Arc<AnswerQueue>,
+    ) -> Self {
         AckHandle {
             token,
             deadline,
             answers: Some(answers),
+            span: DeliverySpan::new(record),
         }
+    }
+
+    /// The delivery's `gig.delivery` span (feature `tracing`), open until the answer:
+    /// instrument the work with it. See [`crate::trace`].
+    #[cfg(feature = "tracing")]
+    pub fn span(&self) -> &tracing::Span {
+        self.span.span()
     }
 
     /// When the record times out if not answered: a downstream doing slow work can give up
@@ -58,6 +74,11 @@ impl AckHandle {
     /// Answers with a verdict.
     pub fn answer(mut self, verdict: Verdict) {
         if let Some(answers) = self.answers.take() {
+            let outcome = match verdict {
+                Verdict::Ack => "ack",
+                Verdict::Nack(_) => "nack",
+            };
+            self.span.answered(outcome);
             answers.push(self.token, Answer::Given(verdict));
         }
     }
@@ -72,6 +93,7 @@ impl AckHandle {
 impl Drop for AckHandle {
     fn drop(&mut self) {
         if let Some(answers) = self.answers.take() {
+            self.span.answered("dropped");
             answers.push(self.token, Answer::Dropped);
         }
     }
@@ -94,6 +116,12 @@ impl Delivery {
     /// When the record times out if not answered.
     pub fn deadline(&self) -> Instant {
         self.handle.deadline
+    }
+
+    /// The delivery's `gig.delivery` span (feature `tracing`); see [`crate::trace`].
+    #[cfg(feature = "tracing")]
+    pub fn span(&self) -> &tracing::Span {
+        self.handle.span()
     }
 
     /// Acks the record: it goes to the AckedActor.
@@ -186,7 +214,7 @@ impl DeliveryBatch {
             .into_iter()
             .zip(tokens)
             .map(|(record, token)| {
-                let handle = AckHandle::new(token, self.deadline, self.answers.clone());
+                let handle = AckHandle::new(&record, token, self.deadline, self.answers.clone());
                 Delivery::new(record, handle)
             })
             .collect()

@@ -57,6 +57,10 @@ pub mod delivery;
 mod downstream;
 mod driver;
 pub mod error;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 pub mod outcome;
 pub mod producer;
 pub mod rehearsal;
@@ -64,6 +68,10 @@ pub mod retry;
 pub mod stats;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "tracing")]
+pub mod trace;
+#[cfg(not(feature = "tracing"))]
+mod trace;
 pub mod typed;
 
 pub use consumer::builder::ConsumerBuilder;
@@ -74,7 +82,9 @@ pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
 pub use consumer::ConsumerActor;
 pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use error::GigError;
-pub use gig_core::{ConsumerConfig, Header, NoAckReason, Outputs, Record, Transactional, Verdict};
+pub use gig_core::{
+    ConsumerConfig, Header, NoAckReason, Outputs, Record, TraceParent, Transactional, Verdict,
+};
 pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
 pub use stats::{PartitionStats, Stats, TransactionStats};
@@ -91,6 +101,6 @@ pub mod prelude {
         AckHandle, Acked, AckedTx, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
         Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
         NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord,
-        Record, Stats, Stop, Subscribe, Transactional, Typed, Unsubscribe, Verdict,
+        Record, Stats, Stop, Subscribe, TraceParent, Transactional, Typed, Unsubscribe, Verdict,
     };
 }

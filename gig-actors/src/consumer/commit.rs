@@ -78,6 +78,7 @@ impl ConsumerActor {
 
     /// The broker confirmed offsets: `Commit` requests they cover are answered.
     pub(super) fn committed(&mut self, offsets: &[CommitOffset]) {
+        self.driver.metrics.committed(offsets);
         self.driver.pipeline.handle_committed(offsets);
         self.answer_commit_waiters();
     }
@@ -98,7 +99,10 @@ impl ConsumerActor {
 impl Handler<Committed> for ConsumerActor {
     type Result = ();
 
-    fn handle(&mut self, Committed { plan, result }: Committed, ctx: &mut Context<Self>) {
+    fn handle(&mut self, committed: Committed, ctx: &mut Context<Self>) {
+        let Committed { plan, result, took } = committed;
+        let done = matches!(result, CommitResult::Done);
+        self.driver.metrics.commit(done, Some(took));
         self.commit_ended(plan, result);
         // A revocation or the stop may have waited for this transaction.
         self.progressed(ctx);

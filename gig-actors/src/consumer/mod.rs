@@ -39,6 +39,10 @@ use crate::driver::{self, Driver, Drives, Wiring};
 use crate::error::GigError;
 use crate::stats::Stats;
 
+/// How often the lag gauges are refreshed from librdkafka's latest statistics.
+#[cfg(feature = "metrics")]
+const LAG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The Kafka consumer actor. See the crate docs for a record's path through it.
 pub struct ConsumerActor {
     /// The record pipeline, and the downstream and outcome actors it talks to.
@@ -113,6 +117,15 @@ impl Actor for ConsumerActor {
             return;
         }
         ctx.run_interval(self.config.commit_period(), |act, _| act.commit_now());
+        // The lag comes from librdkafka's statistics: without them there is none to show.
+        #[cfg(feature = "metrics")]
+        if self
+            .config
+            .properties
+            .contains_key("statistics.interval.ms")
+        {
+            ctx.run_interval(LAG_EVERY, |act, _| act.publish_lag());
+        }
         if let Some(every) = self.config.stats_interval {
             ctx.run_interval(every, |act, _| act.log_stats());
         }

@@ -120,6 +120,10 @@ impl Handler<Closed> for ConsumerActor {
     type Result = ();
 
     fn handle(&mut self, Closed { plan, result }: Closed, ctx: &mut Context<Self>) {
+        if !plan.is_empty() {
+            let done = matches!(result, CommitResult::Done);
+            self.driver.metrics.commit(done, None);
+        }
         let offsets = plan.offsets().to_vec();
         let outcome = match &result {
             CommitResult::Done => Ok(()),

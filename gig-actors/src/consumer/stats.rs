@@ -42,6 +42,12 @@ impl ConsumerActor {
         stats
     }
 
+    /// Sets the lag gauges from librdkafka's latest statistics (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(super) fn publish_lag(&self) {
+        self.driver.metrics.lag(&self.snapshot().partitions);
+    }
+
     /// Logs the stats as one JSON line, for log pipelines. librdkafka's own statistics are
     /// left out of the line (they run to kilobytes); `GetStats` has them.
     pub(super) fn log_stats(&self) {

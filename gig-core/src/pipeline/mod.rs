@@ -14,6 +14,7 @@ mod commits;
 mod counters;
 mod handover;
 mod transactions;
+mod waited;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};

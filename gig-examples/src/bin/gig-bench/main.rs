@@ -13,6 +13,9 @@
 //! `--phase raw|gig-ack|gig-batch|gig-silent` runs that phase alone and prints no table,
 //! e.g. under `valgrind --tool=callgrind` to see where its instructions go.
 //!
+//! `--metrics` installs a Prometheus metrics recorder first, to show what recording Gig's
+//! metrics costs.
+//!
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
 //! alike); either way the allocator is wrapped to count allocations (`counting.rs`), and
 //! each phase reports its allocations per record. `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
@@ -1075,5 +1078,11 @@ fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp_millis()
         .init();
+    // `--metrics`: the phases run with a Prometheus recorder installed, so that Gig's
+    // metrics are recorded (nothing scrapes them); compare with a run without it.
+    if gig_examples::flag("metrics") {
+        gig_examples::metrics_demo::install_recorder();
+        eprintln!("gig-bench: a Prometheus metrics recorder is installed (--metrics)");
+    }
     System::new().block_on(run());
 }

@@ -66,8 +66,11 @@ pub mod stats;
 pub mod testkit;
 pub mod typed;
 
+pub use consumer::assignment::{Rebalanced, WaitForAssignment};
 pub use consumer::builder::ConsumerBuilder;
+pub use consumer::caught_up::CaughtUp;
 pub use consumer::commit::Commit;
+pub use consumer::inspect::{Inspect, KafkaView};
 pub use consumer::shutdown::Stop;
 pub use consumer::stats::GetStats;
 pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
@@ -88,9 +91,10 @@ pub struct ReadmeDoctests;
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
     pub use crate::{
-        AckHandle, Acked, AckedTx, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
-        Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
-        NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord,
-        Record, Stats, Stop, Subscribe, Transactional, Typed, Unsubscribe, Verdict,
+        AckHandle, Acked, AckedTx, Assign, CaughtUp, Commit, ConsumerActor, ConsumerBuilder,
+        ConsumerConfig, Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer,
+        HandOverError, Header, Inspect, KafkaView, NoAckReason, NoAcked, NoAckedRecord, NoAckedTx,
+        Outputs, PartitionStart, ProducerRecord, Rebalanced, Record, Stats, Stop, Subscribe,
+        Transactional, Typed, Unsubscribe, Verdict, WaitForAssignment,
     };
 }

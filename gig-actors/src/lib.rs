@@ -44,7 +44,7 @@
 //! the downstream gets, `answers.rs` the way back. `client/` is the Kafka side, below the
 //! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
 //! in-flight gate; its threads report through messages of their own. Beside them:
-//! [`producer`], the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
+//! [`producer`] (built with [`GigProducerBuilder`]), the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
 //! with the `testkit` feature, `testkit` (the embedded broker). Users import [`prelude`].
 
 #![warn(missing_docs)]
@@ -59,6 +59,7 @@ mod driver;
 pub mod error;
 pub mod outcome;
 pub mod producer;
+mod producer_builder;
 pub mod rehearsal;
 pub mod retry;
 pub mod stats;
@@ -80,6 +81,7 @@ pub use error::GigError;
 pub use gig_core::{ConsumerConfig, Header, NoAckReason, Outputs, Record, Transactional, Verdict};
 pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
+pub use producer_builder::GigProducerBuilder;
 pub use stats::{PartitionStats, Stats, TransactionStats};
 pub use typed::Typed;
 
@@ -93,8 +95,8 @@ pub mod prelude {
     pub use crate::{
         AckHandle, Acked, AckedTx, Assign, CaughtUp, Commit, ConsumerActor, ConsumerBuilder,
         ConsumerConfig, Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer,
-        HandOverError, Header, Inspect, KafkaView, NoAckReason, NoAcked, NoAckedRecord, NoAckedTx,
-        Outputs, PartitionStart, ProducerRecord, Rebalanced, Record, Stats, Stop, Subscribe,
-        Transactional, Typed, Unsubscribe, Verdict, WaitForAssignment,
+        GigProducerBuilder, HandOverError, Header, Inspect, KafkaView, NoAckReason, NoAcked,
+        NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord, Rebalanced, Record,
+        Stats, Stop, Subscribe, Transactional, Typed, Unsubscribe, Verdict, WaitForAssignment,
     };
 }

@@ -44,7 +44,7 @@
 //! the downstream gets, `answers.rs` the way back. `client/` is the Kafka side, below the
 //! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
 //! in-flight gate; its threads report through messages of their own. Beside them:
-//! [`producer`], the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
+//! [`producer`] (built with [`GigProducerBuilder`]), the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
 //! with the `testkit` feature, `testkit` (the embedded broker). Users import [`prelude`].
 
 #![warn(missing_docs)]
@@ -63,6 +63,7 @@ pub mod metrics;
 mod metrics;
 pub mod outcome;
 pub mod producer;
+mod producer_builder;
 pub mod rehearsal;
 pub mod retry;
 pub mod stats;
@@ -74,8 +75,11 @@ pub mod trace;
 mod trace;
 pub mod typed;
 
+pub use consumer::assignment::{Rebalanced, WaitForAssignment};
 pub use consumer::builder::ConsumerBuilder;
+pub use consumer::caught_up::CaughtUp;
 pub use consumer::commit::Commit;
+pub use consumer::inspect::{Inspect, KafkaView};
 pub use consumer::shutdown::Stop;
 pub use consumer::stats::GetStats;
 pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
@@ -87,6 +91,7 @@ pub use gig_core::{
 };
 pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
+pub use producer_builder::GigProducerBuilder;
 pub use stats::{PartitionStats, Stats, TransactionStats};
 pub use typed::Typed;
 
@@ -98,9 +103,11 @@ pub struct ReadmeDoctests;
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
     pub use crate::{
-        AckHandle, Acked, AckedTx, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
-        Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
-        NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord,
-        Record, Stats, Stop, Subscribe, TraceParent, Transactional, Typed, Unsubscribe, Verdict,
+        AckHandle, Acked, AckedTx, Assign, CaughtUp, Commit, ConsumerActor, ConsumerBuilder,
+        ConsumerConfig, Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer,
+        GigProducerBuilder, HandOverError, Header, Inspect, KafkaView, NoAckReason, NoAcked,
+        NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord, Rebalanced, Record,
+        Stats, Stop, Subscribe, TraceParent, Transactional, Typed, Unsubscribe, Verdict,
+        WaitForAssignment,
     };
 }

@@ -61,7 +61,8 @@ pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use outputs::{Output, Outputs, Source};
 pub use partition_book::PartitionBook;
 pub use pipeline::{
-    CommitPlan, Counters, HandOver, Outbound, Pipeline, ReleaseId, Transaction, TransactionResult,
+    CatchUp, CommitPlan, Counters, HandOver, Outbound, PartitionEnd, Pipeline, ReleaseId,
+    Transaction, TransactionResult,
 };
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};

@@ -4,8 +4,11 @@
 //! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
-//!     [--silent-in-flight 1000000] [--headers]
+//!     [--silent-in-flight 1000000] [--headers] [--plot FILE.svg]
 //! ```
+//!
+//! `--plot FILE.svg` also draws the table (records/s per phase and partition count, with
+//! the ratio to raw) and the silent phase's lateness distribution (`plot.rs`).
 //!
 //! Gig's consumers read no headers (`ConsumerConfig::headers(false)`), as raw reads none;
 //! `--headers` makes them read every record's headers, as Gig does by default.
@@ -64,6 +67,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 mod counting;
+mod plot;
 
 #[cfg(not(feature = "mimalloc"))]
 #[global_allocator]
@@ -98,6 +102,8 @@ struct Run {
     allocs: u64,
     peak_rss_mb: f64,
     late_ms: Option<(f64, f64, f64)>,
+    /// The silent phase's lateness percentiles 0..=100, for `--plot`.
+    late_quantiles: Vec<f64>,
 }
 
 // ---- process memory ----
@@ -285,6 +291,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
         allocs,
         peak_rss_mb: peak_rss_mb(),
         late_ms: None,
+        late_quantiles: Vec::new(),
     }
 }
 
@@ -623,6 +630,10 @@ async fn gig_run(
         secs,
         allocs,
         peak_rss_mb: peak,
+        late_quantiles: match mode {
+            Mode::Silent => plot::quantiles(&late),
+            _ => Vec::new(),
+        },
         late_ms: (mode == Mode::Silent).then(|| percentiles(late)),
     }
 }
@@ -1027,6 +1038,19 @@ async fn run() {
             samples.first().map_or(0.0, |s| s.0),
             samples.last().map_or(0.0, |s| s.0),
         );
+    }
+
+    if let Some(path) = gig_examples::arg("plot").filter(|_| !memory_only) {
+        let title = format!(
+            "gig-bench on the {} broker, {} records of {} B",
+            broker.kind(),
+            s.records,
+            s.size
+        );
+        match plot::draw(&path, &table, s.records, &title) {
+            Ok(()) => eprintln!("plot: {path}"),
+            Err(e) => fail(&format!("--plot {path}: {e}")),
+        }
     }
 
     if gig_examples::flag("json") && memory_only {

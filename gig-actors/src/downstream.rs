@@ -45,7 +45,7 @@ impl Downstream {
             let gone = |o: Outbound| (o.token, NoAckReason::DownstreamGone);
             return outbound.map(gone).collect();
         }
-        let handle = |o: &Outbound| AckHandle::new(o.token, o.deadline, answers.clone());
+        let handle = |o: &Outbound| AckHandle::new(&o.record, o.token, o.deadline, answers.clone());
         match self {
             Downstream::Records(recipient) => {
                 for o in outbound {

@@ -15,6 +15,7 @@ use log::{error, warn};
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
+use crate::metrics::{Metrics, Stopwatch};
 use crate::outcome::{self, Accepted, AckedRecipient, HandOverFailure, NoAckedRecipient};
 
 /// The actors a pipeline talks to, as a builder collects them.
@@ -27,6 +28,8 @@ pub(crate) struct Wiring {
 /// A pipeline and everything its driver holds.
 pub(crate) struct Driver {
     pub(crate) pipeline: Pipeline,
+    /// The consumer's series (feature `metrics`; nothing without it).
+    pub(crate) metrics: Metrics,
     wiring: Wiring,
     /// Where handles put their answers; made once the actor has an address.
     answers: Option<Arc<AnswerQueue>>,
@@ -46,6 +49,7 @@ impl Driver {
     pub(crate) fn new(config: &ConsumerConfig, wiring: Wiring) -> Self {
         Driver {
             pipeline: Pipeline::new(config),
+            metrics: Metrics::new(&config.group_id),
             wiring,
             answers: None,
             taken: Vec::new(),
@@ -120,6 +124,8 @@ pub(crate) struct FlushOutcomes;
 pub(crate) struct HandedOver {
     batch: HandOver,
     result: Result<Accepted, HandOverFailure>,
+    /// When the batch was offered, for the hand-over latency metric.
+    offered: Stopwatch,
 }
 
 /// Makes the answer queue; call from `Actor::started`.
@@ -160,6 +166,7 @@ pub(crate) fn flush_outcomes<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 fn take_answers(driver: &mut Driver, now: Instant) {
     let Driver {
         pipeline,
+        metrics,
         answers,
         taken,
         ..
@@ -168,12 +175,18 @@ fn take_answers(driver: &mut Driver, now: Instant) {
         return;
     };
     queue.take(taken);
+    let mut latencies = metrics.latencies();
     for (token, answer) in taken.drain(..) {
         match answer {
-            Answer::Given(verdict) => pipeline.handle_answer(token, verdict, now),
+            Answer::Given(verdict) => {
+                latencies.record(|| pipeline.waited(token, now));
+                pipeline.handle_answer(token, verdict, now);
+            }
             Answer::Dropped => pipeline.handle_dropped(token, now),
         }
     }
+    latencies.finish();
+    metrics.late_answers(pipeline.counters().late_answers);
 }
 
 /// Sends the records the pipeline released; those the downstream cannot take go back to
@@ -229,6 +242,7 @@ fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 
 fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     while let Some(batch) = act.driver().pipeline.poll_handover() {
+        act.driver().metrics.routed(&batch);
         hand_over(act, batch, ctx);
     }
 }
@@ -243,17 +257,28 @@ fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
     let wiring = &act.driver().wiring;
     let request = outcome::offer(&batch, &wiring.acked, &wiring.no_acked);
+    let offered = Stopwatch::start();
     let me = ctx.address();
     actix::spawn(async move {
         let result = request.await;
-        me.do_send(HandedOver { batch, result });
+        me.do_send(HandedOver {
+            batch,
+            result,
+            offered,
+        });
     });
 }
 
 /// An outcome actor answered: an accepted batch may be committed; a refused one is offered
 /// again after a back-off.
 pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut Context<A>) {
-    let HandedOver { batch, result } = answer;
+    let HandedOver {
+        batch,
+        result,
+        offered,
+    } = answer;
+    let metrics = &act.driver().metrics;
+    metrics.handed_over(&batch, offered, result.is_ok());
     match result {
         Ok(outputs) => {
             let pipeline = &mut act.driver().pipeline;

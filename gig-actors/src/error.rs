@@ -74,6 +74,19 @@ pub enum GigError {
         /// librdkafka's error.
         source: KafkaError,
     },
+    /// A command that waits (`CaughtUp`, `WaitForAssignment`) did not get what it waited
+    /// for in time.
+    #[error("timed out after {after:?} waiting for {waiting_for}")]
+    Timeout {
+        /// What the command waited for.
+        waiting_for: &'static str,
+        /// How long it waited.
+        after: std::time::Duration,
+    },
+    /// `CaughtUp` was sent while no partition was assigned: nothing to catch up on yet.
+    /// Send `WaitForAssignment` first.
+    #[error("no partition is assigned yet; send WaitForAssignment first")]
+    NoAssignment,
     /// A request could not reach an actor (it has stopped, or the send timed out): so that
     /// `consumer.send(Stop).await??` works in a function returning `GigError`.
     #[error("the actor did not take the request: {0}")]

@@ -44,7 +44,7 @@
 //! the downstream gets, `answers.rs` the way back. `client/` is the Kafka side, below the
 //! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
 //! in-flight gate; its threads report through messages of their own. Beside them:
-//! [`producer`], the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
+//! [`producer`] (built with [`GigProducerBuilder`]), the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
 //! with the `testkit` feature, `testkit` (the embedded broker). Users import [`prelude`].
 
 #![warn(missing_docs)]
@@ -57,26 +57,41 @@ pub mod delivery;
 mod downstream;
 mod driver;
 pub mod error;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 pub mod outcome;
 pub mod producer;
+mod producer_builder;
 pub mod rehearsal;
 pub mod retry;
 pub mod stats;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "tracing")]
+pub mod trace;
+#[cfg(not(feature = "tracing"))]
+mod trace;
 pub mod typed;
 
+pub use consumer::assignment::{Rebalanced, WaitForAssignment};
 pub use consumer::builder::ConsumerBuilder;
+pub use consumer::caught_up::CaughtUp;
 pub use consumer::commit::Commit;
+pub use consumer::inspect::{Inspect, KafkaView};
 pub use consumer::shutdown::Stop;
 pub use consumer::stats::GetStats;
 pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
 pub use consumer::ConsumerActor;
 pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use error::GigError;
-pub use gig_core::{ConsumerConfig, Header, NoAckReason, Outputs, Record, Transactional, Verdict};
+pub use gig_core::{
+    ConsumerConfig, Header, NoAckReason, Outputs, Record, TraceParent, Transactional, Verdict,
+};
 pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
+pub use producer_builder::GigProducerBuilder;
 pub use stats::{PartitionStats, Stats, TransactionStats};
 pub use typed::Typed;
 
@@ -88,9 +103,11 @@ pub struct ReadmeDoctests;
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
     pub use crate::{
-        AckHandle, Acked, AckedTx, Assign, Commit, ConsumerActor, ConsumerBuilder, ConsumerConfig,
-        Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer, HandOverError, Header,
-        NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord,
-        Record, Stats, Stop, Subscribe, Transactional, Typed, Unsubscribe, Verdict,
+        AckHandle, Acked, AckedTx, Assign, CaughtUp, Commit, ConsumerActor, ConsumerBuilder,
+        ConsumerConfig, Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer,
+        GigProducerBuilder, HandOverError, Header, Inspect, KafkaView, NoAckReason, NoAcked,
+        NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord, Rebalanced, Record,
+        Stats, Stop, Subscribe, TraceParent, Transactional, Typed, Unsubscribe, Verdict,
+        WaitForAssignment,
     };
 }

@@ -23,7 +23,20 @@ pub struct Delivered {
     pub offset: i64,
 }
 
-/// A Kafka producer. Clone it freely: clones share one client.
+/// A Kafka producer. Clone it freely: clones share one client. Build one with librdkafka
+/// properties through [`GigProducer::builder`].
+///
+/// ```no_run
+/// # use gig_actors::prelude::*;
+/// # async fn demo() -> Result<(), GigError> {
+/// let producer = GigProducer::new("127.0.0.1:9092")?;
+/// producer.send(ProducerRecord::new("orders", "order 1").key("customer 7")).await?;
+/// let batch: Vec<ProducerRecord> =
+///     (2..100).map(|i| ProducerRecord::new("orders", format!("order {i}"))).collect();
+/// let written = producer.send_batch(&batch).await?; // pipelined; in input order
+/// assert_eq!(written.len(), 98);
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct GigProducer {
     producer: FutureProducer,

@@ -3,11 +3,59 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
-use gig_core::{Counters, Partition, Pipeline};
+use gig_core::{Partition, Pipeline};
+
+pub use gig_core::Counters;
 use serde::Serialize;
 
-/// A snapshot of a consumer, as returned by [`GetStats`](crate::GetStats) and
-/// [`Stop`](crate::Stop).
+/// A snapshot of a consumer, as returned by [`GetStats`](crate::GetStats),
+/// [`CaughtUp`](crate::CaughtUp) and [`Stop`](crate::Stop).
+///
+/// What each figure counts, in one place (counters count records since the consumer
+/// started, unless they say otherwise; `Stats` dereferences to [`Counters`], so
+/// `stats.acked` reads one):
+///
+/// | field | counts |
+/// | --- | --- |
+/// | `received` | records fetched and tracked (each once, refetches not included) |
+/// | `discarded` | records fetched after a stop began, or fetched again below an offset already tracked: never delivered |
+/// | `acked` | records the downstream acked in time, **routed** to the AckedActor (not yet necessarily accepted by it) |
+/// | `nacked` | records the downstream nacked, routed to the NoAckedActor (reason [`NoAckReason::Nacked`](crate::NoAckReason::Nacked)) |
+/// | `timed_out` | records not answered by their deadline, routed to the NoAckedActor |
+/// | `undecodable` | records a typed downstream could not decode, routed to the NoAckedActor |
+/// | `downstream_gone` | records not delivered because the downstream had stopped, routed to the NoAckedActor |
+/// | `dropped` | records whose `Delivery`/`AckHandle` was dropped unanswered, routed to the NoAckedActor |
+/// | [`no_acked()`](Counters::no_acked) | the sum of the five above: every record routed to the NoAckedActor |
+/// | `handed_over` | records the Acked or NoAcked actor **accepted** (answered `Ok`): only these may be committed. `acked + no_acked() - handed_over` are routed and not yet accepted |
+/// | `handover_failures` | hand-over batches refused or not taken (each is offered again) |
+/// | `late_answers` | answers for records already routed (timed out, or answered before): counted, ignored |
+/// | `unknown_answers` | answers for records of a partition released meanwhile: counted, ignored |
+/// | `commits` / `commit_failures` | commit requests made / failed (a failed one is sent again) |
+/// | `in_flight` | records now fetched and not yet handed over (what `max_in_flight` limits) |
+/// | `queued_by_key` | of those, records waiting behind another of their key (key ordering) |
+/// | `partitions[].committable` | the offset Gig would commit now: one past the longest prefix of handed-over records |
+/// | `partitions[].committed` | the offset the broker confirmed as committed: **the next offset to read**, as Kafka's committed offsets are (one past the last record handed over) |
+/// | `partitions[].high_watermark`, `lag` | the offset the next produced record gets, and `high_watermark - committed` (with `statistics.interval.ms` set) |
+/// | `rebalances`, `assignment` | group assignments this member took part in; the partitions it holds now |
+/// | `client_errors`, `last_client_error` | errors librdkafka reported (it retries them itself) |
+/// | `outputs`, `outputs_committed`, `transactions`, `transactions_aborted`, `rewinds` | the transactional mode's work |
+///
+/// Names: the NoAckedActor receives [`NoAcked`](crate::NoAcked) batches for every record
+/// that was not acked, whatever the reason; [`NoAckReason::Nacked`](crate::NoAckReason::Nacked)
+/// is the one reason where the downstream said no. The embedded broker is
+/// `testkit::EmbeddedBroker`; `testkit::Broker` chooses between it and an external one.
+///
+/// ```no_run
+/// # use actix::prelude::*;
+/// # use gig_actors::prelude::*;
+/// # async fn demo(consumer: Addr<ConsumerActor>) -> Result<(), GigError> {
+/// let stats = consumer.send(GetStats).await?;
+/// let waiting = stats.acked + stats.no_acked() - stats.handed_over;
+/// println!("{} in flight, {waiting} routed and not yet accepted", stats.in_flight);
+/// println!("next offsets to read: {}", stats.committed_summary());
+/// let json = serde_json::to_string(&stats).unwrap(); // the line `stats_interval` logs
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Stats {
@@ -78,7 +126,8 @@ pub struct PartitionStats {
     pub partition: i32,
     /// The next offset to commit: one past the handed-over prefix.
     pub committable: Option<i64>,
-    /// The last offset the broker confirmed as committed.
+    /// The offset the broker last confirmed as committed: the next offset to read (one
+    /// past the last record handed over), as Kafka's committed offsets are.
     pub committed: Option<i64>,
     /// Records of this partition not yet handed over.
     pub in_flight: u64,
@@ -133,7 +182,7 @@ impl Stats {
         }
     }
 
-    /// The committed offset of a partition, if known.
+    /// The committed offset of a partition (the next offset to read), if known.
     pub fn committed(&self, topic: &str, partition: i32) -> Option<i64> {
         self.partitions
             .iter()

@@ -4,8 +4,19 @@
 //! ```no_run
 //! let broker = gig_actors::testkit::EmbeddedBroker::start().unwrap();
 //! broker.create_topic("orders", 4).unwrap();
-//! let bootstrap = broker.bootstrap_servers(); // give this to consumers and producers
+//! let bootstrap = broker.bootstrap_servers(); // give this to producers
+//! // and this to consumers: the bootstrap servers and a short group session (see below)
+//! let config = broker.consumer_config("billing").topics(["orders"]);
 //! ```
+//!
+//! **Restarting a consumer in the same group.** The mock cluster hands a group's
+//! partitions to a new member only once the old member's session has expired, even when it
+//! left cleanly; with librdkafka's default `session.timeout.ms` (45 s) a service restarted
+//! on the embedded broker waits about that long for its partitions. The config from
+//! [`EmbeddedBroker::consumer_config`] (or [`Broker::consumer_config`]) sets a
+//! [`DEMO_SESSION_TIMEOUT_MS`] session with heartbeats every 500 ms, so a restart takes
+//! seconds (the `restart` example measures it). A real Kafka rebalances at once when a
+//! member leaves; its consumers need no such setting.
 //!
 //! Know its limit: each partition keeps at most 5 MB or 100,000 records and silently drops
 //! older ones (`mpart->max_size` / `max_cnt` in librdkafka's rdkafka_mock.c). Spread large
@@ -14,7 +25,13 @@
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
 
+use gig_core::ConsumerConfig;
+
 use crate::error::GigError;
+
+/// The group session (`session.timeout.ms`) of [`EmbeddedBroker::consumer_config`]: short,
+/// so that a member restarted on the mock cluster gets its partitions within seconds.
+pub const DEMO_SESSION_TIMEOUT_MS: u64 = 6000;
 
 /// Records one mock partition keeps before it drops the oldest.
 pub const MOCK_PARTITION_MAX_RECORDS: usize = 100_000;
@@ -46,6 +63,16 @@ impl EmbeddedBroker {
     /// The bootstrap address to give clients.
     pub fn bootstrap_servers(&self) -> String {
         self.cluster.bootstrap_servers()
+    }
+
+    /// A consumer config for this broker: its bootstrap servers, `group`, and a short
+    /// group session ([`DEMO_SESSION_TIMEOUT_MS`], heartbeats every 500 ms), so that a
+    /// consumer restarted in the same group gets its partitions within seconds (see the
+    /// module docs).
+    pub fn consumer_config(&self, group: impl Into<String>) -> ConsumerConfig {
+        ConsumerConfig::new(self.bootstrap_servers(), group)
+            .property("session.timeout.ms", DEMO_SESSION_TIMEOUT_MS.to_string())
+            .property("heartbeat.interval.ms", "500")
     }
 
     /// Creates a topic (replication factor 1).
@@ -84,6 +111,17 @@ impl Broker {
         match self {
             Broker::Embedded(b) => b.bootstrap_servers(),
             Broker::External(b) => b.clone(),
+        }
+    }
+
+    /// A consumer config for this broker: on the embedded one with its short group session
+    /// ([`EmbeddedBroker::consumer_config`]); on an external one only the bootstrap servers
+    /// and `group`, leaving the group settings to the cluster (a real Kafka rebalances at
+    /// once when a member leaves, and under the KIP-848 protocol refuses session settings).
+    pub fn consumer_config(&self, group: impl Into<String>) -> ConsumerConfig {
+        match self {
+            Broker::Embedded(b) => b.consumer_config(group),
+            Broker::External(b) => ConsumerConfig::new(b.clone(), group),
         }
     }
 

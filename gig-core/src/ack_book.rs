@@ -186,6 +186,14 @@ impl AckBook {
         Some(((slot.book.topic().clone(), slot.book.partition()), offset))
     }
 
+    /// A record still waiting for its answer, with its deadline; `None` otherwise.
+    pub fn waiting(&self, token: Token) -> Option<(&Record, Instant)> {
+        match self.slots.get(token.slot as usize) {
+            Some(Some(slot)) if slot.epoch == token.epoch => slot.book.waiting(token.seq),
+            _ => None,
+        }
+    }
+
     /// Routes a waiting record to an outcome (an ack or a nack: the caller knows which).
     pub fn route(&mut self, token: Token) -> AckResult {
         match self.book_mut(token) {

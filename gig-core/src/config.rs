@@ -120,10 +120,8 @@ pub struct ConsumerConfig {
     /// Most records in one message to the Acked or NoAcked actor.
     #[serde(default = "defaults::handover_batch")]
     pub handover_batch: usize,
-    /// When set, the consumer logs its [stats] as one JSON line this often (log target
-    /// `gig::stats`, level info). Unset by default.
-    ///
-    /// [stats]: https://docs.rs/gig-actors/latest/gig_actors/stats/struct.Stats.html
+    /// When set, the consumer logs its stats (gig-actors' `Stats`) as one JSON line this
+    /// often (log target `gig::stats`, level info). Unset by default.
     #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
     #[serde(rename = "stats_interval_ms")]
     pub stats_interval: Option<Duration>,

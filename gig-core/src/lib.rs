@@ -22,6 +22,8 @@
 //! - [`outcome`]: the downstream's [`Verdict`], and why a record was not acked
 //!   ([`NoAckReason`]).
 //! - [`retry`]: the headers of a delayed retry.
+//! - [`trace`]: a record's W3C trace context ([`TraceParent`], from its `traceparent`
+//!   header).
 //! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
 //!   [`transactional`]: its transactional mode; [`error`]: [`ConfigError`].
 //!
@@ -48,6 +50,7 @@ pub mod pipeline;
 pub mod producer_record;
 pub mod record;
 pub mod retry;
+pub mod trace;
 pub mod transactional;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
@@ -58,8 +61,10 @@ pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use outputs::{Output, Outputs, Source};
 pub use partition_book::PartitionBook;
 pub use pipeline::{
-    CommitPlan, Counters, HandOver, Outbound, Pipeline, ReleaseId, Transaction, TransactionResult,
+    CatchUp, CommitPlan, Counters, HandOver, Outbound, PartitionEnd, Pipeline, ReleaseId,
+    Transaction, TransactionResult,
 };
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};
+pub use trace::{BadTraceParent, TraceParent};
 pub use transactional::Transactional;

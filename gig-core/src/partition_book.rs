@@ -165,6 +165,14 @@ impl PartitionBook {
         self.entries.get(index).map(|e| e.state)
     }
 
+    /// A record still waiting for its answer, with its deadline; `None` otherwise.
+    pub fn waiting(&self, seq: u64) -> Option<(&Record, Instant)> {
+        let index = usize::try_from(seq.checked_sub(self.head_seq)?).ok()?;
+        let entry = self.entries.get(index)?;
+        let record = entry.record.as_ref()?;
+        (entry.state == RecordState::Waiting).then_some((record, entry.deadline))
+    }
+
     /// Routes a waiting record to an outcome and gives it back for the hand-over;
     /// `None` if it is no longer waiting (already acked, nacked or timed out).
     pub fn route(&mut self, seq: u64) -> Option<Record> {

@@ -59,7 +59,9 @@ pub struct Transactional {
     pub interval: Duration,
     /// librdkafka's `transaction.timeout.ms`: the broker aborts a transaction open longer,
     /// and Gig's transactional calls wait at most this long. At least 1 s; at most the
-    /// broker's `transaction.max.timeout.ms` (15 min by default).
+    /// broker's `transaction.max.timeout.ms` (15 min by default). Records the producer
+    /// cannot deliver within half of it (`message.timeout.ms`, unless set) fail their
+    /// transaction, which Gig then aborts.
     #[serde(default = "defaults::timeout", with = "millis")]
     #[serde(rename = "timeout_ms")]
     pub timeout: Duration,
@@ -156,6 +158,16 @@ impl Transactional {
         props.insert("transactional.id".to_string(), self.id.clone());
         let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
         props.insert("transaction.timeout.ms".to_string(), timeout_ms.to_string());
+        // Records not delivered by half the transaction timeout fail it, and Gig aborts it
+        // itself: the broker's own abort of a transaction that outlived its timeout bumps
+        // the producer's epoch, and the producer then finds itself fenced, as a zombie is.
+        let delivery = ["message.timeout.ms", "delivery.timeout.ms"];
+        if !delivery.iter().any(|k| props.contains_key(*k)) {
+            props.insert(
+                "message.timeout.ms".to_string(),
+                (timeout_ms / 2).to_string(),
+            );
+        }
         props
     }
 }
@@ -184,7 +196,13 @@ mod tests {
         let props = t.producer_properties("b:9092");
         assert_eq!(props["transactional.id"], "billing-1");
         assert_eq!(props["transaction.timeout.ms"], "10000");
+        assert_eq!(props["message.timeout.ms"], "5000");
         assert_eq!(props["bootstrap.servers"], "b:9092");
+        let own = Transactional::new("b").property("message.timeout.ms", "3000");
+        assert_eq!(
+            own.producer_properties("b:9092")["message.timeout.ms"],
+            "3000"
+        );
         assert_eq!(props["linger.ms"], "2");
     }
 

@@ -42,12 +42,22 @@ async fn nacked_records_land_in_the_dead_letter_topic_with_their_origin() {
         .no_acked(sink.recipient())
         .start()
         .unwrap();
-    ledger.wait_for(16, Duration::from_secs(30)).await;
-    let source = stats_until(&consumer, Duration::from_secs(30), |s| {
-        s.committed(&topic, 0) == Some(10) && s.committed(&topic, 1) == Some(10)
-    })
-    .await;
-    assert_eq!(source.nacked, 4);
+    // No count to wait for: caught up means every record is in the ledger or the
+    // dead-letter topic, and committed.
+    let wait = Duration::from_secs(30);
+    consumer
+        .send(WaitForAssignment::within(wait))
+        .await
+        .unwrap()
+        .unwrap();
+    let source = consumer
+        .send(CaughtUp::within(wait))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(source.committed(&topic, 0), Some(10));
+    assert_eq!(source.committed(&topic, 1), Some(10));
+    assert_eq!((source.nacked, ledger.entries().len()), (4, 16));
 
     // Read the dead-letter topic back.
     let dlq_ledger = Ledger::default();

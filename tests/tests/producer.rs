@@ -74,3 +74,41 @@ async fn a_consumer_that_reads_no_headers_gets_key_and_payload_without_them() {
 async fn a_producer_without_brokers_is_a_config_error() {
     assert!(matches!(GigProducer::new(" "), Err(GigError::Config(_))));
 }
+
+#[actix::test]
+async fn the_producer_builder_passes_properties_through_and_names_a_bad_one() {
+    let broker = broker();
+    let topic = topic(&broker, "produce-builder", 1).await;
+    let refused = GigProducer::builder(broker.bootstrap_servers())
+        .property("no.such.property", "1")
+        .build();
+    let error = refused.err().expect("librdkafka refuses it").to_string();
+    assert!(error.contains("no.such.property"), "{error}");
+
+    let producer = GigProducer::builder(broker.bootstrap_servers())
+        .property("compression.type", "lz4")
+        .property("client.id", "built")
+        .build()
+        .unwrap();
+    let at = producer
+        .send(ProducerRecord::new(&topic, "compressed"))
+        .await
+        .unwrap();
+    assert_eq!(at.offset, 0);
+    let ledger = Ledger::default();
+    let (downstream, delivered) = Scripted::new(|_| Action::Ack);
+    let consumer = ledger.consumer(config(&broker, &topic), downstream.start().recipient());
+    consumer
+        .send(WaitForAssignment::within(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .unwrap();
+    consumer
+        .send(CaughtUp::within(Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .unwrap();
+    let payload = delivered.lock().unwrap()[0].payload_str().map(String::from);
+    assert_eq!(payload.as_deref(), Some("compressed"));
+    consumer.send(Stop).await.unwrap().unwrap();
+}

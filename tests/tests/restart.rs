@@ -38,3 +38,47 @@ async fn restart_in_the_same_group_resumes_with_nothing_lost_or_repeated() {
         ledger.entries().into_iter().map(|e| e.payload).collect();
     assert_eq!(payloads.len(), 200);
 }
+
+#[actix::test]
+async fn a_member_restarted_in_the_same_group_has_its_partitions_within_seconds() {
+    let broker = broker();
+    let topic = topic(&broker, "restart-fast", 3).await;
+    let group = unique("restart-fast-group");
+    let wait = Duration::from_secs(60);
+    // The broker's own consumer config: on the embedded broker a short group session, which
+    // the mock cluster waits out before it hands a group's partitions to a new member.
+    let config = || {
+        let config = broker.consumer_config(&group).topics([topic.as_str()]);
+        match consumer_protocol() {
+            true => config.property("group.protocol", "consumer"),
+            false => config,
+        }
+    };
+    let ledger = Ledger::default();
+    produce(&broker, &topic, 3, 0, 30).await;
+    let first = start(&ledger, config(), |_| Action::Ack).consumer;
+    first
+        .send(WaitForAssignment::within(wait))
+        .await
+        .unwrap()
+        .unwrap();
+    first.send(CaughtUp::within(wait)).await.unwrap().unwrap();
+    first.send(Stop).await.unwrap().unwrap();
+
+    let restarted = std::time::Instant::now();
+    let second = start(&ledger, config(), |_| Action::Ack).consumer;
+    second
+        .send(WaitForAssignment::within(wait))
+        .await
+        .unwrap()
+        .unwrap();
+    let took = restarted.elapsed();
+    report(&format!(
+        "restart in the same group: partitions after {took:?}"
+    ));
+    // librdkafka's default session (45 s) is what the mock cluster waited before.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let stats = second.send(CaughtUp::within(wait)).await.unwrap().unwrap();
+    assert_eq!(stats.received, 0, "nothing read twice after a clean stop");
+    second.send(Stop).await.unwrap().unwrap();
+}

@@ -223,7 +223,7 @@ async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again(
     }
     init();
     // The output topic cannot be written at first, so each record of a transaction times
-    // out (after the transaction timeout, 1 s) and the transaction is aborted. On Kafka the
+    // out (after half the transaction timeout, 0.5 s) and the transaction is aborted. On Kafka the
     // topic does not exist yet, and the producer may not have it created; on the embedded
     // broker its leader is a second broker, down.
     let broker = match backend() {

@@ -6,11 +6,13 @@
 //! on the poll thread during a revocation or a stop), and its result reported. In the
 //! transactional mode a commit is a transaction, run by the [`Transactor`].
 
+use std::time::Instant;
+
 use gig_core::{CommitOffset, CommitPlan};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 
-use crate::client::commit_result::CommitResult;
+use crate::client::commit_result::{CommitResult, Committed};
 use crate::client::partitions::to_tpl;
 use crate::client::transactor::Transactor;
 
@@ -36,5 +38,20 @@ pub(crate) fn execute<C: ConsumerContext>(
         },
         (CommitPlan::Transaction(txn), Some(transactor)) => transactor.run(consumer, txn),
         (CommitPlan::Transaction(_), None) => CommitResult::Fenced(KafkaError::Canceled),
+    }
+}
+
+/// [`execute`], timed: the report for the actor.
+pub(crate) fn execute_timed<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    transactor: Option<&Transactor>,
+    plan: CommitPlan,
+) -> Committed {
+    let started = Instant::now();
+    let result = execute(consumer, transactor, &plan);
+    Committed {
+        plan,
+        result,
+        took: started.elapsed(),
     }
 }

@@ -1,5 +1,7 @@
 //! How a commit ended, and the report of it to the actor.
 
+use std::time::Duration;
+
 use actix::Message;
 use gig_core::CommitPlan;
 use rdkafka::error::KafkaError;
@@ -41,4 +43,6 @@ impl CommitResult {
 pub(crate) struct Committed {
     pub(crate) plan: CommitPlan,
     pub(crate) result: CommitResult,
+    /// How long the commit took, for the commit-latency metric.
+    pub(crate) took: Duration,
 }

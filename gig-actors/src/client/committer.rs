@@ -13,7 +13,7 @@ use actix::Recipient;
 use gig_core::{CommitOffset, CommitPlan, Partition};
 use rdkafka::consumer::BaseConsumer;
 
-use crate::client::commit::execute;
+use crate::client::commit::execute_timed;
 use crate::client::commit_result::Committed;
 use crate::client::context::GigContext;
 use crate::client::transactor::Transactor;
@@ -59,8 +59,7 @@ pub(crate) fn run(
             return;
         };
         for plan in plans {
-            let result = execute(&client, transactor.as_deref(), &plan);
-            report.do_send(Committed { plan, result });
+            report.do_send(execute_timed(&client, transactor.as_deref(), plan));
         }
     }
 }

@@ -21,7 +21,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 
-use crate::client::commit::execute;
+use crate::client::commit::execute_timed;
 use crate::client::commit_result::{CommitResult, Committed};
 use crate::client::partitions::{names, partitions_of};
 use crate::client::shared::Shared;
@@ -101,18 +101,19 @@ impl GigContext {
         match answer.recv_timeout(self.revoke_wait) {
             Ok(plan) if plan.is_empty() => {}
             Ok(plan) => {
-                let result = execute(consumer, self.shared.transactor.as_deref(), &plan);
-                match &result {
+                let transactor = self.shared.transactor.as_deref();
+                let committed = execute_timed(consumer, transactor, plan);
+                match &committed.result {
                     CommitResult::Done => info!(
                         "committed revoked partitions at {}",
-                        describe(plan.offsets())
+                        describe(committed.plan.offsets())
                     ),
                     other => warn!(
                         "commit on revocation failed ({}); the next owner re-reads from the last commit",
                         other.error().unwrap_or_default()
                     ),
                 }
-                links.committed.do_send(Committed { plan, result });
+                links.committed.do_send(committed);
             }
             Err(_) => warn!(
                 "revoked partitions not resolved within {:?}; their uncommitted records go to the next owner",

@@ -11,6 +11,8 @@
 //!   [`commit::Committed`].
 //! - [`rewind`]: partitions read again from their last commit after an aborted
 //!   transaction, sought by the poll thread between two polls.
+//! - [`query`]: questions that wait for the broker (watermarks, committed offsets), on a
+//!   thread of their own.
 //! - [`gate`]: the in-flight limit between the poll thread and the actor; [`due`]: delayed
 //!   retries (partitions paused until a record is due); [`partitions`]: partition lists.
 //!
@@ -27,6 +29,7 @@ pub(crate) mod gate;
 pub(crate) mod leave;
 pub(crate) mod partitions;
 pub(crate) mod poller;
+pub(crate) mod query;
 pub(crate) mod rewind;
 pub(crate) mod shared;
 pub(crate) mod transactor;
@@ -143,6 +146,15 @@ impl Client {
     /// The librdkafka client, unless a stop has closed it.
     pub(crate) fn kafka(&self) -> Result<&BaseConsumer<GigContext>, GigError> {
         self.consumer.as_deref().ok_or(GigError::Stopped)
+    }
+
+    /// Runs `ask` with the client on a thread of its own (see [`query`]).
+    pub(crate) fn query(
+        &self,
+        ask: impl FnOnce(&BaseConsumer<GigContext>) + Send + 'static,
+    ) -> Result<(), GigError> {
+        let consumer = self.consumer.as_ref().ok_or(GigError::Stopped)?;
+        query::spawn(Arc::downgrade(consumer), ask)
     }
 
     /// Asks the commit thread to commit; gives the plan back if it has exited.

@@ -4,6 +4,7 @@ use actix::prelude::*;
 use gig_core::ConsumerConfig;
 use serde::de::DeserializeOwned;
 
+use super::assignment::Rebalanced;
 use super::ConsumerActor;
 use crate::client::Client;
 use crate::delivery::{Delivery, DeliveryBatch};
@@ -33,6 +34,7 @@ pub struct ConsumerBuilder {
     downstream: Option<Downstream>,
     acked: Option<AckedRecipient>,
     no_acked: Option<NoAckedRecipient>,
+    rebalance_listener: Option<Recipient<Rebalanced>>,
 }
 
 impl ConsumerActor {
@@ -43,6 +45,7 @@ impl ConsumerActor {
             downstream: None,
             acked: None,
             no_acked: None,
+            rebalance_listener: None,
         }
     }
 }
@@ -103,8 +106,36 @@ impl ConsumerBuilder {
         self
     }
 
+    /// An actor told of each assignment and revocation ([`Rebalanced`]), after Gig has
+    /// handled it. Optional; the rehearsal has no group and tells it nothing.
+    ///
+    /// ```no_run
+    /// # use actix::prelude::*;
+    /// # use gig_actors::prelude::*;
+    /// struct Watcher;
+    /// impl Actor for Watcher { type Context = Context<Self>; }
+    /// impl Handler<Rebalanced> for Watcher {
+    ///     type Result = ();
+    ///     fn handle(&mut self, change: Rebalanced, _: &mut Context<Self>) {
+    ///         match change {
+    ///             Rebalanced::Assigned(p) => println!("now reading {p:?}"),
+    ///             Rebalanced::Revoked(p) => println!("handed back {p:?}"),
+    ///             _ => {}
+    ///         }
+    ///     }
+    /// }
+    /// # fn wire(builder: ConsumerBuilder) -> ConsumerBuilder {
+    /// builder.rebalance_listener(Watcher.start().recipient())
+    /// # }
+    /// ```
+    pub fn rebalance_listener(mut self, recipient: Recipient<Rebalanced>) -> Self {
+        self.rebalance_listener = Some(recipient);
+        self
+    }
+
     /// The validated config and the actors, or what is wrong or missing.
-    fn wiring(self) -> Result<(ConsumerConfig, Wiring), GigError> {
+    #[allow(clippy::type_complexity)]
+    fn wiring(self) -> Result<(ConsumerConfig, Wiring, Option<Recipient<Rebalanced>>), GigError> {
         self.config.validate()?;
         let wiring = Wiring {
             downstream: self.downstream.ok_or(GigError::Missing("a downstream"))?,
@@ -115,14 +146,16 @@ impl ConsumerBuilder {
         if produces && self.config.transactional.is_none() {
             return Err(GigError::NotTransactional);
         }
-        Ok((self.config, wiring))
+        Ok((self.config, wiring, self.rebalance_listener))
     }
 
     /// Validates the config and creates the Kafka client, without starting the actor.
     pub fn build(self) -> Result<ConsumerActor, GigError> {
-        let (config, wiring) = self.wiring()?;
+        let (config, wiring, listener) = self.wiring()?;
         let client = Client::new(&config)?;
-        Ok(ConsumerActor::new(config, wiring, client))
+        let mut actor = ConsumerActor::new(config, wiring, client);
+        actor.rebalance_listener = listener;
+        Ok(actor)
     }
 
     /// Builds and starts the actor on the current arbiter.
@@ -133,7 +166,7 @@ impl ConsumerBuilder {
     /// A [`Rehearsal`] of this consumer: the same routing, deadlines, key ordering, batch
     /// or typed downstream and hand-over, fed by you instead of Kafka, on tokio's clock.
     pub fn rehearsal(self) -> Result<Rehearsal, GigError> {
-        let (config, wiring) = self.wiring()?;
+        let (config, wiring, _) = self.wiring()?;
         Ok(Rehearsal::wired(&config, wiring))
     }
 }

@@ -93,6 +93,7 @@ impl ConsumerActor {
 
     /// The broker confirmed offsets: `Commit` requests they cover are answered.
     pub(super) fn committed(&mut self, offsets: &[CommitOffset]) {
+        self.driver.metrics.committed(offsets);
         self.driver.pipeline.handle_committed(offsets);
         self.answer_commit_waiters();
     }
@@ -113,7 +114,10 @@ impl ConsumerActor {
 impl Handler<Committed> for ConsumerActor {
     type Result = ();
 
-    fn handle(&mut self, Committed { plan, result }: Committed, ctx: &mut Context<Self>) {
+    fn handle(&mut self, committed: Committed, ctx: &mut Context<Self>) {
+        let Committed { plan, result, took } = committed;
+        let done = matches!(result, CommitResult::Done);
+        self.driver.metrics.commit(done, Some(took));
         if let Some(retry) = self.commit_ended(plan, result) {
             ctx.run_later(retry, |act, _| act.commit_now());
         }

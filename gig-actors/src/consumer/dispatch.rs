@@ -29,6 +29,7 @@ impl ConsumerActor {
         let gate = &self.client.shared().gate;
         let in_flight = gate.publish(pipeline.unresolved(), over_tracked, pipeline.unconfirmed());
         let over = over_tracked || over_uncommitted || in_flight >= self.config.max_in_flight;
+        self.driver.metrics.in_flight(in_flight, over);
         if over != self.paused {
             self.paused = over;
             if over {

@@ -15,10 +15,17 @@
 //! - `shutdown`: `Stop`: resolve, make the final commit, close.
 //! - `subscribe`: `Subscribe`, `Assign`, `Unsubscribe`.
 //! - `stats`: `GetStats`, and the stats logged every `stats_interval`.
+//! - `caught_up`: `CaughtUp`, answered once the records up to the partitions' ends are
+//!   handed over and committed.
+//! - `assignment`: `WaitForAssignment`, and the user's rebalance listener.
+//! - `inspect`: `Inspect`, read-only questions to the librdkafka client.
 
+pub(crate) mod assignment;
 pub(crate) mod builder;
+pub(crate) mod caught_up;
 pub(crate) mod commit;
 pub(crate) mod dispatch;
+pub(crate) mod inspect;
 pub(crate) mod rebalance;
 pub(crate) mod shutdown;
 pub(crate) mod stats;
@@ -38,6 +45,10 @@ use crate::client::{Client, Links, Reading};
 use crate::driver::{self, Driver, Drives, Wiring};
 use crate::error::GigError;
 use crate::stats::Stats;
+
+/// How often the lag gauges are refreshed from librdkafka's latest statistics.
+#[cfg(feature = "metrics")]
+const LAG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The Kafka consumer actor. See the crate docs for a record's path through it.
 pub struct ConsumerActor {
@@ -60,6 +71,14 @@ pub struct ConsumerActor {
     stop_waiters: Vec<oneshot::Sender<Result<Stats, GigError>>>,
     /// When the actor last let the others on its thread run (see `dispatch`).
     last_yield: Instant,
+    /// `CaughtUp` requests waiting for their targets to be committed.
+    catching_up: Vec<caught_up::CatchUpWaiter>,
+    /// `WaitForAssignment` requests waiting for a partition.
+    assignment_waiters: Vec<oneshot::Sender<Result<Vec<String>, GigError>>>,
+    /// The user's actor told of assignments and revocations, with the revocations being
+    /// resolved, to tell it which partitions went.
+    rebalance_listener: Option<Recipient<assignment::Rebalanced>>,
+    revoking: Vec<(ReleaseId, Vec<gig_core::Partition>)>,
     /// Why the transactional producer is fenced, once it is.
     fenced: Option<KafkaError>,
     /// The last transaction that did not commit, and why, for `Stats`.
@@ -84,6 +103,10 @@ impl ConsumerActor {
             commit_waiters: Vec::new(),
             stop_waiters: Vec::new(),
             last_yield: Instant::now(),
+            catching_up: Vec::new(),
+            assignment_waiters: Vec::new(),
+            rebalance_listener: None,
+            revoking: Vec::new(),
             fenced: None,
             last_transaction_error: None,
         }
@@ -113,6 +136,15 @@ impl Actor for ConsumerActor {
             return;
         }
         ctx.run_interval(self.config.commit_period(), |act, _| act.commit_now());
+        // The lag comes from librdkafka's statistics: without them there is none to show.
+        #[cfg(feature = "metrics")]
+        if self
+            .config
+            .properties
+            .contains_key("statistics.interval.ms")
+        {
+            ctx.run_interval(LAG_EVERY, |act, _| act.publish_lag());
+        }
         if let Some(every) = self.config.stats_interval {
             ctx.run_interval(every, |act, _| act.log_stats());
         }
@@ -152,6 +184,7 @@ impl Drives for ConsumerActor {
         self.commit_if_due();
         self.publish_in_flight();
         self.release_resolved();
+        self.answer_caught_up();
         self.check_stop(ctx);
     }
 }

@@ -8,9 +8,10 @@ use std::sync::mpsc::TrySendError;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{CommitPlan, TransactionResult};
+use gig_core::{CommitPlan, ReleaseId, TransactionResult};
 use log::debug;
 
+use super::assignment::{named, Rebalanced};
 use super::ConsumerActor;
 use crate::client::context::GroupEvent;
 use crate::driver;
@@ -32,12 +33,21 @@ impl ConsumerActor {
                 }
                 None => Some(plan),
             };
+            self.tell_revoked(id);
             // The poll thread stopped waiting: the partitions went without this commit.
             if let Some(CommitPlan::Transaction(txn)) = unsent {
                 let pipeline = &mut self.driver.pipeline;
                 pipeline.handle_transaction(txn, TransactionResult::Abandoned);
             }
             self.publish_in_flight();
+        }
+    }
+
+    /// Tells the rebalance listener that revocation `id`'s partitions went.
+    fn tell_revoked(&mut self, id: ReleaseId) {
+        if let Some(i) = self.revoking.iter().position(|(r, _)| *r == id) {
+            let (_, partitions) = self.revoking.swap_remove(i);
+            self.tell_listener(Rebalanced::Revoked(named(&partitions)));
         }
     }
 }
@@ -48,17 +58,23 @@ impl Handler<GroupEvent> for ConsumerActor {
     fn handle(&mut self, event: GroupEvent, ctx: &mut Context<Self>) {
         match event {
             GroupEvent::Revoking { partitions, reply } => {
+                let listened = self.rebalance_listener.is_some();
+                let named = listened.then(|| partitions.clone());
                 let id = self
                     .driver
                     .pipeline
                     .handle_revoking(partitions, Instant::now());
                 self.releases.push((id, reply));
+                self.revoking
+                    .extend(named.map(|partitions| (id, partitions)));
                 self.release_resolved();
                 driver::arm_timer(self, ctx);
             }
             GroupEvent::Assigned(partitions) => {
                 debug!("{} partition(s) assigned", partitions.len());
                 self.rebalances += 1;
+                self.answer_assignment_waiters();
+                self.tell_listener(Rebalanced::Assigned(named(&partitions)));
                 // A rebalance just ended (librdkafka reports every one, with 0 partitions if
                 // nothing was added): the group's generation is valid now. Under the classic
                 // protocol a commit sent while this member's JoinGroup is pending waits

@@ -21,6 +21,18 @@ use crate::stats::Stats;
 /// timeout), handed over and committed; then the client closes and the actor stops.
 /// Answers with the final [`Stats`] once the client is closed, so a caller may tear the
 /// broker down next. Sending `Stop` again answers the same way.
+///
+/// `GigError` converts actix's `MailboxError`, so both layers fold into one `?` each:
+///
+/// ```no_run
+/// # use actix::prelude::*;
+/// # use gig_actors::prelude::*;
+/// async fn shut_down(consumer: Addr<ConsumerActor>) -> Result<Stats, GigError> {
+///     let stats = consumer.send(Stop).await??; // MailboxError, then the stop's own error
+///     println!("handed over {}, next offsets {}", stats.handed_over, stats.committed_summary());
+///     Ok(stats)
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Result<Stats, GigError>")]
 pub struct Stop;
@@ -120,6 +132,10 @@ impl Handler<Closed> for ConsumerActor {
     type Result = ();
 
     fn handle(&mut self, Closed { plan, result }: Closed, ctx: &mut Context<Self>) {
+        if !plan.is_empty() {
+            let done = matches!(result, CommitResult::Done);
+            self.driver.metrics.commit(done, None);
+        }
         let offsets = plan.offsets().to_vec();
         let outcome = match &result {
             CommitResult::Done => Ok(()),

@@ -6,7 +6,18 @@ use log::{info, warn};
 use super::ConsumerActor;
 use crate::stats::{Stats, TransactionStats};
 
-/// Asks for a snapshot of the consumer's counters and offsets.
+/// Asks for a snapshot of the consumer's counters and offsets ([`Stats`], which says what
+/// each one counts). To wait until the consumer has read everything, send
+/// [`CaughtUp`](crate::CaughtUp) rather than polling this for a count.
+///
+/// ```no_run
+/// # use actix::prelude::*;
+/// # use gig_actors::prelude::*;
+/// # async fn demo(consumer: Addr<ConsumerActor>) -> Result<(), GigError> {
+/// let stats = consumer.send(GetStats).await?; // never fails once delivered
+/// println!("in flight {}, paused {}", stats.in_flight, stats.paused);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Stats")]
 pub struct GetStats;
@@ -40,6 +51,12 @@ impl ConsumerActor {
             last_error: self.last_transaction_error.clone(),
         });
         stats
+    }
+
+    /// Sets the lag gauges from librdkafka's latest statistics (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(super) fn publish_lag(&self) {
+        self.driver.metrics.lag(&self.snapshot().partitions);
     }
 
     /// Logs the stats as one JSON line, for log pipelines. librdkafka's own statistics are

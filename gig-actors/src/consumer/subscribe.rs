@@ -46,7 +46,7 @@ pub struct Unsubscribe;
 
 impl ConsumerActor {
     /// Refuses a request once a stop has begun.
-    fn running(&self) -> Result<(), GigError> {
+    pub(super) fn running(&self) -> Result<(), GigError> {
         match self.driver.pipeline.is_stopping() {
             true => Err(GigError::Stopped),
             false => Ok(()),
@@ -95,6 +95,7 @@ impl Handler<Assign> for ConsumerActor {
             .assign(&tpl)
             .map_err(GigError::kafka("assign"))?;
         info!("assigned {} partition(s) manually", msg.0.len());
+        self.answer_assignment_waiters();
         Ok(())
     }
 }

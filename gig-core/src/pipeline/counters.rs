@@ -9,11 +9,12 @@ pub struct Counters {
     /// Records fetched after a stop, or fetched again below an offset already tracked:
     /// never delivered, never committed by this consumer.
     pub discarded: u64,
-    /// Records routed to the AckedActor.
+    /// Records acked in time, routed to the AckedActor (accepted or not yet: see
+    /// `handed_over`).
     pub acked: u64,
-    /// Records nacked by the downstream.
+    /// Records nacked by the downstream, routed to the NoAckedActor.
     pub nacked: u64,
-    /// Records that timed out.
+    /// Records not answered by their deadline, routed to the NoAckedActor.
     pub timed_out: u64,
     /// Records a typed downstream could not take: their payload did not decode.
     pub undecodable: u64,
@@ -25,7 +26,8 @@ pub struct Counters {
     pub late_answers: u64,
     /// Answers for records of a released partition (counted, ignored).
     pub unknown_answers: u64,
-    /// Records accepted by the Acked or NoAcked actor.
+    /// Records the Acked or NoAcked actor accepted (answered `Ok`): only these may be
+    /// committed.
     pub handed_over: u64,
     /// Hand-over batches a handler refused or could not take (offered again later).
     pub handover_failures: u64,

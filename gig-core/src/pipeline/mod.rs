@@ -10,10 +10,12 @@
 //! when to call back ([`poll_timeout`](Pipeline::poll_timeout)). The consumer actor drives
 //! it on the real clock; the rehearsal drives the same pipeline on tokio's.
 
+mod catch_up;
 mod commits;
 mod counters;
 mod handover;
 mod transactions;
+mod waited;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -27,6 +29,7 @@ use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
 use crate::partition_book::PartitionBook;
 use crate::record::Record;
 
+pub use catch_up::{CatchUp, PartitionEnd};
 pub use commits::{CommitPlan, ReleaseId};
 pub use counters::Counters;
 pub use handover::{HandOver, Outbound};

@@ -95,7 +95,10 @@ async fn run() -> Result<Stats, GigError> {
     info!("produced {RECORDS} records to {topic}");
 
     let group = format!("quickstart-{}", std::process::id());
-    let config = ConsumerConfig::new(broker.bootstrap_servers(), group)
+    // The broker's own config: on the embedded broker a short group session, so that a
+    // restart in the same group takes seconds (see `testkit`).
+    let config = broker
+        .consumer_config(group)
         .topics([topic.as_str()])
         .ack_timeout(Duration::from_secs(1));
     let consumer = ConsumerActor::builder(config)

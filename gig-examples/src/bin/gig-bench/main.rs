@@ -4,14 +4,20 @@
 //! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
-//!     [--silent-in-flight 1000000] [--headers]
+//!     [--silent-in-flight 1000000] [--headers] [--plot FILE.svg]
 //! ```
+//!
+//! `--plot FILE.svg` also draws the table (records/s per phase and partition count, with
+//! the ratio to raw) and the silent phase's lateness distribution (`plot.rs`).
 //!
 //! Gig's consumers read no headers (`ConsumerConfig::headers(false)`), as raw reads none;
 //! `--headers` makes them read every record's headers, as Gig does by default.
 //!
 //! `--phase raw|gig-ack|gig-batch|gig-silent` runs that phase alone and prints no table,
 //! e.g. under `valgrind --tool=callgrind` to see where its instructions go.
+//!
+//! `--metrics` installs a Prometheus metrics recorder first, to show what recording Gig's
+//! metrics costs.
 //!
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
 //! alike); either way the allocator is wrapped to count allocations (`counting.rs`), and
@@ -61,6 +67,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 mod counting;
+mod plot;
 
 #[cfg(not(feature = "mimalloc"))]
 #[global_allocator]
@@ -95,6 +102,8 @@ struct Run {
     allocs: u64,
     peak_rss_mb: f64,
     late_ms: Option<(f64, f64, f64)>,
+    /// The silent phase's lateness percentiles 0..=100, for `--plot`.
+    late_quantiles: Vec<f64>,
 }
 
 // ---- process memory ----
@@ -282,6 +291,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
         allocs,
         peak_rss_mb: peak_rss_mb(),
         late_ms: None,
+        late_quantiles: Vec::new(),
     }
 }
 
@@ -620,6 +630,10 @@ async fn gig_run(
         secs,
         allocs,
         peak_rss_mb: peak,
+        late_quantiles: match mode {
+            Mode::Silent => plot::quantiles(&late),
+            _ => Vec::new(),
+        },
         late_ms: (mode == Mode::Silent).then(|| percentiles(late)),
     }
 }
@@ -1026,6 +1040,19 @@ async fn run() {
         );
     }
 
+    if let Some(path) = gig_examples::arg("plot").filter(|_| !memory_only) {
+        let title = format!(
+            "gig-bench on the {} broker, {} records of {} B",
+            broker.kind(),
+            s.records,
+            s.size
+        );
+        match plot::draw(&path, &table, s.records, &title) {
+            Ok(()) => eprintln!("plot: {path}"),
+            Err(e) => fail(&format!("--plot {path}: {e}")),
+        }
+    }
+
     if gig_examples::flag("json") && memory_only {
         let first = memory.as_ref().and_then(|m| m.1.first()).map(|s| s.1);
         let line = json!({
@@ -1075,5 +1102,11 @@ fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp_millis()
         .init();
+    // `--metrics`: the phases run with a Prometheus recorder installed, so that Gig's
+    // metrics are recorded (nothing scrapes them); compare with a run without it.
+    if gig_examples::flag("metrics") {
+        gig_examples::metrics_demo::install_recorder();
+        eprintln!("gig-bench: a Prometheus metrics recorder is installed (--metrics)");
+    }
     System::new().block_on(run());
 }

@@ -1,0 +1,55 @@
+//! Building a [`GigProducer`] with librdkafka properties, one `.property(key, value)` at a
+//! time, as a consumer's config takes them.
+
+use std::collections::BTreeMap;
+
+use crate::error::GigError;
+use crate::producer::GigProducer;
+
+/// Builds a [`GigProducer`]: its brokers and librdkafka properties, passed through
+/// untouched (security, tuning). Gig's defaults (`acks=all`, `linger.ms=5`) apply unless a
+/// property overrides them.
+///
+/// ```no_run
+/// # use gig_actors::prelude::*;
+/// # async fn demo(password: &str) -> Result<(), GigError> {
+/// let producer = GigProducer::builder("kafka-1:9093")
+///     .property("security.protocol", "SASL_SSL")
+///     .property("sasl.mechanisms", "SCRAM-SHA-512")
+///     .property("sasl.username", "billing")
+///     .property("sasl.password", password)
+///     .property("compression.type", "lz4")
+///     .build()?;
+/// let at = producer.send(ProducerRecord::new("orders", "order 1").key("customer 7")).await?;
+/// println!("written to orders/{}@{}", at.partition, at.offset);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder makes no producer until `build`"]
+pub struct GigProducerBuilder {
+    brokers: String,
+    properties: BTreeMap<String, String>,
+}
+
+impl GigProducer {
+    /// Starts building a producer for these brokers.
+    pub fn builder(brokers: impl Into<String>) -> GigProducerBuilder {
+        GigProducerBuilder {
+            brokers: brokers.into(),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl GigProducerBuilder {
+    /// Sets a librdkafka property; a later value for the same key wins.
+    pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Creates the producer; librdkafka refuses an unknown property or a bad value here.
+    pub fn build(self) -> Result<GigProducer, GigError> {
+        GigProducer::with_properties(&self.brokers, &self.properties)
+    }
+}

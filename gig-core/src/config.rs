@@ -104,6 +104,12 @@ pub struct ConsumerConfig {
     /// Records not yet handed over to an outcome actor before fetching pauses.
     #[serde(default = "defaults::max_in_flight")]
     pub max_in_flight: usize,
+    /// Records in flight plus handed-over records whose commit the broker has not
+    /// confirmed, before fetching pauses (and a commit goes out at once); `None`, the
+    /// default, sets no limit. What a crash hands over again is among those: this bounds it
+    /// when commits lag, as they do during rebalances, at the cost of waiting for commits.
+    #[serde(default)]
+    pub max_uncommitted: Option<usize>,
     /// How often resolved offsets are committed.
     #[serde(default = "defaults::commit_interval", with = "millis")]
     #[serde(rename = "commit_interval_ms")]
@@ -202,6 +208,7 @@ impl ConsumerConfig {
             wait_for_due: false,
             headers: true,
             max_in_flight: defaults::max_in_flight(),
+            max_uncommitted: None,
             commit_interval: defaults::commit_interval(),
             commit_every: defaults::commit_every(),
             handover_batch: defaults::handover_batch(),
@@ -260,6 +267,13 @@ impl ConsumerConfig {
     /// Records not yet handed over before fetching pauses (see the field).
     pub fn max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit;
+        self
+    }
+
+    /// Handed-over records not yet confirmed committed before fetching pauses (see the
+    /// field).
+    pub fn max_uncommitted(mut self, limit: usize) -> Self {
+        self.max_uncommitted = Some(limit);
         self
     }
 
@@ -372,6 +386,7 @@ impl ConsumerConfig {
         let positive = [
             ("ack_timeout_ms", self.ack_timeout.is_zero()),
             ("max_in_flight", self.max_in_flight == 0),
+            ("max_uncommitted", self.max_uncommitted == Some(0)),
             ("commit_interval_ms", self.commit_interval.is_zero()),
             ("commit_every", self.commit_every == 0),
             ("handover_batch", self.handover_batch == 0),

@@ -288,6 +288,15 @@ impl PartitionBook {
         self.committable
     }
 
+    /// Offsets handed over (the committable prefix) past the last confirmed commit, or past
+    /// the first offset tracked before any commit.
+    pub fn unconfirmed(&self) -> u64 {
+        match (self.committable, self.restart_offset()) {
+            (Some(committable), Some(base)) => committable.saturating_sub(base).max(0) as u64,
+            _ => 0,
+        }
+    }
+
     /// The last offset whose commit the broker confirmed.
     pub fn committed(&self) -> Option<i64> {
         self.commit_confirmed

@@ -3,7 +3,8 @@
 //! ```text
 //! WORKER --brokers B --topic T --group G --ledger FILE --id N [--session-timeout-ms MS]
 //!        [--group-protocol classic|consumer] [--key-ordering] [--work-ms MS]
-//!        [--ack-timeout-ms MS] [--commit-interval-ms MS] [--split [--output TOPIC]]
+//!        [--ack-timeout-ms MS] [--commit-interval-ms MS] [--max-uncommitted N]
+//!        [--split [--output TOPIC]]
 //!        [--transactional-id ID]
 //! ```
 //!
@@ -139,33 +140,73 @@ struct Onward {
     router: Addr<FailureRouter>,
 }
 
+/// The ledger file, appended one whole batch at a time. A batch whose write fails (a full
+/// disk) is cut off again before the hand-over is refused, so the batch Gig offers again
+/// appears once: through a `BufWriter`, the failed batch stayed buffered and was written
+/// with its retry, the same lines twice (the second copy without times), which the checker
+/// counted as duplicates.
+trait LedgerFile: Write {
+    /// Cuts the file back to `len` bytes.
+    fn cut(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl LedgerFile for File {
+    fn cut(&mut self, len: u64) -> std::io::Result<()> {
+        // Opened for appending: the next write goes to the new end.
+        self.set_len(len)
+    }
+}
+
+struct Appender<F> {
+    file: F,
+    /// The length of what was written whole.
+    len: u64,
+}
+
+impl<F: LedgerFile> Appender<F> {
+    fn append(&mut self, text: &str) -> std::io::Result<()> {
+        let written = self
+            .file
+            .write_all(text.as_bytes())
+            .and_then(|()| self.file.flush());
+        match written {
+            Ok(()) => {
+                self.len += text.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                if let Err(cut) = self.file.cut(self.len) {
+                    eprintln!("worker: cannot cut the ledger back after a failed write: {cut}");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
 /// Appends every accepted record, and every confirmed commit, to the ledger file, and with
 /// `--split` hands each batch on.
-struct FileLedger {
-    file: std::io::BufWriter<File>,
+struct FileLedger<F = File> {
+    file: Appender<F>,
     pid: u32,
     times: Times,
     onward: Option<Onward>,
 }
 
-impl FileLedger {
-    fn line(
-        &mut self,
-        r: &Record,
-        outcome: &str,
-        deadline: Option<Instant>,
-    ) -> std::io::Result<()> {
+impl<F: LedgerFile> FileLedger<F> {
+    fn line(&self, text: &mut String, r: &Record, outcome: &str, deadline: Option<Instant>) {
+        use std::fmt::Write as _;
         let at = (r.partition(), r.offset());
         let (start, end) = self
             .times
             .lock()
             .ok()
-            .and_then(|mut t| t.remove(&at))
+            .and_then(|t| t.get(&at).copied())
             .map_or((None, None), |(start, end)| (Some(start), end));
         // A timed-out record frees its key at its deadline, whenever the downstream answers.
         let end = deadline.map(wall_us_at).or(end);
-        writeln!(
-            self.file,
+        let _ = writeln!(
+            text,
             "{} {} {} {outcome} {} {} {}",
             at.0,
             at.1,
@@ -173,17 +214,28 @@ impl FileLedger {
             key_text(r.key()),
             or_dash(start),
             or_dash(end)
-        )
+        );
     }
 
+    /// Writes the batch whole; only then are its records' times forgotten, so that a
+    /// refused batch offered again is written with them.
     fn append<'a>(
         &mut self,
         records: impl Iterator<Item = (&'a Record, &'static str, Option<Instant>)>,
     ) -> Result<(), HandOverError> {
+        let mut text = String::new();
+        let mut written = Vec::new();
         for (r, outcome, deadline) in records {
-            self.line(r, outcome, deadline).map_err(io)?;
+            self.line(&mut text, r, outcome, deadline);
+            written.push((r.partition(), r.offset()));
         }
-        self.file.flush().map_err(io)
+        self.file.append(&text).map_err(io)?;
+        if let Ok(mut times) = self.times.lock() {
+            for at in &written {
+                times.remove(at);
+            }
+        }
+        Ok(())
     }
 
     fn onward(&self) -> Result<&Onward, HandOverError> {
@@ -309,16 +361,16 @@ impl Message for Reported {
 impl Handler<Reported> for FileLedger {
     type Result = ();
     fn handle(&mut self, m: Reported, _: &mut Context<Self>) {
+        use std::fmt::Write as _;
         let at = wall_us();
-        let written =
-            m.0.iter()
-                .try_for_each(|(p, o)| writeln!(self.file, "C {p} {o} {} {at}", self.pid))
-                .and_then(|()| match m.1 {
-                    Some(n) => writeln!(self.file, "R {} {at} {n}", self.pid),
-                    None => Ok(()),
-                })
-                .and_then(|()| self.file.flush());
-        if let Err(e) = written {
+        let mut text = String::new();
+        for (p, o) in &m.0 {
+            let _ = writeln!(text, "C {p} {o} {} {at}", self.pid);
+        }
+        if let Some(n) = m.1 {
+            let _ = writeln!(text, "R {} {at} {n}", self.pid);
+        }
+        if let Err(e) = self.file.append(&text) {
             eprintln!("worker: ledger write failed: {e}");
         }
     }
@@ -402,8 +454,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let times = Times::default();
+    let len = file
+        .metadata()
+        .map_err(|e| format!("cannot read ledger {path}: {e}"))?
+        .len();
     let ledger = FileLedger {
-        file: std::io::BufWriter::new(file),
+        file: Appender { file, len },
         pid: std::process::id(),
         times: times.clone(),
         onward,
@@ -422,6 +478,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     if crate::arg("ack-timeout-ms").is_some() {
         config = config.ack_timeout(Duration::from_millis(crate::num_arg("ack-timeout-ms", 0)));
+    }
+    if crate::arg("max-uncommitted").is_some() {
+        config = config.max_uncommitted(crate::num_arg("max-uncommitted", 0));
     }
     let mut config = crate::quick_group(
         config,
@@ -489,5 +548,84 @@ pub fn main() {
     if let Err(e) = System::new().block_on(run()) {
         eprintln!("worker: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gig_core::RecordData;
+
+    /// A ledger file whose next write fails once (a full disk) after `fail_after` bytes.
+    #[derive(Default)]
+    struct Flaky {
+        bytes: Vec<u8>,
+        fail_after: Option<usize>,
+    }
+
+    impl Write for Flaky {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Some(n) = self.fail_after.take() {
+                self.bytes.extend_from_slice(&buf[..n.min(buf.len())]);
+                return Err(std::io::Error::other("no space left on device"));
+            }
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl LedgerFile for Flaky {
+        fn cut(&mut self, len: u64) -> std::io::Result<()> {
+            self.bytes.truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    fn record(offset: i64) -> Record {
+        Record::new(RecordData {
+            topic: Arc::from("t"),
+            partition: 2,
+            offset,
+            key: Some(b"k".to_vec()),
+            payload: None,
+            headers: Vec::new(),
+            timestamp_ms: None,
+        })
+    }
+
+    #[test]
+    fn a_batch_refused_after_a_failed_write_is_written_once_with_its_times() {
+        let times = Times::default();
+        let mut ledger = FileLedger {
+            file: Appender {
+                file: Flaky::default(),
+                len: 0,
+            },
+            pid: 7,
+            times: times.clone(),
+            onward: None,
+        };
+        ledger.append_acked(&[record(1)]).unwrap();
+        let batch = [record(2), record(3)];
+        for r in &batch {
+            times
+                .lock()
+                .unwrap()
+                .insert((2, r.offset()), (10, Some(20)));
+        }
+        ledger.file.file.fail_after = Some(5);
+        assert!(ledger.append_acked(&batch).is_err());
+        // Gig offers the refused batch again.
+        ledger.append_acked(&batch).unwrap();
+
+        let text = String::from_utf8(ledger.file.file.bytes.clone()).unwrap();
+        assert_eq!(
+            text,
+            "2 1 7 ack k - -\n2 2 7 ack k 10 20\n2 3 7 ack k 10 20\n"
+        );
+        assert!(times.lock().unwrap().is_empty());
     }
 }

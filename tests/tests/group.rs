@@ -85,3 +85,57 @@ async fn unsubscribe_stops_delivery_and_hands_partitions_to_the_group() {
     a.send(Stop).await.unwrap().unwrap();
     b.send(Stop).await.unwrap().unwrap();
 }
+
+/// A member commits what it handed over as soon as a rebalance ends, not at its next commit
+/// period: under the classic protocol its commits are refused while its JoinGroup is
+/// pending, and under churn the window between two rebalances is short. The period here is
+/// a minute, so a commit of the partition it keeps within the wait can only come from the
+/// rebalance; the partition it gives up is committed by the revocation either way.
+#[actix::test]
+async fn a_member_commits_what_it_kept_when_a_rebalance_ends() {
+    let broker = broker();
+    let topic = topic(&broker, "commit-on-rebalance", 2).await;
+    let group = unique("commit-on-rebalance-group");
+    let producer = producer(&broker);
+    let records: Vec<ProducerRecord> = (0..20)
+        .map(|i| ProducerRecord::new(topic.as_str(), format!("v{i}")).partition(i % 2))
+        .collect();
+    producer.send_batch(&records).await.expect("produce");
+
+    let ledger = Ledger::default();
+    let slow_commits = |config: ConsumerConfig| {
+        config
+            .commit_interval(Duration::from_secs(60))
+            .commit_every(1_000_000)
+    };
+    let a = start(
+        &ledger,
+        slow_commits(group_config(&broker, &topic, &group)),
+        |_| Action::Ack,
+    )
+    .consumer;
+    ledger.wait_for(20, Duration::from_secs(60)).await;
+    let before = a.send(GetStats).await.unwrap();
+    assert!(
+        before.partitions.iter().all(|p| p.committed.is_none()),
+        "nothing committed before the rebalance: {:?}",
+        before.partitions
+    );
+
+    let b = start(&ledger, group_config(&broker, &topic, &group), |_| {
+        Action::Ack
+    })
+    .consumer;
+    let sa = stats_until(&a, Duration::from_secs(30), |s| {
+        s.assignment.len() == 1
+            && s.partitions.iter().any(|p| {
+                s.assignment
+                    .contains(&format!("{}/{}", p.topic, p.partition))
+                    && p.committed == Some(10)
+            })
+    })
+    .await;
+    assert_eq!(sa.assignment.len(), 1);
+    a.send(Stop).await.unwrap().unwrap();
+    b.send(Stop).await.unwrap().unwrap();
+}

@@ -83,7 +83,7 @@ impl GigContext {
             let transactor = self.shared.transactor.as_deref();
             self.shared
                 .final_commit
-                .commit_on_revoke(consumer, transactor);
+                .commit_in_rebalance(consumer, transactor);
             return;
         }
         let Some(links) = self.links.get() else {
@@ -122,7 +122,16 @@ impl GigContext {
         }
     }
 
-    fn on_assign(&self, tpl: &TopicPartitionList) {
+    fn on_assign(&self, consumer: &BaseConsumer<GigContext>, tpl: &TopicPartitionList) {
+        // A stop retrying its final commit: a rebalance just ended, so the generation is
+        // valid now. Under the classic protocol its retries otherwise wait behind its next
+        // JoinGroup and fail, and under churn it held its idle partitions for seconds.
+        if self.shared.halted() {
+            let transactor = self.shared.transactor.as_deref();
+            self.shared
+                .final_commit
+                .commit_in_rebalance(consumer, transactor);
+        }
         let partitions = partitions_of(tpl);
         if let Ok(mut revoked) = self.shared.revoked.lock() {
             for p in &partitions {
@@ -208,9 +217,9 @@ impl ConsumerContext for GigContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
-            self.on_assign(tpl);
+            self.on_assign(consumer, tpl);
         }
     }
 }

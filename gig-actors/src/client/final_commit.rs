@@ -2,8 +2,8 @@
 //!
 //! It commits synchronously, and a commit refused because the group is rebalancing is tried
 //! again while the thread keeps polling, so the member takes part in the rebalance. If the
-//! rebalance revokes the partitions meanwhile, the revocation callback makes the same
-//! commit: a revocation is the one moment the group generation is sure to be valid. A final
+//! rebalance revokes the partitions or ends meanwhile, the rebalance callback makes the same
+//! commit: those are the moments the group generation is sure to be valid. A final
 //! transaction that is aborted is run again whole: the aborted one left nothing visible.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -81,9 +81,9 @@ impl FinalCommit {
         execute(consumer, transactor, plan)
     }
 
-    /// Revocation callback during a stop: makes the final commit, if the stop has it and it
-    /// is not made yet.
-    pub(crate) fn commit_on_revoke<C: ConsumerContext>(
+    /// Rebalance callback (a revocation, or the end of a rebalance) during a stop: makes the
+    /// final commit, if the stop has it and it is not made yet.
+    pub(crate) fn commit_in_rebalance<C: ConsumerContext>(
         &self,
         consumer: &BaseConsumer<C>,
         transactor: Option<&Transactor>,
@@ -98,13 +98,13 @@ impl FinalCommit {
         match execute(consumer, transactor, &plan) {
             CommitResult::Done => {
                 info!(
-                    "final commit made on revocation: {}",
+                    "final commit made in a rebalance callback: {}",
                     describe(plan.offsets())
                 );
                 self.done.store(true, Ordering::SeqCst);
             }
             failed => warn!(
-                "final commit on revocation failed: {}",
+                "final commit in a rebalance callback failed: {}",
                 failed.error().unwrap_or_default()
             ),
         }

@@ -19,18 +19,25 @@ pub(crate) struct InFlightGate {
     unresolved: AtomicUsize,
     /// The actor holds too many handed-over records behind unresolved ones.
     over_tracked: AtomicBool,
+    /// `max_uncommitted`: in flight plus handed over and not confirmed committed, the
+    /// records a crash would hand over again, stop fetching at this.
+    uncommitted_limit: Option<usize>,
+    /// The actor's handed-over records not yet confirmed committed, as it last published.
+    unconfirmed: AtomicUsize,
     waiting: AtomicBool,
     lock: Mutex<()>,
     wake: Condvar,
 }
 
 impl InFlightGate {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, uncommitted_limit: Option<usize>) -> Self {
         InFlightGate {
             limit: limit.max(1),
             transit: AtomicUsize::new(0),
             unresolved: AtomicUsize::new(0),
             over_tracked: AtomicBool::new(false),
+            uncommitted_limit: uncommitted_limit.map(|u| u.max(1)),
+            unconfirmed: AtomicUsize::new(0),
             waiting: AtomicBool::new(false),
             lock: Mutex::new(()),
             wake: Condvar::new(),
@@ -55,7 +62,15 @@ impl InFlightGate {
         } else {
             in_flight >= self.limit
         };
-        over || self.over_tracked.load(Ordering::Acquire)
+        over || self.over_tracked.load(Ordering::Acquire) || self.over_uncommitted(in_flight)
+    }
+
+    /// Transit counts too: records already fetched are delivered and handed over whatever
+    /// the gate says, so they must be within the bound before they are fetched.
+    fn over_uncommitted(&self, in_flight: usize) -> bool {
+        self.uncommitted_limit.is_some_and(|most| {
+            in_flight.saturating_add(self.unconfirmed.load(Ordering::Acquire)) >= most
+        })
     }
 
     /// Poll thread: `n` records sent to the actor.
@@ -78,11 +93,17 @@ impl InFlightGate {
         self.transit.fetch_sub(n, Ordering::AcqRel);
     }
 
-    /// Actor: publishes its unresolved count; wakes a waiting poll thread at the low mark.
-    /// Returns the records in flight.
-    pub(crate) fn publish(&self, unresolved: usize, over_tracked: bool) -> usize {
+    /// Actor: publishes its unresolved and unconfirmed counts; wakes a waiting poll thread
+    /// at the low mark. Returns the records in flight.
+    pub(crate) fn publish(
+        &self,
+        unresolved: usize,
+        over_tracked: bool,
+        unconfirmed: usize,
+    ) -> usize {
         self.unresolved.store(unresolved, Ordering::Release);
         self.over_tracked.store(over_tracked, Ordering::Release);
+        self.unconfirmed.store(unconfirmed, Ordering::Release);
         let in_flight = self.in_flight(0);
         if self.waiting.load(Ordering::Acquire) && !self.blocks(0, true) {
             let _guard = self.lock.lock();
@@ -104,30 +125,44 @@ mod tests {
 
     #[test]
     fn blocks_at_the_limit_and_resumes_at_the_low_mark() {
-        let gate = InFlightGate::new(100);
+        let gate = InFlightGate::new(100, None);
         gate.sent(60);
         assert!(!gate.blocks(39, false));
         assert!(gate.blocks(40, false), "60 sent + 40 buffered = the limit");
         gate.received(60);
-        gate.publish(80, false);
+        gate.publish(80, false, 0);
         assert!(gate.blocks(0, true), "80 > low mark 75");
-        gate.publish(75, false);
+        gate.publish(75, false, 0);
         assert!(!gate.blocks(0, true));
-        gate.publish(0, true);
+        gate.publish(0, true, 0);
         assert!(gate.blocks(0, false), "too many tracked entries block too");
     }
 
     #[test]
+    fn in_flight_and_unconfirmed_records_together_stop_at_max_uncommitted() {
+        let gate = InFlightGate::new(100, Some(50));
+        gate.sent(20);
+        gate.publish(10, false, 19);
+        assert!(
+            !gate.blocks(0, false),
+            "20 in transit + 10 unresolved + 19 unconfirmed"
+        );
+        assert!(gate.blocks(1, false), "one more buffered reaches 50");
+        gate.publish(10, false, 0);
+        assert!(!gate.blocks(1, true), "a confirmed commit opens it again");
+    }
+
+    #[test]
     fn the_actor_wakes_a_waiting_poll_thread() {
-        let gate = Arc::new(InFlightGate::new(10));
-        gate.publish(10, false);
+        let gate = Arc::new(InFlightGate::new(10, None));
+        gate.publish(10, false, 0);
         let waiter = gate.clone();
         let t0 = Instant::now();
         let handle = std::thread::spawn(move || waiter.wait(Duration::from_secs(30)));
         while !gate.waiting.load(Ordering::Acquire) {
             std::thread::yield_now();
         }
-        gate.publish(2, false);
+        gate.publish(2, false, 0);
         handle.join().unwrap();
         assert!(
             t0.elapsed() < Duration::from_secs(10),

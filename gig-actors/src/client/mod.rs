@@ -88,7 +88,11 @@ impl Client {
             properties.set(key, value);
         }
         let transactor = Transactor::for_config(config)?.map(Arc::new);
-        let shared = Arc::new(Shared::new(config.max_in_flight, transactor));
+        let shared = Arc::new(Shared::new(
+            config.max_in_flight,
+            config.max_uncommitted,
+            transactor,
+        ));
         let revoke_wait = config.resolve_wait() + REVOKE_MARGIN;
         let context = GigContext::new(shared.clone(), revoke_wait);
         let consumer: BaseConsumer<GigContext> = properties

@@ -51,12 +51,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(max_in_flight: usize, transactor: Option<Arc<Transactor>>) -> Self {
+    pub(crate) fn new(
+        max_in_flight: usize,
+        max_uncommitted: Option<usize>,
+        transactor: Option<Arc<Transactor>>,
+    ) -> Self {
         Shared {
             halted: AtomicBool::new(false),
             revocations: AtomicU64::new(0),
             revoked: Mutex::new(HashSet::new()),
-            gate: InFlightGate::new(max_in_flight),
+            gate: InFlightGate::new(max_in_flight, max_uncommitted),
             errors: ClientErrors::default(),
             librdkafka_stats: Mutex::new(None),
             final_commit: FinalCommit::default(),

@@ -2,6 +2,8 @@
 //! transactional mode), every `commit_every` handed-over records, and on a `Commit`
 //! request; the commit thread makes them and reports each result.
 
+use std::time::Duration;
+
 use actix::prelude::*;
 use gig_core::ack_book::describe;
 use gig_core::{CommitOffset, CommitPlan};
@@ -37,43 +39,56 @@ impl ConsumerActor {
         }
     }
 
-    fn send_commit(&mut self, plan: CommitPlan) {
+    pub(super) fn send_commit(&mut self, plan: CommitPlan) {
         debug!("committing {}", describe(plan.offsets()));
         if let Err(plan) = self.client.commit(plan) {
             warn!("the commit thread has exited; nothing more is committed");
             for waiter in self.commit_waiters.drain(..) {
                 let _ = waiter.reply.send(Err(GigError::ThreadGone("commit")));
             }
-            self.commit_ended(plan, CommitResult::Failed(KafkaError::Canceled));
+            // No retry: nothing is committed any more.
+            let _ = self.commit_ended(plan, CommitResult::Failed(KafkaError::Canceled));
         }
     }
 
-    /// A commit ended: the pipeline learns how, and `Commit` requests are answered.
-    pub(super) fn commit_ended(&mut self, plan: CommitPlan, result: CommitResult) {
+    /// A commit ended: the pipeline learns how, and `Commit` requests are answered. Returns
+    /// how soon to commit again after a failed offset commit.
+    pub(super) fn commit_ended(
+        &mut self,
+        plan: CommitPlan,
+        result: CommitResult,
+    ) -> Option<Duration> {
         match plan {
             CommitPlan::Offsets(offsets) => match result {
-                CommitResult::Done => self.committed(&offsets),
-                CommitResult::Failed(e) | CommitResult::Aborted(e) | CommitResult::Fenced(e) => {
-                    self.commit_failed(&offsets, e)
+                CommitResult::Done => {
+                    self.committed(&offsets);
+                    None
                 }
-                CommitResult::NoGroup => self.commit_failed(&offsets, KafkaError::Canceled),
+                CommitResult::Failed(e) | CommitResult::Aborted(e) | CommitResult::Fenced(e) => {
+                    Some(self.commit_failed(&offsets, e))
+                }
+                CommitResult::NoGroup => Some(self.commit_failed(&offsets, KafkaError::Canceled)),
             },
-            CommitPlan::Transaction(txn) => self.transaction_ended(txn, result),
+            CommitPlan::Transaction(txn) => {
+                self.transaction_ended(txn, result);
+                None
+            }
         }
     }
 
-    fn commit_failed(&mut self, offsets: &[CommitOffset], e: KafkaError) {
+    fn commit_failed(&mut self, offsets: &[CommitOffset], e: KafkaError) -> Duration {
+        let retry = self.driver.pipeline.handle_commit_failed(offsets);
         warn!(
-            "commit of {} failed ({e}); it will be sent again",
+            "commit of {} failed ({e}); it will be sent again in {retry:?}",
             describe(offsets)
         );
-        self.driver.pipeline.handle_commit_failed(offsets);
         for waiter in self.commit_waiters.drain(..) {
             let _ = waiter.reply.send(Err(GigError::Kafka {
                 action: "committing offsets",
                 source: e.clone(),
             }));
         }
+        retry
     }
 
     /// The broker confirmed offsets: `Commit` requests they cover are answered.
@@ -103,7 +118,9 @@ impl Handler<Committed> for ConsumerActor {
         let Committed { plan, result, took } = committed;
         let done = matches!(result, CommitResult::Done);
         self.driver.metrics.commit(done, Some(took));
-        self.commit_ended(plan, result);
+        if let Some(retry) = self.commit_ended(plan, result) {
+            ctx.run_later(retry, |act, _| act.commit_now());
+        }
         // A revocation or the stop may have waited for this transaction.
         self.progressed(ctx);
     }

@@ -15,13 +15,20 @@ const YIELD_EVERY: Duration = Duration::from_millis(2);
 
 impl ConsumerActor {
     /// Tells the poll thread how many records are unresolved; it stops fetching at the
-    /// in-flight limit and resumes at three quarters of it.
+    /// in-flight limit and resumes at three quarters of it, and while too many handed-over
+    /// records wait for their commit (which then goes out at once).
     pub(super) fn publish_in_flight(&mut self) {
+        let over_uncommitted = self.driver.pipeline.over_uncommitted();
+        if over_uncommitted {
+            if let Some(plan) = self.driver.pipeline.take_commit() {
+                self.send_commit(plan);
+            }
+        }
         let pipeline = &self.driver.pipeline;
         let over_tracked = pipeline.over_tracked();
         let gate = &self.client.shared().gate;
-        let in_flight = gate.publish(pipeline.unresolved(), over_tracked);
-        let over = over_tracked || in_flight >= self.config.max_in_flight;
+        let in_flight = gate.publish(pipeline.unresolved(), over_tracked, pipeline.unconfirmed());
+        let over = over_tracked || over_uncommitted || in_flight >= self.config.max_in_flight;
         self.driver.metrics.in_flight(in_flight, over);
         if over != self.paused {
             self.paused = over;

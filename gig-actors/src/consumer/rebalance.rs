@@ -75,6 +75,13 @@ impl Handler<GroupEvent> for ConsumerActor {
                 self.rebalances += 1;
                 self.answer_assignment_waiters();
                 self.tell_listener(Rebalanced::Assigned(named(&partitions)));
+                // A rebalance just ended (librdkafka reports every one, with 0 partitions if
+                // nothing was added): the group's generation is valid now. Under the classic
+                // protocol a commit sent while this member's JoinGroup is pending waits
+                // behind it on the coordinator's connection and is refused with the old
+                // generation, and under churn the next JoinGroup follows soon: commit what
+                // was handed over meanwhile now, not at the next commit period.
+                self.commit_now();
             }
         }
     }

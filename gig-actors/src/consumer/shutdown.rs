@@ -143,7 +143,10 @@ impl Handler<Closed> for ConsumerActor {
         };
         match plan {
             CommitPlan::Transaction(txn) if txn.is_empty() => {}
-            plan => self.commit_ended(plan, result),
+            // The stop is over: no retry.
+            plan => {
+                let _ = self.commit_ended(plan, result);
+            }
         }
         self.finish_stop(outcome, ctx);
     }

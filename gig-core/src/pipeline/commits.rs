@@ -3,7 +3,7 @@
 //! stop.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
@@ -57,9 +57,15 @@ struct Stopping {
     final_taken: bool,
 }
 
+/// The first wait before a failed commit is sent again; it doubles, up to the commit
+/// period, while commits go on failing.
+const FIRST_COMMIT_RETRY: Duration = Duration::from_millis(50);
+
 #[derive(Default)]
 pub(super) struct Commits {
     handed_since_commit: usize,
+    /// The wait before the next retry of a failed commit; `None` after a success.
+    retry: Option<Duration>,
     pub(super) confirmed: BTreeMap<Partition, i64>,
     releases: Vec<Release>,
     next_release: u64,
@@ -154,6 +160,7 @@ impl Pipeline {
 
     /// The broker confirmed a commit.
     pub fn handle_committed(&mut self, offsets: &[CommitOffset]) {
+        self.commits.retry = None;
         for c in offsets {
             self.book.commit_confirmed(&c.topic, c.partition, c.offset);
             let confirmed = self
@@ -165,12 +172,20 @@ impl Pipeline {
         }
     }
 
-    /// A commit failed: its offsets are offered again by the next commit.
-    pub fn handle_commit_failed(&mut self, offsets: &[CommitOffset]) {
+    /// A commit failed: its offsets are offered again by the next commit, which the driver
+    /// makes after the returned wait rather than a whole commit period later. Most failures
+    /// are the group moving on (a generation or member epoch that just went stale, a
+    /// rebalance in progress), and the window before the next rebalance is short under
+    /// churn; the wait doubles, up to the commit period, while failures go on.
+    pub fn handle_commit_failed(&mut self, offsets: &[CommitOffset]) -> Duration {
         self.counters.commit_failures += 1;
         for c in offsets {
             self.book.commit_failed(&c.topic, c.partition, c.offset);
         }
+        let period = self.config.commit_period();
+        let wait = self.commits.retry.unwrap_or(FIRST_COMMIT_RETRY).min(period);
+        self.commits.retry = Some((wait * 2).min(period));
+        wait
     }
 
     /// Partitions are being revoked: they are released (see

@@ -99,6 +99,21 @@ impl Pipeline {
         self.book.tracked() >= most
     }
 
+    /// Handed-over records (offsets) whose commit the broker has not confirmed.
+    pub fn unconfirmed(&self) -> usize {
+        let unconfirmed: u64 = self.book.partitions().map(|p| p.unconfirmed()).sum();
+        unconfirmed as usize
+    }
+
+    /// Whether in-flight and unconfirmed records together reach `max_uncommitted`: the
+    /// driver stops fetching (counting what is in transit too) and commits at once.
+    pub fn over_uncommitted(&self) -> bool {
+        let Some(most) = self.config.max_uncommitted else {
+            return false;
+        };
+        self.unconfirmed() > 0 && self.unconfirmed() + self.unresolved() >= most
+    }
+
     /// Records waiting behind another of their key, not yet delivered.
     pub fn queued_by_key(&self) -> usize {
         self.keys.queued()

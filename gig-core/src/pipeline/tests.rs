@@ -208,3 +208,61 @@ fn confirmed_commits_are_known_and_failed_ones_offered_again() {
     assert!(pipeline.uncommitted().is_empty());
     assert_eq!(pipeline.counters().commit_failures, 1);
 }
+
+#[test]
+fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
+    let config = config().commit_interval(Duration::from_millis(300));
+    let mut pipeline = Pipeline::new(&config);
+    let t0 = Instant::now();
+    pipeline.handle_fetched(vec![record(0, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    let offsets = pipeline.take_commit().unwrap().offsets().to_vec();
+    let waits: Vec<u128> = (0..5)
+        .map(|_| pipeline.handle_commit_failed(&offsets).as_millis())
+        .collect();
+    assert_eq!(
+        waits,
+        [50, 100, 200, 300, 300],
+        "doubling up to the commit period"
+    );
+    pipeline.handle_committed(&offsets);
+    assert_eq!(
+        pipeline.handle_commit_failed(&offsets).as_millis(),
+        50,
+        "soon again after a success"
+    );
+}
+
+#[test]
+fn in_flight_and_unconfirmed_records_past_max_uncommitted_ask_for_a_commit() {
+    let config = config().max_uncommitted(3);
+    let mut pipeline = Pipeline::new(&config);
+    let t0 = Instant::now();
+    pipeline.handle_fetched((0..3).map(|o| record(0, o, None)).collect(), t0);
+    let out = pipeline.poll_outbound();
+    assert!(
+        !pipeline.over_uncommitted(),
+        "3 in flight, none handed over"
+    );
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    assert_eq!(pipeline.unconfirmed(), 2);
+    assert!(
+        pipeline.over_uncommitted(),
+        "2 handed over + 1 in flight, limit 3"
+    );
+    pipeline.handle_answer(out[2].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    assert!(pipeline.over_uncommitted(), "3 handed over, none confirmed");
+    let plan = pipeline.take_commit().unwrap();
+    assert!(pipeline.over_uncommitted(), "requested is not confirmed");
+    pipeline.handle_committed(plan.offsets());
+    assert!(!pipeline.over_uncommitted());
+    assert!(
+        !Pipeline::new(&super::tests::config()).over_uncommitted(),
+        "no limit by default"
+    );
+}

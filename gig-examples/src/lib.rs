@@ -10,6 +10,7 @@ use gig_actors::{ConsumerActor, ConsumerConfig, GetStats, GigError, Stats};
 pub mod chaos;
 pub mod eos;
 pub mod metrics_demo;
+pub mod sink;
 pub mod worker;
 
 /// The value of `--NAME VALUE` or `--NAME=VALUE` on the command line.

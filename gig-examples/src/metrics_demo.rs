@@ -16,6 +16,8 @@ use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
+use crate::sink::Sink;
+
 /// The port `/metrics` is served on by default (OpenTelemetry's Prometheus exporter's).
 pub const DEFAULT_PORT: u16 = 9464;
 
@@ -143,29 +145,6 @@ impl Handler<Delivery> for Worker {
                 ctx.run_later(after + Duration::from_millis(50), move |_, _| handle.ack());
             }
         }
-    }
-}
-
-/// Accepts every outcome.
-struct Sink;
-
-impl Actor for Sink {
-    type Context = Context<Self>;
-}
-
-impl Handler<Acked> for Sink {
-    type Result = Result<(), HandOverError>;
-
-    fn handle(&mut self, _: Acked, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
-
-impl Handler<NoAcked> for Sink {
-    type Result = Result<(), HandOverError>;
-
-    fn handle(&mut self, _: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
     }
 }
 

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
+use gig_examples::sink::Sink;
 
 const PER_RUN: usize = 300;
 const WAIT: Duration = Duration::from_secs(120);
@@ -36,29 +37,6 @@ impl Handler<Delivery> for Worker {
 
     fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
         delivery.ack();
-    }
-}
-
-/// Accepts every outcome.
-struct Sink;
-
-impl Actor for Sink {
-    type Context = Context<Self>;
-}
-
-impl Handler<Acked> for Sink {
-    type Result = Result<(), HandOverError>;
-
-    fn handle(&mut self, _: Acked, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
-
-impl Handler<NoAcked> for Sink {
-    type Result = Result<(), HandOverError>;
-
-    fn handle(&mut self, _: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
     }
 }
 

@@ -35,6 +35,14 @@ pub enum ConfigError {
         /// The shortest it may be.
         min: Duration,
     },
+    /// A number is larger than its setting allows.
+    #[error("`{field}` must be at most {max}")]
+    TooLarge {
+        /// The setting's name.
+        field: &'static str,
+        /// The largest it may be.
+        max: u64,
+    },
     /// A transactional consumer names no transactional id.
     #[error("`transactional.id` must not be empty: give each consumer instance its own, the same across its restarts")]
     EmptyTransactionalId,

@@ -39,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod ack_book;
+mod chunked_deque;
 pub mod config;
 mod duration;
 pub mod error;

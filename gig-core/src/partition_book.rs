@@ -2,10 +2,11 @@
 //! watermark that never passes a record whose outcome is not yet accepted.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::chunked_deque::ChunkedDeque;
 use crate::record::Record;
 
 /// Where a tracked record is on its way to an outcome.
@@ -33,7 +34,7 @@ struct Entry {
 /// One partition's tracked records, in offset order.
 ///
 /// Records are addressed by a sequence number that grows by one per tracked record, so a
-/// lookup is an index into a `VecDeque`, not a search. Every record of a partition gets the
+/// lookup is an index into a chunked deque, not a search. Every record of a partition gets the
 /// same timeout and arrives in offset order, so arrival order is deadline order: the next
 /// deadline is that of the first waiting record, found by a cursor that only moves forward.
 /// The few records with a timeout of their own (a header override) sit in a heap instead,
@@ -43,7 +44,7 @@ pub struct PartitionBook {
     topic: Arc<str>,
     partition: i32,
     head_seq: u64,
-    entries: VecDeque<Entry>,
+    entries: ChunkedDeque<Entry>,
     // Every default-deadline entry with a smaller seq is no longer waiting.
     expiry_cursor: u64,
     // (deadline, seq) of records with a custom deadline; resolved ones are dropped lazily.
@@ -66,7 +67,7 @@ impl PartitionBook {
             topic,
             partition,
             head_seq: 0,
-            entries: VecDeque::new(),
+            entries: ChunkedDeque::default(),
             expiry_cursor: 0,
             custom: BinaryHeap::new(),
             unresolved: 0,

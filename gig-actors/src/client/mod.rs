@@ -27,6 +27,7 @@ pub(crate) mod due;
 pub(crate) mod final_commit;
 pub(crate) mod gate;
 pub(crate) mod leave;
+pub(crate) mod niceness;
 pub(crate) mod partitions;
 pub(crate) mod poller;
 pub(crate) mod query;
@@ -47,7 +48,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use crate::error::GigError;
 use commit_result::Committed;
 use context::{ContextLinks, GigContext, GroupEvent};
-pub(crate) use poller::Reading;
+pub(crate) use poller::PollSettings;
 use poller::{Closed, Fetched, PollerLinks, ToPoller};
 use rewind::{RewindRequest, Rewound};
 use shared::Shared;
@@ -108,7 +109,7 @@ impl Client {
     }
 
     /// Starts the poll and commit threads, reporting to `links`.
-    pub(crate) fn start(&mut self, links: Links, reading: Reading) -> std::io::Result<()> {
+    pub(crate) fn start(&mut self, links: Links, settings: PollSettings) -> std::io::Result<()> {
         let Some(consumer) = self.consumer.clone() else {
             return Ok(());
         };
@@ -126,7 +127,7 @@ impl Client {
         };
         let poller = std::thread::Builder::new()
             .name("gig-poller".to_string())
-            .spawn(move || poller::run(consumer, poller_requests, poller_links, reading))?;
+            .spawn(move || poller::run(consumer, poller_requests, poller_links, settings))?;
         self.poller = Some(poller);
         self.to_poller = Some(to_poller);
         let committed = links.committed;

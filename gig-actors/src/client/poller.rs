@@ -25,6 +25,7 @@ use crate::client::commit_result::CommitResult;
 use crate::client::context::GigContext;
 use crate::client::due::DueDelays;
 use crate::client::leave;
+use crate::client::niceness;
 use crate::client::partitions::set_paused;
 use crate::client::rewind::{self, RewindRequest, Rewound};
 use crate::client::shared::Shared;
@@ -65,14 +66,16 @@ pub(crate) enum ToPoller {
     Rewind(RewindRequest),
 }
 
-/// What the poll thread reads of each record, besides its key and payload.
+/// How the poll thread runs, and what it reads of each record besides its key and payload.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Reading {
+pub(crate) struct PollSettings {
     /// Hold records until their `gig.retry.due` time.
     pub(crate) wait_for_due: bool,
     /// Copy each record's headers (librdkafka parses them per record; see
     /// `ConsumerConfig::headers`).
     pub(crate) headers: bool,
+    /// How far to lower this thread's priority (`ConsumerConfig::poll_thread_nice`).
+    pub(crate) nice: u8,
 }
 
 /// Where the poll thread reports.
@@ -87,13 +90,14 @@ pub(crate) fn run(
     consumer: Arc<BaseConsumer<GigContext>>,
     requests: Receiver<ToPoller>,
     actor: PollerLinks,
-    reading: Reading,
+    settings: PollSettings,
 ) {
+    niceness::lower_this_thread(settings.nice);
     let shared = consumer.context().shared().clone();
     let mut out = Outbox {
         actor,
         batch: RecordBatchBuilder::new(),
-        delays: reading.wait_for_due.then(DueDelays::default),
+        delays: settings.wait_for_due.then(DueDelays::default),
     };
     let mut topics = TopicNames::default();
     let mut seen_revocations = shared.revocations.load(Ordering::SeqCst);
@@ -161,7 +165,7 @@ pub(crate) fn run(
         match polled {
             Some(Ok(message)) => {
                 if !shared.halted.load(Ordering::Relaxed) {
-                    push(&mut out.batch, &message, &mut topics, reading.headers);
+                    push(&mut out.batch, &message, &mut topics, settings.headers);
                 }
                 timeout = Duration::ZERO;
                 if out.batch.len() < FETCH_BATCH && out.batch.byte_len() < FETCH_BATCH_BYTES {

@@ -41,7 +41,7 @@ use log::error;
 use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 
-use crate::client::{Client, Links, Reading};
+use crate::client::{Client, Links, PollSettings};
 use crate::driver::{self, Driver, Drives, Wiring};
 use crate::error::GigError;
 use crate::stats::Stats;
@@ -126,11 +126,12 @@ impl Actor for ConsumerActor {
             committed: me.clone().recipient(),
             rewound: me.recipient(),
         };
-        let reading = Reading {
+        let settings = PollSettings {
             wait_for_due: self.config.wait_for_due,
             headers: self.config.reads_headers(),
+            nice: self.config.poll_thread_nice,
         };
-        if let Err(e) = self.client.start(links, reading) {
+        if let Err(e) = self.client.start(links, settings) {
             error!("cannot start the poll and commit threads: {e}; stopping");
             ctx.stop();
             return;

@@ -4,8 +4,11 @@
 //! cargo run --release -p gig-examples --bin gig-bench -- [--brokers HOST:PORT] \
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
-//!     [--silent-in-flight 1000000] [--headers] [--plot FILE.svg]
+//!     [--silent-in-flight 1000000] [--headers] [--plot FILE.svg] [--poll-thread-nice N]
 //! ```
+//!
+//! `--poll-thread-nice N` sets `ConsumerConfig::poll_thread_nice` for Gig's consumers (10
+//! by default; 0 runs the poll thread at the priority of the others, to compare).
 //!
 //! `--plot FILE.svg` also draws the table (records/s per phase and partition count, with
 //! the ratio to raw) and the silent phase's lateness distribution (`plot.rs`).
@@ -88,6 +91,8 @@ const SILENT_IN_FLIGHT: usize = 1_000_000;
 struct Settings {
     records: u64,
     silent_in_flight: usize,
+    /// `ConsumerConfig::poll_thread_nice`, when `--poll-thread-nice` sets it.
+    poll_thread_nice: Option<u8>,
     size: usize,
     repeat: usize,
     memory_records: u64,
@@ -394,12 +399,14 @@ enum Held {
 }
 
 impl Down {
-    fn new(silent: bool, delivered: Arc<AtomicU64>, settled: Arc<AtomicU64>) -> Self {
+    /// A downstream that acks everything, or with `holds` > 0 a silent one, with room for
+    /// that many held deliveries.
+    fn new(holds: usize, delivered: Arc<AtomicU64>, settled: Arc<AtomicU64>) -> Self {
         Down {
-            silent,
+            silent: holds > 0,
             delivered,
             settled,
-            held: std::collections::VecDeque::new(),
+            held: std::collections::VecDeque::with_capacity(holds),
         }
     }
 
@@ -546,15 +553,29 @@ async fn gig_run(
         seen: 0,
         output,
         settled: settled.clone(),
-        late_ms: Vec::new(),
+        // Allocated up front, as the downstream's queue is: growing either would stall
+        // the thread the consumer shares with them, and show as lateness of Gig's.
+        late_ms: Vec::with_capacity(if mode == Mode::Silent {
+            s.records as usize
+        } else {
+            0
+        }),
         done: Some(done_tx),
     }
     .start();
-    let down = Down::new(mode == Mode::Silent, delivered.clone(), settled).start();
+    let holds = if mode == Mode::Silent {
+        s.silent_in_flight
+    } else {
+        0
+    };
+    let down = Down::new(holds, delivered.clone(), settled).start();
     let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()))
         .headers(gig_examples::flag("headers"));
     for (key, value) in consumer_tuning() {
         config = config.property(&key, &value);
+    }
+    if let Some(nice) = s.poll_thread_nice {
+        config = config.poll_thread_nice(nice);
     }
     if mode == Mode::Silent {
         config = config
@@ -715,11 +736,11 @@ async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64, f64)>) {
         done: Some(done_tx),
     }
     .start();
-    let down = Down::new(true, delivered.clone(), settled).start();
     // The default in-flight limit; a short timeout so the backlog moves.
     let config = ConsumerConfig::new(brokers, format!("bench-mem-{}", unique()))
         .topics([topic.as_str()])
         .ack_timeout(SILENT_TIMEOUT);
+    let down = Down::new(config.max_in_flight, delivered.clone(), settled).start();
     let consumer = ConsumerActor::builder(config)
         .downstream(down.recipient())
         .acked(outcomes.clone().recipient())
@@ -805,6 +826,10 @@ async fn run() {
     let s = Settings {
         records: gig_examples::num_arg("records", 2_000_000),
         silent_in_flight: gig_examples::num_arg("silent-in-flight", SILENT_IN_FLIGHT),
+        poll_thread_nice: gig_examples::arg("poll-thread-nice").map(|n| {
+            n.parse()
+                .unwrap_or_else(|_| fail("--poll-thread-nice: a number from 0 to 19"))
+        }),
         size: gig_examples::num_arg("size", 100),
         repeat: gig_examples::num_arg("repeat", 3).max(1),
         memory_records: gig_examples::num_arg("memory-records", 5_000_000),

@@ -1,4 +1,4 @@
-//! Where deliveries go: the user's downstream actor, in one of three shapes.
+//! Where deliveries go: the user's downstream actor, in one of four shapes.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,12 +8,15 @@ use gig_core::{NoAckReason, Outbound, Token};
 
 use crate::answers::AnswerQueue;
 use crate::delivery::{AckHandle, Delivery, DeliveryBatch};
+use crate::delivery_stream::DeliverySender;
 use crate::typed::Decoding;
 
 /// The downstream actor, as the builder was given it.
 pub(crate) enum Downstream {
-    /// One [`Delivery`] per record.
+    /// One [`Delivery`] message per record.
     Records(Recipient<Delivery>),
+    /// One [`Delivery`] per record, through a stream the downstream actor handles.
+    Stream(DeliverySender),
     /// [`DeliveryBatch`]es of at most `max` records.
     Batches {
         recipient: Recipient<DeliveryBatch>,
@@ -27,6 +30,7 @@ impl Downstream {
     fn connected(&self) -> bool {
         match self {
             Downstream::Records(r) => r.connected(),
+            Downstream::Stream(sender) => sender.connected(),
             Downstream::Batches { recipient, .. } => recipient.connected(),
             Downstream::Decoded(decoding) => decoding.connected(),
         }
@@ -52,6 +56,13 @@ impl Downstream {
                     let handle = handle(&o);
                     recipient.do_send(Delivery::new(o.record, handle));
                 }
+                Vec::new()
+            }
+            Downstream::Stream(sender) => {
+                sender.send_all(outbound.map(|o| {
+                    let handle = handle(&o);
+                    Delivery::new(o.record, handle)
+                }));
                 Vec::new()
             }
             Downstream::Batches { recipient, max } => {

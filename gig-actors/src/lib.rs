@@ -8,8 +8,9 @@
 //! 2. `consumer/dispatch.rs` hands them to `driver.rs: fetched`, which gives them to the
 //!    record pipeline ([`gig_core::Pipeline::handle_fetched`]: tracked in the ack book,
 //!    deadline = now + ack timeout) and sends what it releases to the user's *downstream*
-//!    actor (`downstream.rs: send`) as a [`Delivery`] (or [`DeliveryBatch`], or decoded as
-//!    [`Typed`]).
+//!    actor (`downstream.rs: send`) as a [`Delivery`] message, or through a
+//!    [`DeliveryStream`] (no message per record), or as a [`DeliveryBatch`], or decoded as
+//!    [`Typed`].
 //! 3. The downstream answers each record with [`Delivery::ack`] or [`Delivery::nack`], in
 //!    any order, now or later; answers come back through one queue (`answers.rs`) to
 //!    `driver.rs: answers_queued`. A record not answered by its deadline times out (one
@@ -40,7 +41,7 @@
 //! The files, top down: [`consumer`] (the actor, one file per concern: builder, dispatch,
 //! commit, rebalance, shutdown, subscribe, stats) and [`rehearsal`] (the same pipeline on
 //! tokio's clock, fed by you) both drive the pipeline through `driver.rs`, which sends to
-//! the `downstream.rs` and hands over ([`outcome`]); [`delivery`] and [`typed`] are what
+//! the `downstream.rs` and hands over ([`outcome`]); [`delivery`], [`delivery_stream`](mod@delivery_stream) and [`typed`] are what
 //! the downstream gets, `answers.rs` the way back. `client/` is the Kafka side, below the
 //! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
 //! in-flight gate; its threads report through messages of their own. Beside them:
@@ -54,6 +55,7 @@ mod client;
 pub mod consumer;
 pub mod dead_letter;
 pub mod delivery;
+pub mod delivery_stream;
 mod downstream;
 mod driver;
 pub mod error;
@@ -85,6 +87,7 @@ pub use consumer::stats::GetStats;
 pub use consumer::subscribe::{Assign, PartitionStart, Subscribe, Unsubscribe};
 pub use consumer::ConsumerActor;
 pub use delivery::{AckHandle, Delivery, DeliveryBatch};
+pub use delivery_stream::{delivery_stream, DeliverySender, DeliveryStream};
 pub use error::GigError;
 pub use gig_core::{
     ConsumerConfig, Header, NoAckReason, Outputs, Record, TraceParent, Transactional, Verdict,
@@ -102,12 +105,13 @@ pub struct ReadmeDoctests;
 
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
+    pub use crate::delivery_stream::delivery_stream;
     pub use crate::{
         AckHandle, Acked, AckedTx, Assign, CaughtUp, Commit, ConsumerActor, ConsumerBuilder,
-        ConsumerConfig, Delivered, Delivery, DeliveryBatch, GetStats, GigError, GigProducer,
-        GigProducerBuilder, HandOverError, Header, Inspect, KafkaView, NoAckReason, NoAcked,
-        NoAckedRecord, NoAckedTx, Outputs, PartitionStart, ProducerRecord, Rebalanced, Record,
-        Stats, Stop, Subscribe, TraceParent, Transactional, Typed, Unsubscribe, Verdict,
-        WaitForAssignment,
+        ConsumerConfig, Delivered, Delivery, DeliveryBatch, DeliverySender, DeliveryStream,
+        GetStats, GigError, GigProducer, GigProducerBuilder, HandOverError, Header, Inspect,
+        KafkaView, NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart,
+        ProducerRecord, Rebalanced, Record, Stats, Stop, Subscribe, TraceParent, Transactional,
+        Typed, Unsubscribe, Verdict, WaitForAssignment,
     };
 }

@@ -8,6 +8,7 @@ use super::assignment::Rebalanced;
 use super::ConsumerActor;
 use crate::client::Client;
 use crate::delivery::{Delivery, DeliveryBatch};
+use crate::delivery_stream::DeliverySender;
 use crate::downstream::Downstream;
 use crate::driver::Wiring;
 use crate::error::GigError;
@@ -54,6 +55,14 @@ impl ConsumerBuilder {
     /// Delivers records one at a time to an actor that handles [`Delivery`].
     pub fn downstream(mut self, recipient: Recipient<Delivery>) -> Self {
         self.downstream = Some(Downstream::Records(recipient));
+        self
+    }
+
+    /// Delivers records one at a time through a [`DeliveryStream`](crate::DeliveryStream)
+    /// that an actor adds to its context and handles with `StreamHandler<Delivery>`: no
+    /// message, hence no actix allocation, per record (see [`delivery_stream`](mod@crate::delivery_stream)).
+    pub fn stream_downstream(mut self, deliveries: DeliverySender) -> Self {
+        self.downstream = Some(Downstream::Stream(deliveries));
         self
     }
 

@@ -16,7 +16,7 @@
 //! Gig's consumers read no headers (`ConsumerConfig::headers(false)`), as raw reads none;
 //! `--headers` makes them read every record's headers, as Gig does by default.
 //!
-//! `--phase raw|gig-ack|gig-batch|gig-silent` runs that phase alone and prints no table,
+//! `--phase raw|gig-ack|gig-stream|gig-batch|gig-silent` runs that phase alone and prints no table,
 //! e.g. under `valgrind --tool=callgrind` to see where its instructions go.
 //!
 //! `--metrics` installs a Prometheus metrics recorder first, to show what recording Gig's
@@ -28,13 +28,15 @@
 //! properties to the consumers (raw and Gig) and to the producer.
 //!
 //! Phases, each repeated `--repeat` times (the median is reported), per partition count;
-//! the phases run round by round (raw, gig-ack, gig-batch, gig-silent, then again), so
+//! the phases run round by round (raw, gig-ack, gig-stream, gig-batch, …, then again), so
 //! that a change in the machine's load falls on all of them alike:
 //! - **raw**: an rdkafka `BaseConsumer` reads all records, touching each payload.
 //! - **gig-ack**: the full Gig path: each record delivered to a downstream actor that acks
 //!   it, handed to an AckedActor, offsets committed. The clock stops when the last offset
 //!   is committed (confirmed by the broker).
-//! - **gig-batch**: the same in batch mode (batches of 1,000, one ack per batch).
+//! - **gig-stream**: gig-ack with the records delivered through a `DeliveryStream` that
+//!   the downstream handles as a `StreamHandler<Delivery>`: no actix message per record.
+//! - **gig-batch**: gig-ack in batch mode (batches of 1,000, one ack per batch).
 //! - **gig-silent**: a downstream that never acks, 200 ms ack timeout: every record must
 //!   reach the NoAckedActor; reports how late past its deadline (p50/p99/max).
 //! - **gig-txn**: gig-ack in the transactional mode: the AckedActor answers `AckedTx` with
@@ -410,6 +412,16 @@ impl Down {
         }
     }
 
+    /// One delivery, by message or from the stream: acked, or held when silent.
+    fn take(&mut self, d: Delivery) {
+        let up_to = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.silent {
+            self.hold(up_to, Held::One(d));
+        } else {
+            d.ack();
+        }
+    }
+
     fn hold(&mut self, up_to: u64, held: Held) {
         let settled = self.settled.load(Ordering::Relaxed);
         while self.held.front().is_some_and(|(n, _)| *n <= settled) {
@@ -426,12 +438,13 @@ impl Actor for Down {
 impl Handler<Delivery> for Down {
     type Result = ();
     fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
-        let up_to = self.delivered.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.silent {
-            self.hold(up_to, Held::One(d));
-        } else {
-            d.ack();
-        }
+        self.take(d);
+    }
+}
+
+impl StreamHandler<Delivery> for Down {
+    fn handle(&mut self, d: Delivery, _: &mut Context<Self>) {
+        self.take(d);
     }
 }
 
@@ -521,6 +534,8 @@ impl Handler<NoAcked> for Outcomes {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
     Ack,
+    /// Ack, delivered through a `DeliveryStream`.
+    Stream,
     Batch,
     Silent,
     /// Ack, committed in transactions.
@@ -568,7 +583,17 @@ async fn gig_run(
     } else {
         0
     };
-    let down = Down::new(holds, delivered.clone(), settled).start();
+    let down = Down::new(holds, delivered.clone(), settled);
+    let (down, stream) = if mode == Mode::Stream {
+        let (sender, stream) = delivery_stream();
+        let down = Down::create(|ctx| {
+            stream.attach(ctx);
+            down
+        });
+        (down, Some(sender))
+    } else {
+        (down.start(), None)
+    };
     let mut config = ConsumerConfig::new(brokers, format!("bench-gig-{}", unique()))
         .headers(gig_examples::flag("headers"));
     for (key, value) in consumer_tuning() {
@@ -591,8 +616,9 @@ async fn gig_run(
         true => builder.acked_tx(outcomes.recipient()),
         false => builder.acked(outcomes.recipient()),
     };
-    let builder = match mode {
-        Mode::Batch => builder.batch_downstream(down.recipient(), 1000),
+    let builder = match (mode, stream) {
+        (_, Some(deliveries)) => builder.stream_downstream(deliveries),
+        (Mode::Batch, None) => builder.batch_downstream(down.recipient(), 1000),
         _ => builder.downstream(down.recipient()),
     };
     let consumer = builder
@@ -882,6 +908,7 @@ async fn run() {
     let all_phases = [
         "raw",
         "gig-ack",
+        "gig-stream",
         "gig-batch",
         "gig-silent",
         "gig-txn",
@@ -893,7 +920,9 @@ async fn run() {
         None => all_phases.to_vec(),
     };
     if phases.is_empty() {
-        fail("--phase: one of raw, gig-ack, gig-batch, gig-silent, gig-txn, gig-txn-out");
+        fail(
+            "--phase: one of raw, gig-ack, gig-stream, gig-batch, gig-silent, gig-txn, gig-txn-out",
+        );
     }
     let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
     for &partitions in &partition_counts {
@@ -926,6 +955,9 @@ async fn run() {
                 let run = match phase {
                     "raw" => raw_run(&brokers, &topic, partitions, &s, label),
                     "gig-ack" => gig_run(&brokers, &topic, partitions, &s, Mode::Ack, label).await,
+                    "gig-stream" => {
+                        gig_run(&brokers, &topic, partitions, &s, Mode::Stream, label).await
+                    }
                     "gig-batch" => {
                         gig_run(&brokers, &topic, partitions, &s, Mode::Batch, label).await
                     }
@@ -1099,6 +1131,7 @@ async fn run() {
             "partitions": head,
             "raw_rps": raw.round(),
             "gig_ack_rps": rps(&phases["gig-ack"]).round(),
+            "gig_stream_rps": rps(&phases["gig-stream"]).round(),
             "gig_batch_rps": rps(&phases["gig-batch"]).round(),
             "gig_silent_rps": rps(&phases["gig-silent"]).round(),
             "gig_txn_rps": rps(&phases["gig-txn"]).round(),
@@ -1106,11 +1139,13 @@ async fn run() {
             "ratio_txn_to_ack": (rps(&phases["gig-txn"]) / rps(&phases["gig-ack"]) * 1000.0).round() / 1000.0,
             "ratio_txn_out_to_ack": (rps(&phases["gig-txn-out"]) / rps(&phases["gig-ack"]) * 1000.0).round() / 1000.0,
             "ratio_ack": (rps(&phases["gig-ack"]) / raw * 1000.0).round() / 1000.0,
+            "ratio_stream": (rps(&phases["gig-stream"]) / raw * 1000.0).round() / 1000.0,
             "ratio_batch": (rps(&phases["gig-batch"]) / raw * 1000.0).round() / 1000.0,
             "ratio_silent": (rps(&phases["gig-silent"]) / raw * 1000.0).round() / 1000.0,
             "silent_late_p99_ms": phases["gig-silent"].late_ms.map(|l| (l.1 * 10.0).round() / 10.0),
             "allocs_per_record_raw": per_record(&phases["raw"]),
             "allocs_per_record_ack": per_record(&phases["gig-ack"]),
+            "allocs_per_record_stream": per_record(&phases["gig-stream"]),
             "allocs_per_record_batch": per_record(&phases["gig-batch"]),
             "allocs_per_record_silent": per_record(&phases["gig-silent"]),
             "actix_allocs_per_message": (actix_allocs * 100.0).round() / 100.0,

@@ -114,11 +114,12 @@ pub struct ConsumerConfig {
     #[serde(default)]
     pub max_uncommitted: Option<usize>,
     /// How far below the process's other threads the poll thread runs, as a Linux nice
-    /// increment (0 to 19; 0 runs it alike). When the machine is short of CPU, the thread
-    /// that resolves records (acks, deadlines, hand-overs, commits) then comes before the
-    /// one that fetches more: records are late by less, and fetching slows down instead.
-    /// A record's clock starts only when it reaches the consumer actor, so a slower poll
-    /// thread makes no record late. 10 by default; ignored on other systems.
+    /// increment (0 to 19; 0, the default, runs it alike). When the machine is short of
+    /// CPU, the thread that resolves records (acks, deadlines, hand-overs, commits) then
+    /// comes before the one that fetches more: timed-out records are handed over later by
+    /// less, and fetching slows down instead, so throughput falls (README Configuration
+    /// has both figures). A record's clock starts only when it reaches the consumer actor,
+    /// so a slower poll thread makes no record late. Ignored on other systems.
     #[serde(default = "defaults::poll_thread_nice")]
     pub poll_thread_nice: u8,
     /// How often resolved offsets are committed.
@@ -195,7 +196,7 @@ mod defaults {
         10_000
     }
     pub fn poll_thread_nice() -> u8 {
-        10
+        0
     }
     pub fn commit_interval() -> Duration {
         Duration::from_secs(1)

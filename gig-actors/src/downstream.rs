@@ -50,19 +50,17 @@ impl Downstream {
             return outbound.map(gone).collect();
         }
         let handle = |o: &Outbound| AckHandle::new(&o.record, o.token, o.deadline, answers.clone());
+        let delivery = |o: Outbound| {
+            let handle = handle(&o);
+            Delivery::new(o.record, handle)
+        };
         match self {
             Downstream::Records(recipient) => {
-                for o in outbound {
-                    let handle = handle(&o);
-                    recipient.do_send(Delivery::new(o.record, handle));
-                }
+                outbound.for_each(|o| recipient.do_send(delivery(o)));
                 Vec::new()
             }
             Downstream::Stream(sender) => {
-                sender.send_all(outbound.map(|o| {
-                    let handle = handle(&o);
-                    Delivery::new(o.record, handle)
-                }));
+                sender.send_all(outbound.map(delivery));
                 Vec::new()
             }
             Downstream::Batches { recipient, max } => {

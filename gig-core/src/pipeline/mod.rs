@@ -111,7 +111,8 @@ impl Pipeline {
         let Some(most) = self.config.max_uncommitted else {
             return false;
         };
-        self.unconfirmed() > 0 && self.unconfirmed() + self.unresolved() >= most
+        let unconfirmed = self.unconfirmed();
+        unconfirmed > 0 && unconfirmed + self.unresolved() >= most
     }
 
     /// Records waiting behind another of their key, not yet delivered.

@@ -549,6 +549,21 @@ enum Mode {
     TxnOut,
 }
 
+impl Mode {
+    /// The mode of a Gig phase; `None` for raw.
+    fn of(phase: &str) -> Option<Mode> {
+        match phase {
+            "raw" => None,
+            "gig-ack" => Some(Mode::Ack),
+            "gig-stream" => Some(Mode::Stream),
+            "gig-batch" => Some(Mode::Batch),
+            "gig-txn" => Some(Mode::Txn),
+            "gig-txn-out" => Some(Mode::TxnOut),
+            _ => Some(Mode::Silent),
+        }
+    }
+}
+
 async fn gig_run(
     brokers: &str,
     topic: &str,
@@ -961,20 +976,9 @@ async fn run() {
                     topics[0].clone()
                 };
                 let label = format!("{phase} p={partitions} run {}/{}", r + 1, s.repeat);
-                let run = match phase {
-                    "raw" => raw_run(&brokers, &topic, partitions, &s, label),
-                    "gig-ack" => gig_run(&brokers, &topic, partitions, &s, Mode::Ack, label).await,
-                    "gig-stream" => {
-                        gig_run(&brokers, &topic, partitions, &s, Mode::Stream, label).await
-                    }
-                    "gig-batch" => {
-                        gig_run(&brokers, &topic, partitions, &s, Mode::Batch, label).await
-                    }
-                    "gig-txn" => gig_run(&brokers, &topic, partitions, &s, Mode::Txn, label).await,
-                    "gig-txn-out" => {
-                        gig_run(&brokers, &topic, partitions, &s, Mode::TxnOut, label).await
-                    }
-                    _ => gig_run(&brokers, &topic, partitions, &s, Mode::Silent, label).await,
+                let run = match Mode::of(phase) {
+                    None => raw_run(&brokers, &topic, partitions, &s, label),
+                    Some(mode) => gig_run(&brokers, &topic, partitions, &s, mode, label).await,
                 };
                 let late = run.late_ms.map_or(String::new(), |(p50, p99, max)| {
                     format!(", late p50 {p50:.1} p99 {p99:.1} max {max:.1} ms")

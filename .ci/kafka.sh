@@ -69,6 +69,9 @@ offsets.topic.num.partitions=10
 transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$min_isr
 transaction.state.log.num.partitions=10
+# The coordinator looks for transactions that outlived their timeout every 100 ms (10 s by
+# default), so that the test of a transaction the broker aborts runs in seconds.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=100
 # Tests start many short-lived groups: join at once, and let both group protocols use the
 # short sessions the suite asks for (the broker owns them under KIP-848).
 group.initial.rebalance.delay.ms=0

@@ -112,6 +112,10 @@ pub struct TransactionStats {
     pub fenced: bool,
     /// Whether a transaction is in flight.
     pub in_transaction: bool,
+    /// How many times a new producer took the transactional id because the broker had
+    /// aborted a transaction that outlived `transaction.timeout.ms` (which fences the
+    /// producer, as a zombie is fenced); that transaction counts as aborted.
+    pub producers_replaced: u64,
     /// Why the last transaction that did not commit did not (not begun, aborted, fenced).
     pub last_error: Option<String>,
 }

@@ -151,6 +151,14 @@ impl Transactional {
         Ok(())
     }
 
+    /// Whether the broker may have aborted, on its own, a transaction open for `open_for`:
+    /// it does so to any transaction older than the timeout, and bumps the producer's
+    /// epoch. librdkafka then reports the producer fenced, as it reports a zombie; but no
+    /// other producer has the id, so a new producer may take it and go on.
+    pub fn outlived(&self, open_for: Duration) -> bool {
+        open_for >= self.timeout
+    }
+
     /// The librdkafka properties of the transactional producer: the user's, then Gig's.
     pub fn producer_properties(&self, brokers: &str) -> BTreeMap<String, String> {
         let mut props = self.properties.clone();
@@ -187,6 +195,14 @@ impl From<String> for Transactional {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transaction_outlives_its_timeout_once_open_that_long() {
+        let t = Transactional::new("a").timeout(Duration::from_secs(2));
+        assert!(!t.outlived(Duration::from_millis(1_999)));
+        assert!(t.outlived(Duration::from_secs(2)));
+        assert!(t.outlived(Duration::from_secs(60)));
+    }
 
     #[test]
     fn defaults_and_producer_properties() {

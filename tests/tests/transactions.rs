@@ -216,16 +216,35 @@ fn no_auto_create(settings: Transactional) -> Transactional {
     settings.property("allow.auto.create.topics", "false")
 }
 
+/// Who ends a transaction whose outputs cannot be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Abort {
+    /// Its records time out well before the transaction does, and Gig aborts it.
+    ByGig,
+    /// It outlives its timeout: the broker aborts it and fences the producer, and Gig
+    /// replaces the producer.
+    ByBroker,
+}
+
 #[actix::test]
 async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again() {
+    undeliverable_transaction(Abort::ByGig).await;
+}
+
+#[actix::test]
+async fn a_transaction_the_broker_aborted_gets_a_new_producer_and_its_records_are_read_again() {
+    undeliverable_transaction(Abort::ByBroker).await;
+}
+
+async fn undeliverable_transaction(abort: Abort) {
     if not_on_tansu() {
         return;
     }
     init();
     // The output topic cannot be written at first, so each record of a transaction times
-    // out (after half the transaction timeout, 0.5 s) and the transaction is aborted. On Kafka the
-    // topic does not exist yet, and the producer may not have it created; on the embedded
-    // broker its leader is a second broker, down.
+    // out and the transaction fails. On Kafka the topic does not exist yet, and the
+    // producer may not have it created; on the embedded broker its leader is a second
+    // broker, down.
     let broker = match backend() {
         Backend::Embedded => Broker::Embedded(EmbeddedBroker::with_brokers(2).unwrap()),
         _ => broker(),
@@ -237,10 +256,22 @@ async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again(
         _ => Outcomes::create_except(&broker, &topic, Some(&missing)).await,
     };
     let id = unique("eos-timeout");
-    let settings = Transactional::new(&id).timeout(Duration::from_secs(1));
+    // ByGig: records fail after 0.5 s, long before the broker would abort (5 s).
+    // ByBroker: they fail after 1 s at the earliest, when the transaction has outlived its
+    // timeout; Kafka's coordinator (`.ci/kafka.sh` has it look every 100 ms) aborts it
+    // first, most times. The embedded broker never does: it answers the abort with
+    // PRODUCER_FENCED, as Kafka then does.
+    let (timeout, message_timeout) = match abort {
+        Abort::ByGig => (Duration::from_secs(5), "500"),
+        Abort::ByBroker => (Duration::from_secs(1), "1000"),
+    };
+    let settings = Transactional::new(&id)
+        .timeout(timeout)
+        .property("message.timeout.ms", message_timeout);
     let config = config(&broker, &topic).transactional(no_auto_create(settings));
     if let Some(embedded) = broker.embedded() {
         use rdkafka::mocking::MockCoordinator;
+        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
         let mock = embedded.cluster();
         for (t, p, leader) in [(&topic, 0, 1), (&topic, 1, 1), (&outcomes.output, 0, 2)] {
             mock.partition_leader(t, p, Some(leader)).unwrap();
@@ -253,6 +284,10 @@ async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again(
         let group = MockCoordinator::Group(config.group_id.clone());
         mock.coordinator(group, 1).unwrap();
         mock.broker_down(2).unwrap();
+        if abort == Abort::ByBroker {
+            let fenced = RDKafkaRespErr::RD_KAFKA_RESP_ERR_PRODUCER_FENCED;
+            mock.request_errors(RDKafkaApiKey::EndTxn, &[fenced]);
+        }
     }
     let produced = produce(&broker, &topic, 2, 0, 20).await;
     let embedded = broker.embedded().is_some();
@@ -271,7 +306,12 @@ async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again(
 
     // Its records are read again from the last commit (here: the start).
     let failing = stats_until(&consumer, Duration::from_secs(60), |s| {
-        s.transactions_aborted >= 1 && s.received > 20
+        let replaced = s.transactional.as_ref().map_or(0, |t| t.producers_replaced);
+        let ended = match abort {
+            Abort::ByGig => s.transactions_aborted >= 1,
+            Abort::ByBroker => replaced >= 1,
+        };
+        ended && s.received > 20
     })
     .await;
     let why = failing.transactional.clone().and_then(|t| t.last_error);
@@ -284,13 +324,19 @@ async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again(
     let again = read_again(&delivered);
     assert!(again > 0, "aborted records are delivered again");
     assert_eq!(stats.outputs_committed, 20, "{stats:?}");
+    let txn = stats.transactional.clone().expect("transactional stats");
+    assert!(!txn.fenced, "{stats:?}");
+    if abort == Abort::ByGig {
+        assert_eq!(txn.producers_replaced, 0, "{stats:?}");
+    }
 
     let tally = read_back(&broker, &outcomes, &sources(&topic, &produced)).await;
     report(&format!(
-        "transactions [{:?}]: timed out ({}), aborted={} rewinds={} read_again={again}; then {tally}",
+        "transactions [{:?}, aborted {abort:?}]: timed out ({}), aborted={} producers_replaced={} rewinds={} read_again={again}; then {tally}",
         backend(),
         why.unwrap_or_default(),
         stats.transactions_aborted,
+        txn.producers_replaced,
         stats.rewinds,
     ));
     assert!(tally.exactly_once(), "{tally}");

@@ -8,15 +8,17 @@
 //! *requires an abort* (a record that could not be delivered in time, offsets the group
 //! coordinator refused: abort, and nothing of it is visible), and a *fatal* one (another
 //! producer with the same transactional id fenced this one: it can never commit again).
+//! A fatal error after a transaction outlived its timeout is the broker's own abort, which
+//! fences the producer too; a new producer then takes the id.
 //! Every call is synchronous; this runs on the commit thread, or on the poll thread for a
 //! revocation or a stop, never on the actor's thread. Its lock makes sure two threads never
 //! call it at once (librdkafka refuses concurrent transactional calls).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use gig_core::{ConsumerConfig, ProducerRecord, Transaction};
+use gig_core::{ConsumerConfig, ProducerRecord, Transaction, Transactional};
 use log::{debug, error, info, warn};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -105,14 +107,23 @@ enum State {
     Fenced(KafkaError),
 }
 
+/// The producer and where it is, replaced together when the broker aborted a transaction
+/// that outlived its timeout.
+struct Session {
+    producer: ThreadedProducer<TxnContext>,
+    state: State,
+}
+
 /// One consumer's transactional producer.
 pub(crate) struct Transactor {
-    producer: ThreadedProducer<TxnContext>,
-    id: String,
-    state: Mutex<State>,
+    settings: Transactional,
+    properties: ClientConfig,
+    session: Mutex<Session>,
     /// Whether `init` succeeded, readable without the lock (a transaction may hold it for
     /// seconds) for `Stats`.
     ready: AtomicBool,
+    /// How many producers replaced one the broker's own abort had fenced.
+    replaced: AtomicU64,
 }
 
 impl Transactor {
@@ -126,20 +137,22 @@ impl Transactor {
         for (key, value) in settings.producer_properties(&config.brokers) {
             properties.set(key, value);
         }
-        let producer = properties
-            .create_with_context(TxnContext::default())
-            .map_err(GigError::kafka("creating the transactional producer"))?;
+        let producer = create(&properties)?;
         Ok(Some(Transactor {
-            producer,
-            id: settings.id.clone(),
-            state: Mutex::new(State::New),
+            settings: settings.clone(),
+            properties,
+            session: Mutex::new(Session {
+                producer,
+                state: State::New,
+            }),
             ready: AtomicBool::new(false),
+            replaced: AtomicU64::new(0),
         }))
     }
 
     /// The transactional id.
     pub(crate) fn id(&self) -> &str {
-        &self.id
+        &self.settings.id
     }
 
     /// Whether the transactional id is registered (and any earlier producer with it
@@ -148,37 +161,43 @@ impl Transactor {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// How many times a new producer took over after the broker aborted a transaction
+    /// that outlived its timeout.
+    pub(crate) fn replaced(&self) -> u64 {
+        self.replaced.load(Ordering::Relaxed)
+    }
+
     /// Registers the transactional id with its coordinator: this fences any earlier
     /// producer with the same id (a previous incarnation of this consumer) and aborts what
     /// it left open, so its pending offsets stop holding back the group's committed ones.
     /// Done once, before the first transaction; a failure is tried again by the next one.
     pub(crate) fn init(&self) -> Result<(), CommitResult> {
-        let Ok(mut state) = self.state.lock() else {
+        let Ok(mut session) = self.session.lock() else {
             return Err(CommitResult::Failed(KafkaError::Canceled));
         };
-        self.init_locked(&mut state)
+        self.init_locked(&mut session)
     }
 
-    fn init_locked(&self, state: &mut State) -> Result<(), CommitResult> {
-        match state {
+    fn init_locked(&self, session: &mut Session) -> Result<(), CommitResult> {
+        match &session.state {
             State::Ready => return Ok(()),
             State::Fenced(e) => return Err(CommitResult::Fenced(e.clone())),
             State::New => {}
         }
-        match self.producer.init_transactions(Timeout::Never) {
+        match session.producer.init_transactions(Timeout::Never) {
             Ok(()) => {
-                info!("transactional producer {} ready", self.id);
-                *state = State::Ready;
+                info!("transactional producer {} ready", self.id());
+                session.state = State::Ready;
                 self.ready.store(true, Ordering::Release);
                 Ok(())
             }
             Err(e) if Failure::of(&e) == Failure::Fatal => {
-                error!("transactional producer {}: {e}", self.id);
-                *state = State::Fenced(e.clone());
+                error!("transactional producer {}: {e}", self.id());
+                session.state = State::Fenced(e.clone());
                 Err(CommitResult::Fenced(e))
             }
             Err(e) => {
-                warn!("transactional producer {} not ready: {e}", self.id);
+                warn!("transactional producer {} not ready: {e}", self.id());
                 Err(CommitResult::Failed(e))
             }
         }
@@ -192,10 +211,10 @@ impl Transactor {
         consumer: &BaseConsumer<C>,
         txn: &Transaction,
     ) -> CommitResult {
-        let Ok(mut state) = self.state.lock() else {
+        let Ok(mut session) = self.session.lock() else {
             return CommitResult::Failed(KafkaError::Canceled);
         };
-        if let Err(result) = self.init_locked(&mut state) {
+        if let Err(result) = self.init_locked(&mut session) {
             return result;
         }
         if txn.is_empty() {
@@ -204,125 +223,166 @@ impl Transactor {
         let Some(group) = consumer.group_metadata() else {
             return CommitResult::NoGroup;
         };
-        if let Err(e) = self.producer.begin_transaction() {
-            return self.failed_to_begin(&mut state, e);
+        let began = Instant::now();
+        if let Err(e) = session.producer.begin_transaction() {
+            return self.failed_to_begin(&mut session, e);
         }
-        self.take_failed_delivery();
+        take_failed_delivery(&session.producer);
         for record in &txn.outputs {
-            if let Err(e) = self.send(record) {
-                return self.abort(&mut state, e);
+            if let Err(e) = send(&session.producer, record) {
+                return self.abort(&mut session, e, began);
             }
         }
         if !txn.offsets.is_empty() {
             let offsets = to_tpl(&txn.offsets);
-            let sent = self
-                .producer
-                .send_offsets_to_transaction(&offsets, &group, Timeout::Never);
+            let sent =
+                session
+                    .producer
+                    .send_offsets_to_transaction(&offsets, &group, Timeout::Never);
             if let Err(e) = sent {
-                return self.abort(&mut state, e);
+                return self.abort(&mut session, e, began);
             }
         }
-        self.commit(&mut state)
+        self.commit(&mut session, began)
     }
 
-    fn failed_to_begin(&self, state: &mut State, e: KafkaError) -> CommitResult {
+    fn failed_to_begin(&self, session: &mut Session, e: KafkaError) -> CommitResult {
         match Failure::of(&e) {
-            Failure::Fatal => self.fenced(state, e),
+            Failure::Fatal => self.fenced(session, e, Instant::now()),
             _ => CommitResult::Failed(e),
         }
     }
 
     /// Commits, resuming a commit that timed out (it goes on in the background).
-    fn commit(&self, state: &mut State) -> CommitResult {
+    fn commit(&self, session: &mut Session, began: Instant) -> CommitResult {
         let mut last = None;
         for _ in 0..COMMIT_RESUMES {
-            match self.producer.commit_transaction(Timeout::Never) {
+            match session.producer.commit_transaction(Timeout::Never) {
                 Ok(()) => return CommitResult::Done,
                 Err(e) if Failure::of(&e) == Failure::Retriable => {
                     warn!("transaction commit not done yet ({e}); resuming it");
                     last = Some(e);
                 }
-                Err(e) if Failure::of(&e) == Failure::Fatal => return self.fenced(state, e),
-                Err(e) => return self.abort(state, self.with_delivery_cause(e)),
+                Err(e) if Failure::of(&e) == Failure::Fatal => {
+                    return self.fenced(session, e, began)
+                }
+                Err(e) => {
+                    let cause = with_delivery_cause(&session.producer, e);
+                    return self.abort(session, cause, began);
+                }
             }
         }
         let e = last.unwrap_or(KafkaError::Canceled);
-        self.abort(state, e)
+        self.abort(session, e, began)
     }
 
     /// Aborts the transaction because of `cause`; nothing of it becomes visible.
-    fn abort(&self, state: &mut State, cause: KafkaError) -> CommitResult {
+    fn abort(&self, session: &mut Session, cause: KafkaError, began: Instant) -> CommitResult {
         if Failure::of(&cause) == Failure::Fatal {
-            return self.fenced(state, cause);
+            return self.fenced(session, cause, began);
         }
         warn!("aborting the transaction: {cause}");
         for _ in 0..ABORT_RESUMES {
-            match self.producer.abort_transaction(Timeout::Never) {
+            match session.producer.abort_transaction(Timeout::Never) {
                 Ok(()) => return CommitResult::Aborted(cause),
                 Err(e) if Failure::of(&e) == Failure::Retriable => {
                     warn!("transaction abort not done yet ({e}); resuming it");
                 }
-                Err(e) => return self.fenced(state, e),
+                Err(e) => return self.fenced(session, e, began),
             }
         }
-        self.fenced(state, cause)
+        self.fenced(session, cause, began)
     }
 
-    fn fenced(&self, state: &mut State, e: KafkaError) -> CommitResult {
+    /// The producer is unusable. If its transaction outlived the timeout, the broker
+    /// aborted it and fenced the producer itself: a new producer takes the id (its init
+    /// waits for the next transaction) and the transaction counts as aborted. Otherwise
+    /// another producer has the id, and this one is fenced for good.
+    fn fenced(&self, session: &mut Session, e: KafkaError, began: Instant) -> CommitResult {
+        let open_for = began.elapsed();
+        if self.settings.outlived(open_for) {
+            match create(&self.properties) {
+                Ok(producer) => {
+                    warn!(
+                        "transactional producer {}: its transaction was open {open_for:?}, longer than the timeout ({:?}), so the broker aborted it and fenced the producer ({e}); a new producer takes the id, and the transaction's records are read again",
+                        self.id(),
+                        self.settings.timeout,
+                    );
+                    *session = Session {
+                        producer,
+                        state: State::New,
+                    };
+                    self.ready.store(false, Ordering::Release);
+                    self.replaced.fetch_add(1, Ordering::Relaxed);
+                    return CommitResult::Aborted(e);
+                }
+                Err(create_failed) => {
+                    error!("transactional producer {}: {create_failed}", self.id());
+                }
+            }
+        }
         error!(
             "transactional producer {} is fenced or failed for good: {e}",
-            self.id
+            self.id()
         );
-        *state = State::Fenced(e.clone());
+        session.state = State::Fenced(e.clone());
         CommitResult::Fenced(e)
     }
+}
 
-    /// Queues one output, waiting while librdkafka's queue is full.
-    fn send(&self, record: &ProducerRecord) -> Result<(), KafkaError> {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for h in &record.headers {
-            headers = headers.insert(KafkaHeader {
-                key: &h.key,
-                value: h.value.as_deref(),
-            });
-        }
-        let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic).headers(headers);
-        if let Some(key) = &record.key {
-            base = base.key(key.as_slice());
-        }
-        if let Some(payload) = &record.payload {
-            base = base.payload(payload.as_slice());
-        }
-        if let Some(partition) = record.partition {
-            base = base.partition(partition);
-        }
-        loop {
-            match self.producer.send(base) {
-                Ok(()) => return Ok(()),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    debug!("producer queue full; waiting for deliveries");
-                    self.producer.poll(QUEUE_FULL_WAIT);
-                    base = back;
-                }
-                Err((e, _)) => return Err(e),
+fn create(properties: &ClientConfig) -> Result<ThreadedProducer<TxnContext>, GigError> {
+    properties
+        .create_with_context(TxnContext::default())
+        .map_err(GigError::kafka("creating the transactional producer"))
+}
+
+/// Queues one output, waiting while librdkafka's queue is full.
+fn send(
+    producer: &ThreadedProducer<TxnContext>,
+    record: &ProducerRecord,
+) -> Result<(), KafkaError> {
+    let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+    for h in &record.headers {
+        headers = headers.insert(KafkaHeader {
+            key: &h.key,
+            value: h.value.as_deref(),
+        });
+    }
+    let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic).headers(headers);
+    if let Some(key) = &record.key {
+        base = base.key(key.as_slice());
+    }
+    if let Some(payload) = &record.payload {
+        base = base.payload(payload.as_slice());
+    }
+    if let Some(partition) = record.partition {
+        base = base.partition(partition);
+    }
+    loop {
+        match producer.send(base) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                debug!("producer queue full; waiting for deliveries");
+                producer.poll(QUEUE_FULL_WAIT);
+                base = back;
             }
+            Err((e, _)) => return Err(e),
         }
     }
+}
 
-    fn take_failed_delivery(&self) -> Option<KafkaError> {
-        let context = self.producer.context();
-        context.failed_delivery.lock().ok()?.take()
-    }
+fn take_failed_delivery(producer: &ThreadedProducer<TxnContext>) -> Option<KafkaError> {
+    producer.context().failed_delivery.lock().ok()?.take()
+}
 
-    /// librdkafka says only that records failed; the last delivery error says why.
-    fn with_delivery_cause(&self, e: KafkaError) -> KafkaError {
-        match self.take_failed_delivery() {
-            Some(cause) => {
-                warn!("a record of the transaction was not delivered: {cause}");
-                cause
-            }
-            None => e,
+/// librdkafka says only that records failed; the last delivery error says why.
+fn with_delivery_cause(producer: &ThreadedProducer<TxnContext>, e: KafkaError) -> KafkaError {
+    match take_failed_delivery(producer) {
+        Some(cause) => {
+            warn!("a record of the transaction was not delivered: {cause}");
+            cause
         }
+        None => e,
     }
 }
 

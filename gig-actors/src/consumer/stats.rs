@@ -48,6 +48,7 @@ impl ConsumerActor {
             ready: transactor.is_ready(),
             fenced: self.driver.pipeline.is_fenced(),
             in_transaction: self.driver.pipeline.in_transaction(),
+            producers_replaced: transactor.replaced(),
             last_error: self.last_transaction_error.clone(),
         });
         stats

@@ -2,8 +2,9 @@
 //!
 //! A record's path, poll to commit (file: function):
 //!
-//! 1. `client/poller.rs: run`, the poll thread (one per consumer), fetches records with
-//!    rdkafka, copies each batch of them into one shared buffer, and sends them to the
+//! 1. `client/poller.rs: run`, the poll thread (one per consumer), polls librdkafka's
+//!    consumer queue (`client/consumer_queue.rs`, with no allocation per message), copies
+//!    each batch of records into one shared buffer, and sends them to the
 //!    [`ConsumerActor`] (`Fetched`).
 //! 2. `consumer/dispatch.rs` hands them to `driver.rs: fetched`, which gives them to the
 //!    record pipeline ([`gig_core::Pipeline::handle_fetched`]: tracked in the ack book,

@@ -22,6 +22,7 @@
 pub(crate) mod commit;
 pub(crate) mod commit_result;
 pub(crate) mod committer;
+pub(crate) mod consumer_queue;
 pub(crate) mod context;
 pub(crate) mod due;
 pub(crate) mod final_commit;
@@ -44,9 +45,11 @@ use actix::Recipient;
 use gig_core::{CommitOffset, CommitPlan, ConsumerConfig};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 
 use crate::error::GigError;
 use commit_result::Committed;
+use consumer_queue::ConsumerQueue;
 use context::{ContextLinks, GigContext, GroupEvent};
 pub(crate) use poller::PollSettings;
 use poller::{Closed, Fetched, PollerLinks, ToPoller};
@@ -79,6 +82,8 @@ pub(crate) struct Client {
     /// Commit requests go to the commit thread this way; dropping it ends the thread.
     to_committer: Option<mpsc::Sender<CommitPlan>>,
     poller: Option<JoinHandle<()>>,
+    /// The consumer's queue, until the poll thread takes it.
+    queue: Option<ConsumerQueue<GigContext>>,
 }
 
 impl Client {
@@ -99,18 +104,24 @@ impl Client {
         let consumer: BaseConsumer<GigContext> = properties
             .create_with_context(context)
             .map_err(GigError::kafka("creating the consumer"))?;
+        let consumer = Arc::new(consumer);
+        let queue = ConsumerQueue::of(&consumer).ok_or_else(|| {
+            let no_queue = KafkaError::ClientCreation("no consumer queue".to_string());
+            GigError::kafka("creating the consumer")(no_queue)
+        })?;
         Ok(Client {
-            consumer: Some(Arc::new(consumer)),
+            consumer: Some(consumer),
             shared,
             to_poller: None,
             to_committer: None,
             poller: None,
+            queue: Some(queue),
         })
     }
 
     /// Starts the poll and commit threads, reporting to `links`.
     pub(crate) fn start(&mut self, links: Links, settings: PollSettings) -> std::io::Result<()> {
-        let Some(consumer) = self.consumer.clone() else {
+        let (Some(consumer), Some(queue)) = (self.consumer.clone(), self.queue.take()) else {
             return Ok(());
         };
         consumer.context().attach(ContextLinks {
@@ -127,7 +138,7 @@ impl Client {
         };
         let poller = std::thread::Builder::new()
             .name("gig-poller".to_string())
-            .spawn(move || poller::run(consumer, poller_requests, poller_links, settings))?;
+            .spawn(move || poller::run(consumer, queue, poller_requests, poller_links, settings))?;
         self.poller = Some(poller);
         self.to_poller = Some(to_poller);
         let committed = links.committed;

@@ -1,10 +1,10 @@
-//! The poll thread: the only caller of `BaseConsumer::poll`.
+//! The poll thread: the only one that polls the consumer's queue ([`ConsumerQueue`]).
 //!
 //! It copies fetched messages into one shared buffer per batch ([`RecordBatchBuilder`]) and
 //! sends them to the consumer actor as [`Record`]s ([`Fetched`]), so fetching and copying
 //! (here) overlap with delivery and ack book-keeping (on the actor's thread), and a batch
-//! costs a few allocations, not several per record. librdkafka runs the rebalance callbacks inside
-//! `poll`, so they run here too (see [`context`](super::context)). It stops polling while
+//! costs a few allocations, not several per record. Rebalance events come through the same
+//! queue, in order with the records, so they are served here too (see [`context`](super::context)). It stops polling while
 //! the in-flight gate is shut. After an aborted transaction it seeks partitions back to
 //! their last commit, between two polls ([`rewind`](super::rewind)). At a stop it makes the
 //! final commit, leaves the group ([`leave`]), and says so with [`Closed`].
@@ -18,10 +18,9 @@ use actix::{Message, Recipient};
 use gig_core::{CommitPlan, Record, RecordBatchBuilder, RecordParts};
 use log::{debug, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 
 use crate::client::commit_result::CommitResult;
+use crate::client::consumer_queue::{ConsumerQueue, FetchedMessage, Polled};
 use crate::client::context::GigContext;
 use crate::client::due::DueDelays;
 use crate::client::leave;
@@ -88,6 +87,7 @@ pub(crate) struct PollerLinks {
 /// The poll loop. Runs until the actor sends the final commit of a stop, or is gone.
 pub(crate) fn run(
     consumer: Arc<BaseConsumer<GigContext>>,
+    queue: ConsumerQueue<GigContext>,
     requests: Receiver<ToPoller>,
     actor: PollerLinks,
     settings: PollSettings,
@@ -151,7 +151,7 @@ pub(crate) fn run(
         if let Some(delays) = &mut out.delays {
             delays.resume_due(&consumer);
         }
-        let polled = consumer.poll(timeout);
+        let polled = queue.poll(timeout);
         // A revocation ran inside this poll: drop buffered records of revoked partitions.
         // They were never delivered or committed, so their next owner reads them.
         let revocations = shared.revocations.load(Ordering::SeqCst);
@@ -163,7 +163,7 @@ pub(crate) fn run(
             }
         }
         match polled {
-            Some(Ok(message)) => {
+            Polled::Message(message) => {
                 if !shared.halted.load(Ordering::Relaxed) {
                     push(&mut out.batch, &message, &mut topics, settings.headers);
                 }
@@ -172,12 +172,12 @@ pub(crate) fn run(
                     continue;
                 }
             }
-            Some(Err(KafkaError::PartitionEOF(_))) => {}
-            Some(Err(e)) => {
+            Polled::Served => {}
+            Polled::Error(e) => {
                 warn!("consumer error: {e}");
                 shared.errors.record(&e, None);
             }
-            None => timeout = IDLE_POLL,
+            Polled::Nothing => timeout = IDLE_POLL,
         }
         if !out.send(&consumer, &shared) {
             return;
@@ -229,9 +229,10 @@ struct TopicNames {
 }
 
 impl TopicNames {
-    fn get(&mut self, name: &str) -> &Arc<str> {
-        if &*self.last != name {
-            self.last = Arc::from(name);
+    /// The name for these bytes; checked as UTF-8 only when it changes.
+    fn get(&mut self, name: &[u8]) -> &Arc<str> {
+        if self.last.as_bytes() != name {
+            self.last = Arc::from(String::from_utf8_lossy(name));
         }
         &self.last
     }
@@ -240,24 +241,19 @@ impl TopicNames {
 /// Copies a fetched message into the batch, with its headers if `headers`.
 fn push(
     batch: &mut RecordBatchBuilder,
-    message: &BorrowedMessage<'_>,
+    message: &FetchedMessage<'_>,
     topics: &mut TopicNames,
     headers: bool,
 ) {
     batch.push(RecordParts {
-        topic: topics.get(message.topic()),
+        topic: topics.get(message.topic_bytes()),
         partition: message.partition(),
         offset: message.offset(),
-        timestamp_ms: message.timestamp().to_millis(),
+        timestamp_ms: message.timestamp_ms(),
         key: message.key(),
         payload: message.payload(),
     });
-    if !headers {
-        return;
-    }
-    if let Some(headers) = message.headers() {
-        for h in headers.iter() {
-            batch.push_header(h.key, h.value);
-        }
+    if headers {
+        message.for_each_header(|key, value| batch.push_header(key, value));
     }
 }

@@ -1,0 +1,325 @@
+//! The consumer queue, polled as rdkafka's `BaseConsumer::poll` polls it, but with no
+//! allocation per message.
+//!
+//! rdkafka wraps every event it polls in an `Arc` so that the message it returns can outlive
+//! the call: one allocation and one free per record, and a clock read per poll. The poll
+//! thread copies each message into its batch at once and never keeps it, so here a fetched
+//! message is borrowed from its event and the event is destroyed when the borrow ends.
+//!
+//! Every other event is served as rdkafka serves it (`client.rs`, `base_consumer.rs`, 0.39):
+//! logs, statistics and errors go to the context's handlers, and a rebalance to the
+//! context's `rebalance`, on this thread and in queue order, before the records behind it.
+//!
+//! The unsafe code is the calls into librdkafka. Its invariant: a [`FetchedMessage`] holds the only
+//! pointer to its event, and what it lends (key, payload, topic name, headers) lives as
+//! long as that event, which is destroyed once, by its drop. The queue handle is a
+//! reference of its own, released by [`ConsumerQueue`]'s drop. `valgrind_consumer_queue`
+//! (tests) runs this under valgrind's memcheck.
+
+use std::ffi::{c_char, c_void, CStr};
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+use std::time::Duration;
+
+use log::warn;
+use rdkafka::bindings as rdsys;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+/// One reference to a consumer's queue (its main queue forwarded into it), and the
+/// consumer, which it keeps alive until the reference is released.
+pub(crate) struct ConsumerQueue<C: ConsumerContext> {
+    queue: NonNull<rdsys::rd_kafka_queue_t>,
+    consumer: Arc<BaseConsumer<C>>,
+}
+
+// librdkafka's queues are locked inside; the handle may be used from any thread.
+unsafe impl<C: ConsumerContext> Send for ConsumerQueue<C> {}
+
+/// What one poll of the queue gave.
+pub(crate) enum Polled<'q> {
+    /// A fetched message, valid until dropped.
+    Message(FetchedMessage<'q>),
+    /// A consumer error (a partition's end is none: it is served and skipped).
+    Error(KafkaError),
+    /// An event served here (a rebalance, a log line, statistics).
+    Served,
+    /// Nothing within the timeout.
+    Nothing,
+}
+
+impl<C: ConsumerContext> ConsumerQueue<C> {
+    /// The queue of `consumer`, which must have a `group.id` (rdkafka then forwards the main
+    /// queue into it); `None` without one.
+    pub(crate) fn of(consumer: &Arc<BaseConsumer<C>>) -> Option<Self> {
+        // SAFETY: the client pointer is valid while `consumer` is; the call returns a new
+        // reference to the queue (or null), which this value releases.
+        let queue = unsafe { rdsys::rd_kafka_queue_get_consumer(consumer.client().native_ptr()) };
+        NonNull::new(queue).map(|queue| ConsumerQueue {
+            queue,
+            consumer: consumer.clone(),
+        })
+    }
+
+    /// Waits at most `timeout` for one event and serves it, or returns its message.
+    pub(crate) fn poll(&self, timeout: Duration) -> Polled<'_> {
+        let consumer = &*self.consumer;
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: the queue is valid while `self` is; the event returned is ours to destroy.
+        let Some(event) =
+            NonNull::new(unsafe { rdsys::rd_kafka_queue_poll(self.queue.as_ptr(), ms) })
+        else {
+            return Polled::Nothing;
+        };
+        let event = Event(event);
+        // SAFETY: `event` is a live event.
+        match unsafe { rdsys::rd_kafka_event_type(event.ptr()) } {
+            rdsys::RD_KAFKA_EVENT_FETCH => fetched(event),
+            rdsys::RD_KAFKA_EVENT_REBALANCE => {
+                rebalance(consumer, &event);
+                Polled::Served
+            }
+            rdsys::RD_KAFKA_EVENT_ERROR => error(&**consumer.context(), &event),
+            rdsys::RD_KAFKA_EVENT_LOG => {
+                log(&**consumer.context(), &event);
+                Polled::Served
+            }
+            rdsys::RD_KAFKA_EVENT_STATS => {
+                // SAFETY: a statistics event holds a NUL-terminated JSON string.
+                let json = unsafe { CStr::from_ptr(rdsys::rd_kafka_event_stats(event.ptr())) };
+                consumer.context().stats_raw(json.to_bytes());
+                Polled::Served
+            }
+            // Offset commit results (Gig commits synchronously and asks for none) and
+            // OAuth token refreshes (Gig's context generates no tokens): nothing to do.
+            _ => Polled::Served,
+        }
+    }
+}
+
+impl<C: ConsumerContext> Drop for ConsumerQueue<C> {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken in `of`, released once, before the consumer (a field,
+        // dropped after this).
+        unsafe { rdsys::rd_kafka_queue_destroy(self.queue.as_ptr()) }
+    }
+}
+
+/// An event polled from the queue, destroyed on drop.
+struct Event(NonNull<rdsys::rd_kafka_event_t>);
+
+impl Event {
+    fn ptr(&self) -> *mut rdsys::rd_kafka_event_t {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for Event {
+    fn drop(&mut self) {
+        // SAFETY: polled from the queue and destroyed only here.
+        unsafe { rdsys::rd_kafka_event_destroy(self.ptr()) }
+    }
+}
+
+/// A fetched message, borrowed from its event.
+pub(crate) struct FetchedMessage<'q> {
+    message: NonNull<rdsys::rd_kafka_message_t>,
+    /// Owns the message; dropped after every borrow of it has ended.
+    _event: Event,
+    _queue: PhantomData<&'q ()>,
+}
+
+fn fetched<'q>(event: Event) -> Polled<'q> {
+    // SAFETY: a fetch event holds one message, owned by the event.
+    let message = unsafe { rdsys::rd_kafka_event_message_next(event.ptr()) };
+    let Some(message) = NonNull::new(message as *mut rdsys::rd_kafka_message_t) else {
+        return Polled::Served;
+    };
+    // SAFETY: the message lives as long as `event`, which the returned value owns.
+    let err = unsafe { message.as_ref().err };
+    match err {
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Polled::Message(FetchedMessage {
+            message,
+            _event: event,
+            _queue: PhantomData,
+        }),
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR__PARTITION_EOF => Polled::Served,
+        e => Polled::Error(KafkaError::MessageConsumption(e.into())),
+    }
+}
+
+impl FetchedMessage<'_> {
+    fn raw(&self) -> &rdsys::rd_kafka_message_t {
+        // SAFETY: valid while the event is, which `self` owns.
+        unsafe { self.message.as_ref() }
+    }
+
+    /// The topic name's bytes (librdkafka keeps the name NUL-terminated, as given).
+    pub(crate) fn topic_bytes(&self) -> &[u8] {
+        // SAFETY: a fetched message's topic handle is valid while the message is, and its
+        // name is a NUL-terminated string owned by the handle.
+        unsafe { CStr::from_ptr(rdsys::rd_kafka_topic_name(self.raw().rkt)).to_bytes() }
+    }
+
+    pub(crate) fn partition(&self) -> i32 {
+        self.raw().partition
+    }
+
+    pub(crate) fn offset(&self) -> i64 {
+        self.raw().offset
+    }
+
+    /// The timestamp in milliseconds, if the record has one.
+    pub(crate) fn timestamp_ms(&self) -> Option<i64> {
+        let mut kind = rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+        // SAFETY: a live message, and a place for the kind.
+        let ms = unsafe { rdsys::rd_kafka_message_timestamp(self.message.as_ptr(), &mut kind) };
+        let none = kind == rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+        (ms != -1 && !none).then_some(ms)
+    }
+
+    pub(crate) fn key(&self) -> Option<&[u8]> {
+        let raw = self.raw();
+        // SAFETY: the key is `key_len` bytes owned by the message.
+        unsafe { bytes(raw.key, raw.key_len) }
+    }
+
+    pub(crate) fn payload(&self) -> Option<&[u8]> {
+        let raw = self.raw();
+        // SAFETY: the payload is `len` bytes owned by the message.
+        unsafe { bytes(raw.payload, raw.len) }
+    }
+
+    /// Calls `each` with every header's name and value. librdkafka parses them on first use.
+    pub(crate) fn for_each_header(&self, mut each: impl FnMut(&str, Option<&[u8]>)) {
+        let mut headers = ptr::null_mut();
+        // SAFETY: a live message; the headers it returns are owned by it.
+        let err = unsafe { rdsys::rd_kafka_message_headers(self.message.as_ptr(), &mut headers) };
+        if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
+            return;
+        }
+        for i in 0.. {
+            let mut name: *const c_char = ptr::null();
+            let mut value: *const c_void = ptr::null();
+            let mut size = 0;
+            // SAFETY: `headers` is the message's; name and value live as long as it.
+            let err = unsafe {
+                rdsys::rd_kafka_header_get_all(headers, i, &mut name, &mut value, &mut size)
+            };
+            if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
+                return;
+            }
+            // SAFETY: a header name is NUL-terminated; the value `size` bytes, or null.
+            let name = unsafe { CStr::from_ptr(name) }.to_string_lossy();
+            let value = unsafe { bytes(value as *mut c_void, size) };
+            each(&name, value);
+        }
+    }
+}
+
+/// `len` bytes at `data`, or `None` for a null pointer.
+///
+/// # Safety
+/// A non-null `data` must point to `len` readable bytes that outlive `'a`.
+unsafe fn bytes<'a>(data: *mut c_void, len: usize) -> Option<&'a [u8]> {
+    (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data as *const u8, len) })
+}
+
+/// Runs the context's `rebalance` with the event's partitions, as rdkafka does. rdkafka
+/// wraps the event's own list, with a constructor it keeps private; this copies what the
+/// context and the (un)assign read of it: topic, partition and offset.
+fn rebalance<C: ConsumerContext>(consumer: &BaseConsumer<C>, event: &Event) {
+    // SAFETY: a live rebalance event.
+    let err = unsafe { rdsys::rd_kafka_event_error(event.ptr()) };
+    // SAFETY: a rebalance event's list is owned by the event, valid while it is.
+    let native = unsafe { rdsys::rd_kafka_event_topic_partition_list(event.ptr()) };
+    let mut tpl = TopicPartitionList::new();
+    if let Some(native) = NonNull::new(native) {
+        // SAFETY: `cnt` elements at `elems`, each with a NUL-terminated topic.
+        let native = unsafe { native.as_ref() };
+        let count = usize::try_from(native.cnt).unwrap_or(0);
+        for i in 0..count {
+            let elem = unsafe { &*native.elems.add(i) };
+            let topic = unsafe { CStr::from_ptr(elem.topic) }.to_string_lossy();
+            let _ = tpl.add_partition_offset(&topic, elem.partition, Offset::from_raw(elem.offset));
+        }
+    }
+    match err {
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+        | RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+            consumer.context().rebalance(consumer, err, &mut tpl);
+        }
+        _ => warn!("invalid rebalance event: {err:?}"),
+    }
+}
+
+/// Hands an error event to the context, as rdkafka does, and returns it as the consumer's.
+fn error<'q, C: ClientContext>(context: &C, event: &Event) -> Polled<'q> {
+    // SAFETY: a live error event; its string is NUL-terminated and owned by it.
+    let (err, reason, fatal) = unsafe {
+        (
+            rdsys::rd_kafka_event_error(event.ptr()),
+            CStr::from_ptr(rdsys::rd_kafka_event_error_string(event.ptr())).to_string_lossy(),
+            rdsys::rd_kafka_event_error_is_fatal(event.ptr()) != 0,
+        )
+    };
+    context.error(KafkaError::Global(err.into()), reason.trim());
+    match err {
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Polled::Served,
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR__PARTITION_EOF => Polled::Served,
+        e if fatal => Polled::Error(KafkaError::MessageConsumptionFatal(e.into())),
+        e => Polled::Error(KafkaError::MessageConsumption(e.into())),
+    }
+}
+
+/// Hands a log line to the context.
+fn log<C: ClientContext>(context: &C, event: &Event) {
+    let mut facility: *const c_char = ptr::null();
+    let mut line: *const c_char = ptr::null();
+    let mut level = 0;
+    // SAFETY: a live log event; the strings it gives are NUL-terminated and owned by it.
+    let found =
+        unsafe { rdsys::rd_kafka_event_log(event.ptr(), &mut facility, &mut line, &mut level) };
+    if found != 0 {
+        return;
+    }
+    // SAFETY: on success both pointers are set to strings the event owns.
+    let (facility, line) = unsafe {
+        (
+            CStr::from_ptr(facility).to_string_lossy(),
+            CStr::from_ptr(line).to_string_lossy(),
+        )
+    };
+    context.log(log_level(level), facility.trim(), line.trim());
+}
+
+/// librdkafka's syslog level as rdkafka's.
+fn log_level(level: i32) -> RDKafkaLogLevel {
+    match level {
+        0 => RDKafkaLogLevel::Emerg,
+        1 => RDKafkaLogLevel::Alert,
+        2 => RDKafkaLogLevel::Critical,
+        3 => RDKafkaLogLevel::Error,
+        4 => RDKafkaLogLevel::Warning,
+        5 => RDKafkaLogLevel::Notice,
+        6 => RDKafkaLogLevel::Info,
+        _ => RDKafkaLogLevel::Debug,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syslog_levels_map_as_rdkafka_maps_them() {
+        assert!(matches!(log_level(3), RDKafkaLogLevel::Error));
+        assert!(matches!(log_level(4), RDKafkaLogLevel::Warning));
+        assert!(matches!(log_level(7), RDKafkaLogLevel::Debug));
+        assert!(matches!(log_level(42), RDKafkaLogLevel::Debug));
+    }
+}

@@ -98,6 +98,17 @@ pub async fn stats_until(
     }
 }
 
+/// Longest wait for a group's first join. The embedded broker's has taken 23 s, and once
+/// more than 30 s, with two tests' clusters sharing two cores (the same delay, with the
+/// poll thread idle and no rebalance event queued, before and after the consumer queue).
+pub const FIRST_JOIN: Duration = Duration::from_secs(90);
+
+/// Waits (up to [`FIRST_JOIN`]) until the consumer has been assigned `partitions`
+/// partitions: what a test times after that does not include the group's join.
+pub async fn joined(consumer: &Addr<ConsumerActor>, partitions: usize) -> Stats {
+    stats_until(consumer, FIRST_JOIN, |s| s.assignment.len() == partitions).await
+}
+
 /// A consumer started by [`start`].
 pub struct Started {
     /// The consumer.

@@ -3,6 +3,7 @@
 //! protocol `GIG_TEST_GROUP_PROTOCOL`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use gig_actors::testkit::Broker;
 use gig_actors::ConsumerConfig;
@@ -66,6 +67,12 @@ pub fn unique(prefix: &str) -> String {
 pub fn init() {
     let _ = env_logger::builder().is_test(true).try_init();
 }
+
+/// Longest wait for a group's first join. On the embedded broker it has taken 23 s, and
+/// once more than 30 s, with two tests' clusters sharing two cores: every thread idle, the
+/// poll thread waiting on librdkafka's queue and no rebalance event queued (seen before
+/// and after the poll thread read that queue itself).
+pub const FIRST_JOIN: Duration = Duration::from_secs(90);
 
 /// The suite's broker.
 pub fn broker() -> Broker {

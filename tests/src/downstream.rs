@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use gig_actors::prelude::*;
 
+use crate::broker::FIRST_JOIN;
 use crate::ledger::Ledger;
 
 /// What the scripted downstream does with a record.
@@ -97,11 +98,6 @@ pub async fn stats_until(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
-
-/// Longest wait for a group's first join. The embedded broker's has taken 23 s, and once
-/// more than 30 s, with two tests' clusters sharing two cores (the same delay, with the
-/// poll thread idle and no rebalance event queued, before and after the consumer queue).
-pub const FIRST_JOIN: Duration = Duration::from_secs(90);
 
 /// Waits (up to [`FIRST_JOIN`]) until the consumer has been assigned `partitions`
 /// partitions: what a test times after that does not include the group's join.

@@ -10,6 +10,8 @@ use actix::WeakAddr;
 use gig_actors::prelude::*;
 use tokio::sync::watch;
 
+use crate::broker::FIRST_JOIN;
+
 /// What the ledger saw of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -82,12 +84,21 @@ impl Ledger {
     }
 
     /// Waits until at least `n` records were accepted; panics after `timeout`, with the
-    /// stats of the consumers this ledger started (did they join, fetch, hand over?).
+    /// stats of the consumers this ledger started (did they join, fetch, hand over?). A
+    /// group's join can take longer than the test's timeout on the embedded broker (see
+    /// [`FIRST_JOIN`]): while a consumer of this ledger is still unassigned, the timeout runs
+    /// again from when it is assigned, up to `FIRST_JOIN` in all.
     pub async fn wait_for(&self, n: usize, timeout: Duration) {
+        let started = Instant::now();
         let mut rx = self.count.subscribe();
-        let waited = tokio::time::timeout(timeout, rx.wait_for(|&c| c >= n)).await;
-        if waited.is_ok() {
-            return;
+        loop {
+            let waited = tokio::time::timeout(timeout, rx.wait_for(|&c| c >= n)).await;
+            if waited.is_ok() {
+                return;
+            }
+            if started.elapsed() >= FIRST_JOIN || !self.waited_for_a_join(started).await {
+                break;
+            }
         }
         let consumers = self.consumers.lock().unwrap().clone();
         let mut why = String::new();
@@ -99,6 +110,29 @@ impl Ledger {
             "waited {timeout:?} for {n} records, ledger has {}{why}",
             *self.count.borrow()
         );
+    }
+
+    /// Whether a consumer of this ledger was unassigned; if so, waits until it is (or until
+    /// [`FIRST_JOIN`] after `started`).
+    async fn waited_for_a_join(&self, started: Instant) -> bool {
+        let consumers = self.consumers.lock().unwrap().clone();
+        let mut waited = false;
+        for consumer in consumers.iter().filter_map(WeakAddr::upgrade) {
+            while started.elapsed() < FIRST_JOIN {
+                match consumer.send(GetStats).await {
+                    Ok(stats) if stats.assignment.is_empty() => waited = true,
+                    _ => break,
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        if waited {
+            eprintln!(
+                "a consumer was still joining its group {:?} after the wait began",
+                started.elapsed()
+            );
+        }
+        waited
     }
 
     /// Waits until `ok` holds for the entries accepted so far; panics after `timeout`.

@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
+/// Most records sent by the poll thread and not yet taken in by the actor: a few
+/// milliseconds of work at full speed, enough to keep the actor busy between two polls.
+pub(crate) const MOST_IN_TRANSIT: usize = 16 * 256;
+
 pub(crate) struct InFlightGate {
     limit: usize,
     /// Sent by the poll thread, not yet taken in by the actor.
@@ -57,10 +61,11 @@ impl InFlightGate {
     /// whether it is already stopped (then it waits for the low mark).
     pub(crate) fn blocks(&self, buffered: usize, stopped: bool) -> bool {
         let in_flight = self.in_flight(buffered);
+        let transit = self.transit.load(Ordering::Acquire) + buffered;
         let over = if stopped {
-            in_flight > self.low_mark()
+            in_flight > self.low_mark() || transit > MOST_IN_TRANSIT / 2
         } else {
-            in_flight >= self.limit
+            in_flight >= self.limit || transit >= MOST_IN_TRANSIT
         };
         over || self.over_tracked.load(Ordering::Acquire) || self.over_uncommitted(in_flight)
     }
@@ -136,6 +141,26 @@ mod tests {
         assert!(!gate.blocks(0, true));
         gate.publish(0, true, 0);
         assert!(gate.blocks(0, false), "too many tracked entries block too");
+    }
+
+    #[test]
+    fn the_poll_thread_stops_when_far_ahead_of_the_actor_and_resumes_at_half() {
+        let gate = InFlightGate::new(1_000_000, None);
+        gate.sent(MOST_IN_TRANSIT - 256);
+        assert!(!gate.blocks(255, false));
+        assert!(
+            gate.blocks(256, false),
+            "a full batch more reaches the bound"
+        );
+        gate.received(MOST_IN_TRANSIT / 4);
+        gate.publish(MOST_IN_TRANSIT / 4, false, 0);
+        assert!(
+            gate.blocks(0, true),
+            "taken in but not yet below half the bound"
+        );
+        gate.received(MOST_IN_TRANSIT / 4);
+        gate.publish(MOST_IN_TRANSIT / 2, false, 0);
+        assert!(!gate.blocks(0, true), "down to half: fetching goes on");
     }
 
     #[test]

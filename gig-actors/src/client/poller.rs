@@ -5,7 +5,8 @@
 //! (here) overlap with delivery and ack book-keeping (on the actor's thread), and a batch
 //! costs a few allocations, not several per record. Rebalance events come through the same
 //! queue, in order with the records, so they are served here too (see [`context`](super::context)). It stops polling while
-//! the in-flight gate is shut. After an aborted transaction it seeks partitions back to
+//! the in-flight gate is shut: too many records in flight, or too many sent and not yet
+//! taken in by the actor. After an aborted transaction it seeks partitions back to
 //! their last commit, between two polls ([`rewind`](super::rewind)). At a stop it makes the
 //! final commit, leaves the group ([`leave`]), and says so with [`Closed`].
 
@@ -36,7 +37,7 @@ const FETCH_BATCH: usize = 256;
 const FETCH_BATCH_BYTES: usize = 64 * 1024;
 /// How long one blocking poll waits for a message when none is queued.
 const IDLE_POLL: Duration = Duration::from_millis(50);
-/// Past this long at the in-flight limit, the poll thread pauses the partitions and polls
+/// Past this long stopped at the in-flight gate, the poll thread pauses the partitions and polls
 /// again, so group callbacks are served: a rebalance waits at most this long for a member
 /// at its limit. Not at once: a pause drops what librdkafka prefetched for the partition,
 /// and at full speed the limit is reached and left many times a second.
@@ -135,7 +136,7 @@ pub(crate) fn run(
             }
             if !paused {
                 warn!(
-                    "in-flight limit ({}) reached for {STOPPED_POLL_LIMIT:?}: pausing the partitions to serve group callbacks",
+                    "fetching stopped for {STOPPED_POLL_LIMIT:?} (in-flight limit {} reached, or the consumer actor has not taken in what was fetched): pausing the partitions to serve group callbacks",
                     shared.gate.limit()
                 );
                 set_paused(&consumer, true);

@@ -68,10 +68,9 @@ pub fn init() {
     let _ = env_logger::builder().is_test(true).try_init();
 }
 
-/// Longest wait for a group's first join. On the embedded broker it has taken 23 s, and
-/// once more than 30 s, with two tests' clusters sharing two cores: every thread idle, the
-/// poll thread waiting on librdkafka's queue and no rebalance event queued (seen before
-/// and after the poll thread read that queue itself).
+/// Longest wait for a group's first join: on the embedded broker it can take longer than
+/// a test's own timeout (over 30 s with two tests' clusters sharing two cores), with Gig
+/// idle and no rebalance event queued.
 pub const FIRST_JOIN: Duration = Duration::from_secs(90);
 
 /// The suite's broker.

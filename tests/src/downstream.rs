@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use gig_actors::prelude::*;
 
-use crate::broker::FIRST_JOIN;
 use crate::ledger::Ledger;
 
 /// What the scripted downstream does with a record.
@@ -97,12 +96,6 @@ pub async fn stats_until(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// Waits (up to [`FIRST_JOIN`]) until the consumer has been assigned `partitions`
-/// partitions: what a test times after that does not include the group's join.
-pub async fn joined(consumer: &Addr<ConsumerActor>, partitions: usize) -> Stats {
-    stats_until(consumer, FIRST_JOIN, |s| s.assignment.len() == partitions).await
 }
 
 /// A consumer started by [`start`].

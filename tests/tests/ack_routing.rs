@@ -28,7 +28,6 @@ async fn acked_records_reach_the_acked_actor_and_nacked_ones_no_acked_with_reaso
     let config = config(&broker, &topic).ack_timeout(Duration::from_secs(60));
     let consumer = ledger.consumer(config, downstream.start().recipient());
 
-    joined(&consumer, 2).await;
     ledger.wait_for(40, Duration::from_secs(30)).await;
     let no_acked = ledger.no_acked();
     assert_eq!(no_acked.len(), 10, "offsets 0,4,8,12,16 of each partition");

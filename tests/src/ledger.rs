@@ -112,18 +112,19 @@ impl Ledger {
         );
     }
 
-    /// Whether a consumer of this ledger was unassigned; if so, waits until it is (or until
-    /// [`FIRST_JOIN`] after `started`).
+    /// Whether a consumer of this ledger was unassigned; if so, waits until it is assigned
+    /// (or until [`FIRST_JOIN`] after `started`).
     async fn waited_for_a_join(&self, started: Instant) -> bool {
         let consumers = self.consumers.lock().unwrap().clone();
         let mut waited = false;
         for consumer in consumers.iter().filter_map(WeakAddr::upgrade) {
-            while started.elapsed() < FIRST_JOIN {
-                match consumer.send(GetStats).await {
-                    Ok(stats) if stats.assignment.is_empty() => waited = true,
-                    _ => break,
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            let left = FIRST_JOIN.saturating_sub(started.elapsed());
+            let unassigned =
+                matches!(consumer.send(GetStats).await, Ok(s) if s.assignment.is_empty());
+            if unassigned && !left.is_zero() {
+                waited = true;
+                // Answered at the assignment; a timeout or a stopped consumer ends the wait too.
+                let _ = consumer.send(WaitForAssignment::within(left)).await;
             }
         }
         if waited {

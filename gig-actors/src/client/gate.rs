@@ -54,14 +54,19 @@ impl InFlightGate {
     }
 
     fn in_flight(&self, buffered: usize) -> usize {
-        self.transit.load(Ordering::Acquire) + self.unresolved.load(Ordering::Acquire) + buffered
+        self.in_transit(buffered) + self.unresolved.load(Ordering::Acquire)
+    }
+
+    /// Sent or buffered by the poll thread, not yet taken in by the actor.
+    fn in_transit(&self, buffered: usize) -> usize {
+        self.transit.load(Ordering::Acquire) + buffered
     }
 
     /// Poll thread: whether to stop fetching, given `buffered` records not yet sent and
     /// whether it is already stopped (then it waits for the low mark).
     pub(crate) fn blocks(&self, buffered: usize, stopped: bool) -> bool {
-        let in_flight = self.in_flight(buffered);
-        let transit = self.transit.load(Ordering::Acquire) + buffered;
+        let transit = self.in_transit(buffered);
+        let in_flight = transit + self.unresolved.load(Ordering::Acquire);
         let over = if stopped {
             in_flight > self.low_mark() || transit > MOST_IN_TRANSIT / 2
         } else {

@@ -3,7 +3,8 @@
 
 use actix::MailboxError;
 use gig_core::ack_book::describe;
-use gig_core::{CommitOffset, ConfigError};
+use gig_core::properties::{is_secret, REDACTED};
+use gig_core::{CommitOffset, ConfigError, Fault};
 use rdkafka::error::KafkaError;
 
 /// What can go wrong when building or driving Gig's actors.
@@ -83,6 +84,13 @@ pub enum GigError {
         /// How long it waited.
         after: std::time::Duration,
     },
+    /// The consumer cannot read, and will not until someone acts: the broker refused its
+    /// credentials or its TLS handshake, an ACL denies the topic or the group, a partition
+    /// holds records this build cannot decompress. The [`Fault`] names what is blocked and
+    /// carries librdkafka's text. `WaitForAssignment` and `CaughtUp` answer this as soon
+    /// as such a fault opens, rather than time out; `Stats::faults` lists every open one.
+    #[error("cannot read: {0}")]
+    Unreadable(Fault),
     /// `CaughtUp` was sent while no partition was assigned: nothing to catch up on yet.
     /// Send `WaitForAssignment` first.
     #[error("no partition is assigned yet; send WaitForAssignment first")]
@@ -95,6 +103,19 @@ pub enum GigError {
 
 impl GigError {
     pub(crate) fn kafka(action: &'static str) -> impl FnOnce(KafkaError) -> GigError {
-        move |source| GigError::Kafka { action, source }
+        move |source| GigError::Kafka {
+            action,
+            source: without_secrets(source),
+        }
+    }
+}
+
+/// librdkafka's refusal of a property carries its value: not when the value is a secret.
+fn without_secrets(error: KafkaError) -> KafkaError {
+    match error {
+        KafkaError::ClientConfig(res, description, key, _) if is_secret(&key) => {
+            KafkaError::ClientConfig(res, description, key, REDACTED.to_string())
+        }
+        other => other,
     }
 }

@@ -36,6 +36,10 @@
 //!    commit (`consumer/transactions.rs`, `client/rewind.rs`); a fenced producer stops the
 //!    consumer handing over.
 //!
+//! An error that keeps the consumer from reading (a codec, an ACL, a refused login) is kept
+//! as a fault (`client/client_errors.rs`) until what it blocks reads again: [`Stats`] names
+//! it, [`Health`] says not live, and waiting commands fail with [`GigError::Unreadable`].
+//!
 //! When more than `max_in_flight` records await their outcome, fetching stops (the poll
 //! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.
 //!
@@ -82,6 +86,7 @@ pub use consumer::assignment::{Rebalanced, WaitForAssignment};
 pub use consumer::builder::ConsumerBuilder;
 pub use consumer::caught_up::CaughtUp;
 pub use consumer::commit::Commit;
+pub use consumer::health::{Health, HealthReport};
 pub use consumer::inspect::{Inspect, KafkaView};
 pub use consumer::shutdown::Stop;
 pub use consumer::stats::GetStats;
@@ -91,7 +96,8 @@ pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use delivery_stream::{delivery_stream, DeliverySender, DeliveryStream};
 pub use error::GigError;
 pub use gig_core::{
-    ConsumerConfig, Header, NoAckReason, Outputs, Record, TraceParent, Transactional, Verdict,
+    ConsumerConfig, Fault, FaultKind, Header, NoAckReason, Outputs, Record, TraceParent,
+    Transactional, Verdict,
 };
 pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
@@ -104,15 +110,20 @@ pub use typed::Typed;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+/// docs/security.md's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/security.md")]
+pub struct SecurityDoctests;
+
 /// Everything a Gig user needs, in one import.
 pub mod prelude {
     pub use crate::delivery_stream::delivery_stream;
     pub use crate::{
         AckHandle, Acked, AckedTx, Assign, CaughtUp, Commit, ConsumerActor, ConsumerBuilder,
-        ConsumerConfig, Delivered, Delivery, DeliveryBatch, DeliverySender, DeliveryStream,
-        GetStats, GigError, GigProducer, GigProducerBuilder, HandOverError, Header, Inspect,
-        KafkaView, NoAckReason, NoAcked, NoAckedRecord, NoAckedTx, Outputs, PartitionStart,
-        ProducerRecord, Rebalanced, Record, Stats, Stop, Subscribe, TraceParent, Transactional,
-        Typed, Unsubscribe, Verdict, WaitForAssignment,
+        ConsumerConfig, Delivered, Delivery, DeliveryBatch, DeliverySender, DeliveryStream, Fault,
+        FaultKind, GetStats, GigError, GigProducer, GigProducerBuilder, HandOverError, Header,
+        Health, HealthReport, Inspect, KafkaView, NoAckReason, NoAcked, NoAckedRecord, NoAckedTx,
+        Outputs, PartitionStart, ProducerRecord, Rebalanced, Record, Stats, Stop, Subscribe,
+        TraceParent, Transactional, Typed, Unsubscribe, Verdict, WaitForAssignment,
     };
 }

@@ -22,6 +22,8 @@
 //! | [`ACK_LATENCY`] | histogram | | seconds from a record's delivery to the consumer taking its ack or nack |
 //! | [`HANDOVER_LATENCY`] | histogram | `actor` | seconds from offering a batch to an outcome actor to its answer |
 //! | [`COMMIT_LATENCY`] | histogram | | seconds a commit took, request to the broker's answer |
+//! | [`CLIENT_ERRORS`] | counter | `kind` | errors the Kafka client reported, by [`FaultKind`](gig_core::FaultKind) name: `codec`, `corrupt`, `authentication`, `tls`, `authorization`, `offset_out_of_range`, `fatal`, `unknown_topic`, `transport`, `other` |
+//! | [`FAULTS`] | gauge | `kind` | open faults: a partition, topic or the client that cannot be read until someone acts (see [`Stats::faults`](crate::Stats::faults)) |
 //!
 //! The records counters add up to the [`Stats`](crate::Stats) counters of the same names;
 //! `gig_late_answers_total` is `Stats::late_answers`.
@@ -54,6 +56,10 @@ mod names {
     pub const HANDOVER_LATENCY: &str = "gig_handover_latency_seconds";
     /// Histogram: seconds per commit.
     pub const COMMIT_LATENCY: &str = "gig_commit_latency_seconds";
+    /// Counter: errors the Kafka client reported, by `kind`.
+    pub const CLIENT_ERRORS: &str = "gig_client_errors_total";
+    /// Gauge: open faults (what cannot be read until someone acts), by `kind`.
+    pub const FAULTS: &str = "gig_faults";
 }
 
 #[cfg(feature = "metrics")]
@@ -70,7 +76,7 @@ mod on {
         counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
         Gauge, Histogram, Unit,
     };
-    use gig_core::{CommitOffset, HandOver, NoAckReason};
+    use gig_core::{CommitOffset, Fault, FaultKind, HandOver, NoAckReason};
 
     use super::names::*;
     use crate::stats::PartitionStats;
@@ -270,6 +276,22 @@ mod on {
             }
         }
 
+        /// The client's errors by kind (totals since the start) and its open faults.
+        pub(crate) fn faults(&self, totals: &[(FaultKind, u64)], open: &[Fault]) {
+            for kind in FaultKind::ALL {
+                let labels = [
+                    ("group", self.group.clone()),
+                    ("kind", kind.name().to_string()),
+                ];
+                let total = totals.iter().find(|(k, _)| *k == kind).map_or(0, |t| t.1);
+                counter!(CLIENT_ERRORS, &labels).absolute(total);
+                if kind.blocks_reading() {
+                    let n = open.iter().filter(|f| f.kind == kind).count();
+                    gauge!(FAULTS, &labels).set(n as f64);
+                }
+            }
+        }
+
         fn partition_gauge(&self, name: &'static str, topic: &str, partition: i32) -> Gauge {
             let labels = [
                 ("group", self.group.clone()),
@@ -311,6 +333,14 @@ mod on {
             "From offering a batch to an outcome actor to its answer."
         );
         describe_histogram!(COMMIT_LATENCY, Unit::Seconds, "Commit round trips.");
+        describe_counter!(
+            CLIENT_ERRORS,
+            "Errors the Kafka client reported (label kind)."
+        );
+        describe_gauge!(
+            FAULTS,
+            "Partitions, topics or the client that cannot be read until someone acts (label kind)."
+        );
     }
 }
 

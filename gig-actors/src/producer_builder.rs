@@ -2,6 +2,10 @@
 //! time, as a consumer's config takes them.
 
 use std::collections::BTreeMap;
+use std::fmt;
+
+use gig_core::properties::{connection_properties, Redacted};
+use gig_core::ConsumerConfig;
 
 use crate::error::GigError;
 use crate::producer::GigProducer;
@@ -24,11 +28,22 @@ use crate::producer::GigProducer;
 /// println!("written to orders/{}@{}", at.partition, at.offset);
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+///
+/// `Debug` hides the values of secret properties (passwords, keys).
+#[derive(Clone)]
 #[must_use = "a builder makes no producer until `build`"]
 pub struct GigProducerBuilder {
     brokers: String,
     properties: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for GigProducerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GigProducerBuilder")
+            .field("brokers", &self.brokers)
+            .field("properties", &Redacted(&self.properties))
+            .finish()
+    }
 }
 
 impl GigProducer {
@@ -38,6 +53,27 @@ impl GigProducer {
             brokers: brokers.into(),
             properties: BTreeMap::new(),
         }
+    }
+
+    /// Takes the brokers and the connection properties (TLS, SASL: see
+    /// [`is_connection`](gig_core::properties::is_connection)) of a consumer's config, so
+    /// that a dead-letter or retry producer reaches the cluster as its consumer does.
+    ///
+    /// ```
+    /// # use gig_actors::prelude::*;
+    /// let config = ConsumerConfig::new("kafka-1:9093", "billing")
+    ///     .property("security.protocol", "SASL_SSL")
+    ///     .property("session.timeout.ms", "6000");
+    /// let builder = GigProducer::builder_like(&config).property("compression.type", "zstd");
+    /// assert!(format!("{builder:?}").contains("SASL_SSL"));
+    /// assert!(!format!("{builder:?}").contains("session.timeout.ms"));
+    /// ```
+    pub fn builder_like(config: &ConsumerConfig) -> GigProducerBuilder {
+        let mut builder = GigProducer::builder(config.brokers.clone());
+        for (key, value) in connection_properties(&config.properties) {
+            builder = builder.property(key.clone(), value.clone());
+        }
+        builder
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
-use gig_core::{Partition, Pipeline};
+use gig_core::{Fault, Partition, Pipeline};
 
 pub use gig_core::Counters;
 use serde::Serialize;
@@ -38,6 +38,8 @@ use serde::Serialize;
 /// | `partitions[].high_watermark`, `lag` | the offset the next produced record gets, and `high_watermark - committed` (with `statistics.interval.ms` set) |
 /// | `rebalances`, `assignment` | group assignments this member took part in; the partitions it holds now |
 /// | `client_errors`, `last_client_error` | errors librdkafka reported (it retries them itself) |
+/// | `client_errors_by_kind` | the same errors by [`FaultKind`](gig_core::FaultKind) name |
+/// | `faults` | what cannot be read until someone acts: a partition, a topic or the client, with the kind, librdkafka's text, the count and since when ([`Fault`]) |
 /// | `outputs`, `outputs_committed`, `transactions`, `transactions_aborted`, `rewinds` | the transactional mode's work |
 ///
 /// Names: the NoAckedActor receives [`NoAcked`](crate::NoAcked) batches for every record
@@ -79,6 +81,16 @@ pub struct Stats {
     /// reason, or librdkafka's "all brokers are down", does not hide the error before it
     /// that named the broker.
     pub last_client_error: Option<String>,
+    /// The same errors counted by kind ([`FaultKind`](gig_core::FaultKind) names:
+    /// `codec`, `authentication`, `tls`, `authorization`, `transport`, …).
+    pub client_errors_by_kind: BTreeMap<String, u64>,
+    /// What the consumer cannot read until someone acts, each kept until what it blocks
+    /// reads again: a partition whose records this build cannot decompress, a topic or
+    /// group an ACL denies, credentials or a certificate the broker refuses. Empty when
+    /// all is well. librdkafka retries all of these without end; without this list such a
+    /// stall looks like an idle topic. [`Health`](crate::Health) is not live while one is
+    /// open.
+    pub faults: Vec<Fault>,
     /// Whether fetching is paused by the in-flight limit.
     pub paused: bool,
     /// Partitions currently assigned to this consumer, as `topic/partition`.

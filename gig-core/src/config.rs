@@ -2,6 +2,7 @@
 //! through untouched (security, tuning: every librdkafka option works as documented).
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::{millis, opt_millis};
 use crate::error::ConfigError;
+use crate::properties::Redacted;
 use crate::record::Record;
 use crate::transactional::Transactional;
 
@@ -67,7 +69,10 @@ const CLASSIC_ONLY: &[(&str, &str)] = &[
 ///   "ack_timeout_ms": 3000, "max_in_flight": 10000,
 ///   "properties": { "session.timeout.ms": "6000" } }
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` shows every property but the values of secrets (see
+/// [`properties::is_secret`](crate::properties::is_secret)).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerConfig {
     /// Bootstrap servers, comma-separated (librdkafka's `bootstrap.servers`).
@@ -145,6 +150,30 @@ pub struct ConsumerConfig {
     /// librdkafka properties, passed through untouched.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for ConsumerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsumerConfig")
+            .field("brokers", &self.brokers)
+            .field("group_id", &self.group_id)
+            .field("topics", &self.topics)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("ack_timeout_header", &self.ack_timeout_header)
+            .field("key_ordering", &self.key_ordering)
+            .field("wait_for_due", &self.wait_for_due)
+            .field("headers", &self.headers)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("max_uncommitted", &self.max_uncommitted)
+            .field("poll_thread_nice", &self.poll_thread_nice)
+            .field("commit_interval", &self.commit_interval)
+            .field("commit_every", &self.commit_every)
+            .field("handover_batch", &self.handover_batch)
+            .field("stats_interval", &self.stats_interval)
+            .field("transactional", &self.transactional)
+            .field("properties", &Redacted(&self.properties))
+            .finish()
+    }
 }
 
 /// A per-record ack timeout, read from a record header, bounded by a maximum.

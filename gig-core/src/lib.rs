@@ -25,7 +25,11 @@
 //! - [`trace`]: a record's W3C trace context ([`TraceParent`], from its `traceparent`
 //!   header).
 //! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
-//!   [`transactional`]: its transactional mode; [`error`]: [`ConfigError`].
+//!   [`transactional`]: its transactional mode; [`error`]: [`ConfigError`];
+//!   [`properties`]: which librdkafka properties are secrets (never shown) and which say
+//!   how to reach the cluster.
+//! - [`faults`]: [`FaultBook`], the errors that keep a consumer from reading a partition,
+//!   a topic or at all (a codec, an ACL, credentials), kept until what they block reads.
 //!
 //! A record's path, in these terms: [`Pipeline::handle_fetched`] tracks it in the ack book
 //! and [`Pipeline::poll_outbound`] gives it to the driver to deliver;
@@ -43,12 +47,14 @@ mod chunked_deque;
 pub mod config;
 mod duration;
 pub mod error;
+pub mod faults;
 pub mod key_queues;
 pub mod outcome;
 pub mod outputs;
 pub mod partition_book;
 pub mod pipeline;
 pub mod producer_record;
+pub mod properties;
 pub mod record;
 pub mod retry;
 pub mod trace;
@@ -57,6 +63,7 @@ pub mod transactional;
 pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use error::ConfigError;
+pub use faults::{Fault, FaultBook, FaultKind, FaultScope};
 pub use key_queues::KeyQueues;
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use outputs::{Output, Outputs, Source};

@@ -9,12 +9,14 @@
 //! below it, then the offsets (`send_offsets_to_transaction`), then the commit.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::duration::{millis, MAX_DURATION};
 use crate::error::ConfigError;
+use crate::properties::{connection_properties, Redacted};
 
 /// The shortest transaction timeout librdkafka takes (`transaction.timeout.ms`).
 pub const MIN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(1);
@@ -45,7 +47,9 @@ const RESERVED: &[(&str, Option<&str>, &str)] = &[
 
 /// Settings of a transactional consumer. In JSON:
 /// `"transactional": { "id": "billing-1", "interval_ms": 100, "timeout_ms": 10000 }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// `Debug` hides the values of secret properties.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Transactional {
     /// librdkafka's `transactional.id`: one per consumer instance, the same across its
@@ -68,6 +72,17 @@ pub struct Transactional {
     /// librdkafka properties for the transactional producer, passed through untouched.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Transactional {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transactional")
+            .field("id", &self.id)
+            .field("interval", &self.interval)
+            .field("timeout", &self.timeout)
+            .field("properties", &Redacted(&self.properties))
+            .finish()
+    }
 }
 
 mod defaults {
@@ -159,9 +174,18 @@ impl Transactional {
         open_for >= self.timeout
     }
 
-    /// The librdkafka properties of the transactional producer: the user's, then Gig's.
-    pub fn producer_properties(&self, brokers: &str) -> BTreeMap<String, String> {
-        let mut props = self.properties.clone();
+    /// The librdkafka properties of the transactional producer: the consumer's connection
+    /// properties (TLS, SASL: `consumer` is the consumer's properties), so that it reaches
+    /// the cluster as the consumer does; then its own, which win; then Gig's.
+    pub fn producer_properties(
+        &self,
+        brokers: &str,
+        consumer: &BTreeMap<String, String>,
+    ) -> BTreeMap<String, String> {
+        let mut props: BTreeMap<String, String> = connection_properties(consumer)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        props.extend(self.properties.clone());
         props.insert("bootstrap.servers".to_string(), brokers.to_string());
         props.insert("transactional.id".to_string(), self.id.clone());
         let timeout_ms = u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX);
@@ -209,14 +233,25 @@ mod tests {
         let t = Transactional::new("billing-1").property("linger.ms", "2");
         t.validate().unwrap();
         assert_eq!(t.interval, Duration::from_millis(100));
-        let props = t.producer_properties("b:9092");
+        let consumer = BTreeMap::from([
+            ("security.protocol".to_string(), "SASL_SSL".to_string()),
+            ("sasl.mechanisms".to_string(), "SCRAM-SHA-512".to_string()),
+            ("session.timeout.ms".to_string(), "6000".to_string()),
+        ]);
+        let props = t.producer_properties("b:9092", &consumer);
+        assert_eq!(props["security.protocol"], "SASL_SSL");
+        assert_eq!(props["sasl.mechanisms"], "SCRAM-SHA-512");
+        assert!(
+            !props.contains_key("session.timeout.ms"),
+            "only how to connect"
+        );
         assert_eq!(props["transactional.id"], "billing-1");
         assert_eq!(props["transaction.timeout.ms"], "10000");
         assert_eq!(props["message.timeout.ms"], "5000");
         assert_eq!(props["bootstrap.servers"], "b:9092");
         let own = Transactional::new("b").property("message.timeout.ms", "3000");
         assert_eq!(
-            own.producer_properties("b:9092")["message.timeout.ms"],
+            own.producer_properties("b:9092", &BTreeMap::new())["message.timeout.ms"],
             "3000"
         );
         assert_eq!(props["linger.ms"], "2");

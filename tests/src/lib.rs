@@ -7,6 +7,8 @@
 //! - [`produce`](mod@produce): the suite's producer and its records (payload `v{i}`, key `k{i}`).
 //! - [`ledger`]: [`Ledger`], the Acked and NoAcked actor that records what it accepts, and
 //!   waiting on it.
+//! - [`secure`]: the secured Kafka node, its users, ACLs and login configs.
+//! - [`kafka_tools`]: Kafka's own tools through `.ci/kafka.sh`, on Apache Kafka.
 //! - [`downstream`]: [`Scripted`], a downstream whose answer is a function of the record;
 //!   [`start`], the one way a test starts a consumer on it; [`stats_until`].
 //!
@@ -17,10 +19,13 @@
 pub mod broker;
 pub mod checker;
 pub mod downstream;
+pub mod kafka_tools;
 pub mod ledger;
 pub mod produce;
+pub mod secure;
 
 pub use broker::*;
 pub use downstream::*;
+pub use kafka_tools::*;
 pub use ledger::*;
 pub use produce::*;

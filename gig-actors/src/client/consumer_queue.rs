@@ -7,8 +7,9 @@
 //! message is borrowed from its event and the event is destroyed when the borrow ends.
 //!
 //! Every other event is served as rdkafka serves it (`client.rs`, `base_consumer.rs`, 0.39):
-//! logs, statistics and errors go to the context's handlers, and a rebalance to the
+//! logs and statistics go to the context's handlers, and a rebalance to the
 //! context's `rebalance`, on this thread and in queue order, before the records behind it.
+//! An error is returned with the partition or topic it names, which rdkafka drops.
 //!
 //! The unsafe code is the calls into librdkafka. Its invariant: a [`FetchedMessage`] holds the only
 //! pointer to its event, and what it lends (key, payload, topic name, headers) lives as
@@ -22,6 +23,7 @@ use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::time::Duration;
 
+use gig_core::FaultScope;
 use log::warn;
 use rdkafka::bindings as rdsys;
 use rdkafka::config::RDKafkaLogLevel;
@@ -29,6 +31,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::client::client_errors::ClientError;
 
 /// One reference to a consumer's queue (its main queue forwarded into it), and the
 /// consumer, which it keeps alive until the reference is released.
@@ -44,8 +48,9 @@ unsafe impl<C: ConsumerContext> Send for ConsumerQueue<C> {}
 pub(crate) enum Polled<'q> {
     /// A fetched message, valid until dropped.
     Message(FetchedMessage<'q>),
-    /// A consumer error (a partition's end is none: it is served and skipped).
-    Error(KafkaError),
+    /// A consumer error, with the partition or topic it is about (a partition's end is
+    /// none: it is served and skipped).
+    Error(ClientError),
     /// An event served here (a rebalance, a log line, statistics).
     Served,
     /// Nothing within the timeout.
@@ -83,7 +88,7 @@ impl<C: ConsumerContext> ConsumerQueue<C> {
                 rebalance(consumer, &event);
                 Polled::Served
             }
-            rdsys::RD_KAFKA_EVENT_ERROR => error(&**consumer.context(), &event),
+            rdsys::RD_KAFKA_EVENT_ERROR => error(&event),
             rdsys::RD_KAFKA_EVENT_LOG => {
                 log(&**consumer.context(), &event);
                 Polled::Served
@@ -148,7 +153,23 @@ fn fetched<'q>(event: Event) -> Polled<'q> {
             _queue: PhantomData,
         }),
         RDKafkaRespErr::RD_KAFKA_RESP_ERR__PARTITION_EOF => Polled::Served,
-        e => Polled::Error(KafkaError::MessageConsumption(e.into())),
+        e => {
+            // SAFETY: a live message; its error string is NUL-terminated, owned by it, and
+            // its topic handle (if any) names the partition the error is about.
+            let (reason, topic, partition) = unsafe {
+                let raw = message.as_ref();
+                let reason = CStr::from_ptr(rdsys::rd_kafka_message_errstr(raw));
+                let topic = (!raw.rkt.is_null())
+                    .then(|| CStr::from_ptr(rdsys::rd_kafka_topic_name(raw.rkt)));
+                (reason, topic, raw.partition)
+            };
+            let topic = topic.map(|t| t.to_string_lossy());
+            Polled::Error(ClientError {
+                error: KafkaError::MessageConsumption(e.into()),
+                scope: FaultScope::of(topic.as_deref(), partition),
+                reason: reason.to_string_lossy().trim().to_string(),
+            })
+        }
     }
 }
 
@@ -257,23 +278,44 @@ fn rebalance<C: ConsumerContext>(consumer: &BaseConsumer<C>, event: &Event) {
     }
 }
 
-/// Hands an error event to the context, as rdkafka does, and returns it as the consumer's.
-fn error<'q, C: ClientContext>(context: &C, event: &Event) -> Polled<'q> {
-    // SAFETY: a live error event; its string is NUL-terminated and owned by it.
-    let (err, reason, fatal) = unsafe {
+/// An error event, with the partition or topic it names, if any.
+fn error<'q>(event: &Event) -> Polled<'q> {
+    // SAFETY: a live error event; its string is NUL-terminated and owned by it. The topic
+    // partition it returns (or null) is a copy of ours, destroyed below.
+    let (err, reason, fatal, named) = unsafe {
         (
             rdsys::rd_kafka_event_error(event.ptr()),
             CStr::from_ptr(rdsys::rd_kafka_event_error_string(event.ptr())).to_string_lossy(),
             rdsys::rd_kafka_event_error_is_fatal(event.ptr()) != 0,
+            rdsys::rd_kafka_event_topic_partition(event.ptr()),
         )
     };
-    context.error(KafkaError::Global(err.into()), reason.trim());
-    match err {
-        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Polled::Served,
-        RDKafkaRespErr::RD_KAFKA_RESP_ERR__PARTITION_EOF => Polled::Served,
-        e if fatal => Polled::Error(KafkaError::MessageConsumptionFatal(e.into())),
-        e => Polled::Error(KafkaError::MessageConsumption(e.into())),
-    }
+    let scope = match NonNull::new(named) {
+        None => FaultScope::Client,
+        Some(named) => {
+            // SAFETY: a topic partition librdkafka allocated for us, with a NUL-terminated
+            // topic (or null); destroyed once, here.
+            unsafe {
+                let tp = named.as_ref();
+                let topic =
+                    (!tp.topic.is_null()).then(|| CStr::from_ptr(tp.topic).to_string_lossy());
+                let scope = FaultScope::of(topic.as_deref(), tp.partition);
+                rdsys::rd_kafka_topic_partition_destroy(named.as_ptr());
+                scope
+            }
+        }
+    };
+    let error = match err {
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR
+        | RDKafkaRespErr::RD_KAFKA_RESP_ERR__PARTITION_EOF => return Polled::Served,
+        e if fatal => KafkaError::MessageConsumptionFatal(e.into()),
+        e => KafkaError::Global(e.into()),
+    };
+    Polled::Error(ClientError {
+        error,
+        scope,
+        reason: reason.trim().to_string(),
+    })
 }
 
 /// Hands a log line to the context.

@@ -9,11 +9,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{Message, Recipient};
 use gig_core::ack_book::describe;
-use gig_core::{CommitPlan, Partition};
+use gig_core::{CommitPlan, FaultScope, Partition};
 use log::{error, info, warn};
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
@@ -21,6 +21,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 
+use crate::client::client_errors::ClientError;
 use crate::client::commit::execute_timed;
 use crate::client::commit_result::{CommitResult, Committed};
 use crate::client::partitions::{names, partitions_of};
@@ -133,6 +134,10 @@ impl GigContext {
                 .commit_in_rebalance(consumer, transactor);
         }
         let partitions = partitions_of(tpl);
+        // The group took this member in: it authenticated and may use the group.
+        self.shared
+            .errors
+            .assigned(partitions.iter().map(|(topic, _)| &**topic));
         if let Ok(mut revoked) = self.shared.revoked.lock() {
             for p in &partitions {
                 revoked.remove(p);
@@ -156,9 +161,16 @@ impl ClientContext for GigContext {
         }
     }
 
+    /// Not called for the consumer's own errors, which the poll thread takes from the
+    /// queue with their partitions (`consumer_queue.rs`); kept for any other caller.
     fn error(&self, error: KafkaError, reason: &str) {
         error!("librdkafka: {error}: {reason}");
-        self.shared.errors.record(&error, Some(reason));
+        let error = ClientError {
+            error,
+            scope: FaultScope::Client,
+            reason: reason.to_string(),
+        };
+        self.shared.errors.record(&error, Instant::now());
     }
 }
 

@@ -4,7 +4,8 @@
 //!   actor, and at a stop makes the final commit ([`final_commit`]) and leaves the group
 //!   ([`leave`]).
 //! - [`context`]: librdkafka's callbacks, run inside `poll`: rebalances go to the actor,
-//!   errors and statistics to [`shared`].
+//!   statistics to [`shared`]; errors are classified and kept in [`client_errors`], and a
+//!   new fault is told to the actor.
 //! - [`committer`]: the commit thread; every commit, here or on the poll thread, goes
 //!   through [`commit::execute`]: [`commit::commit_sync`], or in the transactional mode a
 //!   transaction of the [`transactor`]; each is reported to the actor as
@@ -19,6 +20,7 @@
 //! The threads know the actor only through `Recipient`s of their own messages, so this
 //! module sits below the actor that owns it.
 
+pub(crate) mod client_errors;
 pub(crate) mod commit;
 pub(crate) mod commit_result;
 pub(crate) mod committer;
@@ -51,6 +53,7 @@ use crate::error::GigError;
 use commit_result::Committed;
 use consumer_queue::ConsumerQueue;
 use context::{ContextLinks, GigContext, GroupEvent};
+pub(crate) use poller::Faulted;
 pub(crate) use poller::PollSettings;
 use poller::{Closed, Fetched, PollerLinks, ToPoller};
 use rewind::{RewindRequest, Rewound};
@@ -69,6 +72,7 @@ pub(crate) struct Links {
     pub(crate) group: Recipient<GroupEvent>,
     pub(crate) committed: Recipient<Committed>,
     pub(crate) rewound: Recipient<Rewound>,
+    pub(crate) faulted: Recipient<Faulted>,
 }
 
 /// One consumer's librdkafka client, its poll thread and its commit thread.
@@ -135,6 +139,7 @@ impl Client {
             fetched: links.fetched,
             closed: links.closed,
             rewound: links.rewound,
+            faulted: links.faulted,
         };
         let poller = std::thread::Builder::new()
             .name("gig-poller".to_string())
@@ -153,6 +158,11 @@ impl Client {
     /// What the threads and callbacks share with the actor.
     pub(crate) fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// Whether the poll thread runs (it exits at a stop, or if the actor is gone).
+    pub(crate) fn is_polling(&self) -> bool {
+        self.poller.as_ref().is_some_and(|p| !p.is_finished())
     }
 
     /// The librdkafka client, unless a stop has closed it.

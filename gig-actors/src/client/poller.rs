@@ -16,10 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::{Message, Recipient};
-use gig_core::{CommitPlan, Record, RecordBatchBuilder, RecordParts};
-use log::{debug, warn};
+use gig_core::{CommitPlan, Fault, Record, RecordBatchBuilder, RecordParts};
+use log::{debug, error, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
+use crate::client::client_errors::ClientError;
 use crate::client::commit_result::CommitResult;
 use crate::client::consumer_queue::{ConsumerQueue, FetchedMessage, Polled};
 use crate::client::context::GigContext;
@@ -57,6 +58,12 @@ pub(crate) struct Closed {
     pub(crate) result: CommitResult,
 }
 
+/// An error opened a fault: something the consumer cannot read until someone acts (a
+/// codec, an ACL, credentials). Requests waiting on what it blocks fail with it.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Faulted(pub(crate) Fault);
+
 /// What the actor asks of the poll thread.
 #[derive(Debug)]
 pub(crate) enum ToPoller {
@@ -83,6 +90,7 @@ pub(crate) struct PollerLinks {
     pub(crate) fetched: Recipient<Fetched>,
     pub(crate) closed: Recipient<Closed>,
     pub(crate) rewound: Recipient<Rewound>,
+    pub(crate) faulted: Recipient<Faulted>,
 }
 
 /// The poll loop. Runs until the actor sends the final commit of a stop, or is gone.
@@ -174,10 +182,7 @@ pub(crate) fn run(
                 }
             }
             Polled::Served => {}
-            Polled::Error(e) => {
-                warn!("consumer error: {e}");
-                shared.errors.record(&e, None);
-            }
+            Polled::Error(e) => report(&shared, &out.actor, &e),
             Polled::Nothing => timeout = IDLE_POLL,
         }
         if !out.send(&consumer, &shared) {
@@ -216,9 +221,25 @@ impl Outbox {
         if records.is_empty() {
             return true;
         }
+        shared.errors.progress(&records);
         shared.gate.sent(records.len());
         self.actor.fetched.do_send(Fetched(records));
         true
+    }
+}
+
+/// Counts and classifies a client error. The first report of a fault is an error in the
+/// log and is told to the actor; its repeats (librdkafka retries, and reports each try) are
+/// debug lines, so that the log says it once and `Stats` keeps counting.
+fn report(shared: &Shared, actor: &PollerLinks, e: &ClientError) {
+    let kind = e.kind();
+    match shared.errors.record(e, Instant::now()) {
+        Some(fault) => {
+            error!("cannot read: {fault}");
+            actor.faulted.do_send(Faulted(fault));
+        }
+        None if kind.blocks_reading() => debug!("{kind} error on {} again: {}", e.scope, e.reason),
+        None => warn!("consumer error on {}: {}: {}", e.scope, e.error, e.reason),
     }
 }
 

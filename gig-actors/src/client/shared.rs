@@ -11,9 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gig_core::Partition;
-use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaErrorCode;
 
+use crate::client::client_errors::ClientErrors;
 use crate::client::final_commit::FinalCommit;
 use crate::client::gate::InFlightGate;
 use crate::client::transactor::Transactor;
@@ -35,8 +34,8 @@ pub(crate) struct Shared {
     /// takes in and publishes what it has not handed over; the poll thread stops polling
     /// at the limit.
     pub(crate) gate: InFlightGate,
-    /// Written by the librdkafka error callback and the poll thread; read by the actor
-    /// for `Stats`.
+    /// Written by the poll thread (errors, fetched records, assignments); read by the
+    /// actor for `Stats` and `Health`.
     pub(crate) errors: ClientErrors,
     /// librdkafka's last statistics JSON, when `statistics.interval.ms` is set: written by
     /// the statistics callback, read by the actor for `Stats`.
@@ -70,82 +69,5 @@ impl Shared {
 
     pub(crate) fn halted(&self) -> bool {
         self.halted.load(Ordering::SeqCst)
-    }
-}
-
-/// A count of client errors and the most telling recent one, so that a consumer that
-/// cannot reach its broker says so, and says where, in its stats, not only in the log.
-#[derive(Default)]
-pub(crate) struct ClientErrors {
-    count: AtomicU64,
-    last: Mutex<Option<(Option<RDKafkaErrorCode>, String)>>,
-}
-
-impl ClientErrors {
-    /// Counts an error. It becomes the last one unless it only repeats what the last one
-    /// said: librdkafka reports a broker it cannot reach to the error callback with the
-    /// address, again to the poll loop as a bare code, and then sums up "all brokers are
-    /// down"; neither of those may hide the address a person needs.
-    pub(crate) fn record(&self, error: &KafkaError, reason: Option<&str>) {
-        self.count.fetch_add(1, Ordering::Relaxed);
-        let code = error.rdkafka_error_code();
-        let Ok(mut last) = self.last.lock() else {
-            return;
-        };
-        if let Some((last_code, _)) = last.as_ref() {
-            let bare_repeat = reason.is_none() && *last_code == code;
-            let summary = code == Some(RDKafkaErrorCode::AllBrokersDown);
-            if bare_repeat || summary {
-                return;
-            }
-        }
-        let text = match reason {
-            Some(reason) => format!("{error}: {reason}"),
-            None => error.to_string(),
-        };
-        *last = Some((code, text));
-    }
-
-    /// How many errors so far, and the last one.
-    pub(crate) fn snapshot(&self) -> (u64, Option<String>) {
-        let last = self
-            .last
-            .lock()
-            .ok()
-            .and_then(|l| l.as_ref().map(|l| l.1.clone()));
-        (self.count.load(Ordering::Relaxed), last)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rdkafka::types::RDKafkaErrorCode::{
-        AllBrokersDown, BrokerTransportFailure, UnknownTopicOrPartition,
-    };
-
-    #[test]
-    fn a_bare_repeat_does_not_hide_the_error_that_names_the_broker() {
-        let errors = ClientErrors::default();
-        let refused = "127.0.0.1:1/bootstrap: Connect to ipv4#127.0.0.1:1 failed";
-        errors.record(&KafkaError::Global(BrokerTransportFailure), Some(refused));
-        errors.record(
-            &KafkaError::MessageConsumption(BrokerTransportFailure),
-            None,
-        );
-        let down = "1/1 brokers are down";
-        errors.record(&KafkaError::Global(AllBrokersDown), Some(down));
-        let (count, last) = errors.snapshot();
-        assert_eq!(count, 3);
-        assert!(last.unwrap().contains("127.0.0.1:1"));
-        errors.record(
-            &KafkaError::MessageConsumption(UnknownTopicOrPartition),
-            None,
-        );
-        let (_, last) = errors.snapshot();
-        assert!(
-            last.unwrap().contains("UnknownTopicOrPartition"),
-            "a new error replaces it"
-        );
     }
 }

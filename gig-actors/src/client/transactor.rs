@@ -134,7 +134,7 @@ impl Transactor {
             return Ok(None);
         };
         let mut properties = ClientConfig::new();
-        for (key, value) in settings.producer_properties(&config.brokers) {
+        for (key, value) in settings.producer_properties(&config.brokers, &config.properties) {
             properties.set(key, value);
         }
         let producer = create(&properties)?;

@@ -13,7 +13,9 @@ use crate::error::GigError;
 /// Answers with the assigned partitions (as `topic/partition`, like
 /// [`Stats::assignment`](crate::Stats::assignment)) once at least one is assigned: at
 /// once if one is, else at the next assignment by the group (or by [`Assign`](crate::Assign)).
-/// [`GigError::Timeout`] after `timeout`.
+/// [`GigError::Timeout`] after `timeout`; [`GigError::Unreadable`] as soon as a fault
+/// keeps the group from assigning anything: credentials or a certificate the broker
+/// refuses, an ACL that denies the group or the topic.
 ///
 /// ```no_run
 /// # use std::time::Duration;
@@ -90,7 +92,14 @@ impl Handler<WaitForAssignment> for ConsumerActor {
 
     fn handle(&mut self, msg: WaitForAssignment, _: &mut Context<Self>) -> Self::Result {
         let (reply, answer) = oneshot::channel();
-        let asked = self.running();
+        let asked = self
+            .running()
+            .and_then(|()| match self.client.assignment().is_empty() {
+                true => self
+                    .fault_blocking_assignment()
+                    .map_or(Ok(()), |fault| Err(GigError::Unreadable(fault))),
+                false => Ok(()),
+            });
         if asked.is_ok() {
             self.assignment_waiters.retain(|w| !w.is_closed());
             self.assignment_waiters.push(reply);

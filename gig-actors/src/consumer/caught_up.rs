@@ -2,10 +2,10 @@
 //! as they were when it arrived, is handed over and committed. The rehearsal's `Settle`,
 //! for a consumer of a real broker.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use gig_core::{CatchUp, CommitOffset, PartitionEnd};
+use gig_core::{CatchUp, CommitOffset, Fault, PartitionEnd};
 use rdkafka::error::KafkaResult;
 use tokio::sync::oneshot;
 
@@ -22,14 +22,16 @@ use crate::stats::Stats;
 ///
 /// Errors: [`GigError::NoAssignment`] if no partition is assigned yet (send
 /// [`WaitForAssignment`](crate::WaitForAssignment) first), [`GigError::Timeout`] after
-/// `timeout`, [`GigError::Kafka`] if the broker does not tell the watermarks.
+/// `timeout`, [`GigError::Kafka`] if the broker does not tell the watermarks,
+/// [`GigError::Unreadable`] as soon as a fault keeps the consumer from reading (a
+/// partition it cannot decompress, an ACL, credentials).
 ///
 /// A partition revoked meanwhile is left to its next owner, so this member cannot catch up
 /// on it and the command times out. On a topic written in transactions the high watermark
 /// counts the transaction markers, which no record reaches: use it on plain topics.
 ///
 /// ```no_run
-/// # use std::time::Duration;
+/// # use std::time::{Duration, Instant};
 /// # use actix::prelude::*;
 /// # use gig_actors::prelude::*;
 /// # async fn demo(consumer: Addr<ConsumerActor>) -> Result<(), GigError> {
@@ -94,6 +96,16 @@ impl ConsumerActor {
     }
 }
 
+impl ConsumerActor {
+    /// A fault opened: the consumer cannot catch up until someone acts, so the `CaughtUp`
+    /// requests fail with it now rather than time out.
+    pub(super) fn fail_caught_up(&mut self, fault: &Fault) {
+        for waiter in self.catching_up.drain(..) {
+            let _ = waiter.reply.send(Err(GigError::Unreadable(fault.clone())));
+        }
+    }
+}
+
 impl Handler<CaughtUp> for ConsumerActor {
     type Result = ResponseFuture<Result<Stats, GigError>>;
 
@@ -128,6 +140,12 @@ impl Handler<EndsRead> for ConsumerActor {
 
     fn handle(&mut self, EndsRead { ends, reply }: EndsRead, _: &mut Context<Self>) {
         match ends {
+            Ok(_) if self.client.shared().errors.is_blocked() => {
+                let (faults, _) = self.client.shared().errors.faults(Instant::now());
+                if let Some(fault) = faults.into_iter().next() {
+                    let _ = reply.send(Err(GigError::Unreadable(fault)));
+                }
+            }
             Ok(ends) => {
                 let targets = ends.iter().filter_map(PartitionEnd::target).collect();
                 self.catching_up.push(CatchUpWaiter { targets, reply });

@@ -18,6 +18,7 @@
 //! - `caught_up`: `CaughtUp`, answered once the records up to the partitions' ends are
 //!   handed over and committed.
 //! - `assignment`: `WaitForAssignment`, and the user's rebalance listener.
+//! - `health`: `Health`, and the requests that fail at once when a fault opens.
 //! - `inspect`: `Inspect`, read-only questions to the librdkafka client.
 
 pub(crate) mod assignment;
@@ -25,6 +26,7 @@ pub(crate) mod builder;
 pub(crate) mod caught_up;
 pub(crate) mod commit;
 pub(crate) mod dispatch;
+pub(crate) mod health;
 pub(crate) mod inspect;
 pub(crate) mod rebalance;
 pub(crate) mod shutdown;
@@ -46,9 +48,10 @@ use crate::driver::{self, Driver, Drives, Wiring};
 use crate::error::GigError;
 use crate::stats::Stats;
 
-/// How often the lag gauges are refreshed from librdkafka's latest statistics.
+/// How often the lag gauges (from librdkafka's latest statistics) and the client error
+/// series are refreshed.
 #[cfg(feature = "metrics")]
-const LAG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const GAUGES_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The Kafka consumer actor. See the crate docs for a record's path through it.
 pub struct ConsumerActor {
@@ -124,7 +127,8 @@ impl Actor for ConsumerActor {
             closed: me.clone().recipient(),
             group: me.clone().recipient(),
             committed: me.clone().recipient(),
-            rewound: me.recipient(),
+            rewound: me.clone().recipient(),
+            faulted: me.recipient(),
         };
         let settings = PollSettings {
             wait_for_due: self.config.wait_for_due,
@@ -137,15 +141,8 @@ impl Actor for ConsumerActor {
             return;
         }
         ctx.run_interval(self.config.commit_period(), |act, _| act.commit_now());
-        // The lag comes from librdkafka's statistics: without them there is none to show.
         #[cfg(feature = "metrics")]
-        if self
-            .config
-            .properties
-            .contains_key("statistics.interval.ms")
-        {
-            ctx.run_interval(LAG_EVERY, |act, _| act.publish_lag());
-        }
+        ctx.run_interval(GAUGES_EVERY, |act, _| act.publish_gauges());
         if let Some(every) = self.config.stats_interval {
             ctx.run_interval(every, |act, _| act.log_stats());
         }

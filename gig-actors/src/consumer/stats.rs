@@ -1,5 +1,7 @@
 //! `GetStats`, and the stats line logged every `stats_interval`.
 
+use std::time::Instant;
+
 use actix::prelude::*;
 use log::{info, warn};
 
@@ -31,6 +33,12 @@ impl ConsumerActor {
         stats.paused = self.paused;
         let shared = self.client.shared();
         (stats.client_errors, stats.last_client_error) = shared.errors.snapshot();
+        let (faults, totals) = shared.errors.faults(Instant::now());
+        stats.faults = faults;
+        stats.client_errors_by_kind = totals
+            .into_iter()
+            .map(|(kind, n)| (kind.name().to_string(), n))
+            .collect();
         if let Ok(raw) = shared.librdkafka_stats.lock() {
             stats.librdkafka = raw.as_deref().and_then(|r| serde_json::from_slice(r).ok());
         }
@@ -54,10 +62,19 @@ impl ConsumerActor {
         stats
     }
 
-    /// Sets the lag gauges from librdkafka's latest statistics (feature `metrics`).
+    /// Sets the lag gauges from librdkafka's latest statistics, and the client error and
+    /// fault series (feature `metrics`).
     #[cfg(feature = "metrics")]
-    pub(super) fn publish_lag(&self) {
-        self.driver.metrics.lag(&self.snapshot().partitions);
+    pub(super) fn publish_gauges(&self) {
+        let (faults, totals) = self.client.shared().errors.faults(Instant::now());
+        self.driver.metrics.faults(&totals, &faults);
+        if self
+            .config
+            .properties
+            .contains_key("statistics.interval.ms")
+        {
+            self.driver.metrics.lag(&self.snapshot().partitions);
+        }
     }
 
     /// Logs the stats as one JSON line, for log pipelines. librdkafka's own statistics are

@@ -22,6 +22,8 @@ impl ConsumerActor {
         let pipeline = &mut self.driver.pipeline;
         match result {
             CommitResult::Done => {
+                self.client.shared().errors.transaction_committed();
+                let pipeline = &mut self.driver.pipeline;
                 pipeline.handle_transaction(txn, TransactionResult::Committed);
                 self.answer_commit_waiters();
             }
@@ -32,6 +34,7 @@ impl ConsumerActor {
             CommitResult::Failed(e) => {
                 warn!("the transaction did not begin ({e}); it is offered again");
                 pipeline.handle_transaction(txn, TransactionResult::NotStarted);
+                self.producer_failed(&e, false);
             }
             CommitResult::Aborted(e) => {
                 warn!("transaction aborted ({e}); its partitions are read again from their last commit");
@@ -46,6 +49,7 @@ impl ConsumerActor {
             }
             CommitResult::Fenced(e) => {
                 pipeline.handle_transaction(txn, TransactionResult::Fenced);
+                self.producer_failed(&e, true);
                 self.fence(e);
             }
         }

@@ -51,7 +51,8 @@
 //! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
 //! in-flight gate; its threads report through messages of their own. Beside them:
 //! [`producer`] (built with [`GigProducerBuilder`]), the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
-//! with the `testkit` feature, `testkit` (the embedded broker). Users import [`prelude`].
+//! with the `testkit` feature, `testkit` (the embedded broker); with `service`, `service`
+//! (a stop on SIGTERM, and HTTP probes). Users import [`prelude`].
 
 #![warn(missing_docs)]
 
@@ -73,6 +74,8 @@ pub mod producer;
 mod producer_builder;
 pub mod rehearsal;
 pub mod retry;
+#[cfg(feature = "service")]
+pub mod service;
 pub mod stats;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -77,6 +77,15 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// An environment variable for [`ConsumerConfig::from_env`](crate::ConsumerConfig::from_env)
+    /// is unknown or has a value that does not parse.
+    #[error("environment variable {var}: {why}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The config text is not valid JSON for a Gig config.
     #[error("invalid config JSON{}: {source}", path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
     Json {

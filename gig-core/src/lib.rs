@@ -25,6 +25,7 @@
 //! - [`trace`]: a record's W3C trace context ([`TraceParent`], from its `traceparent`
 //!   header).
 //! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
+//!   [`config_env`]: the same from environment variables, for a deployed service;
 //!   [`transactional`]: its transactional mode; [`error`]: [`ConfigError`];
 //!   [`properties`]: which librdkafka properties are secrets (never shown) and which say
 //!   how to reach the cluster.
@@ -45,6 +46,7 @@
 pub mod ack_book;
 mod chunked_deque;
 pub mod config;
+pub mod config_env;
 mod duration;
 pub mod error;
 pub mod faults;

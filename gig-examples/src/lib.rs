@@ -9,7 +9,9 @@ use gig_actors::{ConsumerActor, ConsumerConfig, GetStats, GigError, Stats};
 
 pub mod chaos;
 pub mod eos;
+pub mod ledger_file;
 pub mod metrics_demo;
+pub mod service;
 pub mod sink;
 pub mod worker;
 

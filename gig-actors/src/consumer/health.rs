@@ -51,6 +51,17 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
+    /// The answer for a consumer whose actor has stopped: not live.
+    pub fn stopped() -> HealthReport {
+        HealthReport {
+            live: false,
+            ready: false,
+            assigned: 0,
+            faults: Vec::new(),
+            reason: Some("the consumer has stopped".to_string()),
+        }
+    }
+
     fn of(faults: Vec<Fault>, assigned: usize, polling: bool) -> HealthReport {
         let reason = if !polling {
             Some("the consumer's poll thread has exited".to_string())

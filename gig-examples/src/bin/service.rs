@@ -1,0 +1,9 @@
+//! A Gig consumer as a deployed service: see `gig_examples::service`.
+//!
+//! ```text
+//! cargo run -p gig-examples --bin service
+//! ```
+
+fn main() {
+    gig_examples::service::main();
+}

@@ -1,0 +1,321 @@
+//! The `service` example as a deployed process: configured from the environment, probed
+//! over HTTP, stopped by SIGTERM mid-stream with a final commit (exit 0, nothing lost,
+//! nothing handed over twice), and at once by a second signal (nothing lost).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use gig_actors::testkit::Broker;
+use gig_tests::checker::{check, Follower, Ledgers, Produced};
+use gig_tests::*;
+
+/// A running service process and the address of its probes.
+struct Service {
+    child: Child,
+    probes: String,
+}
+
+impl Service {
+    /// Starts the service on `topic` in `group`, with `extra` environment variables.
+    fn start(broker: &Broker, topic: &str, group: &str, extra: &[(&str, &str)]) -> Service {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gig-service"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("GIG_BROKERS", broker.bootstrap_servers())
+            .env("GIG_GROUP_ID", group)
+            .env("GIG_TOPICS", topic)
+            .env("SERVICE_PROBES", "127.0.0.1:0")
+            .stdout(Stdio::piped());
+        // The suite's group settings, as librdkafka properties through the environment.
+        for (key, value) in &config(broker, topic).properties {
+            let var = format!("GIG_KAFKA_{}", key.replace('.', "_").to_uppercase());
+            command.env(var, value);
+        }
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start the service");
+        let mut first = String::new();
+        let stdout = child.stdout.as_mut().expect("its stdout");
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("its first line");
+        let line: serde_json::Value = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("the service's first line {first:?}: {e}"));
+        let probes = line["probes"]
+            .as_str()
+            .expect("the probes' address")
+            .to_string();
+        Service { child, probes }
+    }
+
+    /// `GET path`: the status code and the body.
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.probes).expect("connect to the probes");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: probes\r\n\r\n").unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let status = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, body.to_string())
+    }
+
+    /// Asks `path` until it answers `status` (within `within`); returns the body.
+    async fn until(&self, path: &str, status: u16, within: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let (got, body) = self.get(path);
+            if got == status {
+                return body;
+            }
+            assert!(
+                start.elapsed() < within,
+                "{path}: {got} {body} after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-s", name, &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -s {name} {pid}");
+    }
+
+    /// Waits for the process to exit (within `within`).
+    async fn exit(mut self, within: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(start.elapsed() < within, "still running after {within:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// Waits until the ledgers hold `n` distinct records.
+async fn handed_over(ledgers: &[&Path], n: usize, within: Duration) {
+    let mut follower = Follower::default();
+    for path in ledgers {
+        follower.watch(path);
+    }
+    let start = Instant::now();
+    while follower.poll() < n {
+        assert!(
+            start.elapsed() < within,
+            "{} of {n} after {within:?}",
+            follower.unique()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn ledger_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.ledger"))
+}
+
+fn produced_of(deliveries: &[gig_actors::Delivered], from: usize) -> Vec<Produced> {
+    deliveries
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Produced {
+            partition: d.partition,
+            offset: d.offset,
+            key: Some(format!("k{}", from + i)),
+        })
+        .collect()
+}
+
+fn checked(ledgers: &[PathBuf], produced: &[Produced]) -> gig_tests::checker::Report {
+    let found = check(produced, &Ledgers::read(ledgers), false);
+    report(&format!("service [{:?}]: {found}", backend()));
+    found
+}
+
+#[actix::test]
+async fn sigterm_mid_stream_drains_commits_and_exits_zero_with_nothing_lost() {
+    let broker = broker();
+    let topic = topic(&broker, "service", 2).await;
+    let group = unique("service-group");
+    let dir = std::env::temp_dir().join(unique("gig-service"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (first, second) = (ledger_path(&dir, "first"), ledger_path(&dir, "second"));
+    let mut delivered = produce(&broker, &topic, 2, 0, 2_000).await;
+
+    // Each record takes 20 ms and at most 50 are in flight (about 2,500 records/s), so
+    // records are in flight when the signal comes.
+    let service = Service::start(
+        &broker,
+        &topic,
+        &group,
+        &[
+            ("SERVICE_WORK_MS", "20"),
+            ("GIG_MAX_IN_FLIGHT", "50"),
+            ("SERVICE_LEDGER", first.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(service.get("/health/live").0, 200);
+    let ready = service.until("/health/ready", 200, FIRST_JOIN).await;
+    report(&format!("/health/ready: 200 {}", ready.trim()));
+    let (status, metrics) = service.get("/metrics");
+    assert!(
+        status == 200 && metrics.contains("gig_in_flight"),
+        "{status}"
+    );
+    assert_eq!(service.get("/nothing").0, 404);
+
+    // Mid-stream: more records arrive while it works; the signal comes in the middle.
+    delivered.extend(produce(&broker, &topic, 2, 2_000, 2_000).await);
+    handed_over(&[&first], 1_000, Duration::from_secs(60)).await;
+    service.signal("TERM");
+    let status = service.exit(Duration::from_secs(60)).await;
+    assert!(status.success(), "SIGTERM: {status}");
+    report(&format!("SIGTERM mid-stream: {status}"));
+
+    // A second instance in the same group reads on from the final commit.
+    let service = Service::start(
+        &broker,
+        &topic,
+        &group,
+        &[("SERVICE_LEDGER", second.to_str().unwrap())],
+    );
+    handed_over(&[&first, &second], delivered.len(), Duration::from_secs(90)).await;
+    service.signal("TERM");
+    assert!(service.exit(Duration::from_secs(60)).await.success());
+
+    let found = checked(&[first, second], &produced_of(&delivered, 0));
+    assert!(found.clean(), "{found}");
+    assert_eq!((found.lost, found.duplicates), (0, 0), "{found}");
+    if backend() == Backend::Kafka && !skip_unless_kafka_tools("the LAG check") {
+        report_lag(&group);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `gig_in_flight` gauge in a `/metrics` page (published every second).
+fn in_flight(metrics: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|l| l.starts_with("gig_in_flight{"))
+        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+}
+
+/// Kafka's own kafka-consumer-groups: LAG 0 on every partition of `group`.
+fn report_lag(group: &str) {
+    let out = kafka_tool(&["check-lag", &format!("^{group}$")]);
+    report(&out);
+}
+
+#[actix::test]
+async fn a_second_signal_exits_at_once_and_nothing_is_lost() {
+    let broker = broker();
+    let topic = topic(&broker, "service-twice", 1).await;
+    let group = unique("service-twice-group");
+    let dir = std::env::temp_dir().join(unique("gig-service-twice"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (first, second) = (ledger_path(&dir, "first"), ledger_path(&dir, "second"));
+    let delivered = produce(&broker, &topic, 1, 0, 200).await;
+    // Slow work and a long ack timeout: the drain after SIGTERM would take 30 s.
+    let service = Service::start(
+        &broker,
+        &topic,
+        &group,
+        &[
+            ("SERVICE_WORK_MS", "20000"),
+            ("GIG_ACK_TIMEOUT_MS", "25000"),
+            ("SERVICE_LEDGER", first.to_str().unwrap()),
+        ],
+    );
+    // Records reach the downstream; none is answered for 20 s.
+    let start = Instant::now();
+    while in_flight(&service.get("/metrics").1).unwrap_or(0.0) < 1.0 {
+        assert!(start.elapsed() < FIRST_JOIN, "nothing in flight");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    service.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let asked = Instant::now();
+    service.signal("TERM");
+    let status = service.exit(Duration::from_secs(10)).await;
+    report(&format!(
+        "second SIGTERM: {status} after {:?}",
+        asked.elapsed()
+    ));
+    assert_eq!(status.code(), Some(143), "{status}");
+
+    let service = Service::start(
+        &broker,
+        &topic,
+        &group,
+        &[("SERVICE_LEDGER", second.to_str().unwrap())],
+    );
+    handed_over(&[&first, &second], delivered.len(), Duration::from_secs(90)).await;
+    service.signal("TERM");
+    assert!(service.exit(Duration::from_secs(60)).await.success());
+    let found = checked(&[first, second], &produced_of(&delivered, 0));
+    assert!(found.clean(), "{found}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[actix::test]
+async fn the_probes_say_not_live_while_a_partition_cannot_be_read() {
+    let broker = broker();
+    let topic = topic(&broker, "service-stuck", 1).await;
+    produce(&broker, &topic, 1, 0, 10).await;
+    let service = Service::start(
+        &broker,
+        &topic,
+        &unique("service-stuck-group"),
+        &[("GIG_KAFKA_AUTO_OFFSET_RESET", "error")],
+    );
+    let live = service.until("/health/live", 503, FIRST_JOIN).await;
+    report(&format!("/health/live: 503 {}", live.trim()));
+    let body: serde_json::Value = serde_json::from_str(&live).unwrap();
+    assert_eq!(body["faults"][0]["kind"], "offset_out_of_range");
+    assert!(body["reason"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("{topic}/0")));
+    let (ready, _) = service.get("/health/ready");
+    assert_eq!(ready, 503);
+    // The gauges are published every second.
+    let open_fault = |metrics: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("gig_faults{") && l.contains("offset_out_of_range") && l.ends_with(" 1")
+        })
+    };
+    let start = Instant::now();
+    loop {
+        let (_, metrics) = service.get("/metrics");
+        if open_fault(&metrics) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no open fault in:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    service.signal("TERM");
+    assert!(service.exit(Duration::from_secs(30)).await.success());
+}

@@ -113,10 +113,25 @@ pub use typed::Typed;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+/// docs/service.md's Rust examples (they need the `service` feature).
+#[cfg(all(doctest, feature = "service"))]
+#[doc = include_str!("../../docs/service.md")]
+pub struct ServiceDoctests;
+
 /// docs/security.md's Rust examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/security.md")]
 pub struct SecurityDoctests;
+
+/// docs/guide.md's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide.md")]
+pub struct GuideDoctests;
+
+/// docs/configuration.md's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/configuration.md")]
+pub struct ConfigurationDoctests;
 
 /// Everything a Gig user needs, in one import.
 pub mod prelude {

@@ -122,7 +122,7 @@ pub struct ConsumerConfig {
     /// increment (0 to 19; 0, the default, runs it alike). When the machine is short of
     /// CPU, the thread that resolves records (acks, deadlines, hand-overs, commits) then
     /// comes before the one that fetches more: timed-out records are handed over later by
-    /// less, and fetching slows down instead, so throughput falls (README Configuration
+    /// less, and fetching slows down instead, so throughput falls (docs/configuration.md
     /// has both figures). A record's clock starts only when it reaches the consumer actor,
     /// so a slower poll thread makes no record late. Ignored on other systems.
     #[serde(default = "defaults::poll_thread_nice")]

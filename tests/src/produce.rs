@@ -34,7 +34,7 @@ pub fn records(topic: &str, partitions: i32, from: usize, count: usize) -> Vec<P
 }
 
 /// A producer for the suite's broker. On tansu every record is its own batch: tansu 0.6
-/// cannot fetch from an offset inside a stored batch (see README, "Backends"), and
+/// cannot fetch from an offset inside a stored batch (see docs/backends.md), and
 /// consumers resume from such offsets after a pause or a restart.
 pub fn producer(broker: &Broker) -> GigProducer {
     producer_with(broker, &[])

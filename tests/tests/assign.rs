@@ -11,7 +11,7 @@ use gig_tests::*;
 async fn assign_from_an_offset_inside_a_produced_batch_starts_there() {
     if skip_on(
         Backend::Tansu,
-        "tansu 0.6 fetch skips the stored batch that contains the fetch offset (README, Backends)",
+        "tansu 0.6 fetch skips the stored batch that contains the fetch offset (docs/backends.md)",
     ) {
         return;
     }

@@ -1,7 +1,7 @@
 //! A member at its in-flight limit still takes part in a rebalance: a second member joins
 //! while the first holds `max_in_flight` records of one partition, and gets the other
 //! partition. The test prints how long the group waited, the figure the in-flight gate's
-//! policy is chosen by (README, "In-flight limit").
+//! policy is chosen by (docs/guide.md, the in-flight limit).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -14,7 +14,7 @@
 //! that every produced (partition, offset) is in the ledger and that this member's commits,
 //! and the group's offsets on the broker, reach the end of every partition.
 //!
-//! The policy under test (README, "Guarantees"): on revocation, in-flight records of the
+//! The policy under test (docs/guarantees.md): on revocation, in-flight records of the
 //! revoked partitions are resolved (acked, or no-acked at their deadline) and committed
 //! before the partitions are released. If that takes longer than `ack_timeout` + 5 s, the
 //! unresolved ones stay uncommitted and their next owner reads them again. Delivery is

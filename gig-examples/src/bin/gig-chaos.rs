@@ -7,7 +7,7 @@
 //! ```
 //!
 //! The records are produced first, one per batch: a restarted consumer resumes from its
-//! committed offset, and tansu 0.6 cannot fetch from inside a stored batch (README,
+//! committed offset, and tansu 0.6 cannot fetch from inside a stored batch (docs/backends.md,
 //! Backends). On the embedded broker, 8 partitions keep each under the mock's 5 MB.
 //! Prints `lost=… duplicates=… duplicate_bound=…`; exits 1 unless lost=0 and every
 //! duplicate was handed over at or past the killed process's last commit.

@@ -36,6 +36,7 @@ pub(crate) mod poller;
 pub(crate) mod query;
 pub(crate) mod rewind;
 pub(crate) mod shared;
+pub(crate) mod topic_handles;
 pub(crate) mod transactor;
 
 use std::sync::atomic::Ordering;

@@ -30,6 +30,7 @@ use rdkafka::util::Timeout;
 
 use crate::client::commit_result::CommitResult;
 use crate::client::partitions::to_tpl;
+use crate::client::topic_handles::TopicHandles;
 use crate::error::GigError;
 
 /// How many times a commit that timed out (and goes on in the background) is resumed
@@ -110,6 +111,8 @@ enum State {
 /// The producer and where it is, replaced together when the broker aborted a transaction
 /// that outlived its timeout.
 struct Session {
+    /// Before the producer: its handles are released before the producer is.
+    topics: TopicHandles,
     producer: ThreadedProducer<TxnContext>,
     state: State,
 }
@@ -142,6 +145,7 @@ impl Transactor {
             settings: settings.clone(),
             properties,
             session: Mutex::new(Session {
+                topics: TopicHandles::default(),
                 producer,
                 state: State::New,
             }),
@@ -229,7 +233,7 @@ impl Transactor {
         }
         take_failed_delivery(&session.producer);
         for record in &txn.outputs {
-            if let Err(e) = send(&session.producer, record) {
+            if let Err(e) = send(&mut session, record) {
                 return self.abort(&mut session, e, began);
             }
         }
@@ -309,6 +313,7 @@ impl Transactor {
                         self.settings.timeout,
                     );
                     *session = Session {
+                        topics: TopicHandles::default(),
                         producer,
                         state: State::New,
                     };
@@ -336,8 +341,27 @@ fn create(properties: &ClientConfig) -> Result<ThreadedProducer<TxnContext>, Gig
         .map_err(GigError::kafka("creating the transactional producer"))
 }
 
-/// Queues one output, waiting while librdkafka's queue is full.
-fn send(
+/// Queues one output, waiting while librdkafka's queue is full: through the session's topic
+/// handles, with no allocation, unless it has headers.
+fn send(session: &mut Session, record: &ProducerRecord) -> Result<(), KafkaError> {
+    if !record.headers.is_empty() {
+        return send_with_headers(&session.producer, record);
+    }
+    let client = session.producer.client().native_ptr();
+    loop {
+        match session.topics.produce(client, record) {
+            Ok(()) => return Ok(()),
+            Err(RDKafkaErrorCode::QueueFull) => {
+                debug!("producer queue full; waiting for deliveries");
+                session.producer.poll(QUEUE_FULL_WAIT);
+            }
+            Err(code) => return Err(KafkaError::MessageProduction(code)),
+        }
+    }
+}
+
+/// [`send`] for a record with headers, through rdkafka.
+fn send_with_headers(
     producer: &ThreadedProducer<TxnContext>,
     record: &ProducerRecord,
 ) -> Result<(), KafkaError> {

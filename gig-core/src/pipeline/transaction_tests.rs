@@ -107,6 +107,36 @@ fn an_output_goes_in_the_transaction_that_commits_its_source() {
 }
 
 #[test]
+fn a_sources_outputs_keep_their_order_and_sources_go_in_offset_order() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config());
+    let delivered = fetch(&mut pipeline, 0, 0..3, t0);
+    for o in delivered.iter().rev() {
+        pipeline.handle_answer(o.token, Verdict::Ack, t0);
+        // One hand-over per answer: the sources are accepted 2, 1, 0.
+        while let Some(batch) = pipeline.poll_handover() {
+            let HandOver::Acked(tokens, records) = &batch else {
+                panic!("{batch:?}");
+            };
+            let outputs = tokens
+                .iter()
+                .zip(records)
+                .flat_map(|(t, r)| {
+                    let at = format!("{}@{}", r.partition(), r.offset());
+                    ["a", "b"].map(|n| (*t, ProducerRecord::new("out", format!("{at}{n}"))))
+                })
+                .collect();
+            pipeline.handle_accepted_with(batch.tokens(), outputs);
+        }
+    }
+    let txn = transaction(pipeline.take_commit());
+    assert_eq!(
+        payloads(&txn),
+        ["0@0a", "0@0b", "0@1a", "0@1b", "0@2a", "0@2b"]
+    );
+}
+
+#[test]
 fn an_aborted_transaction_reads_its_partitions_again_from_their_last_commit() {
     let t0 = Instant::now();
     let mut pipeline = Pipeline::new(&config());

@@ -10,7 +10,7 @@
 //! rewind exactly what it held, and a revocation or a stop never commits past outputs
 //! that an aborted transaction lost.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use log::{info, warn};
 
@@ -69,8 +69,10 @@ struct Rewind {
 #[derive(Debug, Default)]
 pub(super) struct Transactions {
     pub(super) enabled: bool,
-    /// Accepted outputs not yet in a transaction: per partition, per source offset.
-    outputs: HashMap<Partition, BTreeMap<i64, Vec<ProducerRecord>>>,
+    /// Accepted outputs not yet in a transaction: per partition, with their source offset,
+    /// in the order they were accepted. One growing list, not a list per source: a record
+    /// costs no allocation here.
+    outputs: HashMap<Partition, Vec<(i64, ProducerRecord)>>,
     pub(super) in_flight: bool,
     /// A transaction that did not start: offered again, with what came since.
     retry: Option<Transaction>,
@@ -147,7 +149,7 @@ impl Pipeline {
                     continue;
                 };
                 let held = self.transactions.outputs.entry(partition).or_default();
-                held.entry(offset).or_default().push(record);
+                held.push((offset, record));
                 self.counters.outputs += 1;
             }
         }
@@ -162,9 +164,12 @@ impl Pipeline {
         for c in offsets {
             let key = (c.topic.clone(), c.partition);
             if let Some(held) = self.transactions.outputs.get_mut(&key) {
-                let above = held.split_off(&c.offset);
-                let below = std::mem::replace(held, above);
-                txn.outputs.extend(below.into_values().flatten());
+                // By source offset; a stable sort keeps one source's outputs in their order,
+                // and costs little on a list accepted mostly in offset order.
+                held.sort_by_key(|(offset, _)| *offset);
+                let below = held.partition_point(|(offset, _)| *offset < c.offset);
+                txn.outputs
+                    .extend(held.drain(..below).map(|(_, record)| record));
             }
             let known = |o: &CommitOffset| o.topic == c.topic && o.partition == c.partition;
             if !txn.rewind.iter().any(known) {

@@ -15,6 +15,8 @@
 #   .ci/kafka.sh check-lag REGEX         # fails unless every group matching REGEX has LAG 0
 #   .ci/kafka.sh producer-perf TOPIC COUNT SIZE CODEC  # Kafka's ProducerPerformance writes
 #                                        # COUNT records of SIZE bytes with compression CODEC
+#   .ci/kafka.sh consumer-perf TOPIC COUNT  # Kafka's ConsumerPerformance reads COUNT records
+#                                        # (a new group); prints its CSV header and line
 #
 # The secure node runs beside those (its files in $SECURE_DIR, not in $STATE_DIR):
 #   .ci/kafka.sh start-secure PORT       # SASL_SSL on PORT (SCRAM-SHA-512, OAUTHBEARER), mutual
@@ -535,6 +537,16 @@ producer_perf() {
     --producer-props bootstrap.servers="$bootstrap" compression.type="$codec" acks=all | tail -1
 }
 
+# consumer_perf TOPIC COUNT: Kafka's own Java consumer reading COUNT records of TOPIC in a new
+# group, the anchor gig-bench compares Gig with. Prints ConsumerPerformance's header and line.
+consumer_perf() {
+  local topic=$1 count=$2 bootstrap
+  bootstrap=${GIG_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
+  [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIG_KAFKA_BOOTSTRAP" >&2; return 1; }
+  java_main org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$bootstrap" \
+    --topic "$topic" --messages "$count" --group "consumer-perf-$$-$RANDOM" --timeout 60000
+}
+
 # Kafka's own view of the committed offsets, a check foreign to Gig: every partition of every
 # group whose name matches the regex must show LAG 0 (a "-" means nothing was committed).
 check_lag() {
@@ -565,6 +577,7 @@ case "${1:-}" in
   groups) shift; tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   topics) shift; tool org.apache.kafka.tools.TopicCommand "$@" ;;
   check-lag) check_lag "${2:?group regex}" ;;
+  consumer-perf) consumer_perf "${2:?topic}" "${3:?count}" ;;
   producer-perf) producer_perf "${2:?topic}" "${3:?count}" "${4:?size}" "${5:?codec}" ;;
   start-secure) start_secure "${2:?port}" ;;
   stop-secure) stop_nodes "$SECURE_DIR" ;;
@@ -579,7 +592,7 @@ case "${1:-}" in
   secure-topics) shift; secure_admin org.apache.kafka.tools.TopicCommand "$@" ;;
   secure-tool) shift; secure_tool "${1:?tool class}" "${@:2}" ;;
   *)
-    echo "usage: $0 install|start [PORT]|start-cluster BASE_PORT|kill NODE|restart NODE|stop|bootstrap|groups ARGS|topics ARGS|check-lag REGEX|producer-perf TOPIC COUNT SIZE CODEC|start-secure PORT|stop-secure|secure-env|secure-admin-props|secure-user NAME PASSWORD|secure-acl ARGS|secure-groups ARGS|secure-topics ARGS|secure-tool MAIN ARGS" >&2
+    echo "usage: $0 install|start [PORT]|start-cluster BASE_PORT|kill NODE|restart NODE|stop|bootstrap|groups ARGS|topics ARGS|check-lag REGEX|producer-perf TOPIC COUNT SIZE CODEC|consumer-perf TOPIC COUNT" >&2
     echo "       $0 start-secure PORT|stop-secure|secure-env|secure-admin-props|secure-user NAME PASSWORD|secure-acl ARGS|secure-groups ARGS|secure-topics ARGS|secure-tool MAIN ARGS" >&2
     exit 2
     ;;

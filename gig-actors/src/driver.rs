@@ -39,8 +39,14 @@ pub(crate) struct Driver {
     /// allocation per batch also makes glibc's malloc consolidate its freed small blocks,
     /// of which actix leaves two per message).
     sending: Vec<Outbound>,
-    /// The timer, and the instant it is set for.
-    timer: Option<(Instant, SpawnHandle)>,
+    /// The timer: the instant it is set for, its handle and its number. actix may still
+    /// run a cancelled timer whose time has come (it polls the timer before it reaps the
+    /// cancellation), so a timer acts only if it is still the one set: a stale one that
+    /// acted would drop the current one's place here and set another, and the timers kept
+    /// piling up (thousands an hour, each a boxed future in the actor's context).
+    timer: Option<(Instant, SpawnHandle, u64)>,
+    /// Timers set so far, to number them.
+    timers_set: u64,
     /// A [`FlushOutcomes`] is in the mailbox.
     flush_scheduled: bool,
 }
@@ -55,6 +61,7 @@ impl Driver {
             taken: Vec::new(),
             sending: Vec::new(),
             timer: None,
+            timers_set: 0,
             flush_scheduled: false,
         }
     }
@@ -303,24 +310,30 @@ pub(crate) fn arm_timer<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     let Some(next) = driver.pipeline.poll_timeout() else {
         return;
     };
-    if let Some((at, handle)) = driver.timer {
+    if let Some((at, handle, _)) = driver.timer {
         if at <= next {
             return;
         }
         ctx.cancel_future(handle);
     }
+    driver.timers_set += 1;
+    let number = driver.timers_set;
     let wait = next.saturating_duration_since(A::now());
-    let handle = ctx.run_later(wait, |act, ctx| {
-        act.driver().timer = None;
+    let handle = ctx.run_later(wait, move |act, ctx| {
+        let driver = act.driver();
+        if driver.timer.is_none_or(|(_, _, n)| n != number) {
+            return; // cancelled, and run all the same
+        }
+        driver.timer = None;
         deadline_passed(act, ctx);
     });
-    act.driver().timer = Some((next, handle));
+    act.driver().timer = Some((next, handle, number));
 }
 
 /// Serves the timer now if its time has come.
 fn expire_if_due<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
     let driver = act.driver();
-    if let Some((at, handle)) = driver.timer {
+    if let Some((at, handle, _)) = driver.timer {
         if at <= now {
             ctx.cancel_future(handle);
             driver.timer = None;

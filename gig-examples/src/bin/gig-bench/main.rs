@@ -77,7 +77,11 @@ use serde_json::json;
 use tokio::sync::oneshot;
 
 mod counting;
+mod cpu;
+mod java;
 mod plot;
+mod scaling;
+mod soak;
 
 #[cfg(not(feature = "mimalloc"))]
 #[global_allocator]
@@ -95,8 +99,13 @@ const SILENT_TIMEOUT: Duration = Duration::from_millis(200);
 /// deadline, not the limit, sets the pace.
 const SILENT_IN_FLIGHT: usize = 1_000_000;
 
+#[derive(Clone)]
 struct Settings {
     records: u64,
+    /// Records get keys `k{i % keys}` (the scaling phases); none by default.
+    keys: Option<u64>,
+    /// Gig's consumers order records by key.
+    key_ordering: bool,
     silent_in_flight: usize,
     /// `ConsumerConfig::poll_thread_nice`, when `--poll-thread-nice` sets it.
     poll_thread_nice: Option<u8>,
@@ -110,6 +119,10 @@ struct Settings {
 #[derive(Clone, Debug, Default)]
 struct Run {
     secs: f64,
+    /// CPU time of the whole process (every thread) while the phase ran.
+    cpu_secs: f64,
+    /// The Java consumer's fetch rate (its group join left out): the `java` phase only.
+    java_fetch_rps: Option<f64>,
     /// Heap allocations in the process while the phase ran.
     allocs: u64,
     peak_rss_mb: f64,
@@ -170,9 +183,11 @@ fn produce(
     partitions: i32,
     n: u64,
     size: usize,
+    keys: Option<u64>,
     pace: Option<(&AtomicU64, &AtomicBool)>,
 ) {
     let producer = producer(brokers);
+    let mut key = String::new();
     let payload = vec![b'x'; size];
     let ahead = AHEAD_PER_PARTITION * partitions as u64;
     for i in 0..n {
@@ -188,9 +203,15 @@ fn produce(
             }
         }
         let partition = (i % partitions as u64) as i32;
-        let mut record = BaseRecord::<(), [u8]>::to(topic)
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic)
             .payload(&payload[..])
             .partition(partition);
+        if let Some(keys) = keys {
+            use std::fmt::Write as _;
+            key.clear();
+            let _ = write!(key, "k{}", i % keys);
+            record = record.key(key.as_bytes());
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -267,6 +288,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
     reset_peak_rss();
     let embedded_feed = feeder(brokers, topic, partitions, s, &done);
     let allocs = counting::allocations();
+    let cpu = cpu::process_cpu();
     let start = Instant::now();
     consumer
         .assign(&tpl)
@@ -294,12 +316,15 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu_secs = (cpu::process_cpu() - cpu).as_secs_f64();
     let allocs = counting::allocations() - allocs;
     done.store(count, Ordering::Relaxed);
     finish_feed(embedded_feed);
     assert!(touched > 0);
     Run {
         secs,
+        cpu_secs,
+        java_fetch_rps: None,
         allocs,
         peak_rss_mb: peak_rss_mb(),
         late_ms: None,
@@ -321,7 +346,7 @@ fn feeder(
         return None;
     }
     let (brokers, topic) = (brokers.to_string(), topic.to_string());
-    let (n, size, consumed) = (s.records, s.size, consumed.clone());
+    let (n, size, keys, consumed) = (s.records, s.size, s.keys, consumed.clone());
     let stop = Arc::new(AtomicBool::new(false));
     let stop_thread = stop.clone();
     let handle = std::thread::spawn(move || {
@@ -331,6 +356,7 @@ fn feeder(
             partitions,
             n,
             size,
+            keys,
             Some((&consumed, &stop_thread)),
         )
     });
@@ -354,7 +380,7 @@ static EMBEDDED: AtomicBool = AtomicBool::new(false);
 ///   fetching a partition again once its local queue passed `queued.min.messages`, which
 ///   Gig's in-flight limit makes happen. Not Gig's default.
 ///
-/// README, Performance, has the figures with and without them.
+/// docs/performance.md has the figures with and without them.
 /// `GIG_BENCH_CONSUMER="key=value,..."` adds or overrides properties.
 fn consumer_tuning() -> Vec<(String, String)> {
     let mut properties = vec![
@@ -622,6 +648,7 @@ async fn gig_run(
     if let Some(nice) = s.poll_thread_nice {
         config = config.poll_thread_nice(nice);
     }
+    config = config.key_ordering(s.key_ordering);
     if mode == Mode::Silent {
         config = config
             .ack_timeout(SILENT_TIMEOUT)
@@ -655,6 +682,7 @@ async fn gig_run(
     reset_peak_rss();
     let feed = feeder(brokers, topic, partitions, s, &delivered);
     let allocs = counting::allocations();
+    let cpu = cpu::process_cpu();
     let start = Instant::now();
     consumer
         .send(Assign(starts))
@@ -678,6 +706,7 @@ async fn gig_run(
         fail(&format!("final commit: {e}"));
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu_secs = (cpu::process_cpu() - cpu).as_secs_f64();
     let allocs = counting::allocations() - allocs;
     let peak = peak_rss_mb();
     finish_feed(feed);
@@ -695,6 +724,8 @@ async fn gig_run(
     }
     Run {
         secs,
+        cpu_secs,
+        java_fetch_rps: None,
         allocs,
         peak_rss_mb: peak,
         late_quantiles: match mode {
@@ -862,6 +893,16 @@ fn fail(why: &str) -> ! {
     std::process::exit(1)
 }
 
+/// The `java` phase: Kafka's ConsumerPerformance on the topic.
+fn java_run(brokers: &str, topic: &str, s: &Settings) -> Run {
+    let java = java::consumer_performance(brokers, topic, s.records).unwrap_or_else(|e| fail(&e));
+    Run {
+        secs: s.records as f64 / java.rps,
+        java_fetch_rps: Some(java.fetch_rps),
+        ..Run::default()
+    }
+}
+
 fn median(runs: &[Run]) -> Run {
     let mut sorted = runs.to_vec();
     sorted.sort_by(|a, b| a.secs.total_cmp(&b.secs));
@@ -869,8 +910,15 @@ fn median(runs: &[Run]) -> Run {
 }
 
 async fn run() {
+    // `--soak SECONDS`: soak.rs.
+    if gig_examples::arg("soak").is_some() {
+        soak::run().await;
+        return;
+    }
     let s = Settings {
         records: gig_examples::num_arg("records", 2_000_000),
+        keys: None,
+        key_ordering: false,
         silent_in_flight: gig_examples::num_arg("silent-in-flight", SILENT_IN_FLIGHT),
         poll_thread_nice: gig_examples::arg("poll-thread-nice").map(|n| {
             n.parse()
@@ -883,7 +931,7 @@ async fn run() {
     };
     if let (Some(topic), Some(brokers)) = (gig_examples::arg("produce-to"), gig_examples::brokers())
     {
-        produce(&brokers, &topic, 1, s.records, s.size, None);
+        produce(&brokers, &topic, 1, s.records, s.size, None, None);
         return;
     }
     // The memory phase alone: its RSS then starts from a fresh process, not from what the
@@ -925,8 +973,13 @@ async fn run() {
 
     let actix_allocs = actix_allocs_per_message().await;
     eprintln!("actix: {actix_allocs:.2} allocations per message sent");
+    if gig_examples::flag("scaling") {
+        scaling::run(&broker, &s).await;
+        return;
+    }
     let all_phases = [
         "raw",
+        "java",
         "gig-ack",
         "gig-stream",
         "gig-batch",
@@ -936,19 +989,32 @@ async fn run() {
     ];
     let only = gig_examples::arg("phase");
     let transactions = !gig_examples::flag("no-transactions");
+    // Kafka's own consumer reads the same topic, where there is one to read: not on the
+    // embedded broker, whose records are produced while a phase consumes.
+    let java_skipped = match (embedded, java::unavailable()) {
+        (true, _) => Some("the embedded broker has no topic for it to read".to_string()),
+        (false, why) => why,
+    };
+    if let Some(why) = &java_skipped {
+        eprintln!("java phase (Kafka's ConsumerPerformance) skipped: {why}");
+    }
     let phases: Vec<&str> = match &only {
         Some(only) => all_phases.into_iter().filter(|p| p == only).collect(),
         None => all_phases
             .into_iter()
             .filter(|p| transactions || !p.starts_with("gig-txn"))
+            .filter(|p| *p != "java" || java_skipped.is_none())
             .collect(),
     };
     if phases.is_empty() {
         fail(
-            "--phase: one of raw, gig-ack, gig-stream, gig-batch, gig-silent, gig-txn, gig-txn-out",
+            "--phase: one of raw, java, gig-ack, gig-stream, gig-batch, gig-silent, gig-txn, gig-txn-out",
         );
     }
     let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
+    // How fast this machine and broker take the records in (rdkafka's producer, acks=all):
+    // the ceiling of any phase that writes as many as it reads (gig-txn-out).
+    let mut produce_rps: BTreeMap<i32, f64> = BTreeMap::new();
     for &partitions in &partition_counts {
         let mut topics = Vec::new();
         if !embedded {
@@ -956,8 +1022,10 @@ async fn run() {
             create_topic(&brokers, &topic, partitions).await;
             eprintln!("producing {} records to {topic}", s.records);
             let t = Instant::now();
-            produce(&brokers, &topic, partitions, s.records, s.size, None);
-            eprintln!("  produced in {:.2}s", t.elapsed().as_secs_f64());
+            produce(&brokers, &topic, partitions, s.records, s.size, None, None);
+            let secs = t.elapsed().as_secs_f64();
+            eprintln!("  produced in {secs:.2}s");
+            produce_rps.insert(partitions, s.records as f64 / secs);
             topics.push(topic);
         }
         // Round by round, every phase once per round: the load of other work on the machine
@@ -976,9 +1044,10 @@ async fn run() {
                     topics[0].clone()
                 };
                 let label = format!("{phase} p={partitions} run {}/{}", r + 1, s.repeat);
-                let run = match Mode::of(phase) {
-                    None => raw_run(&brokers, &topic, partitions, &s, label),
-                    Some(mode) => gig_run(&brokers, &topic, partitions, &s, mode, label).await,
+                let run = match (phase, Mode::of(phase)) {
+                    ("java", _) => java_run(&brokers, &topic, &s),
+                    (_, None) => raw_run(&brokers, &topic, partitions, &s, label),
+                    (_, Some(mode)) => gig_run(&brokers, &topic, partitions, &s, mode, label).await,
                 };
                 let late = run.late_ms.map_or(String::new(), |(p50, p99, max)| {
                     format!(", late p50 {p50:.1} p99 {p99:.1} max {max:.1} ms")
@@ -1018,6 +1087,7 @@ async fn run() {
     // The table.
     let rps = |r: &Run| s.records as f64 / r.secs;
     let per_record = |r: &Run| (r.allocs as f64 / s.records as f64 * 1000.0).round() / 1000.0;
+    let cpu_us = |r: &Run| (r.cpu_secs * 1e6 / s.records as f64 * 1000.0).round() / 1000.0;
     println!();
     println!(
         "broker: {} ({}), mode: {mode}, {} records of {} B, median of {}",
@@ -1042,8 +1112,16 @@ async fn run() {
         "allocations per record: the whole process's; actix makes {actix_allocs:.2} per message sent"
     );
     println!(
-        "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10} {:>10}",
-        "phase", "parts", "records/s", "MB/s", "x raw", "p99 late ms", "allocs/rec", "peak RSS"
+        "{:<11} {:>5} {:>12} {:>8} {:>8} {:>12} {:>10} {:>11} {:>10}",
+        "phase",
+        "parts",
+        "records/s",
+        "MB/s",
+        "x raw",
+        "p99 late ms",
+        "allocs/rec",
+        "CPU µs/rec",
+        "peak RSS"
     );
     let mut by_partitions = serde_json::Map::new();
     for (partitions, phases) in &table {
@@ -1051,8 +1129,16 @@ async fn run() {
         let mut entry = serde_json::Map::new();
         for (phase, run) in phases {
             let r = rps(run);
+            // The Java consumer is another process: its allocations and CPU are not seen.
+            let own = |figure: String| {
+                if *phase == "java" {
+                    "-".to_string()
+                } else {
+                    figure
+                }
+            };
             println!(
-                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>10.3} {:>7.0} MB",
+                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>10} {:>11} {:>7.0} MB",
                 phase,
                 partitions,
                 r,
@@ -1060,9 +1146,14 @@ async fn run() {
                 r / raw,
                 run.late_ms
                     .map_or("-".to_string(), |l| format!("{:.1}", l.1)),
-                per_record(run),
+                own(format!("{:.3}", per_record(run))),
+                own(format!("{:.3}", cpu_us(run))),
                 run.peak_rss_mb
             );
+            entry.insert(format!("{phase}_cpu_us_per_record"), json!(cpu_us(run)));
+            if let Some(fetch) = run.java_fetch_rps {
+                entry.insert("java_fetch_rps".into(), json!(fetch.round()));
+            }
             entry.insert(format!("{phase}_rps"), json!(r.round()));
             entry.insert(
                 format!("{phase}_ratio"),
@@ -1091,6 +1182,19 @@ async fn run() {
             continue;
         };
         let plain = rps(ack);
+        if let Some(produced) = produce_rps.get(partitions) {
+            println!(
+                "producing the records ({partitions} partition(s), rdkafka, acks=all) ran at {produced:.0} records/s; gig-txn-out, which writes as many as it reads, at {:.2}x that",
+                rps(out) / produced
+            );
+        }
+        println!(
+            "allocations per record, gig-txn-out: {:.3} ({:.3} in gig-ack), CPU µs per record {:.3} ({:.3})",
+            per_record(out),
+            per_record(ack),
+            cpu_us(out),
+            cpu_us(ack)
+        );
         println!(
             "transactional vs plain, {partitions} partition(s): gig-txn {:.0} records/s = {:.2}x gig-ack ({plain:.0}); gig-txn-out {:.0} records/s = {:.2}x gig-ack",
             rps(txn),
@@ -1136,7 +1240,21 @@ async fn run() {
         let head = partition_counts[0];
         let phases = &table[&head];
         let raw = rps(&phases["raw"]);
+        let java = phases.get("java").map(rps);
+        let ratio = |a: f64, b: Option<f64>| b.map(|b| (a / b * 1000.0).round() / 1000.0);
         let line = json!({
+            "java_rps": java.map(f64::round),
+            "java_fetch_rps": phases.get("java").and_then(|r| r.java_fetch_rps).map(f64::round),
+            "ratio_ack_to_java": ratio(rps(&phases["gig-ack"]), java),
+            "ratio_batch_to_java": ratio(rps(&phases["gig-batch"]), java),
+            "ratio_ack_to_java_fetch": ratio(rps(&phases["gig-ack"]), phases.get("java").and_then(|r| r.java_fetch_rps)),
+            "cpu_us_per_record_raw": cpu_us(&phases["raw"]),
+            "cpu_us_per_record_ack": cpu_us(&phases["gig-ack"]),
+            "cpu_us_per_record_batch": cpu_us(&phases["gig-batch"]),
+            "cpu_us_per_record_txn_out": phases.get("gig-txn-out").map(cpu_us),
+            "produce_rps": produce_rps.get(&head).map(|r| r.round()),
+            "ratio_txn_out_to_produce": phases.get("gig-txn-out").and_then(|r| ratio(rps(r), produce_rps.get(&head).copied())),
+            "allocs_per_record_txn_out": phases.get("gig-txn-out").map(per_record),
             "broker": broker.kind(),
             "mode": mode,
             "records": s.records,

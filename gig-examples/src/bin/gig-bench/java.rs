@@ -1,0 +1,95 @@
+//! Kafka's own Java consumer on the same topic, the anchor the issue asks Gig to be compared
+//! with in one run: `org.apache.kafka.tools.ConsumerPerformance` from the installed Kafka
+//! jars, through `.ci/kafka.sh consumer-perf` (a new group, Kafka's default consumer
+//! settings).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// What ConsumerPerformance reported.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct JavaRun {
+    /// Records per second from its start to its last record, its group join included
+    /// (`nMsg.sec`).
+    pub(crate) rps: f64,
+    /// Records per second while fetching, the join left out (`fetch.nMsg.sec`).
+    pub(crate) fetch_rps: f64,
+}
+
+/// `.ci/kafka.sh`: `GIG_KAFKA_SH`, else the workspace's.
+fn script() -> PathBuf {
+    std::env::var_os("GIG_KAFKA_SH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/kafka.sh")))
+}
+
+/// Why the Java phase cannot run here, if it cannot: no Java, or no Kafka jars.
+pub(crate) fn unavailable() -> Option<String> {
+    let java = Command::new("java").arg("-version").output();
+    if !java.is_ok_and(|o| o.status.success()) {
+        return Some("Java is not installed".to_string());
+    }
+    let cache = std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/gig"));
+    let installed =
+        std::env::var_os("GIG_KAFKA_CACHE").is_some() || cache.is_ok_and(|c| c.is_dir());
+    if !script().is_file() || !installed {
+        return Some(format!(
+            "Kafka's jars are not installed (run {} install)",
+            script().display()
+        ));
+    }
+    None
+}
+
+/// Reads `records` records of `topic` with ConsumerPerformance.
+pub(crate) fn consumer_performance(
+    brokers: &str,
+    topic: &str,
+    records: u64,
+) -> Result<JavaRun, String> {
+    let out = Command::new("bash")
+        .arg(script())
+        .args(["consumer-perf", topic, &records.to_string()])
+        .env("GIG_KAFKA_BOOTSTRAP", brokers)
+        .output()
+        .map_err(|e| format!("running ConsumerPerformance: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "ConsumerPerformance failed ({}): {text}{err}",
+            out.status
+        ));
+    }
+    parse(&text).ok_or_else(|| format!("ConsumerPerformance printed no figures: {text}"))
+}
+
+/// The figures of ConsumerPerformance's CSV header and line.
+fn parse(text: &str) -> Option<JavaRun> {
+    let mut lines = text.lines().filter(|l| l.contains(','));
+    let header: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
+    let values: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
+    let field = |name: &str| {
+        let at = header.iter().position(|h| *h == name)?;
+        values.get(at)?.parse::<f64>().ok()
+    };
+    Some(JavaRun {
+        rps: field("nMsg.sec")?,
+        fetch_rps: field("fetch.nMsg.sec")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_consumer_performance_figures() {
+        let text = "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec\n2026-12-05 10:35:53:558, 2026-12-05 10:35:55:199, 190.7349, 116.2309, 2000000, 1218769.0433, 287, 1354, 140.8677, 1477104.8744\n";
+        let run = parse(text).unwrap();
+        assert_eq!(
+            (run.rps.round(), run.fetch_rps.round()),
+            (1218769.0, 1477105.0)
+        );
+    }
+}

@@ -307,7 +307,8 @@ pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut 
 /// Sets the timer for the pipeline's next deadline, unless it is set for that or sooner.
 pub(crate) fn arm_timer<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     let driver = act.driver();
-    let Some(next) = driver.pipeline.poll_timeout() else {
+    let armed = driver.timer.map(|(at, _, _)| at);
+    let Some(next) = driver.pipeline.poll_timeout_before(armed) else {
         return;
     };
     if let Some((at, handle, _)) = driver.timer {

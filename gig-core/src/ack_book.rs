@@ -84,6 +84,10 @@ pub struct AckBook {
     // The slot of the last partition tracked: consecutive records usually share it, and
     // this spares hashing the topic name per record.
     last: Option<(Arc<str>, i32, u32)>,
+    // The earliest deadline given since `next_deadline` last looked at every partition:
+    // while none comes before a call-back already set, that one still comes first, and
+    // no partition need be looked at (that look grew with the partitions held).
+    new_deadlines: Option<Instant>,
 }
 
 impl AckBook {
@@ -154,25 +158,41 @@ impl AckBook {
 
     /// Starts the clock of a deferred record; `false` if it is no longer tracked or waiting.
     pub fn start_deadline(&mut self, token: Token, deadline: Instant) -> bool {
-        self.book_mut(token)
-            .is_some_and(|book| book.start_deadline(token.seq, deadline))
+        let started = self
+            .book_mut(token)
+            .is_some_and(|book| book.start_deadline(token.seq, deadline));
+        if started {
+            self.note_deadline(deadline);
+        }
+        started
     }
 
     fn track_entry(&mut self, record: Record, clock: Clock) -> Option<Token> {
         let slot = self.slot_for(record.topic_arc(), record.partition());
         let entry = self.slots[slot as usize].as_mut()?;
-        let seq = match clock {
-            Clock::Default(deadline) => entry.book.track(record, deadline)?,
-            Clock::Custom(deadline) => entry.book.track_custom(record, deadline)?,
-            Clock::Deferred(now) => entry.book.track_deferred(record, now)?,
+        let (seq, deadline) = match clock {
+            Clock::Default(deadline) => (entry.book.track(record, deadline)?, Some(deadline)),
+            Clock::Custom(deadline) => (entry.book.track_custom(record, deadline)?, Some(deadline)),
+            Clock::Deferred(now) => (entry.book.track_deferred(record, now)?, None),
         };
+        let epoch = entry.epoch;
+        if let Some(deadline) = deadline {
+            self.note_deadline(deadline);
+        }
         self.unresolved += 1;
         self.tracked += 1;
-        Some(Token {
-            slot,
-            epoch: entry.epoch,
-            seq,
-        })
+        Some(Token { slot, epoch, seq })
+    }
+
+    fn note_deadline(&mut self, deadline: Instant) {
+        self.new_deadlines = Some(self.new_deadlines.map_or(deadline, |d| d.min(deadline)));
+    }
+
+    /// Whether a deadline given since [`next_deadline`](Self::next_deadline) last looked
+    /// comes before `at`. If not, a call-back set for `at` by that look, or later, still
+    /// comes first or on time.
+    pub fn has_new_deadline_before(&self, at: Instant) -> bool {
+        self.new_deadlines.is_some_and(|d| d < at)
     }
 
     /// The partition and offset of a tracked record; `None` once it is committable and
@@ -227,6 +247,7 @@ impl AckBook {
 
     /// The earliest deadline of any waiting record.
     pub fn next_deadline(&mut self) -> Option<Instant> {
+        self.new_deadlines = None;
         self.slots
             .iter_mut()
             .flatten()

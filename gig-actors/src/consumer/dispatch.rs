@@ -27,7 +27,13 @@ impl ConsumerActor {
         let pipeline = &self.driver.pipeline;
         let over_tracked = pipeline.over_tracked();
         let gate = &self.client.shared().gate;
-        let in_flight = gate.publish(pipeline.unresolved(), over_tracked, pipeline.unconfirmed());
+        // Summed over every partition: only for `max_uncommitted`, which counts them. This
+        // runs after every message the actor handles, and cost grew with partitions.
+        let unconfirmed = match self.config.max_uncommitted {
+            Some(_) => pipeline.unconfirmed(),
+            None => 0,
+        };
+        let in_flight = gate.publish(pipeline.unresolved(), over_tracked, unconfirmed);
         let over = over_tracked || over_uncommitted || in_flight >= self.config.max_in_flight;
         self.driver.metrics.in_flight(in_flight, over);
         if over != self.paused {

@@ -272,6 +272,22 @@ impl Pipeline {
         records.into_iter().chain(self.commits.deadline()).min()
     }
 
+    /// [`poll_timeout`](Self::poll_timeout) for a driver whose call-back is set for
+    /// `armed`: `None` while that one still comes first, found without looking at every
+    /// partition (no deadline given since the last look, nor a commit retry, comes before
+    /// it). A call-back that comes early is harmless: the driver then looks again.
+    pub fn poll_timeout_before(&mut self, armed: Option<Instant>) -> Option<Instant> {
+        match armed {
+            Some(at)
+                if !self.book.has_new_deadline_before(at)
+                    && self.commits.deadline().is_none_or(|c| c >= at) =>
+            {
+                None
+            }
+            _ => self.poll_timeout(),
+        }
+    }
+
     /// Whether an outcome batch is full: hand it over now rather than wait for more.
     pub fn has_full_batch(&self) -> bool {
         let full = self.config.handover_batch;

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::record::keyed_record as record;
+use crate::record::{Header, RecordData};
 
 fn config() -> ConsumerConfig {
     ConsumerConfig::new("b", "g").ack_timeout(Duration::from_secs(3))
@@ -265,4 +266,38 @@ fn in_flight_and_unconfirmed_records_past_max_uncommitted_ask_for_a_commit() {
         !Pipeline::new(&super::tests::config()).over_uncommitted(),
         "no limit by default"
     );
+}
+
+#[test]
+fn a_call_back_already_set_stands_until_an_earlier_deadline_comes() {
+    let t0 = Instant::now();
+    let config = config().ack_timeout_header("gig.timeout", Duration::from_secs(60));
+    let mut pipeline = Pipeline::new(&config);
+    pipeline.handle_fetched((0..64).map(|p| record(p, 0, None)).collect(), t0);
+    let armed = pipeline.poll_timeout();
+    assert_eq!(armed, Some(t0 + Duration::from_secs(3)));
+    // Later records of any partition have later deadlines: the call-back stands, and no
+    // partition is looked at.
+    let t1 = t0 + Duration::from_millis(10);
+    pipeline.handle_fetched(vec![record(7, 1, None), record(40, 1, None)], t1);
+    assert_eq!(pipeline.poll_timeout_before(armed), None);
+    // One with a shorter timeout of its own comes first: the driver is told.
+    let short = RecordData {
+        topic: Arc::from("t"),
+        partition: 9,
+        offset: 1,
+        key: None,
+        payload: None,
+        headers: vec![Header {
+            key: "gig.timeout".into(),
+            value: Some(b"100".to_vec()),
+        }],
+        timestamp_ms: None,
+    };
+    pipeline.handle_fetched(vec![Record::new(short)], t1);
+    let sooner = t1 + Duration::from_millis(100);
+    assert_eq!(pipeline.poll_timeout_before(armed), Some(sooner));
+    assert_eq!(pipeline.poll_timeout_before(Some(sooner)), None);
+    // Without a call-back set, every partition is looked at.
+    assert_eq!(pipeline.poll_timeout_before(None), Some(sooner));
 }

@@ -30,12 +30,19 @@
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
 //! alike); either way the allocator is wrapped to count allocations (`counting.rs`), and
 //! each phase reports its allocations per record. `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
-//! properties to the consumers (raw and Gig) and to the producer.
+//! properties to the consumers (raw and Gig) and to the producer; `GIG_BENCH_TXN_PRODUCER`
+//! to Gig's transactional producer (gig-txn, gig-txn-out).
+//!
+//! Every phase reports CPU µs per record (the whole process, every thread). `--scaling` runs
+//! the scaling sweep instead (`scaling.rs`), `--soak SECONDS` the soak (`soak.rs`).
 //!
 //! Phases, each repeated `--repeat` times (the median is reported), per partition count;
 //! the phases run round by round (raw, gig-ack, gig-stream, gig-batch, …, then again), so
 //! that a change in the machine's load falls on all of them alike:
 //! - **raw**: an rdkafka `BaseConsumer` reads all records, touching each payload.
+//! - **java**: Kafka's own consumer (`ConsumerPerformance`, `java.rs`) reads the topic, on an
+//!   external broker with Java and the Kafka jars installed; its end-to-end rate (group join
+//!   included) and its fetch rate are reported.
 //! - **gig-ack**: the full Gig path: each record delivered to a downstream actor that acks
 //!   it, handed to an AckedActor, offsets committed. The clock stops when the last offset
 //!   is committed (confirmed by the broker).
@@ -656,7 +663,13 @@ async fn gig_run(
     }
     let transactional = matches!(mode, Mode::Txn | Mode::TxnOut);
     if transactional {
-        config = config.transactional(format!("bench-txn-{}", unique()));
+        // GIG_BENCH_TXN_PRODUCER ("key=value,...") adds properties to Gig's transactional
+        // producer.
+        let mut settings = Transactional::new(format!("bench-txn-{}", unique()));
+        for (key, value) in env_properties("GIG_BENCH_TXN_PRODUCER") {
+            settings = settings.property(key, value);
+        }
+        config = config.transactional(settings);
     }
     let builder = ConsumerActor::builder(config).no_acked(outcomes.clone().recipient());
     let builder = match transactional {

@@ -30,13 +30,12 @@
 //! }
 //! ```
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
 use actix::dev::RecipientRequest;
 use actix::{MailboxError, Message, Recipient};
-use gig_core::{HandOver, Outputs, ProducerRecord, Record, Source, Token};
+use gig_core::{HandOver, Outputs, ProducerRecord, Record, Source, SourceTokens, Token};
 
 pub use gig_core::NoAckedRecord;
 
@@ -141,8 +140,7 @@ pub(crate) fn offer(
             records: records.clone(),
         })),
         (HandOver::Acked(tokens, records), AckedRecipient::Produces(to), _) => {
-            let sources = records.iter().map(Source::of);
-            let index = sources.zip(tokens.iter().copied()).collect();
+            let index = SourceTokens::new(records.iter().map(Source::of), tokens.iter().copied());
             let request = to.send(AckedTx {
                 records: records.clone(),
             });
@@ -155,7 +153,7 @@ pub(crate) fn offer(
         }
         (HandOver::NoAcked(tokens, records), _, NoAckedRecipient::Produces(to)) => {
             let sources = records.iter().map(|r| Source::of(&r.record));
-            let index = sources.zip(tokens.iter().copied()).collect();
+            let index = SourceTokens::new(sources, tokens.iter().copied());
             let request = to.send(NoAckedTx {
                 records: records.clone(),
             });
@@ -176,18 +174,20 @@ where
 
 /// Awaits a handler that answers with outputs, and names each output's source by its
 /// token in the batch.
-fn produced<M>(request: RecipientRequest<M>, index: HashMap<Source, Token>) -> Offer
+fn produced<M>(request: RecipientRequest<M>, mut index: SourceTokens<Token>) -> Offer
 where
     M: Message<Result = Result<Outputs, HandOverError>> + Send + 'static,
 {
     Box::pin(async move {
         let outputs = request.await??;
-        outputs
-            .into_iter()
-            .map(|output| match index.get(&output.source) {
-                Some(&token) => Ok((token, output.record)),
-                None => Err(HandOverFailure::ForeignSource(output.source)),
-            })
-            .collect()
+        // Sized once: collecting into a `Result` would grow the list step by step.
+        let mut named = Vec::with_capacity(outputs.len());
+        for output in outputs {
+            match index.token_of(&output.source) {
+                Some(token) => named.push((token, output.record)),
+                None => return Err(HandOverFailure::ForeignSource(output.source)),
+            }
+        }
+        Ok(named)
     })
 }

@@ -59,6 +59,7 @@ pub mod producer_record;
 pub mod properties;
 pub mod record;
 pub mod retry;
+pub mod source_tokens;
 pub mod trace;
 pub mod transactional;
 
@@ -76,5 +77,6 @@ pub use pipeline::{
 };
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};
+pub use source_tokens::SourceTokens;
 pub use trace::{BadTraceParent, TraceParent};
 pub use transactional::Transactional;

@@ -109,6 +109,8 @@ impl<'a> FromIterator<(&'a Record, ProducerRecord)> for Outputs {
 
 impl<'a> Extend<(&'a Record, ProducerRecord)> for Outputs {
     fn extend<I: IntoIterator<Item = (&'a Record, ProducerRecord)>>(&mut self, iter: I) {
+        let iter = iter.into_iter();
+        self.0.reserve(iter.size_hint().0);
         for (source, record) in iter {
             self.produce(source, record);
         }

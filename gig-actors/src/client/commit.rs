@@ -41,14 +41,20 @@ pub(crate) fn execute<C: ConsumerContext>(
     }
 }
 
-/// [`execute`], timed: the report for the actor.
+/// [`execute`], timed: the report for the actor. A transaction's outputs are dropped here,
+/// off the actor's thread, once it no longer needs them: produced, or lost with an abort.
 pub(crate) fn execute_timed<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     transactor: Option<&Transactor>,
-    plan: CommitPlan,
+    mut plan: CommitPlan,
 ) -> Committed {
     let started = Instant::now();
     let result = execute(consumer, transactor, &plan);
+    if let CommitPlan::Transaction(txn) = &mut plan {
+        if result.began() {
+            txn.outputs.clear();
+        }
+    }
     Committed {
         plan,
         result,

@@ -24,6 +24,15 @@ pub(crate) enum CommitResult {
 }
 
 impl CommitResult {
+    /// Whether a transaction began (and so will not be offered again): committed,
+    /// aborted, or the producer fenced.
+    pub(crate) fn began(&self) -> bool {
+        matches!(
+            self,
+            CommitResult::Done | CommitResult::Aborted(_) | CommitResult::Fenced(_)
+        )
+    }
+
     /// The error, unless it is done.
     pub(crate) fn error(&self) -> Option<String> {
         match self {

@@ -259,6 +259,10 @@ impl Transactor {
 
     /// Commits, resuming a commit that timed out (it goes on in the background).
     fn commit(&self, session: &mut Session, began: Instant) -> CommitResult {
+        if let Err(e) = flush(&session.producer) {
+            let cause = with_delivery_cause(&session.producer, e);
+            return self.abort(session, cause, began);
+        }
         let mut last = None;
         for _ in 0..COMMIT_RESUMES {
             match session.producer.commit_transaction(Timeout::Never) {
@@ -392,6 +396,20 @@ fn send_with_headers(
             }
             Err((e, _)) => return Err(e),
         }
+    }
+}
+
+/// Waits until every queued output is delivered (or has failed), so that rdkafka's
+/// `commit_transaction` finds nothing to flush. Its own flush waits in 100 ms polls of a
+/// queue the producer's thread is serving, so each nap runs to its end: up to 100 ms of
+/// every commit. librdkafka's flush with a timeout waits on its message count instead.
+fn flush(producer: &ThreadedProducer<TxnContext>) -> Result<(), KafkaError> {
+    // SAFETY: a live producer handle; rdkafka delivers by events, which the producer's
+    // thread serves, so librdkafka's flush only waits.
+    let code = unsafe { rdkafka::bindings::rd_kafka_flush(producer.client().native_ptr(), -1) };
+    match RDKafkaErrorCode::from(code) {
+        RDKafkaErrorCode::NoError => Ok(()),
+        code => Err(KafkaError::Flush(code)),
     }
 }
 

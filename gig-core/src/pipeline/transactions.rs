@@ -58,6 +58,10 @@ pub enum TransactionResult {
     Abandoned,
 }
 
+/// The most outputs whose list is kept for the next transaction once one ended: the list
+/// of a burst is given back, not held for the consumer's life.
+const SPARE_OUTPUTS_MOST: usize = 1 << 16;
+
 /// A partition going back to its last commit.
 #[derive(Debug)]
 struct Rewind {
@@ -74,6 +78,12 @@ pub(super) struct Transactions {
     /// costs no allocation here.
     outputs: HashMap<Partition, Vec<(i64, ProducerRecord)>>,
     pub(super) in_flight: bool,
+    /// How many outputs the transaction in flight holds: its driver may drop them (off
+    /// the actor's thread) before it reports.
+    in_flight_outputs: u64,
+    /// The list of the last transaction that ended, emptied, for the next one: a fresh
+    /// list per transaction would be zeroed page by page as it grows.
+    spare_outputs: Vec<ProducerRecord>,
     /// A transaction that did not start: offered again, with what came since.
     retry: Option<Transaction>,
     /// Partitions rewound after an abort: their records are discarded until the driver
@@ -142,15 +152,31 @@ impl Pipeline {
                 outputs.len()
             );
         } else {
+            // Outputs come in runs of one partition: its list is taken out of the map for
+            // the run and put back after it, two lookups a run rather than one an output.
+            let held = &mut self.transactions.outputs;
+            let mut run: Option<(Partition, Vec<(i64, ProducerRecord)>)> = None;
             for (token, record) in outputs {
                 // A source no longer tracked was released or rewound: its record is read
                 // again, and its outputs made again.
                 let Some((partition, offset)) = self.book.locate(token) else {
                     continue;
                 };
-                let held = self.transactions.outputs.entry(partition).or_default();
-                held.push((offset, record));
+                match &mut run {
+                    Some((current, list)) if *current == partition => list.push((offset, record)),
+                    _ => {
+                        if let Some((done, list)) = run.take() {
+                            held.insert(done, list);
+                        }
+                        let mut list = held.remove(&partition).unwrap_or_default();
+                        list.push((offset, record));
+                        run = Some((partition, list));
+                    }
+                }
                 self.counters.outputs += 1;
+            }
+            if let Some((done, list)) = run {
+                held.insert(done, list);
             }
         }
         self.handle_accepted(tokens);
@@ -160,13 +186,24 @@ impl Pipeline {
     /// rewinds to, and whatever a transaction that did not start had. Marks it in flight
     /// unless it is empty.
     pub(super) fn plan_transaction(&mut self, offsets: Vec<CommitOffset>) -> Transaction {
-        let mut txn = self.transactions.retry.take().unwrap_or_default();
+        let spare = &mut self.transactions.spare_outputs;
+        let mut txn = self
+            .transactions
+            .retry
+            .take()
+            .unwrap_or_else(|| Transaction {
+                outputs: std::mem::take(spare),
+                ..Transaction::default()
+            });
         for c in offsets {
             let key = (c.topic.clone(), c.partition);
             if let Some(held) = self.transactions.outputs.get_mut(&key) {
-                // By source offset; a stable sort keeps one source's outputs in their order,
-                // and costs little on a list accepted mostly in offset order.
-                held.sort_by_key(|(offset, _)| *offset);
+                // By source offset; a stable sort keeps one source's outputs in their order.
+                // Outputs are nearly always accepted in offset order, and the sort would
+                // allocate room for half the list to find that out.
+                if !held.is_sorted_by_key(|(offset, _)| *offset) {
+                    held.sort_by_key(|(offset, _)| *offset);
+                }
                 let below = held.partition_point(|(offset, _)| *offset < c.offset);
                 txn.outputs
                     .extend(held.drain(..below).map(|(_, record)| record));
@@ -188,28 +225,32 @@ impl Pipeline {
         }
         if !txn.is_empty() {
             self.transactions.in_flight = true;
+            self.transactions.in_flight_outputs = txn.outputs.len() as u64;
             self.counters.commits += 1;
         }
         txn
     }
 
     /// A transaction planned by [`take_commit`](Self::take_commit), a revocation or the
-    /// stop ended with `result`.
-    pub fn handle_transaction(&mut self, txn: Transaction, result: TransactionResult) {
+    /// stop ended with `result`. Its driver may have dropped its outputs already, unless it
+    /// did not start (they are offered again).
+    pub fn handle_transaction(&mut self, mut txn: Transaction, result: TransactionResult) {
         self.transactions.in_flight = false;
+        let outputs = std::mem::take(&mut self.transactions.in_flight_outputs);
         match result {
             TransactionResult::Committed => {
                 self.handle_committed(&txn.offsets);
                 self.counters.transactions += 1;
-                self.counters.outputs_committed += txn.outputs.len() as u64;
+                self.counters.outputs_committed += outputs;
             }
             TransactionResult::NotStarted => {
                 self.counters.commit_failures += 1;
                 self.transactions.retry = Some(txn);
+                return;
             }
             TransactionResult::Aborted => {
                 self.counters.transactions_aborted += 1;
-                for target in txn.rewind {
+                for target in std::mem::take(&mut txn.rewind) {
                     self.rewind(target);
                 }
             }
@@ -220,6 +261,10 @@ impl Pipeline {
                 self.transactions.retry = None;
                 self.transactions.rewinding.clear();
             }
+        }
+        txn.outputs.clear();
+        if txn.outputs.capacity() <= SPARE_OUTPUTS_MOST {
+            self.transactions.spare_outputs = txn.outputs;
         }
     }
 

@@ -21,7 +21,7 @@
 //! Gig's consumers read no headers (`ConsumerConfig::headers(false)`), as raw reads none;
 //! `--headers` makes them read every record's headers, as Gig does by default.
 //!
-//! `--phase raw|gig-ack|gig-stream|gig-batch|gig-silent` runs that phase alone and prints no table,
+//! `--phase NAME` (one of the phases below) runs that phase alone and prints no table,
 //! e.g. under `valgrind --tool=callgrind` to see where its instructions go.
 //!
 //! `--metrics` installs a Prometheus metrics recorder first, to show what recording Gig's
@@ -57,6 +57,8 @@
 //! - **gig-txn-out**: gig-txn where the AckedActor answers with one output per record (a copy
 //!   to `<topic>.out`): consume, transform, produce, exactly once. The clock stops when the
 //!   last transaction is committed, so every output is then visible to `read_committed`.
+//! - **raw-txn-out** (external broker only): the same job with rdkafka by hand, on one
+//!   thread (`raw_txn_out.rs`); gig-txn-out's ratio to it is what Gig adds there.
 //! - **memory** (external broker only): a silent downstream over a backlog of
 //!   `--memory-records` (5,000,000) with the default in-flight limit; RSS is sampled.
 //!   `--memory-only` runs it alone, so its RSS does not include what the allocator kept of
@@ -83,10 +85,14 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde_json::json;
 use tokio::sync::oneshot;
 
+use meter::{Measured, Meter};
+
 mod counting;
 mod cpu;
 mod java;
+mod meter;
 mod plot;
+mod raw_txn_out;
 mod scaling;
 mod soak;
 
@@ -136,6 +142,19 @@ struct Run {
     late_ms: Option<(f64, f64, f64)>,
     /// The silent phase's lateness percentiles 0..=100, for `--plot`.
     late_quantiles: Vec<f64>,
+}
+
+impl Run {
+    /// A run of what `measured` counted, with the process's peak RSS since the phase began.
+    fn measured(measured: Measured) -> Run {
+        Run {
+            secs: measured.secs,
+            cpu_secs: measured.cpu_secs,
+            allocs: measured.allocs,
+            peak_rss_mb: peak_rss_mb(),
+            ..Run::default()
+        }
+    }
 }
 
 // ---- process memory ----
@@ -286,19 +305,13 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
     let consumer: BaseConsumer = config
         .create()
         .unwrap_or_else(|e| fail(&format!("raw consumer: {e}")));
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        let _ = tpl.add_partition_offset(topic, p, Offset::Beginning);
-    }
     let done = Arc::new(AtomicU64::new(0));
     let mut progress = Progress::new(label, s.records, done.clone());
     reset_peak_rss();
     let embedded_feed = feeder(brokers, topic, partitions, s, &done);
-    let allocs = counting::allocations();
-    let cpu = cpu::process_cpu();
-    let start = Instant::now();
+    let meter = Meter::start();
     consumer
-        .assign(&tpl)
+        .assign(&from_beginning(topic, partitions))
         .unwrap_or_else(|e| fail(&format!("assign: {e}")));
     let mut touched = 0u64;
     let mut count = 0u64;
@@ -306,7 +319,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
                 if count == 0 {
-                    eprintln!("  raw: first record after {:?}", start.elapsed());
+                    eprintln!("  raw: first record after {:?}", meter.elapsed());
                 }
                 touched += m.payload().map_or(0, |p| p.len() as u64 + p[0] as u64);
                 count += 1;
@@ -322,21 +335,20 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
             }
         }
     }
-    let secs = start.elapsed().as_secs_f64();
-    let cpu_secs = (cpu::process_cpu() - cpu).as_secs_f64();
-    let allocs = counting::allocations() - allocs;
+    let measured = meter.read();
     done.store(count, Ordering::Relaxed);
     finish_feed(embedded_feed);
     assert!(touched > 0);
-    Run {
-        secs,
-        cpu_secs,
-        java_fetch_rps: None,
-        allocs,
-        peak_rss_mb: peak_rss_mb(),
-        late_ms: None,
-        late_quantiles: Vec::new(),
+    Run::measured(measured)
+}
+
+/// Every partition of `topic` from its first record.
+fn from_beginning(topic: &str, partitions: i32) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let _ = tpl.add_partition_offset(topic, p, Offset::Beginning);
     }
+    tpl
 }
 
 /// On the embedded broker, a producer thread paced by `consumed`; nothing otherwise.
@@ -694,9 +706,7 @@ async fn gig_run(
 
     reset_peak_rss();
     let feed = feeder(brokers, topic, partitions, s, &delivered);
-    let allocs = counting::allocations();
-    let cpu = cpu::process_cpu();
-    let start = Instant::now();
+    let meter = Meter::start();
     consumer
         .send(Assign(starts))
         .await
@@ -718,9 +728,7 @@ async fn gig_run(
     {
         fail(&format!("final commit: {e}"));
     }
-    let secs = start.elapsed().as_secs_f64();
-    let cpu_secs = (cpu::process_cpu() - cpu).as_secs_f64();
-    let allocs = counting::allocations() - allocs;
+    let measured = meter.read();
     let peak = peak_rss_mb();
     finish_feed(feed);
     let stats = consumer
@@ -736,16 +744,13 @@ async fn gig_run(
         fail(&format!("committed {committed} of {} records", s.records));
     }
     Run {
-        secs,
-        cpu_secs,
-        java_fetch_rps: None,
-        allocs,
         peak_rss_mb: peak,
         late_quantiles: match mode {
             Mode::Silent => plot::quantiles(&late),
             _ => Vec::new(),
         },
         late_ms: (mode == Mode::Silent).then(|| percentiles(late)),
+        ..Run::measured(measured)
     }
 }
 
@@ -999,6 +1004,7 @@ async fn run() {
         "gig-silent",
         "gig-txn",
         "gig-txn-out",
+        "raw-txn-out",
     ];
     let only = gig_examples::arg("phase");
     let transactions = !gig_examples::flag("no-transactions");
@@ -1015,13 +1021,18 @@ async fn run() {
         Some(only) => all_phases.into_iter().filter(|p| p == only).collect(),
         None => all_phases
             .into_iter()
-            .filter(|p| transactions || !p.starts_with("gig-txn"))
+            .filter(|p| transactions || !p.contains("txn"))
             .filter(|p| *p != "java" || java_skipped.is_none())
+            // Its records must be there before it starts: not on the embedded broker.
+            .filter(|p| *p != "raw-txn-out" || (transactions && !embedded))
             .collect(),
     };
+    if embedded && phases.contains(&"raw-txn-out") {
+        fail("raw-txn-out reads records produced before it starts: run it with --brokers");
+    }
     if phases.is_empty() {
         fail(
-            "--phase: one of raw, java, gig-ack, gig-stream, gig-batch, gig-silent, gig-txn, gig-txn-out",
+            "--phase: one of raw, java, gig-ack, gig-stream, gig-batch, gig-silent, gig-txn, gig-txn-out, raw-txn-out",
         );
     }
     let mut table: BTreeMap<i32, BTreeMap<&str, Run>> = BTreeMap::new();
@@ -1059,6 +1070,10 @@ async fn run() {
                 let label = format!("{phase} p={partitions} run {}/{}", r + 1, s.repeat);
                 let run = match (phase, Mode::of(phase)) {
                     ("java", _) => java_run(&brokers, &topic, &s),
+                    ("raw-txn-out", _) => {
+                        create_topic(&brokers, &format!("{topic}.out"), partitions).await;
+                        raw_txn_out::run(&brokers, &topic, partitions, &s, label)
+                    }
                     (_, None) => raw_run(&brokers, &topic, partitions, &s, label),
                     (_, Some(mode)) => gig_run(&brokers, &topic, partitions, &s, mode, label).await,
                 };
@@ -1215,6 +1230,15 @@ async fn run() {
             rps(out),
             rps(out) / plain,
         );
+        if let Some(by_hand) = phases.get("raw-txn-out") {
+            println!(
+                "the same job with rdkafka by hand (raw-txn-out), {partitions} partition(s): {:.0} records/s; gig-txn-out at {:.2}x that, {:.3} CPU µs per record ({:.3})",
+                rps(by_hand),
+                rps(out) / rps(by_hand),
+                cpu_us(by_hand),
+                cpu_us(out)
+            );
+        }
     }
     if let Some((peak, samples)) = &memory {
         let first = samples.first().map_or(0.0, |s| s.1);
@@ -1255,7 +1279,7 @@ async fn run() {
         let raw = rps(&phases["raw"]);
         let java = phases.get("java").map(rps);
         let ratio = |a: f64, b: Option<f64>| b.map(|b| (a / b * 1000.0).round() / 1000.0);
-        let line = json!({
+        let mut line = json!({
             "java_rps": java.map(f64::round),
             "java_fetch_rps": phases.get("java").and_then(|r| r.java_fetch_rps).map(f64::round),
             "ratio_ack_to_java": ratio(rps(&phases["gig-ack"]), java),
@@ -1298,6 +1322,13 @@ async fn run() {
             "memory_peak_rss_mb": memory.as_ref().map(|m| m.0.round()),
             "by_partitions": by_partitions,
         });
+        // Past what one `json!` may hold (its recursion limit).
+        let by_hand = phases.get("raw-txn-out");
+        line["raw_txn_out_rps"] = json!(by_hand.map(|r| rps(r).round()));
+        line["cpu_us_per_record_raw_txn_out"] = json!(by_hand.map(cpu_us));
+        line["ratio_txn_out_to_raw_txn_out"] = json!(phases
+            .get("gig-txn-out")
+            .and_then(|r| ratio(rps(r), by_hand.map(rps))));
         println!("{line}");
     }
 }

@@ -10,6 +10,7 @@
 //! with Kafka's own `kafka-consumer-groups` (LAG 0), when Kafka's tools are installed here.
 //!
 //! Runs on the cluster of `GIG_TEST_CLUSTER`, else on the single Kafka node.
+//! `GIG_CHAOS_SEED` replays the schedule of a printed `seed=`.
 
 mod scenario;
 
@@ -75,7 +76,11 @@ async fn members_stopped_killed_and_started_at_random_lose_nothing() {
         produced
     });
 
-    let seed = wall_us() | 1;
+    // The printed seed replays the same schedule of starts, stops and kills.
+    let seed = std::env::var("GIG_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| wall_us() | 1);
     let mut rng = XorShift(seed);
     let before_chaos = fleet.handed_over();
     let until = Instant::now() + CHAOS;
@@ -143,11 +148,15 @@ async fn members_stopped_killed_and_started_at_random_lose_nothing() {
         started.elapsed().as_secs_f64()
     ));
     assert_found(&found, false, &fleet.dir);
-    // Not a stall in disguise: records flowed while members came and went (64-100% of them
-    // in runs on the cluster; under the classic protocol with 6 s sessions, nearly none).
+    // Not a stall in disguise: records flowed while members came and went. Under KIP-848
+    // nearly all of them do. Under the classic protocol a killed member holds up each
+    // rebalance until its 2 s session ends, and a kill comes every 1.4-2.3 s, so partitions
+    // can wait out most of the chaos: the floor is one a stalled group misses and a slow
+    // machine does not.
+    let floor = if consumer_protocol() { 2 } else { 20 };
     assert!(
-        during_chaos * 4 >= RECORDS,
-        "only {during_chaos} records were handed over during the chaos"
+        during_chaos * floor >= RECORDS,
+        "only {during_chaos} records were handed over during the chaos (floor 1/{floor})"
     );
     assert!(
         found.duplicates * 10 < RECORDS,

@@ -251,6 +251,15 @@ impl std::fmt::Display for CrashSummary {
 pub struct XorShift(pub u64);
 
 impl XorShift {
+    /// A run's seed: the number in the env var `var`, so that a printed seed replays its
+    /// run, else one from the clock (odd: a zero state would stay zero).
+    pub fn seed_from_env(var: &str) -> u64 {
+        std::env::var(var)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| crate::ledger_file::wall_us() | 1)
+    }
+
     /// The next number in `[lo, hi]`.
     pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
         self.0 ^= self.0 << 13;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use gig_examples::chaos::{kill_at_random_moments, KillSummary, WorkerCommand};
+use gig_examples::chaos::{kill_at_random_moments, KillSummary, WorkerCommand, XorShift};
 use gig_examples::eos::{group_lag, read_committed, Lag, Tally};
 use gig_tests::*;
 
@@ -116,13 +116,7 @@ async fn sigkilled_transactional_workers_write_each_record_exactly_once() {
     {
         return;
     }
-    let seed: u64 = std::env::var("GIG_EOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-            now.map_or(1, |d| d.as_nanos() as u64)
-        });
+    let seed = XorShift::seed_from_env("GIG_EOS_SEED");
     let eos = run("eos-crash", true, seed).await;
     let plain = run("alo-crash", false, seed).await;
     for (mode, run) in [("transactional", &eos), ("at-least-once", &plain)] {

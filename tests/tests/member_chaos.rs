@@ -76,11 +76,7 @@ async fn members_stopped_killed_and_started_at_random_lose_nothing() {
         produced
     });
 
-    // The printed seed replays the same schedule of starts, stops and kills.
-    let seed = std::env::var("GIG_CHAOS_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| wall_us() | 1);
+    let seed = XorShift::seed_from_env("GIG_CHAOS_SEED");
     let mut rng = XorShift(seed);
     let before_chaos = fleet.handed_over();
     let until = Instant::now() + CHAOS;

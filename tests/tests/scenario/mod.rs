@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
@@ -41,11 +41,7 @@ pub const CONTROL_VAR: &str = "GIG_TEST_KAFKA_CONTROL";
 pub const STATE_DIR_VAR: &str = "GIG_KAFKA_STATE_DIR";
 
 /// Wall-clock microseconds, the clock of the worker ledgers.
-pub fn wall_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
+pub use gig_examples::ledger_file::wall_us;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())

@@ -3,9 +3,10 @@
 
 use actix::MailboxError;
 use gig_core::ack_book::describe;
-use gig_core::properties::{is_secret, REDACTED};
+use gig_core::properties::{closest, is_secret, REDACTED};
 use gig_core::{CommitOffset, ConfigError, Fault};
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaConfRes;
 
 /// What can go wrong when building or driving Gig's actors.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,21 @@ pub enum GigError {
         action: &'static str,
         /// librdkafka's error.
         source: KafkaError,
+    },
+    /// librdkafka refused a property when a client was made: a name it does not know, or a
+    /// value it cannot use. The value is never shown when it is a secret, nor when
+    /// librdkafka does not know the name (a misspelled secret is still a secret).
+    #[error("{action} failed: property `{property}`{}: {why}", variable.as_ref().map(|v| format!(" (environment variable {v})")).unwrap_or_default())]
+    Property {
+        /// What Gig was doing.
+        action: &'static str,
+        /// The property.
+        property: String,
+        /// The environment variable that set it, when
+        /// [`ConsumerConfig::from_env`](gig_core::ConsumerConfig::from_env) took it from one.
+        variable: Option<String>,
+        /// What librdkafka said, without a secret's value.
+        why: String,
     },
     /// A builder was missing a required part.
     #[error("consumer builder: {0} is required")]
@@ -103,19 +119,77 @@ pub enum GigError {
 
 impl GigError {
     pub(crate) fn kafka(action: &'static str) -> impl FnOnce(KafkaError) -> GigError {
-        move |source| GigError::Kafka {
-            action,
-            source: without_secrets(source),
+        GigError::making(action, |_| None)
+    }
+
+    /// [`kafka`](Self::kafka) for making a client: a refused property is named, with the
+    /// environment variable `variable_of` says set it.
+    pub(crate) fn making<'a>(
+        action: &'static str,
+        variable_of: impl FnOnce(&str) -> Option<&'a str>,
+    ) -> impl FnOnce(KafkaError) -> GigError {
+        move |source| match source {
+            KafkaError::ClientConfig(res, description, property, value) => {
+                let why = match res {
+                    RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN => {
+                        let meant = closest(&property)
+                            .map_or_else(String::new, |name| format!(" (did you mean `{name}`?)"));
+                        format!("librdkafka has no such property{meant}; its value is not shown")
+                    }
+                    _ if is_secret(&property) && !value.is_empty() => {
+                        description.replace(&value, REDACTED)
+                    }
+                    _ => description,
+                };
+                GigError::Property {
+                    action,
+                    variable: variable_of(&property).map(String::from),
+                    property,
+                    why,
+                }
+            }
+            // Its `Debug` shows the bytes of the name or value that held the NUL.
+            KafkaError::Nul(_) => GigError::Kafka {
+                action,
+                source: KafkaError::ClientCreation(
+                    "a property's name or value holds a NUL byte".to_string(),
+                ),
+            },
+            source => GigError::Kafka { action, source },
         }
     }
 }
 
-/// librdkafka's refusal of a property carries its value: not when the value is a secret.
-fn without_secrets(error: KafkaError) -> KafkaError {
-    match error {
-        KafkaError::ClientConfig(res, description, key, _) if is_secret(&key) => {
-            KafkaError::ClientConfig(res, description, key, REDACTED.to_string())
-        }
-        other => other,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::BaseConsumer;
+
+    fn refused(key: &str, value: &str) -> GigError {
+        let made: Result<BaseConsumer, _> = ClientConfig::new().set(key, value).create();
+        let variable = format!("APP_KAFKA_{}", key.to_uppercase().replace('.', "_"));
+        made.map(|_| ())
+            .map_err(GigError::making("creating the consumer", |_| {
+                Some(&variable)
+            }))
+            .unwrap_err()
+    }
+
+    #[test]
+    fn a_refused_property_is_named_with_its_variable_and_never_a_secret_value() {
+        let unknown = refused("sasl.pasword", "hunter2-real-secret");
+        assert_eq!(
+            unknown.to_string(),
+            "creating the consumer failed: property `sasl.pasword` (environment variable APP_KAFKA_SASL_PASWORD): librdkafka has no such property (did you mean `sasl.password`?); its value is not shown"
+        );
+        assert!(!format!("{unknown:?}").contains("hunter2"));
+        let invalid = refused("session.timeout.ms", "soon");
+        assert_eq!(
+            invalid.to_string(),
+            "creating the consumer failed: property `session.timeout.ms` (environment variable APP_KAFKA_SESSION_TIMEOUT_MS): Invalid value for configuration property \"session.timeout.ms\""
+        );
+        let nul = refused("sasl.password", "hunter2\0real");
+        assert!(!format!("{nul} {nul:?}").contains("hunter2"), "{nul:?}");
     }
 }

@@ -54,6 +54,16 @@ impl GigProducer {
         brokers: &str,
         properties: &BTreeMap<String, String>,
     ) -> Result<Self, GigError> {
+        Self::make(brokers, properties, |_| None)
+    }
+
+    /// [`with_properties`](Self::with_properties), naming in an error the environment
+    /// variable `variable_of` says set a refused property.
+    pub(crate) fn make<'a>(
+        brokers: &str,
+        properties: &BTreeMap<String, String>,
+        variable_of: impl FnOnce(&str) -> Option<&'a str>,
+    ) -> Result<Self, GigError> {
         if brokers.trim().is_empty() {
             return Err(gig_core::ConfigError::NoBrokers.into());
         }
@@ -67,7 +77,7 @@ impl GigProducer {
         }
         let producer = config
             .create()
-            .map_err(GigError::kafka("creating the producer"))?;
+            .map_err(GigError::making("creating the producer", variable_of))?;
         Ok(GigProducer { producer })
     }
 

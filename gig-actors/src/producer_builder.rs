@@ -35,6 +35,9 @@ use crate::producer::GigProducer;
 pub struct GigProducerBuilder {
     brokers: String,
     properties: BTreeMap<String, String>,
+    /// The environment variables that set the properties taken from a consumer's config:
+    /// an error about one names it.
+    variables: BTreeMap<String, String>,
 }
 
 impl fmt::Debug for GigProducerBuilder {
@@ -52,6 +55,7 @@ impl GigProducer {
         GigProducerBuilder {
             brokers: brokers.into(),
             properties: BTreeMap::new(),
+            variables: BTreeMap::new(),
         }
     }
 
@@ -72,6 +76,9 @@ impl GigProducer {
         let mut builder = GigProducer::builder(config.brokers.clone());
         for (key, value) in connection_properties(&config.properties) {
             builder = builder.property(key.clone(), value.clone());
+            if let Some(variable) = config.variable_of(key) {
+                builder.variables.insert(key.clone(), variable.to_string());
+            }
         }
         builder
     }
@@ -80,12 +87,18 @@ impl GigProducer {
 impl GigProducerBuilder {
     /// Sets a librdkafka property; a later value for the same key wins.
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.properties.insert(key.into(), value.into());
+        let key = key.into();
+        self.variables.remove(&key);
+        self.properties.insert(key, value.into());
         self
     }
 
-    /// Creates the producer; librdkafka refuses an unknown property or a bad value here.
+    /// Creates the producer; librdkafka refuses an unknown property or a bad value here
+    /// ([`GigError::Property`], which names the environment variable that set it, if one
+    /// did, and never shows a secret or the value of a name librdkafka does not know).
     pub fn build(self) -> Result<GigProducer, GigError> {
-        GigProducer::with_properties(&self.brokers, &self.properties)
+        GigProducer::make(&self.brokers, &self.properties, |key| {
+            self.variables.get(key).map(String::as_str)
+        })
     }
 }

@@ -75,9 +75,12 @@ const CLASSIC_ONLY: &[(&str, &str)] = &[
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerConfig {
-    /// Bootstrap servers, comma-separated (librdkafka's `bootstrap.servers`).
+    /// Bootstrap servers, comma-separated (librdkafka's `bootstrap.servers`). Required:
+    /// absent from JSON, it may come from the environment ([`ConsumerConfig::from_env`]).
+    #[serde(default)]
     pub brokers: String,
-    /// Consumer group id (`group.id`).
+    /// Consumer group id (`group.id`). Required, as `brokers` is.
+    #[serde(default)]
     pub group_id: String,
     /// Topics to subscribe to when the consumer starts; empty to subscribe or assign later.
     #[serde(default)]
@@ -148,8 +151,23 @@ pub struct ConsumerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactional: Option<Transactional>,
     /// librdkafka properties, passed through untouched.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::properties::from_json")]
     pub properties: BTreeMap<String, String>,
+    /// The environment variables that set properties ([`ConsumerConfig::from_env`]), so
+    /// that an error about such a property names its variable.
+    #[serde(skip)]
+    pub(crate) variables: Variables,
+}
+
+/// Property → the environment variable that set it. Where a value came from is not part
+/// of what a config is: two configs with the same settings are equal whatever set them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Variables(pub(crate) BTreeMap<String, String>);
+
+impl PartialEq for Variables {
+    fn eq(&self, _: &Variables) -> bool {
+        true
+    }
 }
 
 impl fmt::Debug for ConsumerConfig {
@@ -260,6 +278,7 @@ impl ConsumerConfig {
             stats_interval: None,
             transactional: None,
             properties: BTreeMap::new(),
+            variables: Variables::default(),
         }
     }
 
@@ -394,26 +413,44 @@ impl ConsumerConfig {
 
     /// Sets one librdkafka property, passed through untouched.
     pub fn property(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.properties.insert(key.into(), value.into());
+        let key = key.into();
+        self.variables.0.remove(&key);
+        self.properties.insert(key, value.into());
         self
+    }
+
+    /// The environment variable that set `property`, when [`from_env`](Self::from_env)
+    /// took it from one (`GIG_KAFKA_SASL_USERNAME` for `sasl.username`).
+    pub fn variable_of(&self, property: &str) -> Option<&str> {
+        self.variables.0.get(property).map(String::as_str)
     }
 
     /// Parses and validates a JSON config.
     pub fn from_json_str(json: &str) -> Result<Self, ConfigError> {
-        let config: ConsumerConfig = serde_json::from_str(json)
-            .map_err(|source| ConfigError::Json { path: None, source })?;
+        let config = Self::parse_json(json)?;
         config.validate()?;
         Ok(config)
     }
 
     /// Reads, parses and validates a JSON config file.
     pub fn from_json_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        let path = path.as_ref();
+        let config = Self::parse_json_file(path.as_ref())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The JSON config, not yet validated.
+    fn parse_json(json: &str) -> Result<Self, ConfigError> {
+        serde_json::from_str(json).map_err(|source| ConfigError::Json { path: None, source })
+    }
+
+    /// The JSON config in `path`, not yet validated: the environment may complete it.
+    pub(crate) fn parse_json_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_json_str(&text).map_err(|e| match e {
+        Self::parse_json(&text).map_err(|e| match e {
             ConfigError::Json { source, .. } => ConfigError::Json {
                 path: Some(path.to_path_buf()),
                 source,
@@ -779,6 +816,28 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("unknown field `typo`"), "{e}");
+    }
+
+    #[test]
+    fn json_properties_take_numbers_and_never_show_a_value_they_refuse() {
+        let c = ConsumerConfig::from_json_str(
+            r#"{"brokers":"b","group_id":"g","properties":{"session.timeout.ms":6000,"check.crcs":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.properties["session.timeout.ms"], "6000");
+        assert_eq!(c.properties["check.crcs"], "true");
+        let e = ConsumerConfig::from_json_str(
+            r#"{"brokers":"b","group_id":"g","properties":{"sasl.pasword":["hunter2"]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("property `sasl.pasword` must be a string"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = ConsumerConfig::from_json_str(r#"{"group_id":"g"}"#).unwrap_err();
+        assert!(matches!(e, ConfigError::NoBrokers), "{e}");
     }
 
     #[test]

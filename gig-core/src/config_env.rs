@@ -14,12 +14,18 @@
 //! | `GIG_KAFKA_<NAME>` | the librdkafka property `<name>`: lower case, `_` for `.`, `__` for `_` (`GIG_KAFKA_SASL_USERNAME` → `sasl.username`) |
 //!
 //! Any other variable with the prefix is an error that names it (a typo must not pass
-//! silently). Values are never logged; the config's `Debug` hides secrets.
+//! silently), and so is a `GIG_KAFKA_<NAME>` whose property librdkafka does not know
+//! ([`properties::is_known`](crate::properties::is_known)): `GIG_KAFKA_STATE_DIR` is no
+//! librdkafka setting, and `GIG_KAFKA_SASL_PASWORD` is a misspelled secret whose value must
+//! go nowhere. An error about a setting or a property that a variable set names that
+//! variable, and a missing `GIG_BROKERS` or `GIG_GROUP_ID` is named as such. Values are
+//! never logged and no error carries a property's value; the config's `Debug` hides secrets.
 
 use std::time::Duration;
 
 use crate::config::ConsumerConfig;
 use crate::error::ConfigError;
+use crate::properties::{closest, is_known};
 
 impl ConsumerConfig {
     /// The config the process's environment gives, with variables named `{prefix}…` (see
@@ -55,8 +61,10 @@ impl ConsumerConfig {
             .filter_map(|(k, v)| Some((k.strip_prefix(prefix)?.to_string(), v)))
             .collect();
         let get = |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim());
-        let mut config = match get("CONFIG_FILE") {
-            Some(path) => ConsumerConfig::from_json_file(path)?,
+        // Validated once the variables have completed it.
+        let file = get("CONFIG_FILE");
+        let mut config = match file {
+            Some(path) => ConsumerConfig::parse_json_file(path.as_ref())?,
             None => ConsumerConfig::new("", ""),
         };
         for (name, value) in &vars {
@@ -107,21 +115,88 @@ impl ConsumerConfig {
                 "TRANSACTIONAL_ID" => config = config.transactional(value),
                 other => match other.strip_prefix("KAFKA_") {
                     Some(property) if !property.is_empty() => {
-                        config
-                            .properties
-                            .insert(property_name(property), value.to_string());
+                        let property = property_name(property);
+                        if !is_known(&property) {
+                            return Err(ConfigError::Env {
+                                var: var(),
+                                why: unknown_property(&property),
+                            });
+                        }
+                        config.variables.0.insert(property.clone(), var());
+                        config.properties.insert(property, value.to_string());
                     }
                     _ => {
                         return Err(ConfigError::Env {
                             var: var(),
-                            why: "not a Gig setting (see gig_core::config_env)".to_string(),
+                            why: format!(
+                                "not a Gig setting: variables named {prefix}… configure the consumer (see gig_core::config_env)"
+                            ),
                         })
                     }
                 },
             }
         }
-        config.validate()?;
+        let given = |name: &str| get(name).is_some().then(|| format!("{prefix}{name}"));
+        config
+            .validate()
+            .map_err(|e| naming_the_variable(e, &config, file.is_some(), prefix, given))?;
         Ok(config)
+    }
+}
+
+/// Why a `…KAFKA_` variable names no property, with the one it probably meant.
+fn unknown_property(property: &str) -> String {
+    let meant =
+        closest(property).map_or_else(String::new, |name| format!(" (did you mean `{name}`?)"));
+    format!("librdkafka has no property `{property}`{meant}; its value is not shown")
+}
+
+/// A config error as an error about the variable that caused it: the variable that set the
+/// setting or property it is about, or the one that is missing.
+fn naming_the_variable(
+    error: ConfigError,
+    config: &ConsumerConfig,
+    from_file: bool,
+    prefix: &str,
+    given: impl Fn(&str) -> Option<String>,
+) -> ConfigError {
+    let or_file = |field: &str| match from_file {
+        true => format!(" (nor `{field}` in {prefix}CONFIG_FILE)"),
+        false => String::new(),
+    };
+    let var = match &error {
+        ConfigError::NoBrokers => {
+            return ConfigError::Env {
+                var: format!("{prefix}BROKERS"),
+                why: format!(
+                    "not set{}: the bootstrap servers, e.g. kafka-1:9092",
+                    or_file("brokers")
+                ),
+            }
+        }
+        ConfigError::NoGroupId => {
+            return ConfigError::Env {
+                var: format!("{prefix}GROUP_ID"),
+                why: format!("not set{}: the consumer group's id", or_file("group_id")),
+            }
+        }
+        ConfigError::EmptyTopic => given("TOPICS"),
+        ConfigError::EmptyTransactionalId => given("TRANSACTIONAL_ID"),
+        ConfigError::Zero { field }
+        | ConfigError::TooLong { field, .. }
+        | ConfigError::TooShort { field, .. }
+        | ConfigError::TooLarge { field, .. } => given(&field.to_ascii_uppercase()),
+        ConfigError::Reserved { key, .. } | ConfigError::ClassicProtocolOnly { key, .. } => {
+            config.variable_of(key).map(String::from)
+        }
+        _ => None,
+    };
+    match var {
+        Some(var) => ConfigError::Env {
+            var,
+            why: error.to_string(),
+        },
+        None => error,
     }
 }
 
@@ -159,7 +234,7 @@ mod tests {
                 ("GIG_HEADERS", "no"),
                 ("GIG_TRANSACTIONAL_ID", "billing-1"),
                 ("GIG_KAFKA_SASL_PASSWORD", "hunter2"),
-                ("GIG_KAFKA_SSL_ENGINE__ID", "x"),
+                ("GIG_KAFKA_ENABLE__SASL__QUEUE", "true"),
                 ("OTHER_THING", "ignored"),
             ]),
         )
@@ -174,7 +249,7 @@ mod tests {
         assert!(config.key_ordering && !config.headers);
         assert_eq!(config.transactional.unwrap().id, "billing-1");
         assert_eq!(config.properties["sasl.password"], "hunter2");
-        assert_eq!(config.properties["ssl.engine_id"], "x");
+        assert_eq!(config.properties["enable_sasl_queue"], "true");
     }
 
     #[test]
@@ -190,8 +265,105 @@ mod tests {
         assert!(err(("GIG_ACK_TIMEOUT", "5")).contains("GIG_ACK_TIMEOUT"));
         assert!(err(("GIG_MAX_IN_FLIGHT", "lots")).contains("whole number"));
         assert!(err(("GIG_KEY_ORDERING", "maybe")).contains("true or false"));
-        assert!(err(("GIG_ACK_TIMEOUT_MS", "0")).contains("ack_timeout_ms"));
+        assert_eq!(
+            err(("GIG_ACK_TIMEOUT_MS", "0")),
+            "environment variable GIG_ACK_TIMEOUT_MS: `ack_timeout_ms` must be greater than zero"
+        );
         let missing = ConsumerConfig::from_vars("GIG_", vars(&base[..1])).unwrap_err();
-        assert!(matches!(missing, ConfigError::NoGroupId));
+        assert_eq!(
+            missing.to_string(),
+            "environment variable GIG_GROUP_ID: not set: the consumer group's id"
+        );
+        let missing = ConsumerConfig::from_vars("APP_", vars(&[])).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("environment variable APP_BROKERS: not set"),
+            "{missing}"
+        );
+    }
+
+    #[test]
+    fn a_variable_naming_no_librdkafka_property_is_an_error_without_its_value() {
+        let base = [("GIG_BROKERS", "b:9092"), ("GIG_GROUP_ID", "g")];
+        let err = |extra: (&str, &str)| {
+            let mut all = base.to_vec();
+            all.push(extra);
+            ConsumerConfig::from_vars("GIG_", vars(&all))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(("GIG_KAFKA_SASL_PASWORD", "hunter2-real-secret")),
+            "environment variable GIG_KAFKA_SASL_PASWORD: librdkafka has no property `sasl.pasword` (did you mean `sasl.password`?); its value is not shown"
+        );
+        let state_dir = err(("GIG_KAFKA_STATE_DIR", "/tmp/gig-kafka"));
+        assert!(
+            state_dir.starts_with(
+                "environment variable GIG_KAFKA_STATE_DIR: librdkafka has no property `state.dir`"
+            ),
+            "{state_dir}"
+        );
+        assert!(!state_dir.contains("/tmp/gig-kafka"), "{state_dir}");
+        let heap = err(("GIG_KAFKA_HEAP", "-Xmx768m"));
+        assert!(
+            heap.contains("GIG_KAFKA_HEAP") && !heap.contains("Xmx"),
+            "{heap}"
+        );
+        let tool = err(("GIG_TEST_BROKERS", "127.0.0.1:19192"));
+        assert!(
+            tool.starts_with("environment variable GIG_TEST_BROKERS: not a Gig setting"),
+            "{tool}"
+        );
+    }
+
+    #[test]
+    fn a_property_a_variable_set_is_named_in_its_errors_and_remembered() {
+        let set = |extra: &[(&str, &str)]| {
+            let mut all = vec![("GIG_BROKERS", "b:9092"), ("GIG_GROUP_ID", "g")];
+            all.extend_from_slice(extra);
+            ConsumerConfig::from_vars("GIG_", vars(&all))
+        };
+        let err = set(&[("GIG_KAFKA_ENABLE_AUTO_COMMIT", "true")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("environment variable GIG_KAFKA_ENABLE_AUTO_COMMIT: property `enable.auto.commit` is managed by Gig"),
+            "{err}"
+        );
+        let config = set(&[("GIG_KAFKA_SESSION_TIMEOUT_MS", "soon")]).unwrap();
+        assert_eq!(
+            config.variable_of("session.timeout.ms"),
+            Some("GIG_KAFKA_SESSION_TIMEOUT_MS")
+        );
+        let in_code = config.property("session.timeout.ms", "6000");
+        assert_eq!(in_code.variable_of("session.timeout.ms"), None);
+    }
+
+    #[test]
+    fn a_config_file_may_leave_brokers_and_group_to_the_variables() {
+        let dir = std::env::temp_dir().join(format!("gig-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("partial.json");
+        std::fs::write(&file, r#"{"topics": ["orders"], "ack_timeout_ms": 500}"#).unwrap();
+        let path = file.to_str().unwrap();
+        let config = ConsumerConfig::from_vars(
+            "GIG_",
+            vars(&[
+                ("GIG_CONFIG_FILE", path),
+                ("GIG_BROKERS", "b:9092"),
+                ("GIG_GROUP_ID", "g"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.topics, ["orders"]);
+        assert_eq!(config.ack_timeout, Duration::from_millis(500));
+        let missing =
+            ConsumerConfig::from_vars("GIG_", vars(&[("GIG_CONFIG_FILE", path)])).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .contains("GIG_BROKERS: not set (nor `brokers` in GIG_CONFIG_FILE)"),
+            "{missing}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -70,7 +70,7 @@ pub struct Transactional {
     #[serde(rename = "timeout_ms")]
     pub timeout: Duration,
     /// librdkafka properties for the transactional producer, passed through untouched.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::properties::from_json")]
     pub properties: BTreeMap<String, String>,
 }
 

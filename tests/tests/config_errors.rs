@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use gig_actors::prelude::*;
+use gig_core::properties::is_known;
 use gig_core::ConfigError;
 use gig_tests::*;
 
@@ -43,11 +44,11 @@ async fn missing_brokers_and_zero_timeouts_are_config_errors() {
 }
 
 #[actix::test]
-async fn a_property_librdkafka_rejects_is_a_kafka_error_naming_it() {
+async fn a_property_librdkafka_rejects_is_an_error_naming_it() {
     let err = build(ConsumerConfig::new("127.0.0.1:1", "g").property("no.such.property", "1"))
         .err()
         .unwrap();
-    assert!(matches!(err, GigError::Kafka { .. }), "{err}");
+    assert!(matches!(err, GigError::Property { .. }), "{err}");
     assert!(err.to_string().contains("no.such.property"), "{err}");
     let err = build(ConsumerConfig::new("127.0.0.1:1", "g").property("session.timeout.ms", "soon"))
         .err()
@@ -109,4 +110,141 @@ async fn subscribing_to_no_topic_is_an_error() {
     consumer.send(Stop).await.unwrap().unwrap();
     let err = consumer.send(Subscribe::to(["t"])).await;
     assert!(err.is_err(), "a stopped consumer takes no requests");
+}
+
+/// The secret properties, each with a value to look for and the ways a person misspells
+/// its name: a letter dropped, two swapped, `_` for `.`, a capital, a space.
+const SECRETS: &[(&str, &[&str])] = &[
+    (
+        "sasl.password",
+        &[
+            "sasl.pasword",
+            "sasl.passwrod",
+            "sasl_password",
+            "SASL.password",
+            " sasl.password",
+        ],
+    ),
+    (
+        "ssl.key.password",
+        &[
+            "ssl.key.pasword",
+            "ssl.key.passowrd",
+            "ssl_key.password",
+            "ssl.Key.password",
+        ],
+    ),
+    (
+        "ssl.key.pem",
+        &["ssl.key.pm", "ssl.kye.pem", "ssl_key_pem", "ssl.key.PEM"],
+    ),
+    (
+        "ssl.keystore.password",
+        &[
+            "ssl.keystore.pasword",
+            "ssl.keystroe.password",
+            "ssl.key.store.password",
+        ],
+    ),
+    (
+        "sasl.oauthbearer.client.secret",
+        &[
+            "sasl.oauthbearer.client.secrt",
+            "sasl.oauthbaerer.client.secret",
+            "sasl.oauthbearer.client_secret",
+        ],
+    ),
+    (
+        "sasl.oauthbearer.config",
+        &["sasl.oauthbearer.conifg", "sasl.oauthbearer.configs"],
+    ),
+    (
+        "sasl.oauthbearer.assertion.private.key.passphrase",
+        &["sasl.oauthbearer.assertion.private.key.passprase"],
+    ),
+    (
+        "sasl.oauthbearer.assertion.private.key.pem",
+        &["sasl.oauthbearer.assertion.privatekey.pem"],
+    ),
+];
+
+/// `GIG_KAFKA_<NAME>` for a property name, as `ConsumerConfig::from_env` reads it.
+fn variable(property: &str) -> String {
+    format!(
+        "GIG_KAFKA_{}",
+        property
+            .trim()
+            .to_uppercase()
+            .replace('_', "__")
+            .replace('.', "_")
+    )
+}
+
+#[actix::test]
+async fn a_misspelled_secret_shows_in_no_error_and_no_debug_from_env_json_or_code() {
+    let mut checked = 0;
+    for (secret, misspellings) in SECRETS {
+        assert!(is_known(secret), "{secret}");
+        for name in *misspellings {
+            assert!(!is_known(name), "{name} is a real property");
+            let value = format!("hunter2-{}", unique("real-secret"));
+            let looked_at = |what: &str, text: String| {
+                assert!(
+                    !text.contains(&value),
+                    "{what} for {name:?} shows its value: {text}"
+                );
+                text
+            };
+
+            // The environment: refused at once, naming the variable and the property.
+            if name.trim() == *name && name.to_lowercase() == *name {
+                let var = variable(name);
+                let vars = [
+                    ("GIG_BROKERS", "127.0.0.1:1"),
+                    ("GIG_GROUP_ID", "g"),
+                    (var.as_str(), value.as_str()),
+                ];
+                let err =
+                    ConsumerConfig::from_vars("GIG_", vars.map(|(k, v)| (k.into(), v.into())))
+                        .unwrap_err();
+                let text = looked_at("from_env's error", format!("{err} {err:?}"));
+                assert!(text.contains(&var) && text.contains(name), "{text}");
+            }
+
+            // JSON and code: the config's Debug hides the value, and so does the error of
+            // the consumer that librdkafka refuses, which names the property.
+            let json = serde_json::json!({
+                "brokers": "127.0.0.1:1", "group_id": "g", "properties": { *name: value }
+            });
+            let from_json = ConsumerConfig::from_json_str(&json.to_string()).unwrap();
+            let in_code = ConsumerConfig::new("127.0.0.1:1", "g").property(*name, &value);
+            for config in [from_json, in_code] {
+                looked_at("the config's Debug", format!("{config:?}"));
+                let err = build(config.clone())
+                    .err()
+                    .expect("librdkafka refuses the name");
+                let text = looked_at("the consumer's error", format!("{err} {err:?}"));
+                assert!(text.contains(&format!("`{name}`")), "{text}");
+                let producer = GigProducer::builder_like(&config).property(*name, &value);
+                looked_at("the producer builder's Debug", format!("{producer:?}"));
+                let err = producer.build().err().expect("librdkafka refuses the name");
+                looked_at("the producer's error", format!("{err} {err:?}"));
+                let transactional =
+                    config.transactional(Transactional::new("t").property(*name, &value));
+                looked_at("Transactional's Debug", format!("{transactional:?}"));
+                let err = build(transactional)
+                    .err()
+                    .expect("librdkafka refuses the name");
+                looked_at(
+                    "the transactional producer's error",
+                    format!("{err} {err:?}"),
+                );
+            }
+            checked += 1;
+        }
+    }
+    report(&format!(
+        "{checked} misspellings of {} secret properties: no value shown",
+        SECRETS.len()
+    ));
 }

@@ -106,9 +106,12 @@ impl Client {
         ));
         let revoke_wait = config.resolve_wait() + REVOKE_MARGIN;
         let context = GigContext::new(shared.clone(), revoke_wait);
-        let consumer: BaseConsumer<GigContext> = properties
-            .create_with_context(context)
-            .map_err(GigError::kafka("creating the consumer"))?;
+        let consumer: BaseConsumer<GigContext> =
+            properties
+                .create_with_context(context)
+                .map_err(GigError::making("creating the consumer", |key| {
+                    config.variable_of(key)
+                }))?;
         let consumer = Arc::new(consumer);
         let queue = ConsumerQueue::of(&consumer).ok_or_else(|| {
             let no_queue = KafkaError::ClientCreation("no consumer queue".to_string());

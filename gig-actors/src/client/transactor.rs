@@ -140,7 +140,9 @@ impl Transactor {
         for (key, value) in settings.producer_properties(&config.brokers, &config.properties) {
             properties.set(key, value);
         }
-        let producer = create(&properties)?;
+        let producer = properties
+            .create_with_context(TxnContext::default())
+            .map_err(GigError::making(CREATING, |key| config.variable_of(key)))?;
         Ok(Some(Transactor {
             settings: settings.clone(),
             properties,
@@ -339,10 +341,12 @@ impl Transactor {
     }
 }
 
+const CREATING: &str = "creating the transactional producer";
+
 fn create(properties: &ClientConfig) -> Result<ThreadedProducer<TxnContext>, GigError> {
     properties
         .create_with_context(TxnContext::default())
-        .map_err(GigError::kafka("creating the transactional producer"))
+        .map_err(GigError::kafka(CREATING))
 }
 
 /// Queues one output, waiting while librdkafka's queue is full: through the session's topic

@@ -278,6 +278,60 @@ async fn a_second_signal_exits_at_once_and_nothing_is_lost() {
 }
 
 #[actix::test]
+async fn the_readiness_probe_says_in_its_body_what_its_status_says_from_start_to_ready() {
+    let broker = broker();
+    let topic = topic(&broker, "service-ready", 2).await;
+    produce(&broker, &topic, 2, 0, 400).await;
+    // 20 records in flight at 50 ms each: catching up on 400 takes about a second, a
+    // second in which the consumer holds its partitions and is not ready yet.
+    let service = Service::start(
+        &broker,
+        &topic,
+        &unique("service-ready-group"),
+        &[("SERVICE_WORK_MS", "50"), ("GIG_MAX_IN_FLIGHT", "20")],
+    );
+    let started = Instant::now();
+    let (mut answers, mut holding_not_caught_up) = (0, 0);
+    loop {
+        let (status, body) = service.get("/health/ready");
+        answers += 1;
+        let report: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("answer {answers}: {status} {body:?}: {e}"));
+        assert_eq!(
+            status == 200,
+            report["ready"] == true,
+            "answer {answers} after {:?}: status {status}, body {body}",
+            started.elapsed()
+        );
+        if status == 200 {
+            assert!(report["reason"].is_null(), "{body}");
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(report["reason"].is_string(), "a 503 says why: {body}");
+        if report["live"] == true && report["assigned"].as_u64() > Some(0) {
+            holding_not_caught_up += 1;
+        }
+        assert!(started.elapsed() < FIRST_JOIN, "not ready: {body}");
+        // The probes are what is tested: asked as often as a person could watch them.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    report(&format!(
+        "/health/ready: {answers} answers in {:?}, every status as its body said; {holding_not_caught_up} while holding partitions and catching up",
+        started.elapsed()
+    ));
+    assert!(
+        holding_not_caught_up > 0,
+        "the window in which the status and the body disagreed was not seen"
+    );
+    let (status, body) = service.get("/health/live");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""live":true"#), "{body}");
+    service.signal("TERM");
+    assert!(service.exit(Duration::from_secs(30)).await.success());
+}
+
+#[actix::test]
 async fn the_probes_say_not_live_while_a_partition_cannot_be_read() {
     let broker = broker();
     let topic = topic(&broker, "service-stuck", 1).await;

@@ -8,10 +8,13 @@
 //!   restarts it then.
 //! - `/health/ready`: 200 once it is live, holds a partition and has caught up once (every
 //!   record below the high watermarks it found is handed over and committed); 503 before.
-//!   Caught up is asked in the background every second until it holds, and asked again
-//!   after the consumer held no partition.
+//!   Caught up is asked in the background as soon as the consumer holds a partition (and
+//!   every second while it has not caught up), and asked again after it held none.
 //!
-//! Both answer with the [`HealthReport`] as JSON.
+//! Both answer with the [`HealthReport`] as JSON, and the status is what the body says:
+//! `/health/live` is 200 exactly when the body says `"live":true`, `/health/ready` exactly
+//! when it says `"ready":true` (a consumer that holds partitions but has not caught up yet
+//! answers `"ready":false` and says so in `reason`).
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -24,6 +27,7 @@ use log::{debug, warn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::consumer::assignment::WaitForAssignment;
 use crate::consumer::caught_up::CaughtUp;
 use crate::consumer::health::{Health, HealthReport};
 use crate::ConsumerActor;
@@ -85,7 +89,7 @@ impl Probes {
                     Ok((stream, _)) => {
                         let (probes, caught_up) = (probes.clone(), caught_up.clone());
                         actix::spawn(async move {
-                            if let Err(e) = probes.serve(stream, caught_up.get()).await {
+                            if let Err(e) = probes.serve(stream, &caught_up).await {
                                 debug!("probe connection: {e}");
                             }
                         });
@@ -100,7 +104,7 @@ impl Probes {
         Ok(ProbeServer { local_addr })
     }
 
-    async fn serve(&self, mut stream: TcpStream, caught_up: bool) -> std::io::Result<()> {
+    async fn serve(&self, mut stream: TcpStream, caught_up: &Cell<bool>) -> std::io::Result<()> {
         let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
             .await
             .map_err(|_| std::io::Error::other("the request took too long"))??;
@@ -110,8 +114,8 @@ impl Probes {
                 json(report.live, &report)
             }
             Route::Ready => {
-                let report = self.health().await;
-                json(report.ready && caught_up, &report)
+                let report = readiness(self.health().await, caught_up.get());
+                json(report.ready, &report)
             }
             Route::Metrics => match &self.metrics {
                 Some(render) => response(200, "text/plain; version=0.0.4", &render()),
@@ -133,24 +137,42 @@ impl Probes {
     }
 }
 
-/// Asks `CaughtUp` every second while the consumer is ready and has not caught up; forgets
-/// it when the consumer holds no partition.
+/// The readiness answer: the consumer's health, ready only once it has also caught up, so
+/// that the body says what the status says.
+fn readiness(mut report: HealthReport, caught_up: bool) -> HealthReport {
+    if report.ready && !caught_up {
+        report.ready = false;
+        report.reason = Some(
+            "not caught up yet: the records below the high watermarks found at the assignment are not all handed over and committed".to_string(),
+        );
+    }
+    report
+}
+
+/// Asks `CaughtUp` as soon as the consumer is ready, and every second until it has caught
+/// up; forgets it when the consumer holds no partition. While it holds none, it waits for
+/// the assignment rather than ask every second.
 async fn watch_catch_up(consumer: Addr<ConsumerActor>, caught_up: Rc<Cell<bool>>) {
     loop {
-        tokio::time::sleep(CATCH_UP_EVERY).await;
         let Ok(report) = consumer.send(Health).await else {
             return; // the consumer has stopped
         };
         if report.assigned == 0 {
             caught_up.set(false);
+            if report.live {
+                let assigned = consumer.send(WaitForAssignment::within(CATCH_UP_EVERY * 5));
+                if let Ok(Ok(_)) = assigned.await {
+                    continue;
+                }
+            }
+        } else if report.ready && !caught_up.get() {
+            let asked = consumer.send(CaughtUp::within(CATCH_UP_EVERY * 5)).await;
+            if let Ok(Ok(_)) = asked {
+                caught_up.set(true);
+                continue;
+            }
         }
-        if caught_up.get() || !report.ready {
-            continue;
-        }
-        let asked = consumer.send(CaughtUp::within(CATCH_UP_EVERY * 5)).await;
-        if let Ok(Ok(_)) = asked {
-            caught_up.set(true);
-        }
+        tokio::time::sleep(CATCH_UP_EVERY).await;
     }
 }
 
@@ -234,6 +256,23 @@ mod tests {
             Route::BadMethod
         );
         assert_eq!(route(""), Route::BadMethod);
+    }
+
+    #[test]
+    fn ready_only_once_caught_up_and_the_body_says_so() {
+        let ready = HealthReport::stopped();
+        let ready = HealthReport {
+            live: true,
+            ready: true,
+            assigned: 3,
+            reason: None,
+            ..ready
+        };
+        let waiting = readiness(ready.clone(), false);
+        assert!(!waiting.ready && waiting.reason.as_deref().unwrap().contains("caught up"));
+        assert!(json(waiting.ready, &waiting).contains("503"));
+        assert!(json(waiting.ready, &waiting).contains(r#""ready":false"#));
+        assert_eq!(readiness(ready.clone(), true), ready);
     }
 
     #[test]

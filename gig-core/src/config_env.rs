@@ -200,6 +200,19 @@ fn naming_the_variable(
     }
 }
 
+/// The variable [`ConsumerConfig::from_env`] reads the librdkafka property `property` from,
+/// with the prefix `prefix`: upper case, `_` for `.`, `__` for `_`.
+///
+/// ```
+/// use gig_core::config_env::variable;
+/// assert_eq!(variable("GIG_", "sasl.username"), "GIG_KAFKA_SASL_USERNAME");
+/// assert_eq!(variable("GIG_", "enable_sasl_queue"), "GIG_KAFKA_ENABLE__SASL__QUEUE");
+/// ```
+pub fn variable(prefix: &str, property: &str) -> String {
+    let name = property.trim().to_ascii_uppercase().replace('_', "__");
+    format!("{prefix}KAFKA_{}", name.replace('.', "_"))
+}
+
 /// `SASL_USERNAME` → `sasl.username`; `__` stands for `_`.
 fn property_name(var: &str) -> String {
     var.to_ascii_lowercase()
@@ -250,6 +263,16 @@ mod tests {
         assert_eq!(config.transactional.unwrap().id, "billing-1");
         assert_eq!(config.properties["sasl.password"], "hunter2");
         assert_eq!(config.properties["enable_sasl_queue"], "true");
+    }
+
+    #[test]
+    fn every_lower_case_property_has_a_variable_that_reads_back_as_it() {
+        let names = crate::properties::LIBRDKAFKA_PROPERTIES;
+        let lower = names.iter().filter(|n| n.to_ascii_lowercase() == **n);
+        for name in lower {
+            let var = variable("GIG_", name);
+            assert_eq!(property_name(&var["GIG_KAFKA_".len()..]), *name, "{var}");
+        }
     }
 
     #[test]

@@ -14,23 +14,32 @@
 //!   records in `orders`, so that it runs anywhere.
 //! - Its own settings: `SERVICE_PROBES` (the probes' address, `127.0.0.1:9095` by default;
 //!   `0.0.0.0:9095` in a container), `SERVICE_WORK_MS` (how long each record takes; 0 by
-//!   default), `SERVICE_LEDGER` (a file to which every handed-over record and confirmed commit
-//!   is appended, the worker's format, for the reliability checker).
+//!   default), `SERVICE_DEAD_LETTERS` (a topic: the records not acked go there, written by a
+//!   producer that reaches the cluster as the consumer does, `GigProducer::builder_like`),
+//!   `SERVICE_LEDGER` (a file to which every handed-over record and confirmed commit is
+//!   appended, the worker's format, for the reliability checker).
 //! - `GET /health/live`, `GET /health/ready`, `GET /metrics` on the probes' address
 //!   (gig_actors::service::Probes).
 //! - SIGTERM or SIGINT: stop (resolve what is in flight within the ack timeout and 5 s more,
-//!   hand it over, commit), then exit 0; a second signal exits at once.
+//!   hand it over, commit), then exit 0; a second signal exits at once. A consumer that
+//!   could not read at the stop (a fault was open: a refused login, an ACL, a partition it
+//!   cannot decompress) exits 1 instead, and its last line names the faults.
+//! - An error (a config it cannot use, a consumer that cannot be made) exits 1, after every
+//!   actor and Kafka client has been dropped: `main` returns, so no librdkafka thread is
+//!   left running while the process exits.
 //!
 //! It prints one JSON line on stdout when it serves (`{"probes":"127.0.0.1:9095"}`) and one
-//! when it stopped (its final stats).
+//! when it stopped (its final stats, and `"faults"` when any was open).
 
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::ledger_file::{news, FileLedger};
 use crate::sink::Sink;
 use crate::worker::Work;
 use actix::prelude::*;
+use gig_actors::dead_letter::DeadLetterSink;
 use gig_actors::prelude::*;
 use gig_actors::service::{shutdown_signal, Probes};
 use gig_actors::testkit::EmbeddedBroker;
@@ -70,7 +79,15 @@ async fn demo_broker() -> Result<(EmbeddedBroker, Vec<(String, String)>), Box<dy
     Ok((broker, vars))
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// How the service ended, when it ran.
+enum Ended {
+    /// Stopped by a signal with nothing blocked.
+    Clean,
+    /// Stopped while it could not read: faults were open.
+    Unreadable,
+}
+
+async fn run() -> Result<Ended, Box<dyn std::error::Error>> {
     let mut vars: BTreeMap<String, String> = std::env::vars().collect();
     let _embedded = match vars.contains_key("GIG_BROKERS") {
         true => None,
@@ -88,6 +105,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Before the consumer is built: Gig registers its series then.
     let metrics = PrometheusBuilder::new().install_recorder()?;
 
+    // The dead-letter producer before the consumer, as a service wires them: it logs in as
+    // the consumer does.
+    let dead_letters = match std::env::var("SERVICE_DEAD_LETTERS") {
+        Ok(topic) => {
+            let producer = GigProducer::builder_like(&config).build()?;
+            let sink = DeadLetterSink::new(producer).to_topic(topic.trim().to_string());
+            Some(sink.start())
+        }
+        Err(_) => None,
+    };
     let (acked, no_acked, times, ledger) = match std::env::var("SERVICE_LEDGER") {
         Ok(path) => {
             let (ledger, times) = FileLedger::open(&path, None)?;
@@ -108,6 +135,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 None,
             )
         }
+    };
+    let no_acked = match dead_letters {
+        Some(sink) => sink.recipient(),
+        None => no_acked,
     };
     let consumer = ConsumerActor::builder(config)
         .downstream(Work::new(work, times).start().recipient())
@@ -142,21 +173,35 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             let _ = ledger.send(news).await;
         }
     }
-    let line = json!({
+    let mut line = json!({
         "stopped": format!("{signal:?}"),
         "handed_over": stats.handed_over,
         "in_flight": stats.in_flight,
         "committed": stats.committed_summary(),
     });
+    if stats.faults.is_empty() {
+        println!("{line}");
+        return Ok(Ended::Clean);
+    }
+    let faults: Vec<String> = stats.faults.iter().map(ToString::to_string).collect();
+    line["faults"] = json!(faults);
     println!("{line}");
-    Ok(())
+    Ok(Ended::Unreadable)
 }
 
-/// Runs the service until a signal stops it; exits 1 on error.
-pub fn main() {
+/// Runs the service until a signal stops it. Exits 1 on an error, or when the consumer could
+/// not read at the stop.
+pub fn main() -> ExitCode {
     crate::init_logging();
-    if let Err(e) = System::new().block_on(run()) {
-        eprintln!("service: {e}");
-        std::process::exit(1);
+    match crate::block_on(run()) {
+        Ok(Ended::Clean) => ExitCode::SUCCESS,
+        Ok(Ended::Unreadable) => {
+            eprintln!("service: stopped while it could not read (see \"faults\")");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("service: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

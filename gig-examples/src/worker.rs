@@ -42,6 +42,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -259,12 +260,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Runs the worker with the process's arguments; exits 1 on error.
-pub fn main() {
+/// Runs the worker with the process's arguments; 1 on error, once its clients are gone.
+pub fn main() -> ExitCode {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .try_init();
-    if let Err(e) = System::new().block_on(run()) {
-        eprintln!("worker: {e}");
-        std::process::exit(1);
+    match crate::block_on(run()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("worker: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -9,7 +9,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use gig_actors::testkit::Broker;
+use gig_core::config_env::variable;
 use gig_tests::checker::{check, Follower, Ledgers, Produced};
+use gig_tests::secure::Secure;
 use gig_tests::*;
 
 /// A running service process and the address of its probes.
@@ -18,14 +20,21 @@ struct Service {
     probes: String,
 }
 
+/// The service binary with only `PATH` of this process's environment, logging at `warn`.
+fn service_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gig-service"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn");
+    command
+}
+
 impl Service {
     /// Starts the service on `topic` in `group`, with `extra` environment variables.
     fn start(broker: &Broker, topic: &str, group: &str, extra: &[(&str, &str)]) -> Service {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_gig-service"));
+        let mut command = service_command();
         command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
             .env("GIG_BROKERS", broker.bootstrap_servers())
             .env("GIG_GROUP_ID", group)
             .env("GIG_TOPICS", topic)
@@ -33,8 +42,7 @@ impl Service {
             .stdout(Stdio::piped());
         // The suite's group settings, as librdkafka properties through the environment.
         for (key, value) in &config(broker, topic).properties {
-            let var = format!("GIG_KAFKA_{}", key.replace('.', "_").to_uppercase());
-            command.env(var, value);
+            command.env(variable("GIG_", key), value);
         }
         for (k, v) in extra {
             command.env(k, v);
@@ -95,11 +103,22 @@ impl Service {
     }
 
     /// Waits for the process to exit (within `within`).
-    async fn exit(mut self, within: Duration) -> ExitStatus {
+    async fn exit(self, within: Duration) -> ExitStatus {
+        self.exit_with_last_line(within).await.0
+    }
+
+    /// Waits for the process to exit (within `within`); its status and the last line it
+    /// printed.
+    async fn exit_with_last_line(mut self, within: Duration) -> (ExitStatus, String) {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
+                let mut rest = String::new();
+                if let Some(mut stdout) = self.child.stdout.take() {
+                    stdout.read_to_string(&mut rest).unwrap();
+                }
+                let last = rest.lines().last().unwrap_or_default().to_string();
+                return (status, last);
             }
             assert!(start.elapsed() < within, "still running after {within:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -370,6 +389,102 @@ async fn the_probes_say_not_live_while_a_partition_cannot_be_read() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // It could not read: it says so in its last line and its exit status.
     service.signal("TERM");
-    assert!(service.exit(Duration::from_secs(30)).await.success());
+    let (status, last) = service.exit_with_last_line(Duration::from_secs(30)).await;
+    report(&format!(
+        "SIGTERM while a partition cannot be read: {status}, {last}"
+    ));
+    assert_eq!(status.code(), Some(1), "{status}");
+    assert!(
+        last.contains(&format!("offset_out_of_range error on {topic}/0")),
+        "{last}"
+    );
+}
+
+/// How many times an exit path is run: before the fix, 4 runs in 20 crashed.
+const FAILING_RUNS: usize = 50;
+
+/// The service's environment for the secured node: a group of its own, logged in as the
+/// admin with SCRAM over TLS.
+fn secure_vars(secure: &Secure) -> Vec<(String, String)> {
+    let mut vars = vec![
+        (
+            "GIG_BROKERS".to_string(),
+            secure.sasl_bootstrap().to_string(),
+        ),
+        ("GIG_GROUP_ID".to_string(), unique("service-exit")),
+        ("GIG_TOPICS".to_string(), unique("never-read")),
+    ];
+    for (key, value) in secure.scram(&secure.admin()) {
+        vars.push((variable("GIG_", &key), value));
+    }
+    vars
+}
+
+#[actix::test]
+async fn a_consumer_that_cannot_be_made_beside_a_dead_letter_producer_exits_1_every_time() {
+    // The crash needed TLS: OpenSSL's exit-time cleanup ran while the dead-letter
+    // producer's thread was in its handshake with the secured node.
+    let Some(secure) = Secure::from_env() else {
+        return;
+    };
+    let mut vars = secure_vars(&secure);
+    vars.push(("SERVICE_DEAD_LETTERS".to_string(), unique("letters")));
+    // The consumer's own setting, not the producer's: the consumer fails to build once the
+    // dead-letter producer is connecting.
+    vars.push((
+        "GIG_KAFKA_SESSION_TIMEOUT_MS".to_string(),
+        "soon".to_string(),
+    ));
+    let mut exits = std::collections::BTreeMap::new();
+    for run in 0..FAILING_RUNS {
+        let out = service_command().envs(vars.clone()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        *exits.entry(out.status.to_string()).or_insert(0) += 1;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "run {run}: {} ({exits:?} so far)\n{stderr}",
+            out.status
+        );
+        assert!(
+            stderr.contains("(environment variable GIG_KAFKA_SESSION_TIMEOUT_MS)"),
+            "run {run}: {stderr}"
+        );
+    }
+    report(&format!(
+        "a consumer that cannot be made beside a dead-letter producer, {FAILING_RUNS} runs: {exits:?}"
+    ));
+}
+
+#[actix::test]
+async fn clients_dropped_without_a_stop_let_the_process_exit_0_every_time() {
+    let Some(secure) = Secure::from_env() else {
+        return;
+    };
+    let vars = secure_vars(&secure);
+    let mut exits = std::collections::BTreeMap::new();
+    for run in 0..FAILING_RUNS {
+        // 0 to 24 ms after the clients were made: connecting, in the TLS handshake,
+        // logging in, joining.
+        let after = (run % 25).to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_gig-drop"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(vars.clone())
+            .env("DROP_AFTER_MS", &after)
+            .output()
+            .unwrap();
+        *exits.entry(out.status.to_string()).or_insert(0) += 1;
+        assert!(
+            out.status.success(),
+            "run {run} (dropped after {after} ms): {} ({exits:?} so far)\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    report(&format!(
+        "a consumer and a producer dropped with their system, no Stop, {FAILING_RUNS} runs: {exits:?}"
+    ));
 }

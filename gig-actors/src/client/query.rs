@@ -3,6 +3,7 @@
 //! poll thread waits for the answer.
 
 use std::sync::{Arc, Weak};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use gig_core::PartitionEnd;
@@ -13,12 +14,13 @@ use rdkafka::topic_partition_list::Offset;
 use crate::client::context::GigContext;
 use crate::error::GigError;
 
-/// Runs `ask` with the client on a new thread. If the client has closed by then, `ask` is
-/// dropped unrun: whoever waits on what it captured learns it from the closed channel.
+/// Runs `ask` with the client on a new thread, whose handle it returns: the client's owner
+/// joins it before it closes the client. If the client has closed by then, `ask` is dropped
+/// unrun: whoever waits on what it captured learns it from the closed channel.
 pub(crate) fn spawn(
     consumer: Weak<BaseConsumer<GigContext>>,
     ask: impl FnOnce(&BaseConsumer<GigContext>) + Send + 'static,
-) -> Result<(), GigError> {
+) -> Result<JoinHandle<()>, GigError> {
     std::thread::Builder::new()
         .name("gig-query".to_string())
         .spawn(move || {
@@ -28,7 +30,6 @@ pub(crate) fn spawn(
                 drop::<Arc<_>>(consumer);
             }
         })
-        .map(drop)
         .map_err(|_| GigError::ThreadGone("query"))
 }
 

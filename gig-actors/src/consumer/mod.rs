@@ -155,14 +155,8 @@ impl Actor for ConsumerActor {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        // Stopped without `Stop` (the system is shutting down): the client still closes,
-        // off this thread.
-        if self.client.kafka().is_ok() {
-            let close = self.client.close();
-            let _ = std::thread::Builder::new()
-                .name("gig-close".to_string())
-                .spawn(close);
-        }
+        // Stopped without `Stop` (the system is shutting down): the client closes when the
+        // actor is dropped, right after this, and its threads end before that returns.
         for waiter in self.stop_waiters.drain(..) {
             let _ = waiter.send(Err(GigError::Stopped));
         }

@@ -135,6 +135,6 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
     ))
 }
 
-fn main() {
-    gig_examples::run_example("dead_letter", |broker| async move { run(&broker).await });
+fn main() -> std::process::ExitCode {
+    gig_examples::run_example("dead_letter", |broker| async move { run(&broker).await })
 }

@@ -13,9 +13,9 @@
 //! duplicate was handed over at or past the killed process's last commit.
 
 use std::collections::BTreeMap;
+use std::process::ExitCode;
 use std::time::Duration;
 
-use actix::prelude::*;
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
 use gig_examples::chaos::{crash_run, WorkerCommand};
@@ -80,17 +80,19 @@ async fn run() -> Result<String, String> {
     }
 }
 
-fn main() {
+fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("worker") {
-        gig_examples::worker::main();
-        return;
+        return gig_examples::worker::main();
     }
     gig_examples::init_logging_at("warn");
-    match System::new().block_on(run()) {
-        Ok(line) => println!("{line}"),
+    match gig_examples::block_on(run()) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
         Err(line) => {
             println!("{line}");
-            std::process::exit(1);
+            ExitCode::FAILURE
         }
     }
 }

@@ -9,6 +9,7 @@
 //! cargo run -p gig-examples --bin quickstart
 //! ```
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -112,19 +113,22 @@ async fn run() -> Result<Stats, GigError> {
     consumer.send(Stop).await?
 }
 
-fn main() {
+fn main() -> ExitCode {
     gig_examples::init_logging();
-    let system = System::new();
-    match system.block_on(run()) {
-        Ok(stats) => println!(
-            "acked={} noacked={} committed={}",
-            stats.acked,
-            stats.nacked + stats.timed_out + stats.downstream_gone,
-            stats.committed_summary()
-        ),
+    // The system, its actors and their Kafka clients are gone before `main` returns.
+    match gig_examples::block_on(run()) {
+        Ok(stats) => {
+            println!(
+                "acked={} noacked={} committed={}",
+                stats.acked,
+                stats.nacked + stats.timed_out + stats.downstream_gone,
+                stats.committed_summary()
+            );
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("quickstart failed: {e}");
-            std::process::exit(1);
+            ExitCode::FAILURE
         }
     }
 }

@@ -64,7 +64,7 @@ async fn produce(producer: &GigProducer, topic: &str, from: usize) -> Result<(),
     Ok(())
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     gig_examples::run_example("restart", |broker| async move {
         let topic = gig_examples::run_topic("restart", &broker);
         broker.create_topic(&topic, 3).await?;
@@ -94,5 +94,5 @@ fn main() {
             to_assignment.as_millis(),
             to_caught_up.as_millis()
         ))
-    });
+    })
 }

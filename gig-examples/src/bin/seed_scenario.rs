@@ -11,6 +11,7 @@
 //! cargo run -p gig-examples --bin seed_scenario -- --brokers 127.0.0.1:9092
 //! ```
 
+use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -205,13 +206,16 @@ async fn run() -> Result<String, GigError> {
     ))
 }
 
-fn main() {
+fn main() -> ExitCode {
     gig_examples::init_logging();
-    match System::new().block_on(run()) {
-        Ok(summary) => println!("{summary}"),
+    match gig_examples::block_on(run()) {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("seed_scenario failed: {e}");
-            std::process::exit(1);
+            ExitCode::FAILURE
         }
     }
 }

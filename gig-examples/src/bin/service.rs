@@ -4,6 +4,6 @@
 //! cargo run -p gig-examples --bin service
 //! ```
 
-fn main() {
-    gig_examples::service::main();
+fn main() -> std::process::ExitCode {
+    gig_examples::service::main()
 }

@@ -1,5 +1,5 @@
 //! One Gig consumer process for the multi-process tests: see `gig_examples::worker`.
 
-fn main() {
-    gig_examples::worker::main();
+fn main() -> std::process::ExitCode {
+    gig_examples::worker::main()
 }

@@ -1,15 +1,20 @@
 //! Producing records: a cloneable handle over rdkafka's `FutureProducer`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use log::debug;
-use rdkafka::config::ClientConfig;
+use gig_core::FaultKind;
+use log::{debug, error, warn};
+use rdkafka::client::ClientContext;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
+use crate::client::client_errors::classify;
+use crate::client::log_lines;
 use crate::error::GigError;
 
 pub use gig_core::ProducerRecord;
@@ -39,7 +44,64 @@ pub struct Delivered {
 /// ```
 #[derive(Clone)]
 pub struct GigProducer {
-    producer: FutureProducer,
+    producer: FutureProducer<GigProducerContext>,
+    /// The kinds of error already logged, shared with the context.
+    reported: Arc<Reported>,
+}
+
+/// The librdkafka callbacks of a [`GigProducer`]. Its errors are logged once per kind, as
+/// Gig's own line: the first of a kind that keeps records from being produced until
+/// someone acts (credentials or a certificate the broker refuses, an ACL) at `error`, any
+/// other (a broker restarting) at `warn`; repeats at `debug`, until a record is delivered
+/// again. librdkafka retries them without end and reports each try. Its log lines go to
+/// the target `librdkafka`, its error-level ones at `debug`, as a consumer's do.
+pub struct GigProducerContext {
+    brokers: String,
+    reported: Arc<Reported>,
+}
+
+/// The kinds of error logged since the last delivery.
+#[derive(Default)]
+struct Reported(Mutex<BTreeSet<FaultKind>>);
+
+impl Reported {
+    /// Whether `kind` is new since the last delivery (and now seen), and whether a kind that
+    /// blocks the producer was seen since.
+    fn first(&self, kind: FaultKind) -> (bool, bool) {
+        match self.0.lock() {
+            Ok(mut seen) => (seen.insert(kind), seen.iter().any(|k| k.blocks_reading())),
+            Err(_) => (true, false),
+        }
+    }
+
+    /// A record was delivered: the next error of any kind is news again.
+    fn delivered(&self) {
+        if let Ok(mut seen) = self.0.lock() {
+            seen.clear();
+        }
+    }
+}
+
+impl ClientContext for GigProducerContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_lines::forward(level, facility, message);
+    }
+
+    /// Statistics are not logged (rdkafka's default logs them at `info`).
+    fn stats_raw(&self, _: &[u8]) {}
+
+    fn error(&self, e: KafkaError, reason: &str) {
+        let kind = classify(&e, reason);
+        let brokers = &self.brokers;
+        match self.reported.first(kind) {
+            (true, _) if kind.blocks_reading() => {
+                error!("producer for {brokers}: cannot produce: {kind} error: {reason}")
+            }
+            // After a refused login librdkafka also says "all brokers are down".
+            (true, false) => warn!("producer for {brokers}: {kind} error: {e}: {reason}"),
+            _ => debug!("producer for {brokers}: {kind} error: {reason}"),
+        }
+    }
 }
 
 impl GigProducer {
@@ -75,16 +137,23 @@ impl GigProducer {
         for (key, value) in properties {
             config.set(key, value);
         }
+        let reported = Arc::new(Reported::default());
+        let context = GigProducerContext {
+            brokers: brokers.to_string(),
+            reported: reported.clone(),
+        };
         let producer = config
-            .create()
+            .create_with_context(context)
             .map_err(GigError::making("creating the producer", variable_of))?;
-        Ok(GigProducer { producer })
+        Ok(GigProducer { producer, reported })
     }
 
     /// Sends a record and waits for the broker's confirmation.
     pub async fn send(&self, record: ProducerRecord) -> Result<Delivered, GigError> {
         let pending = self.enqueue(&record).await?;
-        confirm(&record.topic, pending).await
+        let delivered = confirm(&record.topic, pending).await?;
+        self.reported.delivered();
+        Ok(delivered)
     }
 
     /// Sends many records, pipelined: all are queued first (waiting only while librdkafka's
@@ -97,6 +166,9 @@ impl GigProducer {
         let mut delivered = Vec::with_capacity(records.len());
         for (record, future) in records.iter().zip(pending) {
             delivered.push(confirm(&record.topic, future).await?);
+        }
+        if !delivered.is_empty() {
+            self.reported.delivered();
         }
         Ok(delivered)
     }
@@ -144,7 +216,7 @@ impl GigProducer {
     }
 
     /// The underlying rdkafka producer, for what Gig does not wrap.
-    pub fn inner(&self) -> &FutureProducer {
+    pub fn inner(&self) -> &FutureProducer<GigProducerContext> {
         &self.producer
     }
 }

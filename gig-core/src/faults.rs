@@ -258,6 +258,11 @@ impl FaultBook {
         !self.open.is_empty()
     }
 
+    /// Whether a fault is open on exactly this scope.
+    pub fn is_open(&self, scope: &FaultScope) -> bool {
+        self.open.contains_key(scope)
+    }
+
     /// Whether a fault is open on this partition or its topic: a cheap check a caller
     /// makes before [`handle_progress`](Self::handle_progress).
     pub fn blocks(&self, topic: &str, partition: i32) -> bool {

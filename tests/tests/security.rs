@@ -217,6 +217,9 @@ async fn a_denied_topic_or_group_is_named_and_nothing_is_lost_once_granted() {
             GigError::Unreadable(fault.clone())
         ));
         assert_eq!(fault.kind, FaultKind::Authorization);
+        // A denied topic is the topic's fault, under either group protocol.
+        let on_topic = (denied == "topic").then_some(topic.as_str());
+        assert_eq!(fault.topic.as_deref(), on_topic, "{fault:?}");
         let stats = consumer.send(Stop).await.unwrap().expect("Stop answers");
         assert_eq!((stats.handed_over, stats.committed(&topic, 0)), (0, None));
 

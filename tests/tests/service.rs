@@ -47,7 +47,15 @@ impl Service {
         for (k, v) in extra {
             command.env(k, v);
         }
-        let mut child = command.spawn().expect("start the service");
+        Service::spawn(command)
+    }
+
+    /// Starts `command` (the service) and reads the probes' address from its first line.
+    fn spawn(mut command: Command) -> Service {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the service");
         let mut first = String::new();
         let stdout = child.stdout.as_mut().expect("its stdout");
         BufReader::new(stdout)
@@ -109,16 +117,26 @@ impl Service {
 
     /// Waits for the process to exit (within `within`); its status and the last line it
     /// printed.
-    async fn exit_with_last_line(mut self, within: Duration) -> (ExitStatus, String) {
+    async fn exit_with_last_line(self, within: Duration) -> (ExitStatus, String) {
+        let (status, last, _) = self.exit_with_output(within).await;
+        (status, last)
+    }
+
+    /// Waits for the process to exit (within `within`); its status, the last line it printed
+    /// and its standard error, when that was piped.
+    async fn exit_with_output(mut self, within: Duration) -> (ExitStatus, String, String) {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                let mut rest = String::new();
+                let (mut rest, mut stderr) = (String::new(), String::new());
                 if let Some(mut stdout) = self.child.stdout.take() {
                     stdout.read_to_string(&mut rest).unwrap();
                 }
+                if let Some(mut piped) = self.child.stderr.take() {
+                    piped.read_to_string(&mut stderr).unwrap();
+                }
                 let last = rest.lines().last().unwrap_or_default().to_string();
-                return (status, last);
+                return (status, last, stderr);
             }
             assert!(start.elapsed() < within, "still running after {within:?}");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -487,4 +505,80 @@ async fn clients_dropped_without_a_stop_let_the_process_exit_0_every_time() {
     report(&format!(
         "a consumer and a producer dropped with their system, no Stop, {FAILING_RUNS} runs: {exits:?}"
     ));
+}
+
+#[actix::test]
+async fn a_refused_login_is_one_error_line_per_client_and_a_sigterm_then_exits_1() {
+    let Some(secure) = Secure::from_env() else {
+        return;
+    };
+    let password = variable("GIG_", "sasl.password");
+    let mut vars = secure_vars(&secure);
+    vars.retain(|(k, _)| *k != password);
+    vars.push((password, unique("not-the-password")));
+    vars.push(("SERVICE_DEAD_LETTERS".to_string(), unique("letters")));
+    vars.push(("SERVICE_PROBES".to_string(), "127.0.0.1:0".to_string()));
+    // The default log level (info), as a deployed service runs.
+    let mut command = service_command();
+    command
+        .env_remove("RUST_LOG")
+        .envs(vars)
+        .stderr(Stdio::piped());
+    let service = Service::spawn(command);
+    // Until librdkafka has tried to log in twice: its repeats would be logged by then.
+    let started = Instant::now();
+    loop {
+        let (status, body) = service.get("/health/live");
+        let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if status == 503 && report["faults"][0]["count"].as_u64() >= Some(2) {
+            assert_eq!(report["faults"][0]["kind"], "authentication", "{body}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    service.signal("TERM");
+    let (status, last, stderr) = service.exit_with_output(Duration::from_secs(30)).await;
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.contains(" ERROR ")).collect();
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains(" WARN ")).collect();
+    report(&format!(
+        "a refused login for {:?}: {} error line(s), {} warning(s), then SIGTERM: {status}, {last}\n{}",
+        started.elapsed(),
+        errors.len(),
+        warnings.len(),
+        errors.join("\n")
+    ));
+    // One line for the consumer's fault and one for the dead-letter producer's, each Gig's
+    // own; librdkafka's and rdkafka's lines for them are at debug.
+    assert_eq!(errors.len(), 2, "{stderr}");
+    assert!(
+        errors[..]
+            .iter()
+            .any(|l| l.contains("cannot read: authentication error on the client")),
+        "{stderr}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("cannot produce: authentication error")),
+        "{stderr}"
+    );
+    assert!(
+        errors.iter().all(|l| l.contains("gig_actors::")),
+        "{stderr}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .all(|l| l.contains("gig_actors::service::signals")),
+        "{stderr}"
+    );
+    assert_eq!(status.code(), Some(1), "{status}");
+    assert!(
+        last.contains("authentication error on the client"),
+        "{last}"
+    );
 }

@@ -166,6 +166,16 @@ impl ClientErrors {
         self.blocked.load(Ordering::Acquire)
     }
 
+    /// Whether a fault of the client as a whole is open (a refused login or TLS handshake,
+    /// the group's ACL).
+    pub(crate) fn client_blocked(&self) -> bool {
+        self.is_blocked()
+            && self
+                .book
+                .lock()
+                .is_ok_and(|book| book.is_open(&FaultScope::Client))
+    }
+
     /// How many errors so far, and the last one.
     pub(crate) fn snapshot(&self) -> (u64, Option<String>) {
         let last = self

@@ -29,7 +29,7 @@ use rdkafka::bindings as rdsys;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
-use rdkafka::types::RDKafkaRespErr;
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::client::client_errors::ClientError;
@@ -88,7 +88,10 @@ impl<C: ConsumerContext> ConsumerQueue<C> {
                 rebalance(consumer, &event);
                 Polled::Served
             }
-            rdsys::RD_KAFKA_EVENT_ERROR => error(&event),
+            rdsys::RD_KAFKA_EVENT_ERROR => match error(&event) {
+                Polled::Error(e) => Polled::Error(with_topic(e, consumer)),
+                served => served,
+            },
             rdsys::RD_KAFKA_EVENT_LOG => {
                 log(&**consumer.context(), &event);
                 Polled::Served
@@ -318,6 +321,43 @@ fn error<'q>(event: &Event) -> Polled<'q> {
     })
 }
 
+/// The error with the topic it is about, when librdkafka's event names none but its text
+/// does (`Subscribed topic not available: orders: Broker: Topic authorization failed`,
+/// under the classic protocol), or when it is a topic's error and the consumer subscribes
+/// to one topic only (KIP-848's `ConsumerGroupHeartbeat failed: Broker: Topic
+/// authorization failed` names none).
+fn with_topic<C: ConsumerContext>(
+    mut error: ClientError,
+    consumer: &BaseConsumer<C>,
+) -> ClientError {
+    if error.scope != FaultScope::Client {
+        return error;
+    }
+    let topic = named_topic(&error.reason).map(str::to_string).or_else(|| {
+        let about_a_topic = matches!(
+            error.error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::TopicAuthorizationFailed)
+        );
+        let subscription = consumer.subscription().ok().filter(|_| about_a_topic)?;
+        match subscription.elements().as_slice() {
+            [only] if !only.topic().starts_with('^') => Some(only.topic().to_string()),
+            _ => None,
+        }
+    });
+    if let Some(topic) = topic {
+        error.scope = FaultScope::Topic(Arc::from(topic));
+    }
+    error
+}
+
+/// The topic librdkafka's text names for a subscribed topic it cannot use
+/// (`rd_kafka_propagate_consumer_topic_errors`). A topic name holds no `:`.
+fn named_topic(reason: &str) -> Option<&str> {
+    let rest = reason.strip_prefix("Subscribed topic not available: ")?;
+    let (topic, _) = rest.split_once(':')?;
+    Some(topic.trim()).filter(|t| !t.is_empty())
+}
+
 /// Hands a log line to the context.
 fn log<C: ClientContext>(context: &C, event: &Event) {
     let mut facility: *const c_char = ptr::null();
@@ -356,6 +396,17 @@ fn log_level(level: i32) -> RDKafkaLogLevel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_topic_named_in_librdkafkas_text_is_the_faults() {
+        let text = "Subscribed topic not available: orders-7: Broker: Topic authorization failed";
+        assert_eq!(named_topic(text), Some("orders-7"));
+        assert_eq!(
+            named_topic("FindCoordinator response error: Group authorization failed."),
+            None
+        );
+        assert_eq!(named_topic("Subscribed topic not available: "), None);
+    }
 
     #[test]
     fn syslog_levels_map_as_rdkafka_maps_them() {

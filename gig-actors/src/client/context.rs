@@ -16,6 +16,7 @@ use gig_core::ack_book::describe;
 use gig_core::{CommitPlan, FaultScope, Partition};
 use log::{error, info, warn};
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
@@ -24,6 +25,7 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use crate::client::client_errors::ClientError;
 use crate::client::commit::execute_timed;
 use crate::client::commit_result::{CommitResult, Committed};
+use crate::client::log_lines;
 use crate::client::partitions::{names, partitions_of};
 use crate::client::shared::Shared;
 
@@ -155,6 +157,10 @@ impl GigContext {
 }
 
 impl ClientContext for GigContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_lines::forward(level, facility, message);
+    }
+
     fn stats_raw(&self, statistics: &[u8]) {
         if let Ok(mut last) = self.shared.librdkafka_stats.lock() {
             *last = Some(statistics.to_vec());

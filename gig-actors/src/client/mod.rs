@@ -30,6 +30,7 @@ pub(crate) mod due;
 pub(crate) mod final_commit;
 pub(crate) mod gate;
 pub(crate) mod leave;
+pub(crate) mod log_lines;
 pub(crate) mod niceness;
 pub(crate) mod partitions;
 pub(crate) mod poller;

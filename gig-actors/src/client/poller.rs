@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::{Message, Recipient};
-use gig_core::{CommitPlan, Fault, Record, RecordBatchBuilder, RecordParts};
+use gig_core::{CommitPlan, Fault, FaultScope, Record, RecordBatchBuilder, RecordParts};
 use log::{debug, error, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -230,15 +230,22 @@ impl Outbox {
 
 /// Counts and classifies a client error. The first report of a fault is an error in the
 /// log and is told to the actor; its repeats (librdkafka retries, and reports each try) are
-/// debug lines, so that the log says it once and `Stats` keeps counting.
+/// debug lines, so that the log says it once and `Stats` keeps counting. So is a passing
+/// error of the client while one of its faults is open: after a refused login librdkafka
+/// also says "all brokers are down" at every try.
 fn report(shared: &Shared, actor: &PollerLinks, e: &ClientError) {
     let kind = e.kind();
+    let consequence = e.scope == FaultScope::Client && shared.errors.client_blocked();
     match shared.errors.record(e, Instant::now()) {
         Some(fault) => {
             error!("cannot read: {fault}");
             actor.faulted.do_send(Faulted(fault));
         }
         None if kind.blocks_reading() => debug!("{kind} error on {} again: {}", e.scope, e.reason),
+        None if consequence => debug!(
+            "{kind} error on {} (a fault is open): {}",
+            e.scope, e.reason
+        ),
         None => warn!("consumer error on {}: {}: {}", e.scope, e.error, e.reason),
     }
 }

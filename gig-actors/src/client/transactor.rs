@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use gig_core::{ConsumerConfig, ProducerRecord, Transaction, Transactional};
 use log::{debug, error, info, warn};
 use rdkafka::client::ClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{DeliveryResult, Header as KafkaHeader, OwnedHeaders};
@@ -29,6 +29,7 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::util::Timeout;
 
 use crate::client::commit_result::CommitResult;
+use crate::client::log_lines;
 use crate::client::partitions::to_tpl;
 use crate::client::topic_handles::TopicHandles;
 use crate::error::GigError;
@@ -84,8 +85,14 @@ pub(crate) struct TxnContext {
 }
 
 impl ClientContext for TxnContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        log_lines::forward(level, facility, message);
+    }
+
+    /// At `debug`: a failure that keeps the producer from its work fails its transactional
+    /// calls, and the consumer reports it there, once per fault (`cannot commit: …`).
     fn error(&self, error: KafkaError, reason: &str) {
-        error!("transactional producer: {error}: {reason}");
+        debug!("transactional producer: {error}: {reason}");
     }
 }
 

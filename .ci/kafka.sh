@@ -17,6 +17,8 @@
 #                                        # COUNT records of SIZE bytes with compression CODEC
 #   .ci/kafka.sh consumer-perf TOPIC COUNT  # Kafka's ConsumerPerformance reads COUNT records
 #                                        # (a new group); prints its CSV header and line
+#   .ci/kafka.sh bin                     # a folder of Kafka's own commands for the installed
+#                                        # jars (kafka-topics.sh, kafka-acls.sh, …): put it on PATH
 #
 # The secure node runs beside those (its files in $SECURE_DIR, not in $STATE_DIR):
 #   .ci/kafka.sh start-secure PORT       # SASL_SSL on PORT (SCRAM-SHA-512, OAUTHBEARER), mutual
@@ -33,7 +35,8 @@
 #   .ci/kafka.sh secure-tool MAIN ARGS...   # any Kafka tool class, e.g. ProducerPerformance
 #                                        # with --producer.config "$(... secure-admin-props)"
 # The secure-* tools print nothing on success but the answer to --list or --describe, and
-# everything on failure.
+# everything on failure. groups, topics and the secure-* tools add --bootstrap-server (and
+# the admin's --command-config) unless given one.
 #
 # Controllers listen on the broker port + 100. Data and logs live in a fresh folder under
 # $TMPDIR (node-N.log per node); nothing listens beyond loopback. A node that does not come up
@@ -78,6 +81,46 @@ installed() {
   # Before the pom's log4j-slf4j-impl, the broker's log held nothing but its format lines.
   [ "$(cat "$CACHE/complete")" = "$(install_stamp)" ] ||
     echo "warning: $CACHE predates .ci/kafka/pom.xml (the broker logs nothing): run $0 install" >&2
+}
+
+# Kafka's own commands (as its distribution's bin/ names them) and their classes.
+TOOLS="kafka-topics.sh=org.apache.kafka.tools.TopicCommand
+kafka-consumer-groups.sh=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
+kafka-acls.sh=org.apache.kafka.tools.AclCommand
+kafka-configs.sh=kafka.admin.ConfigCommand
+kafka-console-consumer.sh=org.apache.kafka.tools.consumer.ConsoleConsumer
+kafka-console-producer.sh=org.apache.kafka.tools.ConsoleProducer
+kafka-get-offsets.sh=org.apache.kafka.tools.GetOffsetShell
+kafka-producer-perf-test.sh=org.apache.kafka.tools.ProducerPerformance
+kafka-consumer-perf-test.sh=org.apache.kafka.tools.ConsumerPerformance"
+
+# bin: writes a script per Kafka command into $CACHE/bin (the install has the jars only, no
+# bin/), each running its class on the installed jars; prints the folder, for PATH.
+bin_dir() {
+  local line name main
+  installed
+  mkdir -p "$CACHE/bin"
+  # Its own copy: the scripts keep working without this checkout.
+  cp "$HERE/kafka/tools-log4j2.properties" "$CACHE/bin/"
+  for line in $TOOLS; do
+    name=${line%%=*} main=${line#*=}
+    printf '%s\n' '#!/usr/bin/env bash' \
+      "# Kafka's $name: $main on the jars of .ci/kafka.sh install (written by .ci/kafka.sh bin)." \
+      "exec java -Dlog4j2.configurationFile=\"$CACHE/bin/tools-log4j2.properties\" -cp \"$CACHE/libs/*\" $main \"\$@\"" \
+      >"$CACHE/bin/$name"
+    chmod +x "$CACHE/bin/$name"
+  done
+  echo "$CACHE/bin"
+}
+
+# given FLAG ARGS...: whether ARGS hold FLAG (alone or as FLAG=VALUE).
+given() {
+  local flag=$1 arg
+  shift
+  for arg in "$@"; do
+    case $arg in "$flag" | "$flag"=*) return 0 ;; esac
+  done
+  return 1
 }
 
 # A Kafka tool: warnings and errors on stderr, its answer alone on stdout.
@@ -504,8 +547,10 @@ secure_admin() {
   local main=$1 env arg out status=0
   shift
   env=$(secure_file secure.env)
-  set -- "$main" --bootstrap-server "$(value GIG_SECURE_SASL_BOOTSTRAP "$env")" \
-    --command-config "$(value GIG_SECURE_ADMIN_PROPS "$env")" "$@"
+  # Kafka's tools die on a repeated option (MultipleArgumentsForOptionException).
+  given --command-config "$@" || set -- --command-config "$(value GIG_SECURE_ADMIN_PROPS "$env")" "$@"
+  given --bootstrap-server "$@" || set -- --bootstrap-server "$(value GIG_SECURE_SASL_BOOTSTRAP "$env")" "$@"
+  set -- "$main" "$@"
   for arg in "$@"; do
     case $arg in --list | --describe) secure_tool "$@"; return ;; esac
   done
@@ -521,6 +566,10 @@ tool() {
   local main=$1
   shift
   local bootstrap
+  if given --bootstrap-server "$@"; then
+    java_main "$main" "$@"
+    return
+  fi
   bootstrap=${GIG_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
   [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIG_KAFKA_BOOTSTRAP" >&2; return 1; }
   java_main "$main" --bootstrap-server "$bootstrap" "$@"
@@ -577,6 +626,7 @@ case "${1:-}" in
   groups) shift; tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
   topics) shift; tool org.apache.kafka.tools.TopicCommand "$@" ;;
   check-lag) check_lag "${2:?group regex}" ;;
+  bin) bin_dir ;;
   consumer-perf) consumer_perf "${2:?topic}" "${3:?count}" ;;
   producer-perf) producer_perf "${2:?topic}" "${3:?count}" "${4:?size}" "${5:?codec}" ;;
   start-secure) start_secure "${2:?port}" ;;
@@ -592,7 +642,7 @@ case "${1:-}" in
   secure-topics) shift; secure_admin org.apache.kafka.tools.TopicCommand "$@" ;;
   secure-tool) shift; secure_tool "${1:?tool class}" "${@:2}" ;;
   *)
-    echo "usage: $0 install|start [PORT]|start-cluster BASE_PORT|kill NODE|restart NODE|stop|bootstrap|groups ARGS|topics ARGS|check-lag REGEX|producer-perf TOPIC COUNT SIZE CODEC|consumer-perf TOPIC COUNT" >&2
+    echo "usage: $0 install|start [PORT]|start-cluster BASE_PORT|kill NODE|restart NODE|stop|bootstrap|groups ARGS|topics ARGS|check-lag REGEX|producer-perf TOPIC COUNT SIZE CODEC|consumer-perf TOPIC COUNT|bin" >&2
     echo "       $0 start-secure PORT|stop-secure|secure-env|secure-admin-props|secure-user NAME PASSWORD|secure-acl ARGS|secure-groups ARGS|secure-topics ARGS|secure-tool MAIN ARGS" >&2
     exit 2
     ;;

@@ -266,6 +266,14 @@ mod tests {
         assert_eq!(config.properties["enable_sasl_queue"], "true");
     }
 
+    /// The error of `from_vars("GIG_", …)` with brokers, a group and `extra`.
+    fn err(extra: (&str, &str)) -> String {
+        let all = [("GIG_BROKERS", "b:9092"), ("GIG_GROUP_ID", "g"), extra];
+        ConsumerConfig::from_vars("GIG_", vars(&all))
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn every_lower_case_property_has_a_variable_that_reads_back_as_it() {
         let names = crate::properties::LIBRDKAFKA_PROPERTIES;
@@ -279,13 +287,6 @@ mod tests {
     #[test]
     fn a_typo_or_a_bad_value_is_an_error_naming_the_variable_not_the_secret() {
         let base = [("GIG_BROKERS", "b:9092"), ("GIG_GROUP_ID", "g")];
-        let err = |extra: (&str, &str)| {
-            let mut all = base.to_vec();
-            all.push(extra);
-            ConsumerConfig::from_vars("GIG_", vars(&all))
-                .unwrap_err()
-                .to_string()
-        };
         assert!(err(("GIG_ACK_TIMEOUT", "5")).contains("GIG_ACK_TIMEOUT"));
         assert!(err(("GIG_MAX_IN_FLIGHT", "lots")).contains("whole number"));
         assert!(err(("GIG_KEY_ORDERING", "maybe")).contains("true or false"));
@@ -309,14 +310,6 @@ mod tests {
 
     #[test]
     fn a_variable_naming_no_librdkafka_property_is_an_error_without_its_value() {
-        let base = [("GIG_BROKERS", "b:9092"), ("GIG_GROUP_ID", "g")];
-        let err = |extra: (&str, &str)| {
-            let mut all = base.to_vec();
-            all.push(extra);
-            ConsumerConfig::from_vars("GIG_", vars(&all))
-                .unwrap_err()
-                .to_string()
-        };
         assert_eq!(
             err(("GIG_KAFKA_SASL_PASWORD", "hunter2-real-secret")),
             "environment variable GIG_KAFKA_SASL_PASWORD: librdkafka has no property `sasl.pasword` (did you mean `sasl.password`?); its value is not shown"

@@ -4,15 +4,15 @@
 # `.ci/kafka.sh start` must come up every time, not most times.
 #
 #   .ci/kafka-start-cycles.sh [N] [PORT]    # N defaults to 20, PORT to 19192
-#   GIG_CYCLES_SECURE=1 .ci/kafka-start-cycles.sh ...   # and the secure node on PORT+500
+#   GIGCI_CYCLES_SECURE=1 .ci/kafka-start-cycles.sh ...   # and the secure node on PORT+500
 #                                                       # beside it in every cycle
-# The state dir is kafka.sh's (GIG_KAFKA_STATE_DIR); exits 1 unless every start came up.
+# The state dir is kafka.sh's (GIGCI_KAFKA_STATE_DIR); exits 1 unless every start came up.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${1:-20}
 PORT=${2:-19192}
-SECURE=${GIG_CYCLES_SECURE:-0}
+SECURE=${GIGCI_CYCLES_SECURE:-0}
 
 ms_since() {
   echo $(( ($(date +%s%N) - $1) / 1000000 ))

@@ -50,12 +50,12 @@ set -euo pipefail
 # runs under beside the classic one, and runs on Java 17 (the machines' JDK).
 KAFKA_VERSION=4.1.1
 HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${GIG_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gig/kafka-$KAFKA_VERSION}
-STATE_DIR=${GIG_KAFKA_STATE_DIR:-${TMPDIR:-/tmp}/gig-kafka}
+CACHE=${GIGCI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gig/kafka-$KAFKA_VERSION}
+STATE_DIR=${GIGCI_KAFKA_STATE_DIR:-${TMPDIR:-/tmp}/gig-kafka}
 # Beside STATE_DIR, not in it: `start` empties STATE_DIR while the secure node may run.
-SECURE_DIR=${GIG_KAFKA_SECURE_DIR:-$STATE_DIR-secure}
+SECURE_DIR=${GIGCI_KAFKA_SECURE_DIR:-$STATE_DIR-secure}
 # Three nodes and the tests share 2 cores and a few GB: a modest heap each.
-HEAP=${GIG_KAFKA_HEAP:--Xms256m -Xmx768m}
+HEAP=${GIGCI_KAFKA_HEAP:--Xms256m -Xmx768m}
 
 # What filled the cache: a changed pom (a new jar) installs afresh.
 install_stamp() {
@@ -510,12 +510,12 @@ EOF
     return 1
   fi
   {
-    echo "GIG_SECURE_SASL_BOOTSTRAP=127.0.0.1:$port"
-    echo "GIG_SECURE_MTLS_BOOTSTRAP=127.0.0.1:$((port + 1))"
-    echo "GIG_SECURE_ADMIN_USER=admin"
-    echo "GIG_SECURE_ADMIN_PASSWORD=$password"
-    echo "GIG_SECURE_ADMIN_PROPS=$SECURE_DIR/admin.properties"
-    grep '^GIG_SECURE_' "$tls/certs.env"
+    echo "GIGCI_SECURE_SASL_BOOTSTRAP=127.0.0.1:$port"
+    echo "GIGCI_SECURE_MTLS_BOOTSTRAP=127.0.0.1:$((port + 1))"
+    echo "GIGCI_SECURE_ADMIN_USER=admin"
+    echo "GIGCI_SECURE_ADMIN_PASSWORD=$password"
+    echo "GIGCI_SECURE_ADMIN_PROPS=$SECURE_DIR/admin.properties"
+    grep '^GIGCI_SECURE_' "$tls/certs.env"
   } >"$SECURE_DIR/secure.env"
   echo "kafka $KAFKA_VERSION secure node pid $(cat "$node.pid"): SASL_SSL on 127.0.0.1:$port" \
     "(SCRAM-SHA-512, OAUTHBEARER), mutual TLS on 127.0.0.1:$((port + 1))"
@@ -548,8 +548,8 @@ secure_admin() {
   shift
   env=$(secure_file secure.env)
   # Kafka's tools die on a repeated option (MultipleArgumentsForOptionException).
-  given --command-config "$@" || set -- --command-config "$(value GIG_SECURE_ADMIN_PROPS "$env")" "$@"
-  given --bootstrap-server "$@" || set -- --bootstrap-server "$(value GIG_SECURE_SASL_BOOTSTRAP "$env")" "$@"
+  given --command-config "$@" || set -- --command-config "$(value GIGCI_SECURE_ADMIN_PROPS "$env")" "$@"
+  given --bootstrap-server "$@" || set -- --bootstrap-server "$(value GIGCI_SECURE_SASL_BOOTSTRAP "$env")" "$@"
   set -- "$main" "$@"
   for arg in "$@"; do
     case $arg in --list | --describe) secure_tool "$@"; return ;; esac
@@ -570,8 +570,8 @@ tool() {
     java_main "$main" "$@"
     return
   fi
-  bootstrap=${GIG_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
-  [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIG_KAFKA_BOOTSTRAP" >&2; return 1; }
+  bootstrap=${GIGCI_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
+  [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIGCI_KAFKA_BOOTSTRAP" >&2; return 1; }
   java_main "$main" --bootstrap-server "$bootstrap" "$@"
 }
 
@@ -579,8 +579,8 @@ tool() {
 # that what a Java producer sends (its batches, each codec) is what Gig is tested on.
 producer_perf() {
   local topic=$1 count=$2 size=$3 codec=$4 bootstrap
-  bootstrap=${GIG_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
-  [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIG_KAFKA_BOOTSTRAP" >&2; return 1; }
+  bootstrap=${GIGCI_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
+  [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIGCI_KAFKA_BOOTSTRAP" >&2; return 1; }
   java_main org.apache.kafka.tools.ProducerPerformance --topic "$topic" \
     --num-records "$count" --record-size "$size" --throughput -1 \
     --producer-props bootstrap.servers="$bootstrap" compression.type="$codec" acks=all | tail -1
@@ -590,8 +590,8 @@ producer_perf() {
 # group, the anchor gig-bench compares Gig with. Prints ConsumerPerformance's header and line.
 consumer_perf() {
   local topic=$1 count=$2 bootstrap
-  bootstrap=${GIG_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
-  [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIG_KAFKA_BOOTSTRAP" >&2; return 1; }
+  bootstrap=${GIGCI_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
+  [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIGCI_KAFKA_BOOTSTRAP" >&2; return 1; }
   java_main org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$bootstrap" \
     --topic "$topic" --messages "$count" --group "consumer-perf-$$-$RANDOM" --timeout 60000
 }

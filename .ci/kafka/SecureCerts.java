@@ -41,8 +41,8 @@ public class SecureCerts {
     String ca = password(), rogue = password();
     selfSigned("ca", "CN=gig-ci-ca", ca);
     selfSigned("rogue-ca", "CN=gig-ci-rogue-ca", rogue);
-    ENV.put("GIG_SECURE_CA", file("ca.pem"));
-    ENV.put("GIG_SECURE_ROGUE_CA", file("rogue-ca.pem"));
+    ENV.put("GIGCI_SECURE_CA", file("ca.pem"));
+    ENV.put("GIGCI_SECURE_ROGUE_CA", file("rogue-ca.pem"));
 
     // The broker's keystore (its key under both TLS listeners and as the controller's and
     // inter-broker client) and truststore (the CA: mutual TLS clients, its own controller).
@@ -114,7 +114,7 @@ public class SecureCerts {
     Files.writeString(dir.resolve(name + ".key"), pem("PRIVATE KEY", key.getEncoded()));
     Files.writeString(dir.resolve(name + "-encrypted.key"),
         pem("ENCRYPTED PRIVATE KEY", encrypt(key.getEncoded(), keyPass)));
-    String prefix = "GIG_SECURE_" + name.toUpperCase().replace('-', '_');
+    String prefix = "GIGCI_SECURE_" + name.toUpperCase().replace('-', '_');
     ENV.put(prefix + "_CERT", file(name + ".pem"));
     ENV.put(prefix + "_KEY", file(name + ".key"));
     ENV.put(prefix + "_KEY_ENCRYPTED", file(name + "-encrypted.key"));

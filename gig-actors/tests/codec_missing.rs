@@ -2,7 +2,7 @@
 //! must be loud: `Stats` names the partition and librdkafka's text, `Health` is not live,
 //! `CaughtUp` fails with `GigError::Unreadable`, nothing is handed over or committed.
 //!
-//! Runs on Apache Kafka (`GIG_TEST_BROKERS`), whose own producer writes the zstd records:
+//! Runs on Apache Kafka (`GIGCI_TEST_BROKERS`), whose own producer writes the zstd records:
 //! `cargo test -p gig-actors --no-default-features --test codec_missing` (CI does).
 
 #![cfg(not(feature = "zstd"))]
@@ -57,11 +57,11 @@ fn unique(prefix: &str) -> String {
 
 #[actix::test]
 async fn a_zstd_partition_on_a_build_without_zstd_is_named_and_not_live() {
-    let Some(brokers) = std::env::var("GIG_TEST_BROKERS")
+    let Some(brokers) = std::env::var("GIGCI_TEST_BROKERS")
         .ok()
         .filter(|b| !b.trim().is_empty())
     else {
-        eprintln!("SKIPPED: needs Apache Kafka (GIG_TEST_BROKERS) and its producer tool");
+        eprintln!("SKIPPED: needs Apache Kafka (GIGCI_TEST_BROKERS) and its producer tool");
         return;
     };
     let _ = env_logger::builder().is_test(true).try_init();

@@ -54,10 +54,10 @@ pub fn brokers() -> Option<String> {
 }
 
 /// The group protocol to join with: `--group-protocol` (`classic` or `consumer`, the
-/// KIP-848 protocol), else the env var `GIG_GROUP_PROTOCOL`, else `classic`.
+/// KIP-848 protocol), else the env var `GIGCI_GROUP_PROTOCOL`, else `classic`.
 pub fn group_protocol() -> String {
     arg("group-protocol")
-        .or_else(|| std::env::var("GIG_GROUP_PROTOCOL").ok())
+        .or_else(|| std::env::var("GIGCI_GROUP_PROTOCOL").ok())
         .filter(|p| !p.trim().is_empty())
         .unwrap_or_else(|| "classic".to_string())
 }

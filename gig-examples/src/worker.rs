@@ -36,7 +36,7 @@
 //! worker the same transactional id: a restarted one fences the one it replaces and aborts
 //! what that one left open.
 //!
-//! `GIG_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts; with
+//! `GIGCI_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts; with
 //! `RUST_LOG=librdkafka=debug` their lines go to stderr. Prints a JSON status line on stdout
 //! whenever its assignment or committed offsets change. Closing stdin stops it cleanly (final commit, exit 0).
 
@@ -192,7 +192,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         )))
         .key_ordering(crate::flag("key-ordering"));
     // librdkafka's debug contexts (e.g. `cgrp`), as in the test suite; its log goes to stderr.
-    if let Ok(contexts) = std::env::var("GIG_RDKAFKA_DEBUG") {
+    if let Ok(contexts) = std::env::var("GIGCI_RDKAFKA_DEBUG") {
         config = config.property("debug", contexts);
     }
     if crate::arg("ack-timeout-ms").is_some() {

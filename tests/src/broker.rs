@@ -1,6 +1,6 @@
 //! The suite's broker, names and configs: the embedded mock cluster, or the external broker
-//! named by `GIG_TEST_BROKERS` (of the kind `GIG_TEST_BROKER_KIND`), joined with the group
-//! protocol `GIG_TEST_GROUP_PROTOCOL`.
+//! named by `GIGCI_TEST_BROKERS` (of the kind `GIGCI_TEST_BROKER_KIND`), joined with the group
+//! protocol `GIGCI_TEST_GROUP_PROTOCOL`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -9,9 +9,9 @@ use gig_actors::testkit::Broker;
 use gig_actors::ConsumerConfig;
 
 /// The env var naming an external broker for the suite.
-pub const BROKERS_VAR: &str = "GIG_TEST_BROKERS";
+pub const BROKERS_VAR: &str = "GIGCI_TEST_BROKERS";
 /// The env var naming the external broker's kind: `tansu` or `kafka` (the default).
-pub const KIND_VAR: &str = "GIG_TEST_BROKER_KIND";
+pub const KIND_VAR: &str = "GIGCI_TEST_BROKER_KIND";
 
 /// Which broker the suite runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Backend {
     Kafka,
 }
 
-/// The suite's backend, from `GIG_TEST_BROKERS` and `GIG_TEST_BROKER_KIND`.
+/// The suite's backend, from `GIGCI_TEST_BROKERS` and `GIGCI_TEST_BROKER_KIND`.
 pub fn backend() -> Backend {
     match std::env::var(BROKERS_VAR) {
         Ok(b) if !b.trim().is_empty() => match std::env::var(KIND_VAR).as_deref() {
@@ -81,9 +81,9 @@ pub fn broker() -> Broker {
 
 /// The env var naming the group protocol the suite joins with: `classic` (the default) or
 /// `consumer` (KIP-848; the broker then owns sessions and assignment).
-pub const GROUP_PROTOCOL_VAR: &str = "GIG_TEST_GROUP_PROTOCOL";
+pub const GROUP_PROTOCOL_VAR: &str = "GIGCI_TEST_GROUP_PROTOCOL";
 
-/// The suite's group protocol, from `GIG_TEST_GROUP_PROTOCOL`.
+/// The suite's group protocol, from `GIGCI_TEST_GROUP_PROTOCOL`.
 pub fn group_protocol() -> String {
     std::env::var(GROUP_PROTOCOL_VAR)
         .ok()
@@ -97,7 +97,7 @@ pub fn consumer_protocol() -> bool {
 }
 
 /// A config for tests: short session timeouts, so group changes settle fast on any backend.
-/// `GIG_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts.
+/// `GIGCI_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts.
 pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
     let config = gig_examples::quick_group(
         ConsumerConfig::new(broker.bootstrap_servers(), unique("group")).topics([topic]),
@@ -105,7 +105,7 @@ pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
         6000,
     )
     .property("topic.metadata.refresh.interval.ms", "1000");
-    match std::env::var("GIG_RDKAFKA_DEBUG") {
+    match std::env::var("GIGCI_RDKAFKA_DEBUG") {
         Ok(contexts) => config.property("debug", contexts),
         Err(_) => config,
     }

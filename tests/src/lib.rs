@@ -2,7 +2,7 @@
 //!
 //! - [`checker`]: the reliability checker over the ledgers of several worker processes
 //!   (lost, duplicates, poll skips, order, serial processing, reprocessing after a commit).
-//! - [`broker`](mod@broker): the suite's broker (the embedded mock cluster, or `GIG_TEST_BROKERS`),
+//! - [`broker`](mod@broker): the suite's broker (the embedded mock cluster, or `GIGCI_TEST_BROKERS`),
 //!   unique names, configs and topics, and skipping a test on a backend.
 //! - [`produce`](mod@produce): the suite's producer and its records (payload `v{i}`, key `k{i}`).
 //! - [`ledger`]: [`Ledger`], the Acked and NoAcked actor that records what it accepts, and

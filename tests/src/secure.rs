@@ -1,5 +1,5 @@
 //! The secured Apache Kafka node of `.ci/kafka.sh start-secure`: its addresses, CA and
-//! client certificates (read from the `secure.env` it writes, named by `GIG_TEST_SECURE_ENV`),
+//! client certificates (read from the `secure.env` it writes, named by `GIGCI_TEST_SECURE_ENV`),
 //! users and ACLs made per test with Kafka's own tools, and configs that log in.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use crate::broker::{group_protocol, report, unique};
 use crate::kafka_tools::kafka_tool;
 
 /// The env var naming the secure node's `secure.env` (`.ci/kafka.sh secure-env`).
-pub const SECURE_ENV_VAR: &str = "GIG_TEST_SECURE_ENV";
+pub const SECURE_ENV_VAR: &str = "GIGCI_TEST_SECURE_ENV";
 
 /// The secure node, as its `secure.env` describes it.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct User {
 
 impl Secure {
     /// The secure node, or `None` (saying why the test is skipped) when
-    /// `GIG_TEST_SECURE_ENV` is not set.
+    /// `GIGCI_TEST_SECURE_ENV` is not set.
     pub fn from_env() -> Option<Secure> {
         crate::broker::init();
         let Some(path) = std::env::var(SECURE_ENV_VAR)
@@ -55,9 +55,9 @@ impl Secure {
         Some(Secure { vars })
     }
 
-    /// One value of `secure.env`, without its `GIG_SECURE_` prefix.
+    /// One value of `secure.env`, without its `GIGCI_SECURE_` prefix.
     pub fn var(&self, name: &str) -> &str {
-        let key = format!("GIG_SECURE_{name}");
+        let key = format!("GIGCI_SECURE_{name}");
         self.vars
             .get(&key)
             .unwrap_or_else(|| panic!("{key} is not in secure.env"))

@@ -35,7 +35,7 @@ const WAIT: Duration = Duration::from_secs(180);
 #[actix::test]
 async fn a_broker_sigkilled_mid_stream_and_restarted_loses_nothing() {
     const WHY: &str = "kills the single Kafka node that .ci/kafka.sh started: run with \
-                       GIG_TEST_BROKERS=HOST:PORT GIG_TEST_BROKER_KIND=kafka";
+                       GIGCI_TEST_BROKERS=HOST:PORT GIGCI_TEST_BROKER_KIND=kafka";
     if skip_on(Backend::Embedded, WHY) || skip_on(Backend::Tansu, WHY) {
         return;
     }

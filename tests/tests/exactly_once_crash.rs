@@ -116,7 +116,7 @@ async fn sigkilled_transactional_workers_write_each_record_exactly_once() {
     {
         return;
     }
-    let seed = XorShift::seed_from_env("GIG_EOS_SEED");
+    let seed = XorShift::seed_from_env("GIGCI_EOS_SEED");
     let eos = run("eos-crash", true, seed).await;
     let plain = run("alo-crash", false, seed).await;
     for (mode, run) in [("transactional", &eos), ("at-least-once", &plain)] {

@@ -13,7 +13,7 @@
 //! skips are asserted: a member fenced during the outage may read on for a while (see
 //! `scenario::zombies_possible`).
 //!
-//! It runs on a cluster that `.ci/kafka.sh start-cluster` started (`GIG_TEST_CLUSTER`; see
+//! It runs on a cluster that `.ci/kafka.sh start-cluster` started (`GIGCI_TEST_CLUSTER`; see
 //! `scenario` for how a test learns it may kill brokers) and prints `SKIPPED on …`
 //! elsewhere. It is the only test in this binary: cargo runs test binaries one after
 //! another, so no other test sees the nodes go down. Killed nodes are restarted even when

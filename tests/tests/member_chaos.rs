@@ -9,8 +9,8 @@
 //! of the records; every partition's committed offset at its end, read with librdkafka and
 //! with Kafka's own `kafka-consumer-groups` (LAG 0), when Kafka's tools are installed here.
 //!
-//! Runs on the cluster of `GIG_TEST_CLUSTER`, else on the single Kafka node.
-//! `GIG_CHAOS_SEED` replays the schedule of a printed `seed=`.
+//! Runs on the cluster of `GIGCI_TEST_CLUSTER`, else on the single Kafka node.
+//! `GIGCI_CHAOS_SEED` replays the schedule of a printed `seed=`.
 
 mod scenario;
 
@@ -76,7 +76,7 @@ async fn members_stopped_killed_and_started_at_random_lose_nothing() {
         produced
     });
 
-    let seed = XorShift::seed_from_env("GIG_CHAOS_SEED");
+    let seed = XorShift::seed_from_env("GIGCI_CHAOS_SEED");
     let mut rng = XorShift(seed);
     let before_chaos = fleet.handed_over();
     let until = Instant::now() + CHAOS;

@@ -12,7 +12,7 @@
 //! records it handed over at or past the last commit it saw. The group's committed offsets
 //! must reach the end of every partition.
 //!
-//! Runs on the cluster of `GIG_TEST_CLUSTER`, else on the single Kafka node.
+//! Runs on the cluster of `GIGCI_TEST_CLUSTER`, else on the single Kafka node.
 
 mod scenario;
 

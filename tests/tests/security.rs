@@ -4,7 +4,7 @@
 //! `kafka-consumer-groups` shows LAG 0; each refusal is a typed error within seconds that
 //! names the cause, `Stop` still answers, and nothing is lost once the refusal is lifted.
 //!
-//! Runs when `GIG_TEST_SECURE_ENV` names the node's `secure.env` (`.ci/run` sets it).
+//! Runs when `GIGCI_TEST_SECURE_ENV` names the node's `secure.env` (`.ci/run` sets it).
 
 use std::time::{Duration, Instant};
 

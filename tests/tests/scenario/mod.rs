@@ -3,15 +3,15 @@
 //! control of the Kafka nodes `.ci/kafka.sh` started, and the group's offsets as the broker
 //! has them. The checker itself is `gig_tests::checker`.
 //!
-//! **Where.** On the 3-node cluster named by `GIG_TEST_CLUSTER=HOST:PORT,HOST:PORT,HOST:PORT`
+//! **Where.** On the 3-node cluster named by `GIGCI_TEST_CLUSTER=HOST:PORT,HOST:PORT,HOST:PORT`
 //! when it is set; else, for the scenarios that make sense on one node, on the single Kafka
-//! node of `GIG_TEST_BROKERS` (with `GIG_TEST_BROKER_KIND=kafka`). Anywhere else the test
+//! node of `GIGCI_TEST_BROKERS` (with `GIGCI_TEST_BROKER_KIND=kafka`). Anywhere else the test
 //! prints `SKIPPED on …` with the reason and returns.
 //!
 //! **Killing brokers.** A test may SIGKILL and restart Kafka nodes only when the brokers it
-//! runs on are exactly those `.ci/kafka.sh` started in its state dir: `GIG_KAFKA_STATE_DIR`,
+//! runs on are exactly those `.ci/kafka.sh` started in its state dir: `GIGCI_KAFKA_STATE_DIR`,
 //! or the script's default `${TMPDIR:-/tmp}/gig-kafka`. That dir's `bootstrap` file must
-//! list the same addresses, and each node must have its pid file. `GIG_TEST_KAFKA_CONTROL=0`
+//! list the same addresses, and each node must have its pid file. `GIGCI_TEST_KAFKA_CONTROL=0`
 //! forbids it even then (for a broker that others use at the same time). A
 //! [`KafkaControl`] restarts every node it killed when it is dropped, so a failing test
 //! still leaves the broker running for the tests after it.
@@ -34,11 +34,11 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 /// Names a 3-node Kafka cluster for the scenarios.
-pub const CLUSTER_VAR: &str = "GIG_TEST_CLUSTER";
+pub const CLUSTER_VAR: &str = "GIGCI_TEST_CLUSTER";
 /// `0` forbids the tests to kill brokers.
-pub const CONTROL_VAR: &str = "GIG_TEST_KAFKA_CONTROL";
+pub const CONTROL_VAR: &str = "GIGCI_TEST_KAFKA_CONTROL";
 /// The state dir of `.ci/kafka.sh`.
-pub const STATE_DIR_VAR: &str = "GIG_KAFKA_STATE_DIR";
+pub const STATE_DIR_VAR: &str = "GIGCI_KAFKA_STATE_DIR";
 
 /// Wall-clock microseconds, the clock of the worker ledgers.
 pub use gig_examples::ledger_file::wall_us;
@@ -67,8 +67,8 @@ impl Site {
     }
 }
 
-/// The Kafka a scenario runs on: the cluster of `GIG_TEST_CLUSTER`, else, if the scenario
-/// makes sense on one node (`one_node`), the single Kafka node of `GIG_TEST_BROKERS`.
+/// The Kafka a scenario runs on: the cluster of `GIGCI_TEST_CLUSTER`, else, if the scenario
+/// makes sense on one node (`one_node`), the single Kafka node of `GIGCI_TEST_BROKERS`.
 /// Prints `SKIPPED on …` and returns `None` when there is neither.
 pub fn site(scenario: &str, one_node: bool) -> Option<Site> {
     init();
@@ -87,7 +87,7 @@ pub fn site(scenario: &str, one_node: bool) -> Option<Site> {
     let why = if one_node {
         format!(
             "{scenario} runs on Apache Kafka: set {CLUSTER_VAR}=HOST:PORT,HOST:PORT,HOST:PORT \
-             (a 3-node cluster), or GIG_TEST_BROKERS with GIG_TEST_BROKER_KIND=kafka"
+             (a 3-node cluster), or GIGCI_TEST_BROKERS with GIGCI_TEST_BROKER_KIND=kafka"
         )
     } else {
         format!(
@@ -119,7 +119,7 @@ fn kafka_sh(args: &[&str], bootstrap: Option<&str>) -> Result<String, String> {
     let mut command = Command::new("bash");
     command.arg(script()).args(args);
     if let Some(b) = bootstrap {
-        command.env("GIG_KAFKA_BOOTSTRAP", b);
+        command.env("GIGCI_KAFKA_BOOTSTRAP", b);
     }
     let out = command
         .output()
@@ -510,10 +510,10 @@ impl Fleet {
     }
 
     /// Removes the ledgers and logs, unless the checker found something or
-    /// `GIG_TEST_KEEP_LEDGERS` is set (then they stay, for a look, as they do when a test
+    /// `GIGCI_TEST_KEEP_LEDGERS` is set (then they stay, for a look, as they do when a test
     /// fails).
     pub fn clean_up(&self, found: &Report) {
-        if found.clean() && env("GIG_TEST_KEEP_LEDGERS").is_none() {
+        if found.clean() && env("GIGCI_TEST_KEEP_LEDGERS").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             report(&format!(

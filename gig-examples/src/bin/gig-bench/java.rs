@@ -16,9 +16,9 @@ pub(crate) struct JavaRun {
     pub(crate) fetch_rps: f64,
 }
 
-/// `.ci/kafka.sh`: `GIG_KAFKA_SH`, else the workspace's.
+/// `.ci/kafka.sh`: `GIGCI_KAFKA_SH`, else the workspace's.
 fn script() -> PathBuf {
-    std::env::var_os("GIG_KAFKA_SH")
+    std::env::var_os("GIGCI_KAFKA_SH")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.ci/kafka.sh")))
 }
@@ -31,7 +31,7 @@ pub(crate) fn unavailable() -> Option<String> {
     }
     let cache = std::env::var("HOME").map(|h| PathBuf::from(h).join(".cache/gig"));
     let installed =
-        std::env::var_os("GIG_KAFKA_CACHE").is_some() || cache.is_ok_and(|c| c.is_dir());
+        std::env::var_os("GIGCI_KAFKA_CACHE").is_some() || cache.is_ok_and(|c| c.is_dir());
     if !script().is_file() || !installed {
         return Some(format!(
             "Kafka's jars are not installed (run {} install)",
@@ -50,7 +50,7 @@ pub(crate) fn consumer_performance(
     let out = Command::new("bash")
         .arg(script())
         .args(["consumer-perf", topic, &records.to_string()])
-        .env("GIG_KAFKA_BOOTSTRAP", brokers)
+        .env("GIGCI_KAFKA_BOOTSTRAP", brokers)
         .output()
         .map_err(|e| format!("running ConsumerPerformance: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);

@@ -29,8 +29,8 @@
 //!
 //! `--features mimalloc` builds it with mimalloc as the process's allocator (raw and Gig
 //! alike); either way the allocator is wrapped to count allocations (`counting.rs`), and
-//! each phase reports its allocations per record. `GIG_BENCH_CONSUMER` / `GIG_BENCH_PRODUCER` (`key=value,...`) add librdkafka
-//! properties to the consumers (raw and Gig) and to the producer; `GIG_BENCH_TXN_PRODUCER`
+//! each phase reports its allocations per record. `GIGCI_BENCH_CONSUMER` / `GIGCI_BENCH_PRODUCER` (`key=value,...`) add librdkafka
+//! properties to the consumers (raw and Gig) and to the producer; `GIGCI_BENCH_TXN_PRODUCER`
 //! to Gig's transactional producer (gig-txn, gig-txn-out).
 //!
 //! Every phase reports CPU µs per record (the whole process, every thread). `--scaling` runs
@@ -192,8 +192,8 @@ fn producer(brokers: &str) -> BaseProducer {
         .set("linger.ms", "5")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576");
-    // Extra producer properties, e.g. GIG_BENCH_PRODUCER="batch.size=8000000,linger.ms=50".
-    for (key, value) in env_properties("GIG_BENCH_PRODUCER") {
+    // Extra producer properties, e.g. GIGCI_BENCH_PRODUCER="batch.size=8000000,linger.ms=50".
+    for (key, value) in env_properties("GIGCI_BENCH_PRODUCER") {
         config.set(key, value);
     }
     config
@@ -296,7 +296,7 @@ fn raw_run(brokers: &str, topic: &str, partitions: i32, s: &Settings, label: Str
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("bench-raw-{}", unique()))
         .set("enable.auto.commit", "false");
-    if let Ok(contexts) = std::env::var("GIG_BENCH_DEBUG") {
+    if let Ok(contexts) = std::env::var("GIGCI_BENCH_DEBUG") {
         config.set("debug", contexts);
     }
     for (key, value) in consumer_tuning() {
@@ -400,13 +400,13 @@ static EMBEDDED: AtomicBool = AtomicBool::new(false);
 ///   Gig's in-flight limit makes happen. Not Gig's default.
 ///
 /// docs/performance.md has the figures with and without them.
-/// `GIG_BENCH_CONSUMER="key=value,..."` adds or overrides properties.
+/// `GIGCI_BENCH_CONSUMER="key=value,..."` adds or overrides properties.
 fn consumer_tuning() -> Vec<(String, String)> {
     let mut properties = vec![
         ("fetch.wait.max.ms".to_string(), "5".to_string()),
         ("fetch.queue.backoff.ms".to_string(), "10".to_string()),
     ];
-    properties.extend(env_properties("GIG_BENCH_CONSUMER"));
+    properties.extend(env_properties("GIGCI_BENCH_CONSUMER"));
     properties
 }
 
@@ -675,10 +675,10 @@ async fn gig_run(
     }
     let transactional = matches!(mode, Mode::Txn | Mode::TxnOut);
     if transactional {
-        // GIG_BENCH_TXN_PRODUCER ("key=value,...") adds properties to Gig's transactional
+        // GIGCI_BENCH_TXN_PRODUCER ("key=value,...") adds properties to Gig's transactional
         // producer.
         let mut settings = Transactional::new(format!("bench-txn-{}", unique()));
-        for (key, value) in env_properties("GIG_BENCH_TXN_PRODUCER") {
+        for (key, value) in env_properties("GIGCI_BENCH_TXN_PRODUCER") {
             settings = settings.property(key, value);
         }
         config = config.transactional(settings);

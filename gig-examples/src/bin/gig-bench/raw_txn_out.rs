@@ -130,7 +130,7 @@ fn consumer(brokers: &str) -> BaseConsumer {
 }
 
 /// The properties Gig's `Transactional::producer_properties` sets, and
-/// `GIG_BENCH_TXN_PRODUCER`'s, as gig-txn-out takes them.
+/// `GIGCI_BENCH_TXN_PRODUCER`'s, as gig-txn-out takes them.
 fn producer(brokers: &str) -> BaseProducer {
     let mut config = ClientConfig::new();
     config
@@ -138,7 +138,7 @@ fn producer(brokers: &str) -> BaseProducer {
         .set("transactional.id", format!("bench-raw-txn-{}", unique()))
         .set("transaction.timeout.ms", "10000")
         .set("message.timeout.ms", "5000");
-    for (key, value) in env_properties("GIG_BENCH_TXN_PRODUCER") {
+    for (key, value) in env_properties("GIGCI_BENCH_TXN_PRODUCER") {
         config.set(key, value);
     }
     config

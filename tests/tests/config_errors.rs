@@ -248,3 +248,77 @@ async fn a_misspelled_secret_shows_in_no_error_and_no_debug_from_env_json_or_cod
         SECRETS.len()
     ));
 }
+
+/// Variables with the config's prefix that the repository names on purpose although the
+/// config refuses them: the typos its tests and docs show being refused.
+const REFUSED_ON_PURPOSE: &[&str] = &[
+    "GIG_ACK_TIMEOUT",
+    "GIG_KAFKA_SASL_PASWORD",
+    "GIG_KAFKA_SESION_TIMEOUT_MS",
+];
+
+/// Every `GIG_…` name in the files below `dir` (but `target/`, `.git/` and the changelog,
+/// whose history names the old ones), with the file it is in.
+fn gig_variables(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if path.is_dir() {
+            if name != "target" && name != ".git" {
+                gig_variables(&path, found);
+            }
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // not text
+        };
+        if name == "CHANGELOG.md" {
+            continue;
+        }
+        for (at, _) in text.match_indices("GIG_") {
+            let starts_a_word = text[..at]
+                .chars()
+                .last()
+                .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+            let word: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if starts_a_word && word.len() > "GIG_".len() && !word.ends_with('_') {
+                found.push((word, path.display().to_string()));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_gig_variable_the_repository_names_is_one_the_config_reads() {
+    // The tools' variables once shared the prefix and the config refused them (issue 29);
+    // they are GIGCI_… now, and a branch that still names an old one fails here.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found = Vec::new();
+    gig_variables(&root, &mut found);
+    found.sort();
+    found.dedup();
+    let refused: Vec<String> = found
+        .iter()
+        .filter(|(var, _)| !REFUSED_ON_PURPOSE.contains(&var.as_str()))
+        .filter_map(|(var, file)| {
+            let vars = [
+                ("GIG_BROKERS", "b:9092"),
+                ("GIG_GROUP_ID", "g"),
+                (var.as_str(), "1"),
+            ];
+            let err = ConsumerConfig::from_vars("GIG_", vars.map(|(k, v)| (k.into(), v.into())))
+                .err()?
+                .to_string();
+            let unused = err.contains("not a Gig setting") || err.contains("has no property");
+            unused.then(|| format!("{var} in {file}: {err}"))
+        })
+        .collect();
+    report(&format!(
+        "{} GIG_ names in the repository, each one the config reads",
+        found.len()
+    ));
+    assert!(refused.is_empty(), "{refused:#?}");
+}

@@ -161,25 +161,31 @@ fn naming_the_variable(
     prefix: &str,
     given: impl Fn(&str) -> Option<String>,
 ) -> ConfigError {
-    let or_file = |field: &str| match from_file {
-        true => format!(" (nor `{field}` in {prefix}CONFIG_FILE)"),
-        false => String::new(),
+    // A required setting no variable (nor the file) gave, or a variable gave empty.
+    let missing = |name: &str, field: &str, what: &str| {
+        let state = match given(name) {
+            Some(_) => "empty",
+            None => "not set",
+        };
+        let file = match from_file {
+            true => format!(" (nor `{field}` in {prefix}CONFIG_FILE)"),
+            false => String::new(),
+        };
+        ConfigError::Env {
+            var: format!("{prefix}{name}"),
+            why: format!("{state}{file}: {what}"),
+        }
     };
     let var = match &error {
         ConfigError::NoBrokers => {
-            return ConfigError::Env {
-                var: format!("{prefix}BROKERS"),
-                why: format!(
-                    "not set{}: the bootstrap servers, e.g. kafka-1:9092",
-                    or_file("brokers")
-                ),
-            }
+            return missing(
+                "BROKERS",
+                "brokers",
+                "the bootstrap servers, e.g. kafka-1:9092",
+            )
         }
         ConfigError::NoGroupId => {
-            return ConfigError::Env {
-                var: format!("{prefix}GROUP_ID"),
-                why: format!("not set{}: the consumer group's id", or_file("group_id")),
-            }
+            return missing("GROUP_ID", "group_id", "the consumer group's id")
         }
         ConfigError::EmptyTopic => given("TOPICS"),
         ConfigError::EmptyTransactionalId => given("TRANSACTIONAL_ID"),
@@ -298,6 +304,13 @@ mod tests {
         assert_eq!(
             missing.to_string(),
             "environment variable GIG_GROUP_ID: not set: the consumer group's id"
+        );
+        let empty = ConsumerConfig::from_vars("GIG_", vars(&[("GIG_BROKERS", " ")])).unwrap_err();
+        assert!(
+            empty
+                .to_string()
+                .starts_with("environment variable GIG_BROKERS: empty: the bootstrap servers"),
+            "{empty}"
         );
         let missing = ConsumerConfig::from_vars("APP_", vars(&[])).unwrap_err();
         assert!(

@@ -18,6 +18,21 @@ pub(crate) enum Answer {
     Given(Verdict),
     /// Its handle was dropped unanswered: nothing can answer it any more.
     Dropped,
+    /// Its handle was dropped unanswered while its thread was unwinding from a panic: the
+    /// actor that held it most likely died. Not an outcome: the record waits, and is
+    /// delivered again if its downstream is restarted.
+    Orphaned,
+}
+
+impl Answer {
+    /// What a handle dropped unanswered says: dropped, or orphaned by a panic.
+    pub(crate) fn unanswered() -> Answer {
+        if std::thread::panicking() {
+            Answer::Orphaned
+        } else {
+            Answer::Dropped
+        }
+    }
 }
 
 /// Tells the driver that its [`AnswerQueue`] has answers.

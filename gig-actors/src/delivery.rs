@@ -195,7 +195,7 @@ impl Drop for AckHandle {
     fn drop(&mut self) {
         if let Some(answers) = self.answers.take() {
             self.span.answered("dropped");
-            answers.push(self.token, Answer::Dropped);
+            answers.push(self.token, Answer::unanswered());
         }
     }
 }
@@ -347,8 +347,9 @@ impl Drop for DeliveryBatch {
     fn drop(&mut self) {
         if !self.tokens.is_empty() {
             let tokens = std::mem::take(&mut self.tokens);
+            let answer = Answer::unanswered;
             self.answers
-                .push_all(tokens.into_iter().map(|t| (t, Answer::Dropped)));
+                .push_all(tokens.into_iter().map(|t| (t, answer())));
         }
     }
 }

@@ -43,9 +43,11 @@
 //! ```
 //!
 //! Like a mailbox, the queue is bounded by `max_in_flight`, not by itself. When the stream
-//! is dropped (its actor stopped), the deliveries still queued are dropped with it, and so
-//! go to the NoAckedActor as dropped; records sent after that go there as
-//! [`DownstreamGone`](gig_core::NoAckReason::DownstreamGone).
+//! is dropped (its actor stopped or panicked), the consumer treats its downstream as gone
+//! for good, as for any downstream given as an address: its records stay unanswered and
+//! uncommitted, fetching stops, and [`Health`](crate::Health) is not live. To have Gig
+//! start the downstream again instead, give it as a factory
+//! ([`ConsumerBuilder::downstream_factory`](crate::ConsumerBuilder::downstream_factory)).
 
 use std::collections::VecDeque;
 use std::pin::Pin;

@@ -9,10 +9,13 @@ use gig_core::{NoAckReason, Outbound, Token};
 use crate::answers::AnswerQueue;
 use crate::delivery::{AckHandle, Delivery, DeliveryBatch};
 use crate::delivery_stream::DeliverySender;
+use crate::supervisor::downstream::SupervisedDownstream;
 use crate::typed::Decoding;
 
 /// The downstream actor, as the builder was given it.
 pub(crate) enum Downstream {
+    /// Started from a factory, and started again when it dies.
+    Supervised(SupervisedDownstream),
     /// One [`Delivery`] message per record.
     Records(Recipient<Delivery>),
     /// One [`Delivery`] per record, through a stream the downstream actor handles.
@@ -27,8 +30,11 @@ pub(crate) enum Downstream {
 }
 
 impl Downstream {
-    fn connected(&self) -> bool {
+    /// Whether it can take deliveries: an actor given by address is gone for good once its
+    /// mailbox closed; one Gig supervises keeps its mailbox across instances.
+    pub(crate) fn connected(&self) -> bool {
         match self {
+            Downstream::Supervised(_) => true,
             Downstream::Records(r) => r.connected(),
             Downstream::Stream(sender) => sender.connected(),
             Downstream::Batches { recipient, .. } => recipient.connected(),
@@ -37,24 +43,26 @@ impl Downstream {
     }
 
     /// Sends records to the downstream, each with a handle that answers into `answers`,
-    /// leaving `outbound` empty. Returns the records that could not be delivered, and why:
-    /// the pipeline routes them.
+    /// leaving `outbound` empty. Returns the records that could not be delivered, and why
+    /// (a payload that does not decode): the pipeline routes them. A downstream whose
+    /// mailbox closed meanwhile drops what is sent: each dropped delivery answers so.
     pub(crate) fn send(
         &self,
         outbound: &mut Vec<Outbound>,
         answers: &Arc<AnswerQueue>,
     ) -> Vec<(Token, NoAckReason)> {
-        let outbound = outbound.drain(..);
-        if !self.connected() {
-            let gone = |o: Outbound| (o.token, NoAckReason::DownstreamGone);
-            return outbound.map(gone).collect();
+        if let Downstream::Supervised(supervised) = self {
+            supervised.send(outbound);
+            return Vec::new();
         }
+        let outbound = outbound.drain(..);
         let handle = |o: &Outbound| AckHandle::new(&o.record, o.token, o.deadline, answers.clone());
         let delivery = |o: Outbound| {
             let handle = handle(&o);
             Delivery::new(o.record, handle)
         };
         match self {
+            Downstream::Supervised(_) => Vec::new(),
             Downstream::Records(recipient) => {
                 outbound.for_each(|o| recipient.do_send(delivery(o)));
                 Vec::new()

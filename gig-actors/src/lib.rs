@@ -77,6 +77,7 @@ pub mod retry;
 #[cfg(feature = "service")]
 pub mod service;
 pub mod stats;
+mod supervisor;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 #[cfg(feature = "tracing")]
@@ -99,13 +100,13 @@ pub use delivery::{AckHandle, Delivery, DeliveryBatch};
 pub use delivery_stream::{delivery_stream, DeliverySender, DeliveryStream};
 pub use error::GigError;
 pub use gig_core::{
-    ConsumerConfig, Fault, FaultKind, Header, NoAckReason, Outputs, Record, TraceParent,
-    Transactional, Verdict,
+    ConsumerConfig, Fault, FaultKind, Header, NoAckReason, Outputs, Record, RestartPolicy, Role,
+    TraceParent, Transactional, Verdict,
 };
 pub use outcome::{Acked, AckedTx, HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 pub use producer::{Delivered, GigProducer, ProducerRecord};
 pub use producer_builder::GigProducerBuilder;
-pub use stats::{PartitionStats, Stats, TransactionStats};
+pub use stats::{PartitionStats, Stats, SupervisionStats, TransactionStats};
 pub use typed::Typed;
 
 /// The README's Rust examples, compiled as doctests so that they stay true.
@@ -141,7 +142,7 @@ pub mod prelude {
         ConsumerConfig, Delivered, Delivery, DeliveryBatch, DeliverySender, DeliveryStream, Fault,
         FaultKind, GetStats, GigError, GigProducer, GigProducerBuilder, HandOverError, Header,
         Health, HealthReport, Inspect, KafkaView, NoAckReason, NoAcked, NoAckedRecord, NoAckedTx,
-        Outputs, PartitionStart, ProducerRecord, Rebalanced, Record, Stats, Stop, Subscribe,
-        TraceParent, Transactional, Typed, Unsubscribe, Verdict, WaitForAssignment,
+        Outputs, PartitionStart, ProducerRecord, Rebalanced, Record, RestartPolicy, Stats, Stop,
+        Subscribe, TraceParent, Transactional, Typed, Unsubscribe, Verdict, WaitForAssignment,
     };
 }

@@ -11,10 +11,11 @@
 //!
 //! | name | kind | labels | meaning |
 //! | --- | --- | --- | --- |
-//! | [`RECORDS`] | counter | `outcome` | records routed to an outcome: `acked`, `nacked`, `timed_out`, `undecodable`, `downstream_gone`, `dropped` |
+//! | [`RECORDS`] | counter | `outcome` | records routed to an outcome: `acked`, `nacked`, `timed_out`, `undecodable`, `dropped`, `panicked`, `crashed` |
 //! | [`LATE_ANSWERS`] | counter | | answers that came after their record's outcome (after a timeout): ignored |
 //! | [`COMMITS`] | counter | `result` | commits the broker answered: `ok` or `error` |
 //! | [`HANDOVER_FAILURES`] | counter | `actor` | batches the `acked` or `no_acked` actor refused or could not take (offered again) |
+//! | [`RESTARTS`] | counter | `role` | user actors Gig started again from their factory after they died: `downstream`, `acked`, `no_acked` |
 //! | [`IN_FLIGHT`] | gauge | | records fetched and not yet handed over: what the in-flight limit counts |
 //! | [`PAUSED`] | gauge | | 1 while the in-flight limit has stopped fetching, else 0 |
 //! | [`PARTITION_COMMITTED_OFFSET`] | gauge | `topic`, `partition` | the last committed offset the broker confirmed: the next offset the group reads |
@@ -42,6 +43,9 @@ mod names {
     pub const COMMITS: &str = "gig_commits_total";
     /// Counter: hand-over batches refused or not taken, by `actor` (`acked`, `no_acked`).
     pub const HANDOVER_FAILURES: &str = "gig_handover_failures_total";
+    /// Counter: user actors started again after they died, by `role` (`downstream`,
+    /// `acked`, `no_acked`).
+    pub const RESTARTS: &str = "gig_restarts_total";
     /// Gauge: records fetched and not yet handed over.
     pub const IN_FLIGHT: &str = "gig_in_flight";
     /// Gauge: 1 while the in-flight limit stops fetching.
@@ -76,7 +80,7 @@ mod on {
         counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
         Gauge, Histogram, Unit,
     };
-    use gig_core::{CommitOffset, Fault, FaultKind, HandOver, NoAckReason};
+    use gig_core::{CommitOffset, Fault, FaultKind, HandOver, NoAckReason, Role};
 
     use super::names::*;
     use crate::stats::PartitionStats;
@@ -134,8 +138,9 @@ mod on {
         nacked: Counter,
         timed_out: Counter,
         undecodable: Counter,
-        downstream_gone: Counter,
         dropped: Counter,
+        panicked: Counter,
+        crashed: Counter,
         late_answers: Counter,
         commits_ok: Counter,
         commits_error: Counter,
@@ -168,8 +173,9 @@ mod on {
                 nacked: records("nacked"),
                 timed_out: records("timed_out"),
                 undecodable: records("undecodable"),
-                downstream_gone: records("downstream_gone"),
                 dropped: records("dropped"),
+                panicked: records("panicked"),
+                crashed: records("crashed"),
                 late_answers: counter!(LATE_ANSWERS, &[g()]),
                 commits_ok: counter!(COMMITS, &with("result", "ok")),
                 commits_error: counter!(COMMITS, &with("result", "error")),
@@ -190,14 +196,15 @@ mod on {
                 HandOver::NoAcked(_, records) => records,
             };
             // Counted per reason first: one counter update per reason, not per record.
-            let mut counts = [0u64; 5];
+            let mut counts = [0u64; 6];
             for r in records {
                 let i = match r.reason {
                     NoAckReason::Nacked(_) => 0,
                     NoAckReason::TimedOut { .. } => 1,
                     NoAckReason::Undecodable(_) => 2,
-                    NoAckReason::DownstreamGone => 3,
-                    NoAckReason::Dropped => 4,
+                    NoAckReason::Dropped => 3,
+                    NoAckReason::Panicked { .. } => 4,
+                    NoAckReason::Crashed { .. } => 5,
                     // A reason added to gig-core later counts as what it is closest to: the
                     // downstream did not ack.
                     _ => 0,
@@ -208,8 +215,9 @@ mod on {
                 &self.nacked,
                 &self.timed_out,
                 &self.undecodable,
-                &self.downstream_gone,
                 &self.dropped,
+                &self.panicked,
+                &self.crashed,
             ];
             for (counter, n) in counters.into_iter().zip(counts) {
                 if n > 0 {
@@ -250,6 +258,15 @@ mod on {
             if let Some(took) = took {
                 self.commit_latency.record(took);
             }
+        }
+
+        /// Gig started `role`'s actor again.
+        pub(crate) fn restarted(&self, role: Role) {
+            let labels = [
+                ("group", self.group.clone()),
+                ("role", role.name().to_string()),
+            ];
+            counter!(RESTARTS, &labels).increment(1);
         }
 
         /// The in-flight count and whether the limit stops fetching, as published.
@@ -315,6 +332,10 @@ mod on {
             HANDOVER_FAILURES,
             "Hand-over batches an outcome actor refused or could not take."
         );
+        describe_counter!(
+            RESTARTS,
+            "User actors started again from their factory after they died (label role)."
+        );
         describe_gauge!(IN_FLIGHT, "Records fetched and not yet handed over.");
         describe_gauge!(PAUSED, "1 while the in-flight limit stops fetching.");
         describe_gauge!(
@@ -349,7 +370,7 @@ mod on {
 mod off {
     use std::time::Duration;
 
-    use gig_core::{CommitOffset, HandOver};
+    use gig_core::{CommitOffset, HandOver, Role};
 
     #[derive(Debug)]
     pub(crate) struct Stopwatch;
@@ -389,6 +410,8 @@ mod off {
         pub(crate) fn handed_over(&self, _: &HandOver, _: Stopwatch, _: bool) {}
         #[inline(always)]
         pub(crate) fn commit(&self, _: bool, _: Option<Duration>) {}
+        #[inline(always)]
+        pub(crate) fn restarted(&self, _: Role) {}
         #[inline(always)]
         pub(crate) fn in_flight(&self, _: usize, _: bool) {}
         #[inline(always)]

@@ -33,9 +33,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix::dev::RecipientRequest;
 use actix::{MailboxError, Message, Recipient};
-use gig_core::{HandOver, Outputs, ProducerRecord, Record, Source, SourceTokens, Token};
+use gig_core::{HandOver, Outputs, ProducerRecord, Record, Role, Source, SourceTokens, Token};
+
+use crate::supervisor::outcome::{DeathNotice, OutcomeActor};
+use crate::supervisor::Died;
 
 pub use gig_core::NoAckedRecord;
 
@@ -82,28 +84,88 @@ pub struct NoAckedTx {
 }
 
 /// Where acked records go: an actor that only accepts, or one that answers with outputs.
-#[derive(Clone)]
 pub(crate) enum AckedRecipient {
-    Accepts(Recipient<Acked>),
-    Produces(Recipient<AckedTx>),
+    Accepts(OutcomeActor<Acked>),
+    Produces(OutcomeActor<AckedTx>),
 }
 
 /// Where records that were not acked go, as for [`AckedRecipient`].
-#[derive(Clone)]
 pub(crate) enum NoAckedRecipient {
-    Accepts(Recipient<NoAcked>),
-    Produces(Recipient<NoAckedTx>),
+    Accepts(OutcomeActor<NoAcked>),
+    Produces(OutcomeActor<NoAckedTx>),
 }
 
-impl AckedRecipient {
-    pub(crate) fn produces(&self) -> bool {
-        matches!(self, AckedRecipient::Produces(_))
+/// What both kinds of outcome actor are asked by the driver, whatever their messages.
+macro_rules! outcome_actor_of_either_kind {
+    ($name:ident) => {
+        impl $name {
+            pub(crate) fn produces(&self) -> bool {
+                matches!(self, $name::Produces(_))
+            }
+
+            pub(crate) fn is_supervised(&self) -> bool {
+                match self {
+                    $name::Accepts(actor) => actor.is_supervised(),
+                    $name::Produces(actor) => actor.is_supervised(),
+                }
+            }
+
+            pub(crate) fn restart(&mut self, report: &Recipient<Died>) {
+                match self {
+                    $name::Accepts(actor) => actor.restart(report),
+                    $name::Produces(actor) => actor.restart(report),
+                }
+            }
+
+            pub(crate) fn died(&mut self, generation: u64) -> bool {
+                match self {
+                    $name::Accepts(actor) => actor.died(generation),
+                    $name::Produces(actor) => actor.died(generation),
+                }
+            }
+        }
+    };
+}
+outcome_actor_of_either_kind!(AckedRecipient);
+outcome_actor_of_either_kind!(NoAckedRecipient);
+
+/// The two outcome actors of a consumer.
+pub(crate) struct OutcomeActors {
+    pub(crate) acked: AckedRecipient,
+    pub(crate) no_acked: NoAckedRecipient,
+}
+
+impl OutcomeActors {
+    /// Starts the instances of those given as factories.
+    pub(crate) fn start(&mut self, report: &Recipient<Died>) {
+        self.acked.restart(report);
+        self.no_acked.restart(report);
     }
-}
 
-impl NoAckedRecipient {
-    pub(crate) fn produces(&self) -> bool {
-        matches!(self, NoAckedRecipient::Produces(_))
+    pub(crate) fn is_supervised(&self, role: Role) -> bool {
+        match role {
+            Role::Acked => self.acked.is_supervised(),
+            Role::NoAcked => self.no_acked.is_supervised(),
+            Role::Downstream => false,
+        }
+    }
+
+    /// Starts a new instance of `role`'s actor.
+    pub(crate) fn restart(&mut self, role: Role, report: &Recipient<Died>) {
+        match role {
+            Role::Acked => self.acked.restart(report),
+            Role::NoAcked => self.no_acked.restart(report),
+            Role::Downstream => {}
+        }
+    }
+
+    /// Instance `generation` of `role` died; `false` for a stale report.
+    pub(crate) fn died(&mut self, role: Role, generation: u64) -> bool {
+        match role {
+            Role::Acked => self.acked.died(generation),
+            Role::NoAcked => self.no_acked.died(generation),
+            Role::Downstream => false,
+        }
     }
 }
 
@@ -116,6 +178,14 @@ pub(crate) enum HandOverFailure {
     /// The handler could not be reached (it stopped, or its mailbox closed).
     #[error("handler unreachable: {0}")]
     Unreachable(#[from] MailboxError),
+    /// The actor, started by Gig from its factory, died before it answered: `why` is how
+    /// (its panic's message). It may have died on a record of this batch, or on none.
+    #[error("the actor died before it answered: {0}")]
+    Died(String),
+    /// The actor, started by Gig from its factory, is not running (it is being restarted):
+    /// the batch was not offered.
+    #[error("the actor is being restarted")]
+    NotRunning,
     /// The handler answered with an output for a record that is not in the batch: Gig
     /// cannot tell which transaction it belongs in.
     #[error("an output names {}/{}@{}, which is not in the batch", .0.topic, .0.partition, .0.offset)]
@@ -130,42 +200,69 @@ type Offer = Pin<Box<dyn Future<Output = Result<Accepted, HandOverFailure>>>>;
 /// Offers a batch to its outcome actor: `Ok` once accepted, with the outputs it asked for.
 /// The message is cloned (one reference count per record) so that a refused batch can be
 /// offered again: its records must reach a handler before they are committed.
-pub(crate) fn offer(
-    batch: &HandOver,
-    acked: &AckedRecipient,
-    no_acked: &NoAckedRecipient,
-) -> Offer {
-    match (batch, acked, no_acked) {
-        (HandOver::Acked(_, records), AckedRecipient::Accepts(to), _) => accepted(to.send(Acked {
-            records: records.clone(),
-        })),
+pub(crate) fn offer(batch: &HandOver, actors: &OutcomeActors) -> Offer {
+    match (batch, &actors.acked, &actors.no_acked) {
+        (HandOver::Acked(_, records), AckedRecipient::Accepts(to), _) => accepted(
+            to,
+            Acked {
+                records: records.clone(),
+            },
+        ),
         (HandOver::Acked(tokens, records), AckedRecipient::Produces(to), _) => {
             let index = SourceTokens::new(records.iter().map(Source::of), tokens.iter().copied());
-            let request = to.send(AckedTx {
+            let message = AckedTx {
                 records: records.clone(),
-            });
-            produced(request, index)
+            };
+            produced(to, message, index)
         }
-        (HandOver::NoAcked(_, records), _, NoAckedRecipient::Accepts(to)) => {
-            accepted(to.send(NoAcked {
+        (HandOver::NoAcked(_, records), _, NoAckedRecipient::Accepts(to)) => accepted(
+            to,
+            NoAcked {
                 records: records.clone(),
-            }))
-        }
+            },
+        ),
         (HandOver::NoAcked(tokens, records), _, NoAckedRecipient::Produces(to)) => {
             let sources = records.iter().map(|r| Source::of(&r.record));
             let index = SourceTokens::new(sources, tokens.iter().copied());
-            let request = to.send(NoAckedTx {
+            let message = NoAckedTx {
                 records: records.clone(),
-            });
-            produced(request, index)
+            };
+            produced(to, message, index)
         }
     }
 }
 
-fn accepted<M>(request: RecipientRequest<M>) -> Offer
+/// Sends `message` to the actor of the moment and awaits its answer. An instance started
+/// from a factory that dies meanwhile closes its mailbox: the answer is then how it died.
+async fn ask<M>(
+    to: Option<(Recipient<M>, Option<DeathNotice>)>,
+    message: M,
+) -> Result<M::Result, HandOverFailure>
+where
+    M: Message + Send + 'static,
+    M::Result: Send,
+{
+    let Some((recipient, death)) = to else {
+        return Err(HandOverFailure::NotRunning);
+    };
+    match (recipient.send(message).await, death) {
+        (Ok(answer), _) => Ok(answer),
+        (Err(MailboxError::Closed), Some(mut death)) => {
+            let why = match death.wait_for(Option::is_some).await {
+                Ok(why) => why.clone().unwrap_or_default(),
+                Err(_) => "it stopped".to_string(),
+            };
+            Err(HandOverFailure::Died(why))
+        }
+        (Err(e), _) => Err(e.into()),
+    }
+}
+
+fn accepted<M>(to: &OutcomeActor<M>, message: M) -> Offer
 where
     M: Message<Result = Result<(), HandOverError>> + Send + 'static,
 {
+    let request = ask(to.current(), message);
     Box::pin(async move {
         request.await??;
         Ok(Vec::new())
@@ -174,10 +271,11 @@ where
 
 /// Awaits a handler that answers with outputs, and names each output's source by its
 /// token in the batch.
-fn produced<M>(request: RecipientRequest<M>, mut index: SourceTokens<Token>) -> Offer
+fn produced<M>(to: &OutcomeActor<M>, message: M, mut index: SourceTokens<Token>) -> Offer
 where
     M: Message<Result = Result<Outputs, HandOverError>> + Send + 'static,
 {
+    let request = ask(to.current(), message);
     Box::pin(async move {
         let outputs = request.await??;
         // Sized once: collecting into a `Result` would grow the list step by step.

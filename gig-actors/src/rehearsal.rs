@@ -70,8 +70,9 @@ use tokio::sync::oneshot;
 use crate::delivery::Delivery;
 use crate::downstream::Downstream;
 use crate::driver::{self, Driver, Drives, Wiring};
-use crate::outcome::{Acked, AckedRecipient, NoAcked, NoAckedRecipient};
+use crate::outcome::{Acked, AckedRecipient, NoAcked, NoAckedRecipient, OutcomeActors};
 use crate::stats::Stats;
+use crate::supervisor::outcome::OutcomeActor;
 
 /// Records to deliver, as if fetched now. Records of a partition must come in offset
 /// order; one at or below an offset already fed is discarded, as a refetch would be.
@@ -117,8 +118,11 @@ impl Rehearsal {
     ) -> Self {
         let wiring = Wiring {
             downstream: Downstream::Records(downstream),
-            acked: AckedRecipient::Accepts(acked),
-            no_acked: NoAckedRecipient::Accepts(no_acked),
+            outcomes: OutcomeActors {
+                acked: AckedRecipient::Accepts(OutcomeActor::Fixed(acked)),
+                no_acked: NoAckedRecipient::Accepts(OutcomeActor::Fixed(no_acked)),
+            },
+            restarts: gig_core::RestartPolicy::default(),
         };
         Self::wired(config, wiring)
     }
@@ -132,7 +136,7 @@ impl Rehearsal {
 
     fn settle_if_done(&mut self) {
         if self.driver.pipeline.unresolved() == 0 {
-            let stats = Stats::of(&self.driver.pipeline);
+            let stats = Stats::of(&self.driver.pipeline, Self::now());
             for waiter in self.settling.drain(..) {
                 let _ = waiter.send(stats.clone());
             }
@@ -183,8 +187,17 @@ impl Handler<Settle> for Rehearsal {
         let (tx, rx) = oneshot::channel();
         self.settling.push(tx);
         self.settle_if_done();
-        let fallback = Stats::of(&self.driver.pipeline);
+        let fallback = Stats::of(&self.driver.pipeline, Self::now());
         Box::pin(async move { rx.await.unwrap_or(fallback) })
+    }
+}
+
+/// The counters now, settled or not (as [`GetStats`](crate::GetStats) asks a consumer).
+impl Handler<crate::GetStats> for Rehearsal {
+    type Result = MessageResult<crate::GetStats>;
+
+    fn handle(&mut self, _: crate::GetStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(Stats::of(&self.driver.pipeline, Self::now()))
     }
 }
 

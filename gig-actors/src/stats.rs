@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
-use gig_core::{Fault, Partition, Pipeline};
+use std::time::Instant;
+
+use gig_core::{Fault, Partition, Pipeline, Role};
 
 pub use gig_core::Counters;
 use serde::Serialize;
@@ -23,9 +25,11 @@ use serde::Serialize;
 /// | `nacked` | records the downstream nacked, routed to the NoAckedActor (reason [`NoAckReason::Nacked`](crate::NoAckReason::Nacked)) |
 /// | `timed_out` | records not answered by their deadline, routed to the NoAckedActor |
 /// | `undecodable` | records a typed downstream could not decode, routed to the NoAckedActor |
-/// | `downstream_gone` | records not delivered because the downstream had stopped, routed to the NoAckedActor |
-/// | `dropped` | records whose `Delivery`/`AckHandle` was dropped unanswered, routed to the NoAckedActor |
-/// | [`no_acked()`](Counters::no_acked) | the sum of the five above: every record routed to the NoAckedActor |
+/// | `dropped` | records whose `Delivery`/`AckHandle` was dropped unanswered by a living downstream, routed to the NoAckedActor |
+/// | `panicked` | records a handler panicked on (the downstream's, or the AckedActor's with the record alone in its hand-over), routed to the NoAckedActor |
+/// | `crashed` | records whose deliveries consumer processes did not survive `max_deliveries` times, routed to the NoAckedActor undelivered |
+/// | [`no_acked()`](Counters::no_acked) | the sum of the six above: every record routed to the NoAckedActor |
+/// | `redelivered` | records delivered again to a restarted downstream (its dead instance had taken them, and not panicked on them) |
 /// | `handed_over` | records the Acked or NoAcked actor **accepted** (answered `Ok`): only these may be committed. `acked + no_acked() - handed_over` are routed and not yet accepted |
 /// | `handover_failures` | hand-over batches refused or not taken (each is offered again) |
 /// | `late_answers` | answers for records already routed (timed out, or answered before): counted, ignored |
@@ -39,6 +43,7 @@ use serde::Serialize;
 /// | `rebalances`, `assignment` | group assignments this member took part in; the partitions it holds now |
 /// | `client_errors`, `last_client_error` | errors librdkafka reported (it retries them itself) |
 /// | `client_errors_by_kind` | the same errors by [`FaultKind`](gig_core::FaultKind) name |
+/// | `supervision` | restarts per role of the user actors given as factories, how each last died, records set aside, and why the consumer is stalled ([`SupervisionStats`]) |
 /// | `faults` | what cannot be read until someone acts: a partition, a topic or the client, with the kind, librdkafka's text, the count and since when ([`Fault`]) |
 /// | `outputs`, `outputs_committed`, `transactions`, `transactions_aborted`, `rewinds` | the transactional mode's work |
 ///
@@ -91,8 +96,12 @@ pub struct Stats {
     /// stall looks like an idle topic. [`Health`](crate::Health) is not live while one is
     /// open.
     pub faults: Vec<Fault>,
-    /// Whether fetching is paused by the in-flight limit.
+    /// Whether fetching is paused: by the in-flight limit, or because a user actor is down
+    /// for good or a record is stuck (see [`supervision`](Self::supervision)).
     pub paused: bool,
+    /// The user actors' lives: how often each given as a factory was started again, how it
+    /// last died, and what stalls the consumer.
+    pub supervision: SupervisionStats,
     /// Partitions currently assigned to this consumer, as `topic/partition`.
     pub assignment: Vec<String>,
     /// Per-partition offsets.
@@ -130,6 +139,52 @@ pub struct TransactionStats {
     pub producers_replaced: u64,
     /// Why the last transaction that did not commit did not (not begun, aborted, fenced).
     pub last_error: Option<String>,
+}
+
+/// The lives of a consumer's user actors, as [`Stats::supervision`] reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SupervisionStats {
+    /// Restarts per role (`downstream`, `acked`, `no_acked`) of the actors given as
+    /// factories; a role given as an address never restarts.
+    pub restarts: BTreeMap<String, u64>,
+    /// How each role's actor last died (a panic's message, or that it stopped), per role.
+    pub last_death: BTreeMap<String, String>,
+    /// Records the NoAckedActor died on alone, as `topic/partition@offset`: set aside,
+    /// never committed past.
+    pub stuck: Vec<String>,
+    /// Why the consumer cannot make progress by itself (a user actor down for good, a
+    /// stuck record, hand-overs refused past `handover_refused_limit`); `None` when it can.
+    pub stall: Option<String>,
+}
+
+impl SupervisionStats {
+    fn of(pipeline: &Pipeline, now: Instant) -> Self {
+        let supervision = pipeline.supervision();
+        let restarts = Role::ALL
+            .into_iter()
+            .filter(|role| supervision.is_supervised(*role))
+            .map(|role| (role.name().to_string(), supervision.restarts(role)))
+            .collect();
+        let last_death = Role::ALL
+            .into_iter()
+            .filter_map(|role| {
+                let why = supervision.last_death(role)?;
+                Some((role.name().to_string(), why.to_string()))
+            })
+            .collect();
+        let stuck = pipeline
+            .stuck()
+            .iter()
+            .map(|s| format!("{}/{}@{}", s.partition.0, s.partition.1, s.offset))
+            .collect();
+        SupervisionStats {
+            restarts,
+            last_death,
+            stuck,
+            stall: pipeline.stall(now),
+        }
+    }
 }
 
 /// Offsets of one partition.
@@ -178,7 +233,7 @@ impl Stats {
     /// What the pipeline knows: its counters, and per partition the committable offset,
     /// the confirmed commit and the records in flight. The consumer adds what its Kafka
     /// client knows.
-    pub(crate) fn of(pipeline: &Pipeline) -> Stats {
+    pub(crate) fn of(pipeline: &Pipeline, now: Instant) -> Stats {
         let mut partitions: BTreeMap<Partition, PartitionStats> = BTreeMap::new();
         for (key, &offset) in pipeline.committed() {
             PartitionStats::of(&mut partitions, key).committed = Some(offset);
@@ -194,6 +249,7 @@ impl Stats {
             in_flight: pipeline.unresolved() as u64,
             queued_by_key: pipeline.queued_by_key() as u64,
             partitions: partitions.into_values().collect(),
+            supervision: SupervisionStats::of(pipeline, now),
             ..Stats::default()
         }
     }

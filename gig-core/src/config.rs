@@ -145,6 +145,19 @@ pub struct ConsumerConfig {
     #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
     #[serde(rename = "stats_interval_ms")]
     pub stats_interval: Option<Duration>,
+    /// How long an outcome actor may refuse (or fail to take) every hand-over before the
+    /// consumer reports itself not live: the refused records are still offered again, but
+    /// a probe then sees the stall. 30 s by default.
+    #[serde(default = "defaults::handover_refused_limit", with = "millis")]
+    #[serde(rename = "handover_refused_limit_ms")]
+    pub handover_refused_limit: Duration,
+    /// The crash-loop guard: a record whose deliveries consumer processes did not survive
+    /// this many times goes to the NoAckedActor as
+    /// [`NoAckReason::Crashed`](crate::NoAckReason::Crashed) instead of being delivered
+    /// again. The count is kept in the partitions' committed offsets, so it survives the
+    /// processes. 5 by default, as Kafka's share groups; 0 turns the guard off.
+    #[serde(default = "defaults::max_deliveries")]
+    pub max_deliveries: u32,
     /// The transactional mode: outputs of the outcome actors and the offsets of their
     /// source records are committed in one Kafka transaction (see [`Transactional`]).
     /// Unset by default: offsets are committed on their own (at-least-once).
@@ -188,6 +201,8 @@ impl fmt::Debug for ConsumerConfig {
             .field("commit_every", &self.commit_every)
             .field("handover_batch", &self.handover_batch)
             .field("stats_interval", &self.stats_interval)
+            .field("handover_refused_limit", &self.handover_refused_limit)
+            .field("max_deliveries", &self.max_deliveries)
             .field("transactional", &self.transactional)
             .field("properties", &Redacted(&self.properties))
             .finish()
@@ -254,6 +269,12 @@ mod defaults {
     pub fn handover_batch() -> usize {
         1_000
     }
+    pub fn handover_refused_limit() -> Duration {
+        Duration::from_secs(30)
+    }
+    pub fn max_deliveries() -> u32 {
+        5
+    }
 }
 
 impl ConsumerConfig {
@@ -276,6 +297,8 @@ impl ConsumerConfig {
             commit_every: defaults::commit_every(),
             handover_batch: defaults::handover_batch(),
             stats_interval: None,
+            handover_refused_limit: defaults::handover_refused_limit(),
+            max_deliveries: defaults::max_deliveries(),
             transactional: None,
             properties: BTreeMap::new(),
             variables: Variables::default(),
@@ -356,6 +379,20 @@ impl ConsumerConfig {
     /// Commit early after this many handed-over records.
     pub fn commit_every(mut self, count: usize) -> Self {
         self.commit_every = count;
+        self
+    }
+
+    /// How long every hand-over may be refused before the consumer is not live (see the
+    /// field).
+    pub fn handover_refused_limit(mut self, limit: Duration) -> Self {
+        self.handover_refused_limit = limit;
+        self
+    }
+
+    /// Deliveries of one record that consumer processes may die in before it goes to the
+    /// NoAckedActor as crashed; 0 turns the crash-loop guard off (see the field).
+    pub fn max_deliveries(mut self, deliveries: u32) -> Self {
+        self.max_deliveries = deliveries;
         self
     }
 
@@ -478,6 +515,10 @@ impl ConsumerConfig {
             ("commit_interval_ms", self.commit_interval.is_zero()),
             ("commit_every", self.commit_every == 0),
             ("handover_batch", self.handover_batch == 0),
+            (
+                "handover_refused_limit_ms",
+                self.handover_refused_limit.is_zero(),
+            ),
             (
                 "stats_interval_ms",
                 self.stats_interval.is_some_and(|d| d.is_zero()),

@@ -106,6 +106,13 @@ impl ConsumerConfig {
                 "COMMIT_EVERY" => config.commit_every = count("commit_every")?,
                 "HANDOVER_BATCH" => config.handover_batch = count("handover_batch")?,
                 "STATS_INTERVAL_MS" => config.stats_interval = Some(ms("stats_interval_ms")?),
+                "HANDOVER_REFUSED_LIMIT_MS" => {
+                    config.handover_refused_limit = ms("handover_refused_limit_ms")?
+                }
+                "MAX_DELIVERIES" => {
+                    config.max_deliveries =
+                        u32::try_from(number("max_deliveries")?).unwrap_or(u32::MAX)
+                }
                 "POLL_THREAD_NICE" => {
                     config.poll_thread_nice =
                         u8::try_from(number("poll_thread_nice")?).unwrap_or(u8::MAX)

@@ -60,6 +60,7 @@ pub mod properties;
 pub mod record;
 pub mod retry;
 pub mod source_tokens;
+pub mod supervision;
 pub mod trace;
 pub mod transactional;
 
@@ -72,11 +73,12 @@ pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use outputs::{Output, Outputs, Source};
 pub use partition_book::PartitionBook;
 pub use pipeline::{
-    CatchUp, CommitPlan, Counters, HandOver, Outbound, PartitionEnd, Pipeline, ReleaseId,
+    CatchUp, CommitPlan, Counters, HandOver, Outbound, PartitionEnd, Pipeline, ReleaseId, Stuck,
     Transaction, TransactionResult,
 };
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};
 pub use source_tokens::SourceTokens;
+pub use supervision::{AfterDeath, RestartPolicy, Role, Supervision};
 pub use trace::{BadTraceParent, TraceParent};
 pub use transactional::Transactional;

@@ -27,14 +27,26 @@ pub enum NoAckReason {
         /// The deadline it missed: how late the hand-over was is `now - deadline`.
         deadline: Instant,
     },
-    /// The downstream actor had stopped when the record was to be delivered.
-    DownstreamGone,
     /// The payload could not be decoded into the type the downstream asked for.
     Undecodable(String),
     /// The delivery was dropped without an answer (a handler that returned early, a
     /// downstream that panicked or stopped with it in its mailbox): nothing can answer it
     /// any more, so it goes to the NoAckedActor at once instead of at its deadline.
     Dropped,
+    /// A handler panicked on the record: the downstream's handler of its delivery, or the
+    /// AckedActor's handler of a hand-over that held it alone. Its actor was restarted
+    /// (when Gig started it from a factory); the record is not delivered again.
+    Panicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// Processes reading the record died while it was delivered, `deliveries` times (the
+    /// count is kept in the partition's committed offset, so it survives them): it is not
+    /// delivered again. See the consumer's crash-loop guard.
+    Crashed {
+        /// How many deliveries of the record the consumer processes did not survive.
+        deliveries: u32,
+    },
 }
 
 impl fmt::Display for NoAckReason {
@@ -44,9 +56,13 @@ impl fmt::Display for NoAckReason {
             NoAckReason::TimedOut { after, .. } => {
                 write!(f, "timed out after {} ms", after.as_millis())
             }
-            NoAckReason::DownstreamGone => f.write_str("downstream gone"),
             NoAckReason::Undecodable(why) => write!(f, "undecodable: {why}"),
             NoAckReason::Dropped => f.write_str("dropped unanswered"),
+            NoAckReason::Panicked { message } => write!(f, "panicked: {message}"),
+            NoAckReason::Crashed { deliveries } => write!(
+                f,
+                "crashed the consumer process in each of its last {deliveries} deliveries"
+            ),
         }
     }
 }
@@ -72,7 +88,10 @@ mod tests {
         };
         assert_eq!(t.to_string(), "timed out after 3000 ms");
         assert_eq!(NoAckReason::Nacked("bad".into()).to_string(), "nacked: bad");
-        assert_eq!(NoAckReason::DownstreamGone.to_string(), "downstream gone");
         assert_eq!(NoAckReason::Dropped.to_string(), "dropped unanswered");
+        let panicked = NoAckReason::Panicked {
+            message: "index out of bounds".into(),
+        };
+        assert_eq!(panicked.to_string(), "panicked: index out of bounds");
     }
 }

@@ -206,9 +206,10 @@ fn outcome(reason: &NoAckReason) -> (&'static str, Option<Instant>) {
     match reason {
         NoAckReason::Nacked(_) => ("nack", None),
         NoAckReason::TimedOut { deadline, .. } => ("timeout", Some(*deadline)),
-        NoAckReason::DownstreamGone => ("gone", None),
         NoAckReason::Undecodable(_) => ("undecodable", None),
         NoAckReason::Dropped => ("dropped", None),
+        NoAckReason::Panicked { .. } => ("panicked", None),
+        NoAckReason::Crashed { .. } => ("crashed", None),
         // A reason added to Gig later: still one field.
         _ => ("other", None),
     }

@@ -98,6 +98,26 @@ pub async fn stats_until(
     }
 }
 
+/// Polls the consumer's [`Health`] until `ok` holds; panics after `timeout`.
+pub async fn health_until(
+    consumer: &Addr<ConsumerActor>,
+    timeout: Duration,
+    ok: impl Fn(&HealthReport) -> bool,
+) -> HealthReport {
+    let until = Instant::now() + timeout;
+    loop {
+        let health = consumer.send(Health).await.expect("consumer alive");
+        if ok(&health) {
+            return health;
+        }
+        assert!(
+            Instant::now() < until,
+            "health never matched within {timeout:?}: {health:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A consumer started by [`start`].
 pub struct Started {
     /// The consumer.

@@ -118,7 +118,7 @@ async fn a_delivery_dropped_unanswered_reaches_no_acked_at_once_as_dropped() {
 }
 
 #[actix::test]
-async fn a_stopped_downstream_sends_records_to_no_acked_as_downstream_gone() {
+async fn a_stopped_downstream_given_as_an_address_leaves_its_records_uncommitted() {
     let broker = broker();
     let topic = topic(&broker, "gone", 1).await;
     produce(&broker, &topic, 1, 0, 5).await;
@@ -127,17 +127,18 @@ async fn a_stopped_downstream_sends_records_to_no_acked_as_downstream_gone() {
     let gone = Gone.start();
     stopped(&gone).await;
     let recipient = gone.recipient();
-    let config = config(&broker, &topic).ack_timeout(Duration::from_secs(60));
+    let config = config(&broker, &topic).ack_timeout(Duration::from_secs(1));
     let consumer = ledger.consumer(config, recipient);
 
-    ledger.wait_for(5, Duration::from_secs(30)).await;
-    let no_acked = ledger.no_acked();
-    assert_eq!(no_acked.len(), 5);
-    assert!(no_acked
-        .iter()
-        .all(|e| e.reason.as_deref() == Some("downstream gone")));
+    let health = health_until(&consumer, Duration::from_secs(60), |h| !h.live).await;
+    let reason = health.reason.unwrap_or_default();
+    assert!(reason.contains("downstream actor is gone"), "{reason}");
+    let stats = stats_until(&consumer, Duration::from_secs(30), |s| s.received == 5).await;
+    assert_eq!((stats.in_flight, stats.no_acked()), (5, 0), "{stats:?}");
     let stats = consumer.send(Stop).await.unwrap().unwrap();
-    assert_eq!(stats.downstream_gone, 5);
+    assert_eq!(stats.no_acked(), 0, "nothing timed out: {stats:?}");
+    assert!(ledger.entries().is_empty());
+    assert_eq!(stats.committed(&topic, 0), None);
 }
 
 /// A downstream that stops as soon as it starts.

@@ -90,7 +90,7 @@ async fn metrics_served_over_http_agree_with_the_example_summary() {
     assert_eq!(records("acked"), Some(stats.acked as f64));
     assert_eq!(records("nacked"), Some(stats.nacked as f64));
     assert_eq!(records("timed_out"), Some(stats.timed_out as f64));
-    for none in ["undecodable", "downstream_gone", "dropped"] {
+    for none in ["undecodable", "dropped", "panicked", "crashed"] {
         assert_eq!(records(none), Some(0.0), "{none}");
     }
     let late = scrape.get("gig_late_answers_total", group, &[]);

@@ -11,7 +11,6 @@ use actix::prelude::*;
 use gig_actors::prelude::*;
 use gig_actors::rehearsal::{record, Feed, Rehearsal, Settle};
 use gig_core::{Header, RecordData};
-use gig_tests::{Death, AT_ONCE};
 use tokio::time::Instant;
 
 /// Acks payload "ok" at once, nacks "bad", acks "slow" after 5 s, gives up at once on
@@ -412,10 +411,12 @@ async fn a_dropped_delivery_reaches_no_acked_at_once_not_at_its_deadline() {
     );
 }
 
-/// Holds every delivery and panics once it holds 100. `Death` is dropped first as the
-/// panic unwinds the actor (after the panic hook, which may take long to print a
-/// backtrace), and notes when.
-struct Hoarder(#[allow(dead_code)] Death, Vec<Delivery>);
+/// Holds every delivery and panics once it holds 100, if `panics` (the first of its
+/// instances, for a factory); acks every delivery otherwise.
+struct Hoarder {
+    held: Vec<Delivery>,
+    panics: bool,
+}
 
 impl Actor for Hoarder {
     type Context = Context<Self>;
@@ -424,25 +425,85 @@ impl Actor for Hoarder {
 impl Handler<Delivery> for Hoarder {
     type Result = ();
     fn handle(&mut self, delivery: Delivery, _: &mut Context<Self>) {
-        self.1.push(delivery);
-        if self.1.len() == 100 {
+        if !self.panics {
+            return delivery.ack();
+        }
+        self.held.push(delivery);
+        if self.held.len() == 100 {
             panic!("downstream bug holding 100 deliveries");
         }
     }
 }
 
+/// The rehearsal's stats once `ok` holds of them; the clock is paused, so tokio time is
+/// what passes while it waits.
+async fn stats_when(rehearsal: &Addr<Rehearsal>, ok: impl Fn(&Stats) -> bool) -> Stats {
+    for _ in 0..10_000 {
+        let stats = rehearsal.send(GetStats).await.unwrap();
+        if ok(&stats) {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the stats never matched");
+}
+
 #[actix::test]
-async fn a_downstream_that_panics_holding_100_deliveries_drops_each_at_once() {
-    // The real clock: the panicking actor runs on an arbiter of its own (the panic ends its
-    // task, not the test's system), and `AT_ONCE` is real time.
-    let died = Death::default();
-    let arbiter = Arbiter::new();
-    let hoarder = {
-        let death = died.clone();
-        Hoarder::start_in_arbiter(&arbiter.handle(), move |_| Hoarder(death, Vec::new()))
-    };
+async fn a_supervised_downstream_that_panics_holding_100_deliveries_costs_only_the_one_it_panicked_on(
+) {
+    tokio::time::pause();
+    let instances = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let (outcomes, seen) = outcomes(0);
+    // An hour: nothing may reach the outcome actors by timing out.
     let config = config().ack_timeout(Duration::from_secs(3600));
+    let rehearsal = ConsumerActor::builder(config)
+        .downstream_factory({
+            let instances = instances.clone();
+            move || Hoarder {
+                held: Vec::new(),
+                panics: instances.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0,
+            }
+        })
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .rehearsal()
+        .unwrap()
+        .start();
+    let records = (0..100).map(|o| record("orders", 0, o, "x")).collect();
+    rehearsal.do_send(Feed(records));
+    let stats = rehearsal.send(Settle).await.unwrap();
+
+    let counts = (stats.acked, stats.panicked, stats.dropped, stats.timed_out);
+    assert_eq!(counts, (99, 1, 0, 0));
+    assert_eq!(
+        stats.redelivered, 99,
+        "the 99 it held went to its next instance"
+    );
+    assert_eq!(stats.handed_over, 100);
+    assert_eq!(stats.supervision.restarts["downstream"], 1);
+    let last = &stats.supervision.last_death["downstream"];
+    assert_eq!(last, "downstream bug holding 100 deliveries");
+    assert_eq!(stats.supervision.stall, None);
+    let seen = seen.lock().unwrap();
+    let panicked: Vec<_> = seen.iter().filter(|(_, r, _)| r.is_some()).collect();
+    assert_eq!(panicked.len(), 1);
+    let (offset, reason, _) = panicked[0];
+    assert_eq!(*offset, 99, "the record in the handler when it panicked");
+    let reason = reason.as_deref().unwrap();
+    assert_eq!(reason, "panicked: downstream bug holding 100 deliveries");
+    assert_eq!(instances.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[actix::test]
+async fn a_downstream_given_as_an_address_that_panics_stalls_and_sends_nothing_to_no_acked() {
+    tokio::time::pause();
+    let (outcomes, seen) = outcomes(0);
+    let config = config().ack_timeout(Duration::from_secs(3));
+    let hoarder = Hoarder {
+        held: Vec::new(),
+        panics: true,
+    }
+    .start();
     let rehearsal = Rehearsal::new(
         &config,
         hoarder.recipient(),
@@ -450,20 +511,16 @@ async fn a_downstream_that_panics_holding_100_deliveries_drops_each_at_once() {
         outcomes.recipient(),
     )
     .start();
-    let records = (0..100).map(|o| record("orders", 0, o, "x")).collect();
+    let records = (0..150).map(|o| record("orders", 0, o, "x")).collect();
     rehearsal.do_send(Feed(records));
-    let stats = tokio::time::timeout(Duration::from_secs(10), rehearsal.send(Settle))
-        .await
-        .expect("settles long before the ack timeout")
-        .unwrap();
-
-    assert_eq!((stats.dropped, stats.handed_over), (100, 100));
-    // With tokio's clock running, its instants are the real ones.
-    let died = Instant::from_std(died.at());
-    for (offset, reason, at) in seen.lock().unwrap().iter() {
-        assert_eq!(reason.as_deref(), Some("dropped unanswered"));
-        let after = at.saturating_duration_since(died);
-        assert!(after < AT_ONCE, "offset {offset}: {after:?}");
-    }
-    arbiter.stop();
+    let stats = stats_when(&rehearsal, |s| s.supervision.stall.is_some()).await;
+    let stall = stats.supervision.stall.clone().unwrap();
+    assert!(stall.contains("downstream actor is gone"), "{stall}");
+    // Ten times the ack timeout later, nothing has timed out into the dead-letter path: the
+    // records wait, uncommitted, for the partition's next owner.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let stats = rehearsal.send(GetStats).await.unwrap();
+    assert_eq!(stats.no_acked(), 0, "{stats:?}");
+    assert_eq!(stats.in_flight, 150);
+    assert!(seen.lock().unwrap().is_empty());
 }

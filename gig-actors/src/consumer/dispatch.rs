@@ -25,7 +25,8 @@ impl ConsumerActor {
             }
         }
         let pipeline = &self.driver.pipeline;
-        let over_tracked = pipeline.over_tracked();
+        // A user actor down for good, or a stuck record, holds fetching as a full book does.
+        let over_tracked = pipeline.over_tracked() || pipeline.must_pause();
         let gate = &self.client.shared().gate;
         // Summed over every partition: only for `max_uncommitted`, which counts them. This
         // runs after every message the actor handles, and cost grew with partitions.

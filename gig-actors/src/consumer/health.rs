@@ -36,9 +36,13 @@ pub struct Health;
 pub struct HealthReport {
     /// Whether the consumer can make progress by itself: false while a fault is open (a
     /// partition, topic or the client that cannot be read until someone acts: see
-    /// [`Stats::faults`](crate::Stats::faults)) or once its poll thread has exited.
-    /// librdkafka retries such errors without end, so without this a stalled consumer
-    /// looks like one on an idle topic.
+    /// [`Stats::faults`](crate::Stats::faults)), once its poll thread has exited, and while
+    /// a user actor stalls it: one that is down for good (given as an address and gone, or
+    /// given as a factory and dead too often), a record the NoAckedActor died on, or
+    /// hand-overs refused for longer than `handover_refused_limit` (see
+    /// [`Stats::supervision`](crate::Stats::supervision)). librdkafka retries its errors
+    /// without end, and Gig its hand-overs, so without this a stalled consumer looks like
+    /// one on an idle topic.
     pub live: bool,
     /// Whether it is live and holds at least one partition.
     pub ready: bool,
@@ -62,9 +66,17 @@ impl HealthReport {
         }
     }
 
-    fn of(faults: Vec<Fault>, assigned: usize, polling: bool) -> HealthReport {
+    fn of(
+        faults: Vec<Fault>,
+        assigned: usize,
+        polling: bool,
+        stall: Option<String>,
+    ) -> HealthReport {
+        let stalled = stall.is_some();
         let reason = if !polling {
             Some("the consumer's poll thread has exited".to_string())
+        } else if stalled {
+            stall
         } else if let Some(first) = faults.first() {
             let more = faults.len() - 1;
             let others = if more > 0 {
@@ -78,7 +90,7 @@ impl HealthReport {
         } else {
             None
         };
-        let live = polling && faults.is_empty();
+        let live = polling && faults.is_empty() && !stalled;
         HealthReport {
             live,
             ready: live && assigned > 0,
@@ -93,9 +105,12 @@ impl Handler<Health> for ConsumerActor {
     type Result = MessageResult<Health>;
 
     fn handle(&mut self, _: Health, _: &mut Context<Self>) -> Self::Result {
-        let (faults, _) = self.client.shared().errors.faults(Instant::now());
+        let now = Instant::now();
+        let (faults, _) = self.client.shared().errors.faults(now);
         let assigned = self.client.assignment().len();
-        MessageResult(HealthReport::of(faults, assigned, self.client.is_polling()))
+        let stall = self.driver.pipeline.stall(now);
+        let polling = self.client.is_polling();
+        MessageResult(HealthReport::of(faults, assigned, polling, stall))
     }
 }
 
@@ -163,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_fault_makes_the_consumer_not_live_and_says_where() {
-        let report = HealthReport::of(fault(), 3, true);
+        let report = HealthReport::of(fault(), 3, true, None);
         assert!(!report.live && !report.ready);
         let reason = report.reason.unwrap();
         assert!(reason.contains("codec error on zstd/0"), "{reason}");
@@ -171,11 +186,19 @@ mod tests {
 
     #[test]
     fn live_and_ready_need_a_poll_thread_and_a_partition() {
-        assert!(HealthReport::of(Vec::new(), 1, true).ready);
-        let idle = HealthReport::of(Vec::new(), 0, true);
+        assert!(HealthReport::of(Vec::new(), 1, true, None).ready);
+        let idle = HealthReport::of(Vec::new(), 0, true, None);
         assert!(idle.live && !idle.ready);
-        let gone = HealthReport::of(Vec::new(), 1, false);
+        let gone = HealthReport::of(Vec::new(), 1, false, None);
         assert!(!gone.live && !gone.ready);
         assert!(gone.reason.unwrap().contains("poll thread"));
+    }
+
+    #[test]
+    fn a_stalled_user_actor_makes_the_consumer_not_live_and_says_why() {
+        let stall = "the downstream actor died more than 10 times".to_string();
+        let report = HealthReport::of(Vec::new(), 2, true, Some(stall.clone()));
+        assert!(!report.live && !report.ready);
+        assert_eq!(report.reason, Some(stall));
     }
 }

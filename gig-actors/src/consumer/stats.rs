@@ -28,7 +28,7 @@ impl ConsumerActor {
     /// The pipeline's stats, with what the client adds: errors, pausing, rebalances, the
     /// assignment, and librdkafka's statistics with each partition's high watermark and lag.
     pub(super) fn snapshot(&self) -> Stats {
-        let mut stats = Stats::of(&self.driver.pipeline);
+        let mut stats = Stats::of(&self.driver.pipeline, Instant::now());
         stats.rebalances = self.rebalances;
         stats.paused = self.paused;
         let shared = self.client.shared();

@@ -118,7 +118,7 @@ mod tests {
             "not handed over"
         );
         while let Some(batch) = pipeline.poll_handover() {
-            pipeline.handle_accepted(batch.tokens());
+            pipeline.handle_accepted(&batch);
         }
         assert_eq!(pipeline.catch_up(&targets), CatchUp::Resolved);
         let plan = pipeline.take_commit().expect("offsets to commit");

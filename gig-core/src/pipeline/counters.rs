@@ -18,10 +18,17 @@ pub struct Counters {
     pub timed_out: u64,
     /// Records a typed downstream could not take: their payload did not decode.
     pub undecodable: u64,
-    /// Records not delivered because the downstream had stopped.
-    pub downstream_gone: u64,
     /// Records whose delivery was dropped without an answer.
     pub dropped: u64,
+    /// Records a handler panicked on (the downstream's, or the AckedActor's with the
+    /// record alone in its batch), routed to the NoAckedActor.
+    pub panicked: u64,
+    /// Records whose deliveries consumer processes did not survive `max_deliveries`
+    /// times, routed to the NoAckedActor without being delivered again.
+    pub crashed: u64,
+    /// Records delivered again to a restarted downstream: its dead instance had taken them
+    /// and not answered them, and did not panic on them.
+    pub redelivered: u64,
     /// Answers that came after the record was already routed (counted, ignored).
     pub late_answers: u64,
     /// Answers for records of a released partition (counted, ignored).
@@ -50,6 +57,11 @@ pub struct Counters {
 impl Counters {
     /// Records that went to the NoAckedActor, for whatever reason.
     pub fn no_acked(&self) -> u64 {
-        self.nacked + self.timed_out + self.undecodable + self.downstream_gone + self.dropped
+        self.nacked
+            + self.timed_out
+            + self.undecodable
+            + self.dropped
+            + self.panicked
+            + self.crashed
     }
 }

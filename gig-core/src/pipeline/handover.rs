@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::ack_book::Token;
 use crate::outcome::NoAckedRecord;
 use crate::record::Record;
+use crate::supervision::Role;
 
 /// A record to deliver to the downstream, with the token its answer names and its deadline.
 #[derive(Debug)]
@@ -42,6 +43,14 @@ impl HandOver {
         match self {
             HandOver::Acked(..) => "acked",
             HandOver::NoAcked(..) => "no-acked",
+        }
+    }
+
+    /// The role of the actor it goes to.
+    pub fn role(&self) -> Role {
+        match self {
+            HandOver::Acked(..) => Role::Acked,
+            HandOver::NoAcked(..) => Role::NoAcked,
         }
     }
 }

@@ -14,6 +14,7 @@ mod catch_up;
 mod commits;
 mod counters;
 mod handover;
+mod supervised;
 mod transactions;
 mod waited;
 
@@ -28,11 +29,13 @@ use crate::key_queues::KeyQueues;
 use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
 use crate::partition_book::PartitionBook;
 use crate::record::Record;
+use crate::supervision::{Role, Supervision};
 
 pub use catch_up::{CatchUp, PartitionEnd};
 pub use commits::{CommitPlan, ReleaseId};
 pub use counters::Counters;
 pub use handover::{HandOver, Outbound};
+pub use supervised::Stuck;
 pub use transactions::{Transaction, TransactionResult};
 
 /// Handed-over records may wait behind an unresolved one for the watermark to pass them;
@@ -58,6 +61,16 @@ pub struct Pipeline {
     backoff: Duration,
     commits: commits::Commits,
     transactions: transactions::Transactions,
+    /// The user actors' lives: restarts, and roles down for good.
+    supervision: Supervision,
+    /// What record deadlines are measured on: it stands still while no downstream runs.
+    clock: supervised::DeadlineClock,
+    /// Records of hand-overs lost with their actor, offered again one at a time.
+    suspects: supervised::Suspects,
+    /// Records the NoAckedActor died on alone.
+    stuck: Vec<Stuck>,
+    /// Since when each outcome actor (acked, no-acked) has refused every hand-over.
+    refused_since: [Option<Instant>; 2],
 }
 
 impl Pipeline {
@@ -75,6 +88,11 @@ impl Pipeline {
             backoff: FIRST_BACKOFF,
             commits: commits::Commits::default(),
             transactions: transactions::Transactions::new(config.transactional.is_some()),
+            supervision: Supervision::new(),
+            clock: supervised::DeadlineClock::default(),
+            suspects: supervised::Suspects::default(),
+            stuck: Vec::new(),
+            refused_since: [None; 2],
         }
     }
 
@@ -146,7 +164,8 @@ impl Pipeline {
             records.retain(|r| !rewinding.is_rewinding(&(r.topic_arc().clone(), r.partition())));
             self.counters.discarded += (before - records.len()) as u64;
         }
-        let deadline = now + self.config.ack_timeout;
+        let clock = self.clock.at(now);
+        let deadline = clock + self.config.ack_timeout;
         self.outbound.reserve(records.len());
         for record in records {
             if self.config.key_ordering && self.keys.busy(&record) {
@@ -167,8 +186,8 @@ impl Pipeline {
                     .map(|token| (token, deadline)),
                 Some(own) => self
                     .book
-                    .track_custom(record.clone(), now + own)
-                    .map(|token| (token, now + own)),
+                    .track_custom(record.clone(), clock + own)
+                    .map(|token| (token, clock + own)),
             };
             let Some((token, deadline)) = tracked else {
                 self.counters.discarded += 1;
@@ -181,7 +200,7 @@ impl Pipeline {
             self.outbound.push(Outbound {
                 token,
                 record,
-                deadline,
+                deadline: self.clock.real(deadline),
             });
         }
     }
@@ -232,27 +251,27 @@ impl Pipeline {
         }
     }
 
-    /// A record from [`poll_outbound`](Self::poll_outbound) could not be delivered (the
-    /// downstream is gone, or its payload does not decode): it goes to the NoAckedActor.
+    /// A record from [`poll_outbound`](Self::poll_outbound) could not be delivered (its
+    /// payload does not decode): it goes to the NoAckedActor.
     pub fn handle_undeliverable(&mut self, token: Token, reason: NoAckReason, now: Instant) {
         let AckResult::Routed(record) = self.book.route(token) else {
             return;
         };
-        match &reason {
-            NoAckReason::DownstreamGone => self.counters.downstream_gone += 1,
-            NoAckReason::Undecodable(why) => {
-                debug!("{record}: undecodable: {why}");
-                self.counters.undecodable += 1;
-            }
-            _ => {}
+        if let NoAckReason::Undecodable(why) = &reason {
+            debug!("{record}: undecodable: {why}");
+            self.counters.undecodable += 1;
         }
         self.release_next_of_key(&record, now);
         self.route_no_acked(token, record, reason);
     }
 
     /// Routes every waiting record whose deadline is at or before `now` to the NoAckedActor.
+    /// Nothing times out while the downstream is down (see [`handle_died`](Self::handle_died)).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired = self.book.expire(now);
+        if !self.clock.is_running() {
+            return;
+        }
+        let expired = self.book.expire(self.clock.at(now));
         if expired.is_empty() {
             return;
         }
@@ -261,15 +280,21 @@ impl Pipeline {
         for (token, record, deadline) in expired {
             self.release_next_of_key(&record, now);
             let after = self.config.ack_timeout_of(&record);
+            let deadline = self.clock.real(deadline);
             self.route_no_acked(token, record, NoAckReason::TimedOut { after, deadline });
         }
     }
 
-    /// The earliest time the driver must call back: the next record deadline, a
-    /// revocation's or the stop's time limit.
+    /// The earliest time the driver must call back: the next record deadline (none while
+    /// the downstream is down), a restart, a revocation's or the stop's time limit.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         let records = self.book.next_deadline();
-        records.into_iter().chain(self.commits.deadline()).min()
+        let records = records
+            .filter(|_| self.clock.is_running())
+            .map(|deadline| self.clock.real(deadline));
+        let restart = self.supervision.next_restart();
+        let others = self.commits.deadline().into_iter().chain(restart);
+        records.into_iter().chain(others).min()
     }
 
     /// [`poll_timeout`](Self::poll_timeout) for a driver whose call-back is set for
@@ -279,8 +304,9 @@ impl Pipeline {
     pub fn poll_timeout_before(&mut self, armed: Option<Instant>) -> Option<Instant> {
         match armed {
             Some(at)
-                if !self.book.has_new_deadline_before(at)
-                    && self.commits.deadline().is_none_or(|c| c >= at) =>
+                if !self.book.has_new_deadline_before(self.clock.at(at))
+                    && self.commits.deadline().is_none_or(|c| c >= at)
+                    && self.supervision.next_restart().is_none_or(|r| r >= at) =>
             {
                 None
             }
@@ -303,39 +329,49 @@ impl Pipeline {
 
     /// The next batch of outcomes to hand over, at most `handover_batch` records. None
     /// once the producer is fenced: what a zombie hands over could never be committed.
+    /// Nothing goes to an outcome actor that is not running; while records lost with its
+    /// last instance are on trial, they go one at a time and alone.
     pub fn poll_handover(&mut self) -> Option<HandOver> {
         if self.transactions.fenced {
             return None;
         }
         let size = self.config.handover_batch;
-        if !self.acked.is_empty() {
-            let (tokens, records) = handover::first(&mut self.acked, size);
-            Some(HandOver::Acked(tokens, records))
-        } else if !self.no_acked.is_empty() {
-            let (tokens, records) = handover::first(&mut self.no_acked, size);
-            Some(HandOver::NoAcked(tokens, records))
-        } else {
-            None
+        for role in [Role::Acked, Role::NoAcked] {
+            if !self.supervision.is_running(role) {
+                continue;
+            }
+            if self.suspects.holds(role) {
+                match self.poll_suspect(role) {
+                    Some(batch) => return Some(batch),
+                    None => continue,
+                }
+            }
+            match role {
+                Role::Acked if !self.acked.is_empty() => {
+                    let (tokens, records) = handover::first(&mut self.acked, size);
+                    return Some(HandOver::Acked(tokens, records));
+                }
+                Role::NoAcked if !self.no_acked.is_empty() => {
+                    let (tokens, records) = handover::first(&mut self.no_acked, size);
+                    return Some(HandOver::NoAcked(tokens, records));
+                }
+                _ => {}
+            }
         }
+        None
     }
 
     /// The outcome actor accepted a batch: its records may be committed.
-    pub fn handle_accepted(&mut self, tokens: &[Token]) {
+    pub fn handle_accepted(&mut self, batch: &HandOver) {
         self.backoff = FIRST_BACKOFF;
+        let tokens = batch.tokens();
         for &token in tokens {
             self.book.handed_over(token);
         }
         self.counters.handed_over += tokens.len() as u64;
         self.commits.handed_over(tokens.len());
-    }
-
-    /// The outcome actor refused a batch (or could not take it): returns how long to wait
-    /// before offering it again.
-    pub fn handle_refused(&mut self) -> Duration {
-        self.counters.handover_failures += 1;
-        let delay = self.backoff;
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-        delay
+        self.end_trial(tokens, batch.role());
+        self.accepted_by(batch.role());
     }
 
     fn route_no_acked(&mut self, token: Token, record: Record, reason: NoAckReason) {
@@ -353,12 +389,12 @@ impl Pipeline {
         let mut next = self.keys.next_after(done);
         while let Some((token, record)) = next {
             let timeout = self.own_timeout(&record).unwrap_or(self.config.ack_timeout);
-            let deadline = now + timeout;
+            let deadline = self.clock.at(now) + timeout;
             if self.book.start_deadline(token, deadline) {
                 self.outbound.push(Outbound {
                     token,
                     record,
-                    deadline,
+                    deadline: self.clock.real(deadline),
                 });
                 return;
             }

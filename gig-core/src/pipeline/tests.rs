@@ -19,7 +19,7 @@ fn offsets(outbound: &[Outbound]) -> Vec<i64> {
 fn accept_all(pipeline: &mut Pipeline) -> Vec<HandOver> {
     let mut batches = Vec::new();
     while let Some(batch) = pipeline.poll_handover() {
-        pipeline.handle_accepted(batch.tokens());
+        pipeline.handle_accepted(&batch);
         batches.push(batch);
     }
     batches
@@ -99,9 +99,9 @@ fn with_key_ordering_the_next_of_a_key_goes_once_the_previous_has_an_outcome() {
         "its clock starts now"
     );
     // Undeliverable: the one after it follows at once.
-    pipeline.handle_undeliverable(next[0].token, NoAckReason::DownstreamGone, t1);
+    pipeline.handle_undeliverable(next[0].token, NoAckReason::Undecodable("x".into()), t1);
     assert_eq!(offsets(&pipeline.poll_outbound()), [3]);
-    assert_eq!(pipeline.counters().downstream_gone, 1);
+    assert_eq!(pipeline.counters().undecodable, 1);
     assert_eq!(pipeline.queued_by_key(), 0);
 }
 
@@ -127,12 +127,17 @@ fn a_silent_record_times_out_at_its_deadline_and_the_timeout_says_when_to_call_b
 #[test]
 fn a_refused_batch_backs_off_doubling_until_one_is_accepted() {
     let mut pipeline = Pipeline::new(&config());
+    let t0 = Instant::now();
+    let batch = HandOver::Acked(Vec::new(), Vec::new());
     let delays: Vec<u128> = (0..8)
-        .map(|_| pipeline.handle_refused().as_millis())
+        .map(|_| pipeline.handle_refused(&batch, t0).as_millis())
         .collect();
     assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-    pipeline.handle_accepted(&[]);
-    assert_eq!(pipeline.handle_refused(), Duration::from_millis(100));
+    pipeline.handle_accepted(&batch);
+    assert_eq!(
+        pipeline.handle_refused(&batch, t0),
+        Duration::from_millis(100)
+    );
     assert_eq!(pipeline.counters().handover_failures, 9);
 }
 

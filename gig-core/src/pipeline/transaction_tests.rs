@@ -62,7 +62,7 @@ fn ack_with_outputs<'a>(
             .zip(records)
             .map(|(t, r)| (*t, out(r)))
             .collect();
-        pipeline.handle_accepted_with(batch.tokens(), outputs);
+        pipeline.handle_accepted_with(&batch, outputs);
     }
 }
 
@@ -126,7 +126,7 @@ fn a_sources_outputs_keep_their_order_and_sources_go_in_offset_order() {
                     ["a", "b"].map(|n| (*t, ProducerRecord::new("out", format!("{at}{n}"))))
                 })
                 .collect();
-            pipeline.handle_accepted_with(batch.tokens(), outputs);
+            pipeline.handle_accepted_with(&batch, outputs);
         }
     }
     let txn = transaction(pipeline.take_commit());
@@ -201,7 +201,7 @@ fn outputs_of_a_rewound_source_accepted_late_are_dropped() {
     let HandOver::Acked(tokens, records) = &late else {
         panic!("{late:?}");
     };
-    pipeline.handle_accepted_with(tokens, vec![(tokens[0], out(&records[0]))]);
+    pipeline.handle_accepted_with(&late, vec![(tokens[0], out(&records[0]))]);
     assert_eq!(
         pipeline.counters().outputs,
         1,

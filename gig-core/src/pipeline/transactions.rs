@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use log::{info, warn};
 
-use super::{CommitPlan, Pipeline};
+use super::{CommitPlan, HandOver, Pipeline};
 use crate::ack_book::{CommitOffset, Partition, Token};
 use crate::producer_record::ProducerRecord;
 
@@ -143,7 +143,7 @@ impl Pipeline {
     /// them in, and they are dropped with a warning.
     pub fn handle_accepted_with(
         &mut self,
-        tokens: &[Token],
+        batch: &HandOver,
         outputs: Vec<(Token, ProducerRecord)>,
     ) {
         if !outputs.is_empty() && !self.transactions.enabled {
@@ -179,7 +179,7 @@ impl Pipeline {
                 held.insert(done, list);
             }
         }
-        self.handle_accepted(tokens);
+        self.handle_accepted(batch);
     }
 
     /// A transaction for `offsets`: the outputs held below each, where each partition

@@ -15,7 +15,7 @@ impl Pipeline {
         // The clock started at `deadline - timeout`; the timeout is the record's own when a
         // header gives one, as when it was tracked.
         let delivered = deadline.checked_sub(self.config.ack_timeout_of(record))?;
-        Some(now.saturating_duration_since(delivered))
+        Some(self.clock.at(now).saturating_duration_since(delivered))
     }
 }
 

@@ -121,7 +121,7 @@ fn main() -> ExitCode {
             println!(
                 "acked={} noacked={} committed={}",
                 stats.acked,
-                stats.nacked + stats.timed_out + stats.downstream_gone,
+                stats.nacked + stats.timed_out,
                 stats.committed_summary()
             );
             ExitCode::SUCCESS

@@ -2,27 +2,36 @@
 //!
 //! [`Pipeline`] decides; this module does what it says: it sends released records to the
 //! downstream, routes the answers that come back, hands outcomes over until their actor
-//! accepts them, and keeps the one timer that serves every deadline. The consumer and the
-//! rehearsal each implement [`Drives`] and call these functions from their handlers: they
-//! differ only in their clock and in what feeds them.
+//! accepts them, starts again the user's actors that died (`supervision`), and keeps the
+//! one timer that serves every deadline. The consumer and the rehearsal each implement
+//! [`Drives`] and call these functions from their handlers: they differ only in their
+//! clock and in what feeds them.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{ConsumerConfig, HandOver, NoAckReason, Outbound, Pipeline, Record, Token};
-use log::{error, warn};
+use gig_core::{ConsumerConfig, HandOver, Outbound, Pipeline, Record, RestartPolicy, Role, Token};
+use log::error;
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
 use crate::metrics::{Metrics, Stopwatch};
-use crate::outcome::{self, Accepted, AckedRecipient, HandOverFailure, NoAckedRecipient};
+use crate::outcome::{self, Accepted, HandOverFailure, OutcomeActors};
+use crate::supervisor::Died;
+
+mod supervision;
+
+/// How soon a batch that found its outcome actor being restarted is offered again, at the
+/// soonest.
+const NOT_RUNNING_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// The actors a pipeline talks to, as a builder collects them.
 pub(crate) struct Wiring {
     pub(crate) downstream: Downstream,
-    pub(crate) acked: AckedRecipient,
-    pub(crate) no_acked: NoAckedRecipient,
+    pub(crate) outcomes: OutcomeActors,
+    /// How those given as factories are restarted.
+    pub(crate) restarts: RestartPolicy,
 }
 
 /// A pipeline and everything its driver holds.
@@ -49,12 +58,26 @@ pub(crate) struct Driver {
     timers_set: u64,
     /// A [`FlushOutcomes`] is in the mailbox.
     flush_scheduled: bool,
+    /// Records whose handles were dropped unanswered during a panic: delivered again once
+    /// the downstream that held them is restarted.
+    orphans: Vec<Token>,
+    /// Where the instances of the user's actors report their deaths: the driver itself.
+    report: Option<Recipient<Died>>,
 }
 
 impl Driver {
     pub(crate) fn new(config: &ConsumerConfig, wiring: Wiring) -> Self {
+        let mut pipeline = Pipeline::new(config);
+        if matches!(wiring.downstream, Downstream::Supervised(_)) {
+            pipeline.supervise(Role::Downstream, wiring.restarts.clone());
+        }
+        for role in [Role::Acked, Role::NoAcked] {
+            if wiring.outcomes.is_supervised(role) {
+                pipeline.supervise(role, wiring.restarts.clone());
+            }
+        }
         Driver {
-            pipeline: Pipeline::new(config),
+            pipeline,
             metrics: Metrics::new(&config.group_id),
             wiring,
             answers: None,
@@ -63,6 +86,8 @@ impl Driver {
             timer: None,
             timers_set: 0,
             flush_scheduled: false,
+            orphans: Vec::new(),
+            report: None,
         }
     }
 }
@@ -73,6 +98,7 @@ pub(crate) trait Drives:
     + Handler<AnswersQueued>
     + Handler<FlushOutcomes>
     + Handler<HandedOver>
+    + Handler<Died>
 {
     fn driver(&mut self) -> &mut Driver;
 
@@ -84,9 +110,9 @@ pub(crate) trait Drives:
     fn progressed(&mut self, ctx: &mut Context<Self>);
 }
 
-/// The three handlers every driver has, each passing its message on to this module:
-/// [`AnswersQueued`], [`FlushOutcomes`] and [`HandedOver`]. (A generic `impl` for every
-/// [`Drives`] is not allowed for actix's `Handler`, a trait of another crate.)
+/// The four handlers every driver has, each passing its message on to this module:
+/// [`AnswersQueued`], [`FlushOutcomes`], [`HandedOver`] and [`Died`]. (A generic `impl`
+/// for every [`Drives`] is not allowed for actix's `Handler`, a trait of another crate.)
 macro_rules! driver_handlers {
     ($actor:ty) => {
         impl actix::Handler<$crate::answers::AnswersQueued> for $actor {
@@ -116,6 +142,14 @@ macro_rules! driver_handlers {
                 $crate::driver::handed_over(self, m, ctx);
             }
         }
+
+        impl actix::Handler<$crate::supervisor::Died> for $actor {
+            type Result = ();
+
+            fn handle(&mut self, m: $crate::supervisor::Died, ctx: &mut actix::Context<Self>) {
+                $crate::driver::died(self, m, ctx);
+            }
+        }
     };
 }
 pub(crate) use driver_handlers;
@@ -135,9 +169,18 @@ pub(crate) struct HandedOver {
     offered: Stopwatch,
 }
 
-/// Makes the answer queue; call from `Actor::started`.
+/// Makes the answer queue and starts the user's actors given as factories; call from
+/// `Actor::started`.
 pub(crate) fn start<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
-    act.driver().answers = Some(AnswerQueue::new(ctx.address().recipient()));
+    let driver = act.driver();
+    let answers = AnswerQueue::new(ctx.address().recipient());
+    let report = ctx.address().recipient();
+    if let Downstream::Supervised(downstream) = &mut driver.wiring.downstream {
+        downstream.restart(&answers, &report);
+    }
+    driver.wiring.outcomes.start(&report);
+    driver.answers = Some(answers);
+    driver.report = Some(report);
 }
 
 /// Records fetched (or fed): track and deliver them.
@@ -157,6 +200,7 @@ pub(crate) fn answers_queued<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     // As for fetched records: a steady stream of answers keeps the timer from being served.
     expire_if_due(act, now, ctx);
     take_answers(act.driver(), now);
+    supervision::check_downstream(act, now);
     deliver(act, now, ctx);
     schedule_flush(act, ctx);
     arm_timer(act, ctx);
@@ -170,12 +214,14 @@ pub(crate) fn flush_outcomes<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 }
 
 /// Routes every queued answer.
-fn take_answers(driver: &mut Driver, now: Instant) {
+pub(crate) fn take_answers(driver: &mut Driver, now: Instant) {
     let Driver {
         pipeline,
         metrics,
         answers,
         taken,
+        wiring,
+        orphans,
         ..
     } = driver;
     let Some(queue) = answers else {
@@ -189,7 +235,9 @@ fn take_answers(driver: &mut Driver, now: Instant) {
                 latencies.record(|| pipeline.waited(token, now));
                 pipeline.handle_answer(token, verdict, now);
             }
-            Answer::Dropped => pipeline.handle_dropped(token, now),
+            // Dropped by a downstream whose mailbox closed: it did not decide, it died.
+            Answer::Dropped if wiring.downstream.connected() => pipeline.handle_dropped(token, now),
+            Answer::Dropped | Answer::Orphaned => orphans.push(token),
         }
     }
     latencies.finish();
@@ -198,7 +246,10 @@ fn take_answers(driver: &mut Driver, now: Instant) {
 
 /// Sends the records the pipeline released; those the downstream cannot take go back to
 /// the pipeline, which may release the next of their key.
-fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
+pub(crate) fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
+    if !supervision::check_downstream(act, now) {
+        return; // gone for good: its records stay unanswered, for the next owner
+    }
     let Driver {
         pipeline,
         wiring,
@@ -219,12 +270,6 @@ fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
         if failed.is_empty() {
             break;
         }
-        if matches!(failed[0].1, NoAckReason::DownstreamGone) {
-            warn!(
-                "downstream actor is gone; {} record(s) go to the no-acked actor",
-                failed.len()
-            );
-        }
         for (token, reason) in failed {
             pipeline.handle_undeliverable(token, reason, now);
         }
@@ -237,7 +282,9 @@ fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
 
 /// Hands over at once when a full batch is waiting; otherwise once the answers already in
 /// the mailbox are handled, so that one hand-over carries many records.
-fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+pub(crate) use supervision::died;
+
+pub(crate) fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     let driver = act.driver();
     if driver.pipeline.has_full_batch() {
         flush(act, ctx);
@@ -247,7 +294,7 @@ fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     }
 }
 
-fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+pub(crate) fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     while let Some(batch) = act.driver().pipeline.poll_handover() {
         act.driver().metrics.routed(&batch);
         hand_over(act, batch, ctx);
@@ -263,7 +310,7 @@ fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 /// would further offers once the outcome actor's mailbox is full (actix parks the sender).
 fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
     let wiring = &act.driver().wiring;
-    let request = outcome::offer(&batch, &wiring.acked, &wiring.no_acked);
+    let request = outcome::offer(&batch, &wiring.outcomes);
     let offered = Stopwatch::start();
     let me = ctx.address();
     actix::spawn(async move {
@@ -277,7 +324,8 @@ fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
 }
 
 /// An outcome actor answered: an accepted batch may be committed; a refused one is offered
-/// again after a back-off.
+/// again after a back-off; one lost with an instance that died goes to the pipeline, which
+/// tries its records again alone.
 pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut Context<A>) {
     let HandedOver {
         batch,
@@ -289,11 +337,26 @@ pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut 
     match result {
         Ok(outputs) => {
             let pipeline = &mut act.driver().pipeline;
-            pipeline.handle_accepted_with(batch.tokens(), outputs);
+            pipeline.handle_accepted_with(&batch, outputs);
             act.progressed(ctx);
         }
+        Err(HandOverFailure::Died(why)) => {
+            act.driver().pipeline.handle_handover_lost(batch, &why);
+            flush(act, ctx);
+            act.progressed(ctx);
+        }
+        // Offered again once its actor runs; not a refusal.
+        Err(HandOverFailure::NotRunning) => {
+            let wait = act.driver().pipeline.supervision().next_restart();
+            let wait = wait.map_or(NOT_RUNNING_RETRY, |at| {
+                at.saturating_duration_since(A::now())
+            });
+            ctx.run_later(wait.max(NOT_RUNNING_RETRY), move |act, ctx| {
+                hand_over(act, batch, ctx)
+            });
+        }
         Err(why) => {
-            let delay = act.driver().pipeline.handle_refused();
+            let delay = act.driver().pipeline.handle_refused(&batch, A::now());
             error!(
                 "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",
                 batch.kind(),
@@ -343,12 +406,16 @@ fn expire_if_due<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
     }
 }
 
-/// A deadline passed: records time out, and a revocation or a stop may be done waiting.
+/// A deadline passed: records time out, a user actor may start again, and a revocation or
+/// a stop may be done waiting.
 fn deadline_passed<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     let now = A::now();
-    let driver = act.driver();
     // Answers already given count, even if their wake-up is still in the mailbox.
-    take_answers(driver, now);
+    take_answers(act.driver(), now);
+    // A downstream that died must not see its records time out.
+    supervision::check_downstream(act, now);
+    supervision::restart_due(act, now);
+    let driver = act.driver();
     driver.pipeline.handle_timeout(now);
     deliver(act, now, ctx);
     flush(act, ctx);

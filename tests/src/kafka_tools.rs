@@ -30,6 +30,16 @@ pub fn skip_unless_kafka_tools(why: &str) -> bool {
     false
 }
 
+/// On Apache Kafka with its tools: asserts with Kafka's own `kafka-consumer-groups` that
+/// `group` has LAG 0 on every partition, and prints its answer. Elsewhere says it did not.
+pub fn assert_lag_zero(group: &str) {
+    if skip_unless_kafka_tools("the LAG check by kafka-consumer-groups") {
+        return;
+    }
+    let out = kafka_tool(&["check-lag", &format!("^{group}$")]);
+    crate::broker::report(out.trim());
+}
+
 /// Runs `.ci/kafka.sh ARGS` and returns its standard output; panics with both outputs
 /// when it fails.
 pub fn kafka_tool(args: &[&str]) -> String {

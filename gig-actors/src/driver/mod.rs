@@ -338,6 +338,8 @@ pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut 
         Ok(outputs) => {
             let pipeline = &mut act.driver().pipeline;
             pipeline.handle_accepted_with(&batch, outputs);
+            // A suspect on trial was accepted: the next may go.
+            schedule_flush(act, ctx);
             act.progressed(ctx);
         }
         Err(HandOverFailure::Died(why)) => {

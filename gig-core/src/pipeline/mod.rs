@@ -323,7 +323,8 @@ impl Pipeline {
 
     /// Whether any outcome waits to be handed over.
     pub fn has_outcomes(&self) -> bool {
-        let any = !self.acked.is_empty() || !self.no_acked.is_empty();
+        let suspects = self.suspects.holds(Role::Acked) || self.suspects.holds(Role::NoAcked);
+        let any = !self.acked.is_empty() || !self.no_acked.is_empty() || suspects;
         any && !self.transactions.fenced
     }
 

@@ -128,8 +128,11 @@ impl Rehearsal {
     }
 
     pub(crate) fn wired(config: &ConsumerConfig, wiring: Wiring) -> Self {
+        let mut driver = Driver::new(config, wiring);
+        // No group to keep crash markers in: a rehearsal cannot crash-loop anyway.
+        driver.pipeline.disable_crash_guard();
         Rehearsal {
-            driver: Driver::new(config, wiring),
+            driver,
             settling: Vec::new(),
         }
     }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::crash_marker::Marker;
 use crate::partition_book::PartitionBook;
 use crate::record::Record;
 
@@ -42,6 +43,9 @@ pub struct CommitOffset {
     pub partition: i32,
     /// The next offset to consume: one past the last handed-over record.
     pub offset: i64,
+    /// The crash-loop guard's marker, committed as the offset's metadata; `None` commits
+    /// none (an empty string).
+    pub marker: Option<Marker>,
 }
 
 impl fmt::Display for CommitOffset {
@@ -311,6 +315,7 @@ impl AckBook {
                     topic: s.book.topic().clone(),
                     partition: s.book.partition(),
                     offset,
+                    marker: None,
                 })
             })
             .collect()

@@ -155,7 +155,7 @@ pub struct ConsumerConfig {
     /// this many times goes to the NoAckedActor as
     /// [`NoAckReason::Crashed`](crate::NoAckReason::Crashed) instead of being delivered
     /// again. The count is kept in the partitions' committed offsets, so it survives the
-    /// processes. 5 by default, as Kafka's share groups; 0 turns the guard off.
+    /// processes. 5 by default, as Kafka's share groups; at least 2; 0 turns the guard off.
     #[serde(default = "defaults::max_deliveries")]
     pub max_deliveries: u32,
     /// The transactional mode: outputs of the outcome actors and the offsets of their
@@ -539,6 +539,15 @@ impl ConsumerConfig {
         }
         if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero { field });
+        }
+        // One delivery is presumed to the process that died: a limit of 1 would send every
+        // record it may have been delivering to the NoAckedActor undelivered.
+        if self.max_deliveries == 1 {
+            return Err(ConfigError::TooSmall {
+                field: "max_deliveries",
+                min: 2,
+                or: Some(0),
+            });
         }
         if self.poll_thread_nice > MAX_NICE {
             return Err(ConfigError::TooLarge {

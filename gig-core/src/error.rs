@@ -35,6 +35,16 @@ pub enum ConfigError {
         /// The shortest it may be.
         min: Duration,
     },
+    /// A number is smaller than its setting allows.
+    #[error("`{field}` must be at least {min}{}", or.map(|o| format!(" (or {o})")).unwrap_or_default())]
+    TooSmall {
+        /// The setting's name.
+        field: &'static str,
+        /// The smallest it may be.
+        min: u64,
+        /// A smaller value it takes too, with a meaning of its own.
+        or: Option<u64>,
+    },
     /// A number is larger than its setting allows.
     #[error("`{field}` must be at most {max}")]
     TooLarge {

@@ -47,6 +47,7 @@ pub mod ack_book;
 mod chunked_deque;
 pub mod config;
 pub mod config_env;
+pub mod crash_marker;
 mod duration;
 pub mod error;
 pub mod faults;
@@ -66,6 +67,7 @@ pub mod transactional;
 
 pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
+pub use crash_marker::Marker;
 pub use error::ConfigError;
 pub use faults::{Fault, FaultBook, FaultKind, FaultScope};
 pub use key_queues::KeyQueues;

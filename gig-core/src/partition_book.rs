@@ -148,6 +148,11 @@ impl PartitionBook {
         self.entries.get_mut(usize::try_from(index).ok()?)
     }
 
+    /// The highest offset tracked in this assignment.
+    pub fn last_offset(&self) -> Option<i64> {
+        self.last_offset
+    }
+
     /// The offset of a tracked record; `None` once it is committable and forgotten.
     pub fn offset_of(&self, seq: u64) -> Option<i64> {
         let index = usize::try_from(seq.checked_sub(self.head_seq)?).ok()?;

@@ -114,6 +114,11 @@ impl WorkerProcess {
         Ok(self.child.wait()?.success())
     }
 
+    /// How it exited, if it has.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait()
+    }
+
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -142,6 +147,16 @@ impl WorkerProcess {
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    /// A worker left running (a test that failed half way) is SIGKILLed, not orphaned: an
+    /// orphan keeps the test's output open and reads a broker that is gone.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.kill();
         }
     }
 }

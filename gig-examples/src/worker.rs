@@ -4,12 +4,15 @@
 //! WORKER --brokers B --topic T --group G --ledger FILE --id N [--session-timeout-ms MS]
 //!        [--group-protocol classic|consumer] [--key-ordering] [--work-ms MS]
 //!        [--ack-timeout-ms MS] [--commit-interval-ms MS] [--max-uncommitted N]
+//!        [--max-in-flight N] [--commit-every N] [--abort-on PAYLOAD]
 //!        [--split [--output TOPIC]]
 //!        [--transactional-id ID]
 //! ```
 //!
 //! Acks every record, `--work-ms` after it reached the downstream (at once by default);
-//! `--key-ordering` turns on Gig's key ordering. Its Acked/NoAcked handler appends one line
+//! `--key-ordering` turns on Gig's key ordering. `--abort-on` makes the process abort
+//! (`std::process::abort`, as a fatal bug in native code would) when the downstream gets
+//! the record with that payload: the crash-loop tests' poison record. Its Acked/NoAcked handler appends one line
 //! per record to FILE and flushes before accepting, so the file holds every record this
 //! process handed over, even after SIGKILL:
 //!
@@ -17,7 +20,7 @@
 //! PARTITION OFFSET PID OUTCOME KEY START_US END_US
 //! ```
 //!
-//! OUTCOME is `ack`, `nack`, `timeout`, `gone`, `undecodable` or `dropped`. KEY is the record's key
+//! OUTCOME is `ack`, `nack`, `timeout`, `undecodable`, `dropped`, `panicked` or `crashed`. KEY is the record's key
 //! (`-` for none; `0x…` in hex unless it is printable ASCII without spaces). START_US and
 //! END_US are wall-clock microseconds since the Unix epoch: when the downstream got the
 //! record and when it answered it (for a timed-out record, its deadline; `-` if unknown).
@@ -60,6 +63,8 @@ pub struct Work {
     delay: Duration,
     split: bool,
     times: Times,
+    /// The payload the process aborts on.
+    abort_on: Option<String>,
 }
 
 /// The `--split` answer for a record `v{i}`, by its number: `None` to ack.
@@ -82,6 +87,7 @@ impl Work {
             delay,
             split: false,
             times,
+            abort_on: None,
         }
     }
 }
@@ -93,6 +99,17 @@ impl Actor for Work {
 impl Handler<Delivery> for Work {
     type Result = ();
     fn handle(&mut self, d: Delivery, ctx: &mut Context<Self>) {
+        if self.abort_on.is_some() && d.record.payload_str() == self.abort_on.as_deref() {
+            eprintln!("worker {}: aborting on {}", std::process::id(), d.record);
+            // No core file: a crash-loop run aborts several times, on any machine's limits.
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: setrlimit reads the struct it is given and nothing else.
+            unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
+            std::process::abort();
+        }
         let at = (d.record.partition(), d.record.offset());
         let start = wall_us();
         let nack = if self.split {
@@ -201,6 +218,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     if crate::arg("max-uncommitted").is_some() {
         config = config.max_uncommitted(crate::num_arg("max-uncommitted", 0));
     }
+    if crate::arg("max-in-flight").is_some() {
+        config = config.max_in_flight(crate::num_arg("max-in-flight", 0));
+    }
+    if crate::arg("commit-every").is_some() {
+        config = config.commit_every(crate::num_arg("commit-every", 0));
+    }
     let mut config = crate::quick_group(
         config,
         &crate::group_protocol(),
@@ -213,6 +236,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         delay: Duration::from_millis(crate::num_arg("work-ms", 0)),
         split,
         times,
+        abort_on: crate::arg("abort-on"),
     };
     let builder = ConsumerActor::builder(config).downstream(work.start().recipient());
     let consumer = match transactional_id {

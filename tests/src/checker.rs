@@ -16,7 +16,8 @@
 //!   downstreams got them: a gap (1, 3) or a step back (1, 2, 1) that is not a rewind
 //!   after a restart (a change of process) or a rebalance (one the process reported between
 //!   the two deliveries). A rewind is followed in order from where it lands (1, 2, 1, 2, 3
-//!   is fine after a restart; 1, 3, 2 never is).
+//!   is fine after a restart; 1, 3, 2 never is). A record handed over as `crashed` (the
+//!   crash-loop guard's: processes died delivering it) is not delivered: order skips it.
 //! - `serial_violations` (key-ordered runs): a record of a key reaching a downstream while
 //!   another of that key was still there, across all processes. A record is "there" from
 //!   when its downstream got it until it answered (until its deadline, if it timed out).
@@ -41,8 +42,8 @@ pub struct HandOver {
     pub offset: i64,
     /// The process that handed it over (its OS pid; 0 on a line without one).
     pub process: u32,
-    /// `ack`, `nack`, `timeout`, `gone`, `undecodable` or `dropped` (`ack` on a line without
-    /// one).
+    /// `ack`, `nack`, `timeout`, `undecodable`, `dropped`, `panicked` or `crashed` (`ack`
+    /// on a line without one).
     pub outcome: String,
     /// The key as the worker writes it; `None` for a record without a key.
     pub key: Option<String>,
@@ -406,9 +407,20 @@ fn unit(partition: i32, key: &Option<String>, key_ordered: bool) -> Option<Unit>
 }
 
 fn order(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool, report: &mut Report) {
+    // A record the crash-loop guard handed over as crashed was not delivered again: the
+    // order goes on past it.
+    let crashed: HashSet<(i32, i64)> = ledgers
+        .hand_overs
+        .iter()
+        .filter(|h| h.outcome == "crashed")
+        .map(|h| (h.partition, h.offset))
+        .collect();
     // Each unit's offsets in log order, and each record's place among them.
     let mut sequence: HashMap<Unit, Vec<i64>> = HashMap::new();
     for p in produced {
+        if crashed.contains(&(p.partition, p.offset)) {
+            continue;
+        }
         if let Some(u) = unit(p.partition, &p.key, key_ordered) {
             sequence.entry(u).or_default().push(p.offset);
         }

@@ -71,8 +71,14 @@ async fn a_downstream_that_panics_on_one_record_of_10_000_costs_that_record_alon
     let no_acked = ledger.no_acked();
     assert_eq!(no_acked.len(), 1, "{no_acked:?}");
     let failed = &no_acked[0];
-    assert_eq!((failed.partition, failed.offset), (poison.partition, poison.offset));
-    assert_eq!(failed.reason.as_deref(), Some("panicked: cannot handle k6001"));
+    assert_eq!(
+        (failed.partition, failed.offset),
+        (poison.partition, poison.offset)
+    );
+    assert_eq!(
+        failed.reason.as_deref(),
+        Some("panicked: cannot handle k6001")
+    );
     assert_eq!(ledger.acked().len(), RECORDS - 1);
     assert!(lost(&ledger, &topic, &produced).is_empty());
     assert!(ledger.counts().values().all(|&n| n == 1), "duplicates");
@@ -105,31 +111,42 @@ async fn a_downstream_that_panics_on_every_record_of_a_key_is_given_up_on_withou
     // 20 poisoned records among 400 on partition 0, and 400 on partition 1.
     let records: Vec<ProducerRecord> = (0..800)
         .map(|i| {
-            let key = if i % 2 == 0 && i % 40 == 0 { "poison".to_string() } else { format!("k{i}") };
+            let key = if i % 2 == 0 && i % 40 == 0 {
+                "poison".to_string()
+            } else {
+                format!("k{i}")
+            };
             ProducerRecord::new(topic.as_str(), format!("v{i}"))
                 .key(key)
                 .partition(i % 2)
         })
         .collect();
-    producer(&broker).send_batch(&records).await.expect("produce");
+    producer(&broker)
+        .send_batch(&records)
+        .await
+        .expect("produce");
     let ledger = Ledger::default();
     let (acked, no_acked) = ledger.start();
     let policy = RestartPolicy::default()
         .max_restarts(3)
         .within(Duration::from_secs(60));
-    let consumer = ConsumerActor::builder(config(&broker, &topic).ack_timeout(Duration::from_secs(1)))
-        .downstream_factory(|| Worker {
-            poison: "poison".to_string(),
-        })
-        .restart_policy(policy)
-        .acked(acked)
-        .no_acked(no_acked)
-        .start()
-        .unwrap();
+    let consumer =
+        ConsumerActor::builder(config(&broker, &topic).ack_timeout(Duration::from_secs(1)))
+            .downstream_factory(|| Worker {
+                poison: "poison".to_string(),
+            })
+            .restart_policy(policy)
+            .acked(acked)
+            .no_acked(no_acked)
+            .start()
+            .unwrap();
 
     let health = health_until(&consumer, Duration::from_secs(120), |h| !h.live).await;
     let reason = health.reason.clone().unwrap_or_default();
-    assert!(reason.contains("downstream actor died more than 3 times"), "{reason}");
+    assert!(
+        reason.contains("downstream actor died more than 3 times"),
+        "{reason}"
+    );
     assert!(reason.contains("cannot handle poison"), "{reason}");
     // Each death cost the record it happened on, and nothing else: no bulk of no-acked
     // records, now or after several ack timeouts (their clocks stopped with the downstream).
@@ -173,7 +190,10 @@ impl Handler<Acked> for PoisonedSink {
             panic!("the sink cannot take {}", self.poison);
         }
         let sent = self.ledger.send(batch);
-        Box::pin(async move { sent.await.unwrap_or_else(|e| Err(HandOverError(e.to_string()))) })
+        Box::pin(async move {
+            sent.await
+                .unwrap_or_else(|e| Err(HandOverError(e.to_string())))
+        })
     }
 }
 
@@ -263,7 +283,11 @@ async fn a_record_both_outcome_actors_die_on_is_set_aside_and_named_by_health() 
     assert_eq!(stats.supervision.stuck, [format!("{topic}/0@20")]);
     assert!(stats.paused, "fetching stops");
     let stopped = consumer.send(Stop).await.unwrap().unwrap();
-    assert_eq!(stopped.committed(&topic, 0), Some(20), "never past the stuck record");
+    assert_eq!(
+        stopped.committed(&topic, 0),
+        Some(20),
+        "never past the stuck record"
+    );
 }
 
 /// An AckedActor that refuses every batch until told to accept, then passes them on.
@@ -310,7 +334,10 @@ async fn hand_overs_refused_past_the_limit_make_the_consumer_not_live_until_one_
 
     let health = health_until(&consumer, Duration::from_secs(120), |h| !h.live).await;
     let reason = health.reason.unwrap_or_default();
-    assert!(reason.contains("acked actor has refused or not taken its hand-overs"), "{reason}");
+    assert!(
+        reason.contains("acked actor has refused or not taken its hand-overs"),
+        "{reason}"
+    );
     accept.store(true, Ordering::SeqCst);
     ledger.wait_for(10, Duration::from_secs(30)).await;
     health_until(&consumer, Duration::from_secs(30), |h| h.live).await;

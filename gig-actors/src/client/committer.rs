@@ -10,7 +10,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Weak};
 
 use actix::Recipient;
-use gig_core::{CommitOffset, CommitPlan, Partition};
+use gig_core::{CommitOffset, CommitPlan, Marker, Partition};
 use rdkafka::consumer::BaseConsumer;
 
 use crate::client::commit::execute_timed;
@@ -31,14 +31,17 @@ pub(crate) fn run(
         let _ = transactor.init();
     }
     while let Ok(first) = requests.recv() {
-        let mut offsets: BTreeMap<Partition, i64> = BTreeMap::new();
+        let mut offsets: BTreeMap<Partition, (i64, Option<Marker>)> = BTreeMap::new();
         let mut transactions = Vec::new();
         for plan in std::iter::once(first).chain(requests.try_iter()) {
             match plan {
                 CommitPlan::Offsets(list) => {
                     for c in list {
-                        let offset = offsets.entry((c.topic, c.partition)).or_insert(c.offset);
-                        *offset = (*offset).max(c.offset);
+                        let entry = offsets
+                            .entry((c.topic, c.partition))
+                            .or_insert((c.offset, c.marker));
+                        // The later request's crash marker: markers only move on.
+                        *entry = (entry.0.max(c.offset), c.marker);
                     }
                 }
                 transaction => transactions.push(transaction),
@@ -48,10 +51,11 @@ pub(crate) fn run(
         if !offsets.is_empty() {
             let merged = offsets
                 .into_iter()
-                .map(|((topic, partition), offset)| CommitOffset {
+                .map(|((topic, partition), (offset, marker))| CommitOffset {
                     topic,
                     partition,
                     offset,
+                    marker,
                 });
             plans.push(CommitPlan::Offsets(merged.collect()));
         }

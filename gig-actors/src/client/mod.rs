@@ -46,7 +46,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actix::Recipient;
-use gig_core::{CommitOffset, CommitPlan, ConsumerConfig};
+use gig_core::{CommitOffset, CommitPlan, ConsumerConfig, Partition};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -239,6 +239,28 @@ impl Client {
     pub(crate) fn close_with(&self, plan: CommitPlan) -> bool {
         let to_poller = self.to_poller.as_ref();
         to_poller.is_some_and(|tx| tx.send(ToPoller::Close(plan)).is_ok())
+    }
+
+    /// Holds back fetching of exactly these partitions (the crash-loop guard's, while
+    /// another partition goes one record at a time): pauses those newly in the list,
+    /// resumes those no longer in it.
+    pub(crate) fn hold_back(&self, partitions: Vec<Partition>) {
+        let (Some(consumer), Ok(mut held)) = (&self.consumer, self.shared.held_back.lock()) else {
+            return;
+        };
+        let added: Vec<Partition> = partitions
+            .iter()
+            .filter(|p| !held.contains(p))
+            .cloned()
+            .collect();
+        let freed: Vec<Partition> = held
+            .iter()
+            .filter(|p| !partitions.contains(p))
+            .cloned()
+            .collect();
+        partitions::set_paused_only(consumer, &added, true);
+        partitions::set_paused_only(consumer, &freed, false);
+        *held = partitions;
     }
 
     /// The assigned partitions, as `topic/partition`.

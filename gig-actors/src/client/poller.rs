@@ -27,7 +27,7 @@ use crate::client::context::GigContext;
 use crate::client::due::DueDelays;
 use crate::client::leave;
 use crate::client::niceness;
-use crate::client::partitions::set_paused;
+use crate::client::partitions::{self, set_paused};
 use crate::client::rewind::{self, RewindRequest, Rewound};
 use crate::client::shared::Shared;
 
@@ -154,6 +154,9 @@ pub(crate) fn run(
             set_paused(&consumer, false);
             if let Some(delays) = &out.delays {
                 delays.pause_again(&consumer);
+            }
+            if let Ok(held_back) = shared.held_back.lock() {
+                partitions::set_paused_only(&consumer, &held_back, true);
             }
             paused = false;
         }

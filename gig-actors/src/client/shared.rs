@@ -47,6 +47,10 @@ pub(crate) struct Shared {
     /// the poll thread for a revocation's or a stop's transaction; the actor plans one
     /// transaction at a time, and the transactor's lock serialises its calls.
     pub(crate) transactor: Option<Arc<Transactor>>,
+    /// Partitions the crash-loop guard holds back while another goes one record at a time:
+    /// written by the actor, which pauses and resumes them; read by the poll thread, which
+    /// pauses them again after it resumed the whole assignment.
+    pub(crate) held_back: Mutex<Vec<Partition>>,
 }
 
 impl Shared {
@@ -64,6 +68,7 @@ impl Shared {
             librdkafka_stats: Mutex::new(None),
             final_commit: FinalCommit::default(),
             transactor,
+            held_back: Mutex::new(Vec::new()),
         }
     }
 

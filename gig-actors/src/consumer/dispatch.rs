@@ -34,7 +34,9 @@ impl ConsumerActor {
             Some(_) => pipeline.unconfirmed(),
             None => 0,
         };
-        let in_flight = gate.publish(pipeline.unresolved(), over_tracked, unconfirmed);
+        // Records the crash-loop guard holds back are bounded by pausing their partitions.
+        let unresolved = pipeline.unresolved() - pipeline.held_back_records();
+        let in_flight = gate.publish(unresolved, over_tracked, unconfirmed);
         let over = over_tracked || over_uncommitted || in_flight >= self.config.max_in_flight;
         self.driver.metrics.in_flight(in_flight, over);
         if over != self.paused {
@@ -54,6 +56,9 @@ impl Handler<Fetched> for ConsumerActor {
     fn handle(&mut self, Fetched(records): Fetched, ctx: &mut Context<Self>) {
         self.client.shared().gate.received(records.len());
         driver::fetched(self, records, ctx);
+        if self.driver.pipeline.guard_wants_commit() {
+            self.commit_now();
+        }
         self.publish_in_flight();
         // actix drains a whole mailbox in one go; under load that starves the downstream
         // and outcome actors on this thread, and the deadline timer. Yielding every few

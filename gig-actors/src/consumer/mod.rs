@@ -19,6 +19,7 @@
 //!   handed over and committed.
 //! - `assignment`: `WaitForAssignment`, and the user's rebalance listener.
 //! - `health`: `Health`, and the requests that fail at once when a fault opens.
+//! - `guard`: the crash-loop guard's read of each assignment's committed offsets.
 //! - `inspect`: `Inspect`, read-only questions to the librdkafka client.
 
 pub(crate) mod assignment;
@@ -26,6 +27,7 @@ pub(crate) mod builder;
 pub(crate) mod caught_up;
 pub(crate) mod commit;
 pub(crate) mod dispatch;
+pub(crate) mod guard;
 pub(crate) mod health;
 pub(crate) mod inspect;
 pub(crate) mod rebalance;
@@ -86,6 +88,8 @@ pub struct ConsumerActor {
     fenced: Option<KafkaError>,
     /// The last transaction that did not commit, and why, for `Stats`.
     last_transaction_error: Option<String>,
+    /// Partitions the crash-loop guard holds back, as last paused.
+    held_back: Vec<gig_core::Partition>,
 }
 
 /// A `Commit` waiting for the broker to confirm these offsets.
@@ -112,6 +116,7 @@ impl ConsumerActor {
             revoking: Vec::new(),
             fenced: None,
             last_transaction_error: None,
+            held_back: Vec::new(),
         }
     }
 }
@@ -173,6 +178,12 @@ impl Drives for ConsumerActor {
     }
 
     fn progressed(&mut self, ctx: &mut Context<Self>) {
+        // The crash-loop guard may have let records go, or hold some for a marker.
+        driver::deliver_now(self, ctx);
+        if self.driver.pipeline.guard_wants_commit() {
+            self.commit_now();
+        }
+        self.hold_back();
         self.commit_if_due();
         self.publish_in_flight();
         self.release_resolved();

@@ -72,6 +72,7 @@ impl Handler<GroupEvent> for ConsumerActor {
             }
             GroupEvent::Assigned(partitions) => {
                 debug!("{} partition(s) assigned", partitions.len());
+                self.guard_assigned(&partitions, ctx);
                 self.rebalances += 1;
                 self.answer_assignment_waiters();
                 self.tell_listener(Rebalanced::Assigned(named(&partitions)));

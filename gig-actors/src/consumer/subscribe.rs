@@ -1,6 +1,8 @@
 //! What the consumer reads: `Subscribe` (the group assigns the partitions), `Assign`
 //! (partitions chosen by hand), `Unsubscribe`.
 
+use std::sync::Arc;
+
 use actix::prelude::*;
 use gig_core::ConfigError;
 use log::info;
@@ -79,7 +81,7 @@ impl Handler<Subscribe> for ConsumerActor {
 impl Handler<Assign> for ConsumerActor {
     type Result = Result<(), GigError>;
 
-    fn handle(&mut self, msg: Assign, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Assign, ctx: &mut Context<Self>) -> Self::Result {
         self.running()?;
         let mut tpl = TopicPartitionList::new();
         for p in &msg.0 {
@@ -95,6 +97,12 @@ impl Handler<Assign> for ConsumerActor {
             .assign(&tpl)
             .map_err(GigError::kafka("assign"))?;
         info!("assigned {} partition(s) manually", msg.0.len());
+        let partitions: Vec<_> = msg
+            .0
+            .iter()
+            .map(|p| (Arc::from(p.topic.as_str()), p.partition))
+            .collect();
+        self.guard_assigned(&partitions, ctx);
         self.answer_assignment_waiters();
         Ok(())
     }

@@ -246,7 +246,21 @@ pub(crate) fn take_answers(driver: &mut Driver, now: Instant) {
 
 /// Sends the records the pipeline released; those the downstream cannot take go back to
 /// the pipeline, which may release the next of their key.
+/// Delivers what the pipeline released since (the crash-loop guard lets records go when a
+/// commit is confirmed), and sets the timer for their deadlines.
+pub(crate) fn deliver_now<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    deliver(act, A::now(), ctx);
+    arm_timer(act, ctx);
+}
+
 pub(crate) fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
+    let pipeline = &mut act.driver().pipeline;
+    let outcomes = pipeline.has_outcomes();
+    pipeline.poll_guards(now);
+    // The guard may have handed a record over as crashed.
+    if !outcomes && pipeline.has_outcomes() {
+        schedule_flush(act, ctx);
+    }
     if !supervision::check_downstream(act, now) {
         return; // gone for good: its records stay unanswered, for the next owner
     }

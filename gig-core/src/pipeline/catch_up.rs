@@ -35,6 +35,7 @@ impl PartitionEnd {
             topic: self.topic.clone(),
             partition: self.partition,
             offset: self.high,
+            marker: None,
         })
     }
 }

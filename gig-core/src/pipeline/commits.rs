@@ -111,7 +111,8 @@ impl Pipeline {
             if self.transactions.blocked() {
                 return None;
             }
-            let offsets = self.book.offsets_to_commit();
+            let mut offsets = self.book.offsets_to_commit();
+            self.attach_markers(&mut offsets);
             let txn = self.plan_transaction(offsets);
             if txn.is_empty() {
                 return None;
@@ -119,7 +120,8 @@ impl Pipeline {
             self.commits.handed_since_commit = 0;
             return Some(CommitPlan::Transaction(txn));
         }
-        let offsets = self.book.offsets_to_commit();
+        let mut offsets = self.book.offsets_to_commit();
+        self.attach_markers(&mut offsets);
         if offsets.is_empty() {
             return None;
         }
@@ -142,6 +144,7 @@ impl Pipeline {
                         topic: key.0,
                         partition: key.1,
                         offset,
+                        marker: None,
                     })
             })
             .collect()
@@ -160,6 +163,7 @@ impl Pipeline {
 
     /// The broker confirmed a commit.
     pub fn handle_committed(&mut self, offsets: &[CommitOffset]) {
+        self.markers_answered(offsets, true);
         self.commits.retry = None;
         for c in offsets {
             self.book.commit_confirmed(&c.topic, c.partition, c.offset);
@@ -178,6 +182,7 @@ impl Pipeline {
     /// rebalance in progress), and the window before the next rebalance is short under
     /// churn; the wait doubles, up to the commit period, while failures go on.
     pub fn handle_commit_failed(&mut self, offsets: &[CommitOffset]) -> Duration {
+        self.markers_answered(offsets, false);
         self.counters.commit_failures += 1;
         for c in offsets {
             self.book.commit_failed(&c.topic, c.partition, c.offset);
@@ -210,14 +215,12 @@ impl Pipeline {
     /// limit with a transaction still in flight, it commits nothing, and the next owner
     /// reads from the last commit.
     pub fn poll_released(&mut self, now: Instant) -> Option<(ReleaseId, CommitPlan)> {
-        let book = &self.book;
+        let (book, guards) = (&self.book, &self.guards);
         let waits_for_transaction = self.transactions.in_flight;
+        // Records the crash-loop guard holds were never delivered: nothing to wait for.
+        let resolved = |p: &Partition| book.unresolved_in(&p.0, p.1) == guards.held_in(p);
         let done = self.commits.releases.iter().position(|r| {
-            now >= r.deadline
-                || !waits_for_transaction
-                    && r.partitions
-                        .iter()
-                        .all(|(topic, partition)| book.unresolved_in(topic, *partition) == 0)
+            now >= r.deadline || !waits_for_transaction && r.partitions.iter().all(resolved)
         })?;
         let release = self.commits.releases.swap_remove(done);
         let transaction = self
@@ -226,24 +229,19 @@ impl Pipeline {
             .then(|| self.final_transaction(&release.partitions));
         let mut offsets = Vec::new();
         for (topic, partition) in &release.partitions {
-            self.transactions.forget(&(topic.clone(), *partition));
+            let key = (topic.clone(), *partition);
+            self.transactions.forget(&key);
             self.keys.release_partition(topic, *partition);
-            let Some(book) = self.book.remove(topic, *partition) else {
-                continue;
-            };
-            if book.unresolved() > 0 {
+            let held = self.guards.held_in(&key);
+            let book = self.book.remove(topic, *partition);
+            let unresolved = book.as_ref().map_or(0, |b| b.unresolved()) - held;
+            if unresolved > 0 {
                 warn!(
-                    "{topic}/{partition} released with {} record(s) unresolved; its next owner reads them again",
-                    book.unresolved()
+                    "{topic}/{partition} released with {unresolved} record(s) unresolved; its next owner reads them again"
                 );
             }
-            if let Some(offset) = book.committable() {
-                offsets.push(CommitOffset {
-                    topic: topic.clone(),
-                    partition: *partition,
-                    offset,
-                });
-            }
+            let committable = book.and_then(|b| b.committable());
+            offsets.extend(self.releasing(&key, committable));
         }
         let plan = transaction.unwrap_or(CommitPlan::Offsets(offsets));
         Some((release.id, plan))
@@ -275,10 +273,11 @@ impl Pipeline {
     /// flight has ended, a transaction with their outputs). Given once; no commit is
     /// offered after it.
     pub fn poll_stop(&mut self, now: Instant) -> Option<CommitPlan> {
-        // A fenced consumer hands nothing over: its unresolved records never resolve.
+        // A fenced consumer hands nothing over: its unresolved records never resolve. Those
+        // the crash-loop guard holds were never delivered.
         let unresolved = match self.transactions.fenced {
             true => 0,
-            false => self.book.unresolved(),
+            false => self.book.unresolved() - self.guards.held(),
         };
         let in_flight = self.transactions.in_flight;
         let stop = self.commits.stop.as_mut()?;
@@ -300,13 +299,15 @@ impl Pipeline {
                 .collect();
             return Some(self.final_transaction(&partitions));
         }
-        let offsets = self.book.partitions().filter_map(|book| {
-            book.committable().map(|offset| CommitOffset {
-                topic: book.topic().clone(),
-                partition: book.partition(),
-                offset,
-            })
-        });
-        Some(CommitPlan::Offsets(offsets.collect()))
+        let partitions: Vec<(Partition, Option<i64>)> = self
+            .book
+            .partitions()
+            .map(|book| ((book.topic().clone(), book.partition()), book.committable()))
+            .collect();
+        let offsets = partitions
+            .into_iter()
+            .filter_map(|(partition, committable)| self.releasing(&partition, committable))
+            .collect();
+        Some(CommitPlan::Offsets(offsets))
     }
 }

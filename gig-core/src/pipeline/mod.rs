@@ -13,6 +13,7 @@
 mod catch_up;
 mod commits;
 mod counters;
+mod guarded;
 mod handover;
 mod supervised;
 mod transactions;
@@ -71,6 +72,8 @@ pub struct Pipeline {
     stuck: Vec<Stuck>,
     /// Since when each outcome actor (acked, no-acked) has refused every hand-over.
     refused_since: [Option<Instant>; 2],
+    /// The crash-loop guard of each assigned partition.
+    guards: guarded::Guards,
 }
 
 impl Pipeline {
@@ -93,7 +96,14 @@ impl Pipeline {
             suspects: supervised::Suspects::default(),
             stuck: Vec::new(),
             refused_since: [None; 2],
+            guards: guarded::Guards::new(config.max_deliveries > 0),
         }
+    }
+
+    /// Turns the crash-loop guard off: for a pipeline whose driver has no group to keep its
+    /// markers in (the rehearsal).
+    pub fn disable_crash_guard(&mut self) {
+        self.guards.enabled = false;
     }
 
     /// The counters so far.
@@ -168,6 +178,13 @@ impl Pipeline {
         let deadline = clock + self.config.ack_timeout;
         self.outbound.reserve(records.len());
         for record in records {
+            if !self.admits(&record) {
+                match self.hold(record, now) {
+                    true => self.counters.received += 1,
+                    false => self.counters.discarded += 1,
+                }
+                continue;
+            }
             if self.config.key_ordering && self.keys.busy(&record) {
                 // Its clock starts when the record ahead of it has an outcome.
                 match self.book.track_deferred(record.clone(), now) {
@@ -364,6 +381,7 @@ impl Pipeline {
 
     /// The outcome actor accepted a batch: its records may be committed.
     pub fn handle_accepted(&mut self, batch: &HandOver) {
+        self.guards.careful_changed();
         self.backoff = FIRST_BACKOFF;
         let tokens = batch.tokens();
         for &token in tokens {

@@ -29,6 +29,7 @@ fn offset(partition: i32, offset: i64) -> CommitOffset {
         topic: Arc::from("t"),
         partition,
         offset,
+        marker: None,
     }
 }
 

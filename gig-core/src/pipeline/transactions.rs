@@ -219,7 +219,10 @@ impl Pipeline {
                 }
             }
             match txn.offsets.iter_mut().find(|o| known(o)) {
-                Some(o) => o.offset = o.offset.max(c.offset),
+                Some(o) => {
+                    o.offset = o.offset.max(c.offset);
+                    o.marker = c.marker;
+                }
                 None => txn.offsets.push(c),
             }
         }
@@ -307,6 +310,7 @@ impl Pipeline {
                     topic: topic.clone(),
                     partition: *partition,
                     offset: rewind.target,
+                    marker: None,
                 });
             }
         }
@@ -333,19 +337,17 @@ impl Pipeline {
         if self.transactions.blocked() {
             return CommitPlan::Transaction(Transaction::default());
         }
-        let offsets = partitions
-            .iter()
-            .filter_map(|(topic, partition)| {
-                let book = self.book.partition(topic, *partition)?;
-                let offset = book.committable()?;
-                let moved = book.committed().is_none_or(|c| c < offset);
-                moved.then(|| CommitOffset {
-                    topic: topic.clone(),
-                    partition: *partition,
-                    offset,
-                })
-            })
-            .collect();
+        let mut offsets = Vec::new();
+        for key in partitions {
+            let book = self.book.partition(&key.0, key.1);
+            let committable = book.and_then(|b| b.committable());
+            let committed = book.and_then(|b| b.committed());
+            let moved = committable.is_some_and(|o| committed.is_none_or(|c| c < o));
+            let marked = self.guards.has_marker(key);
+            if let Some(c) = self.releasing(key, committable).filter(|_| moved || marked) {
+                offsets.push(c);
+            }
+        }
         CommitPlan::Transaction(self.plan_transaction(offsets))
     }
 }

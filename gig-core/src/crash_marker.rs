@@ -1,0 +1,105 @@
+//! The crash-loop guard's marker: what Gig keeps in a partition's committed-offset metadata
+//! so that a record which kills the consumer's process on every delivery is found, and
+//! handed over as crashed, rather than stopping its partition for good.
+//!
+//! Kafka stores a metadata string with each committed offset (at most
+//! `offset.metadata.max.bytes`, 4,096 by default), and any member of the group reads it
+//! back with the offset. Before a member delivers a record past what its last commit covers,
+//! it commits a marker `until`: it may deliver records up to there before its next commit.
+//! A member that lets a partition go (a revocation, a stop) commits it without a marker. So
+//! the next owner that finds a marker past the committed offset knows a process may have
+//! died while delivering a record in between. It then delivers those records one at a
+//! time, and before each commits its offset with `deliveries`, the count of its deliveries
+//! so far, this one included: a process that dies on the record leaves the count raised.
+//! Once the count reaches `max_deliveries`, the record is handed over as crashed instead of
+//! being delivered again.
+//!
+//! The text is ASCII: `gig1 h=UNTIL`, or `gig1 h=UNTIL n=DELIVERIES` while records are
+//! delivered one at a time. Any other text (another library's, or none) is no marker.
+
+use std::fmt;
+
+const TAG: &str = "gig1";
+
+/// A marker, as committed with an offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Marker {
+    /// One past the last offset that may have been delivered before the next commit.
+    pub until: i64,
+    /// While records are delivered one at a time: the deliveries of the record at the
+    /// committed offset, the one in progress included.
+    pub deliveries: Option<u32>,
+}
+
+impl Marker {
+    /// Reads a committed metadata string: `None` when it is no marker of Gig's.
+    pub fn parse(text: &str) -> Option<Marker> {
+        let mut words = text.split(' ');
+        if words.next()? != TAG {
+            return None;
+        }
+        let until = words.next()?.strip_prefix("h=")?.parse().ok()?;
+        let deliveries = match words.next() {
+            None => None,
+            Some(word) => Some(word.strip_prefix("n=")?.parse().ok()?),
+        };
+        if words.next().is_some() {
+            return None;
+        }
+        Some(Marker { until, deliveries })
+    }
+}
+
+impl fmt::Display for Marker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{TAG} h={}", self.until)?;
+        if let Some(n) = self.deliveries {
+            write!(f, " n={n}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_read_back_as_written() {
+        for marker in [
+            Marker {
+                until: 120,
+                deliveries: None,
+            },
+            Marker {
+                until: i64::MAX,
+                deliveries: Some(4),
+            },
+        ] {
+            assert_eq!(Marker::parse(&marker.to_string()), Some(marker));
+        }
+        assert_eq!(
+            Marker {
+                until: 7,
+                deliveries: Some(2)
+            }
+            .to_string(),
+            "gig1 h=7 n=2"
+        );
+    }
+
+    #[test]
+    fn other_metadata_is_no_marker() {
+        for text in [
+            "",
+            "gig1",
+            "gig2 h=5",
+            "gig1 h=x",
+            "gig1 h=5 n=",
+            "gig1 h=5 n=1 z",
+            "{}",
+        ] {
+            assert_eq!(Marker::parse(text), None, "{text:?}");
+        }
+    }
+}

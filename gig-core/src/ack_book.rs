@@ -50,7 +50,11 @@ pub struct CommitOffset {
 
 impl fmt::Display for CommitOffset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}={}", self.topic, self.partition, self.offset)
+        write!(f, "{}/{}={}", self.topic, self.partition, self.offset)?;
+        if let Some(marker) = self.marker {
+            write!(f, " ({marker})")?;
+        }
+        Ok(())
     }
 }
 

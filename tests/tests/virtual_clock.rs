@@ -524,3 +524,104 @@ async fn a_downstream_given_as_an_address_that_panics_stalls_and_sends_nothing_t
     assert_eq!(stats.in_flight, 150);
     assert!(seen.lock().unwrap().is_empty());
 }
+
+/// Acks every record of its batches, but panics on a batch that holds payload "poison".
+struct PoisonedBatches;
+
+impl Actor for PoisonedBatches {
+    type Context = Context<Self>;
+}
+
+impl Handler<DeliveryBatch> for PoisonedBatches {
+    type Result = ();
+    fn handle(&mut self, batch: DeliveryBatch, _: &mut Context<Self>) {
+        if batch
+            .records()
+            .iter()
+            .any(|r| r.payload_str() == Some("poison"))
+        {
+            panic!("a poisoned batch");
+        }
+        batch.ack_all();
+    }
+}
+
+#[actix::test]
+async fn a_batch_a_supervised_handler_panics_on_is_tried_again_a_record_at_a_time() {
+    tokio::time::pause();
+    let (outcomes, seen) = outcomes(0);
+    let config = config().ack_timeout(Duration::from_secs(3600));
+    let rehearsal = ConsumerActor::builder(config)
+        .batch_downstream_factory(|| PoisonedBatches, 10)
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .rehearsal()
+        .unwrap()
+        .start();
+    let payload = |o: i64| if o == 13 { "poison" } else { "x" };
+    let records = (0..30)
+        .map(|o| record("orders", 0, o, payload(o)))
+        .collect();
+    rehearsal.do_send(Feed(records));
+    let stats = rehearsal.send(Settle).await.unwrap();
+
+    // The batch of 10-19 died; its records went again alone, and 13 died alone.
+    assert_eq!((stats.acked, stats.panicked), (29, 1));
+    assert_eq!(stats.supervision.restarts["downstream"], 2);
+    let seen = seen.lock().unwrap();
+    let failed: Vec<_> = seen.iter().filter(|(_, r, _)| r.is_some()).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, 13);
+    assert_eq!(failed[0].1.as_deref(), Some("panicked: a poisoned batch"));
+}
+
+/// Takes every delivery to answer it 1 s later from a future of its own; the first
+/// instance's future for payload "poison" panics instead.
+struct Async {
+    first: bool,
+}
+
+impl Actor for Async {
+    type Context = Context<Self>;
+}
+
+impl Handler<Delivery> for Async {
+    type Result = ();
+    fn handle(&mut self, delivery: Delivery, ctx: &mut Context<Self>) {
+        let (record, handle) = delivery.into_parts();
+        let poisoned = self.first && record.payload_str() == Some("poison");
+        ctx.run_later(Duration::from_secs(1), move |_, _| {
+            if poisoned {
+                panic!("a future of the downstream panicked");
+            }
+            handle.ack();
+        });
+    }
+}
+
+#[actix::test]
+async fn a_panic_outside_a_delivery_handler_costs_no_record_and_the_held_ones_go_again() {
+    tokio::time::pause();
+    let (outcomes, _) = outcomes(0);
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let rehearsal = ConsumerActor::builder(config().ack_timeout(Duration::from_secs(3600)))
+        .downstream_factory(move || Async {
+            first: first.swap(false, std::sync::atomic::Ordering::SeqCst),
+        })
+        .acked(outcomes.clone().recipient())
+        .no_acked(outcomes.recipient())
+        .rehearsal()
+        .unwrap()
+        .start();
+    let payload = |o: i64| if o == 0 { "poison" } else { "x" };
+    let records = (0..20)
+        .map(|o| record("orders", 0, o, payload(o)))
+        .collect();
+    rehearsal.do_send(Feed(records));
+    let stats = rehearsal.send(Settle).await.unwrap();
+
+    // The panic was in no handler of Gig's: no record is charged, all 20 go again.
+    assert_eq!((stats.acked, stats.panicked, stats.dropped), (20, 0, 0));
+    assert_eq!(stats.redelivered, 20);
+    assert_eq!(stats.supervision.restarts["downstream"], 1);
+}

@@ -11,20 +11,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{ConsumerConfig, HandOver, Outbound, Pipeline, Record, RestartPolicy, Role, Token};
-use log::error;
+use gig_core::{ConsumerConfig, Outbound, Pipeline, Record, RestartPolicy, Role, Token};
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
-use crate::metrics::{Metrics, Stopwatch};
-use crate::outcome::{self, Accepted, HandOverFailure, OutcomeActors};
+use crate::metrics::Metrics;
+use crate::outcome::OutcomeActors;
 use crate::supervisor::Died;
 
+mod handover;
 mod supervision;
 
-/// How soon a batch that found its outcome actor being restarted is offered again, at the
-/// soonest.
-const NOT_RUNNING_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+pub(crate) use handover::{
+    flush, flush_outcomes, handed_over, schedule_flush, FlushOutcomes, HandedOver,
+};
+pub(crate) use supervision::died;
 
 /// The actors a pipeline talks to, as a builder collects them.
 pub(crate) struct Wiring {
@@ -154,21 +155,6 @@ macro_rules! driver_handlers {
 }
 pub(crate) use driver_handlers;
 
-/// Sent to itself to hand over the outcomes gathered while handling the mailbox.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct FlushOutcomes;
-
-/// An outcome actor answered an offered batch: accepted, or why not.
-#[derive(Debug, Message)]
-#[rtype(result = "()")]
-pub(crate) struct HandedOver {
-    batch: HandOver,
-    result: Result<Accepted, HandOverFailure>,
-    /// When the batch was offered, for the hand-over latency metric.
-    offered: Stopwatch,
-}
-
 /// Makes the answer queue and starts the user's actors given as factories; call from
 /// `Actor::started`.
 pub(crate) fn start<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
@@ -206,13 +192,6 @@ pub(crate) fn answers_queued<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     arm_timer(act, ctx);
 }
 
-/// Hands over what the mailbox's answers routed.
-pub(crate) fn flush_outcomes<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
-    act.driver().flush_scheduled = false;
-    expire_if_due(act, A::now(), ctx);
-    flush(act, ctx);
-}
-
 /// Routes every queued answer.
 pub(crate) fn take_answers(driver: &mut Driver, now: Instant) {
     let Driver {
@@ -244,8 +223,6 @@ pub(crate) fn take_answers(driver: &mut Driver, now: Instant) {
     metrics.late_answers(pipeline.counters().late_answers);
 }
 
-/// Sends the records the pipeline released; those the downstream cannot take go back to
-/// the pipeline, which may release the next of their key.
 /// Delivers what the pipeline released since (the crash-loop guard lets records go when a
 /// commit is confirmed), and sets the timer for their deadlines.
 pub(crate) fn deliver_now<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
@@ -253,6 +230,8 @@ pub(crate) fn deliver_now<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     arm_timer(act, ctx);
 }
 
+/// Sends the records the pipeline released; those the downstream cannot take go back to
+/// the pipeline, which may release the next of their key.
 pub(crate) fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
     let pipeline = &mut act.driver().pipeline;
     let outcomes = pipeline.has_outcomes();
@@ -294,95 +273,6 @@ pub(crate) fn deliver<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>
     }
 }
 
-/// Hands over at once when a full batch is waiting; otherwise once the answers already in
-/// the mailbox are handled, so that one hand-over carries many records.
-pub(crate) use supervision::died;
-
-pub(crate) fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
-    let driver = act.driver();
-    if driver.pipeline.has_full_batch() {
-        flush(act, ctx);
-    } else if !driver.flush_scheduled && driver.pipeline.has_outcomes() {
-        driver.flush_scheduled = true;
-        ctx.notify(FlushOutcomes);
-    }
-}
-
-pub(crate) fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
-    while let Some(batch) = act.driver().pipeline.poll_handover() {
-        act.driver().metrics.routed(&batch);
-        hand_over(act, batch, ctx);
-    }
-}
-
-/// Offers a batch to its outcome actor; the answer comes back as [`HandedOver`], with
-/// what the actor asked to produce when it accepted.
-///
-/// The offer waits in a task of its own, not in the actor's context: actix polls a
-/// context's futures only once its mailbox is empty, so under a steady stream of fetched
-/// batches the answers would wait there, unread, for as long as the stream lasts, and so
-/// would further offers once the outcome actor's mailbox is full (actix parks the sender).
-fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
-    let wiring = &act.driver().wiring;
-    let request = outcome::offer(&batch, &wiring.outcomes);
-    let offered = Stopwatch::start();
-    let me = ctx.address();
-    actix::spawn(async move {
-        let result = request.await;
-        me.do_send(HandedOver {
-            batch,
-            result,
-            offered,
-        });
-    });
-}
-
-/// An outcome actor answered: an accepted batch may be committed; a refused one is offered
-/// again after a back-off; one lost with an instance that died goes to the pipeline, which
-/// tries its records again alone.
-pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut Context<A>) {
-    let HandedOver {
-        batch,
-        result,
-        offered,
-    } = answer;
-    let metrics = &act.driver().metrics;
-    metrics.handed_over(&batch, offered, result.is_ok());
-    match result {
-        Ok(outputs) => {
-            let pipeline = &mut act.driver().pipeline;
-            pipeline.handle_accepted_with(&batch, outputs);
-            // A suspect on trial was accepted: the next may go.
-            schedule_flush(act, ctx);
-            act.progressed(ctx);
-        }
-        Err(HandOverFailure::Died(why)) => {
-            act.driver().pipeline.handle_handover_lost(batch, &why);
-            flush(act, ctx);
-            act.progressed(ctx);
-        }
-        // Offered again once its actor runs; not a refusal.
-        Err(HandOverFailure::NotRunning) => {
-            let wait = act.driver().pipeline.supervision().next_restart();
-            let wait = wait.map_or(NOT_RUNNING_RETRY, |at| {
-                at.saturating_duration_since(A::now())
-            });
-            ctx.run_later(wait.max(NOT_RUNNING_RETRY), move |act, ctx| {
-                hand_over(act, batch, ctx)
-            });
-        }
-        Err(why) => {
-            let delay = act.driver().pipeline.handle_refused(&batch, A::now());
-            error!(
-                "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",
-                batch.kind(),
-                batch.tokens().len(),
-            );
-            ctx.run_later(delay, move |act, ctx| hand_over(act, batch, ctx));
-        }
-    }
-}
-
 /// Sets the timer for the pipeline's next deadline, unless it is set for that or sooner.
 pub(crate) fn arm_timer<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     let driver = act.driver();
@@ -411,7 +301,7 @@ pub(crate) fn arm_timer<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
 }
 
 /// Serves the timer now if its time has come.
-fn expire_if_due<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
+pub(crate) fn expire_if_due<A: Drives>(act: &mut A, now: Instant, ctx: &mut Context<A>) {
     let driver = act.driver();
     if let Some((at, handle, _)) = driver.timer {
         if at <= now {

@@ -66,6 +66,9 @@ pub(super) struct Commits {
     handed_since_commit: usize,
     /// The wait before the next retry of a failed commit; `None` after a success.
     retry: Option<Duration>,
+    /// A failed commit's retry is due (the driver makes it after the wait): the crash-loop
+    /// guard asks for no commit of its own meanwhile.
+    pub(super) retry_due: bool,
     pub(super) confirmed: BTreeMap<Partition, i64>,
     releases: Vec<Release>,
     next_release: u64,
@@ -104,6 +107,7 @@ impl Pipeline {
     /// transactional mode, a transaction with their outputs. `None` when none moved, after
     /// the final offsets were taken, and while a transaction is in flight.
     pub fn take_commit(&mut self) -> Option<CommitPlan> {
+        self.commits.retry_due = false;
         if self.commits.stop.as_ref().is_some_and(|s| s.final_taken) {
             return None;
         }
@@ -183,6 +187,7 @@ impl Pipeline {
     /// churn; the wait doubles, up to the commit period, while failures go on.
     pub fn handle_commit_failed(&mut self, offsets: &[CommitOffset]) -> Duration {
         self.markers_answered(offsets, false);
+        self.commits.retry_due = true;
         self.counters.commit_failures += 1;
         for c in offsets {
             self.book.commit_failed(&c.topic, c.partition, c.offset);

@@ -14,6 +14,7 @@ mod catch_up;
 mod commits;
 mod counters;
 mod guarded;
+mod guards;
 mod handover;
 mod supervised;
 mod transactions;
@@ -73,7 +74,7 @@ pub struct Pipeline {
     /// Since when each outcome actor (acked, no-acked) has refused every hand-over.
     refused_since: [Option<Instant>; 2],
     /// The crash-loop guard of each assigned partition.
-    guards: guarded::Guards,
+    guards: guards::Guards,
 }
 
 impl Pipeline {
@@ -96,7 +97,7 @@ impl Pipeline {
             suspects: supervised::Suspects::default(),
             stuck: Vec::new(),
             refused_since: [None; 2],
-            guards: guarded::Guards::new(config.max_deliveries > 0),
+            guards: guards::Guards::new(config.max_deliveries > 0),
         }
     }
 
@@ -440,6 +441,8 @@ impl Pipeline {
     }
 }
 
+#[cfg(test)]
+mod guarded_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

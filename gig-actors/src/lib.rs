@@ -40,6 +40,14 @@
 //! as a fault (`client/client_errors.rs`) until what it blocks reads again: [`Stats`] names
 //! it, [`Health`] says not live, and waiting commands fail with [`GigError::Unreadable`].
 //!
+//! User code fails: the downstream and outcome actors given to the builder as factories
+//! ([`ConsumerBuilder::downstream_factory`], [`ConsumerBuilder::acked_factory`], …) are
+//! started by Gig and started again when a handler panics (`supervisor/`, `driver/
+//! supervision.rs`), and a panic costs the record it happened on
+//! ([`NoAckReason::Panicked`]). A record that kills the whole process is found by the
+//! crash-loop guard, which keeps its count in the committed offsets
+//! ([`NoAckReason::Crashed`]); see docs/guarantees.md, "When user code fails".
+//!
 //! When more than `max_in_flight` records await their outcome, fetching stops (the poll
 //! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.
 //!

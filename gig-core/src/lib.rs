@@ -31,6 +31,10 @@
 //!   how to reach the cluster.
 //! - [`faults`]: [`FaultBook`], the errors that keep a consumer from reading a partition,
 //!   a topic or at all (a codec, an ACL, credentials), kept until what they block reads.
+//! - [`supervision`]: [`Supervision`] and [`RestartPolicy`], when a user actor that died is
+//!   started again and when Gig gives up; [`crash_marker`]: the [`Marker`] the crash-loop
+//!   guard keeps in committed offsets, so that a record that kills the consumer's process
+//!   is handed over as crashed instead of stopping its partition for good.
 //!
 //! A record's path, in these terms: [`Pipeline::handle_fetched`] tracks it in the ack book
 //! and [`Pipeline::poll_outbound`] gives it to the driver to deliver;

@@ -129,7 +129,9 @@ async fn a_stopped_stream_actor_stalls_the_consumer_and_the_next_member_reads_it
     let stats = consumer.send(Stop).await.unwrap().unwrap();
     assert!(ledger.entries().is_empty(), "nothing handed over");
     assert_eq!(stats.no_acked(), 0, "{stats:?}");
-    assert_eq!(stats.committed_summary(), "none");
+    // Nothing past where the group started: the crash-loop guard commits its first marker
+    // there before any delivery.
+    assert!(stats.partitions.iter().all(|p| p.committed.unwrap_or(0) == 0), "{stats:?}");
 
     // The next member of the group reads all of them.
     let next = group_config(&broker, &topic, &group);

@@ -84,18 +84,7 @@ pub async fn stats_until(
     timeout: Duration,
     ok: impl Fn(&Stats) -> bool,
 ) -> Stats {
-    let until = Instant::now() + timeout;
-    loop {
-        let stats = consumer.send(GetStats).await.expect("consumer alive");
-        if ok(&stats) {
-            return stats;
-        }
-        assert!(
-            Instant::now() < until,
-            "stats never matched within {timeout:?}: {stats:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ask_until(consumer, GetStats, timeout, ok).await
 }
 
 /// Polls the consumer's [`Health`] until `ok` holds; panics after `timeout`.
@@ -104,15 +93,44 @@ pub async fn health_until(
     timeout: Duration,
     ok: impl Fn(&HealthReport) -> bool,
 ) -> HealthReport {
+    ask_until(consumer, Health, timeout, ok).await
+}
+
+/// Asks the consumer `question` every 20 ms until `ok` holds of the answer; panics after
+/// `timeout`.
+async fn ask_until<Q, A>(
+    consumer: &Addr<ConsumerActor>,
+    question: Q,
+    timeout: Duration,
+    ok: impl Fn(&A) -> bool,
+) -> A
+where
+    Q: Message<Result = A> + Copy + Send + 'static,
+    A: std::fmt::Debug + Send + 'static,
+    ConsumerActor: Handler<Q>,
+{
     let until = Instant::now() + timeout;
     loop {
-        let health = consumer.send(Health).await.expect("consumer alive");
-        if ok(&health) {
-            return health;
+        let answer = consumer.send(question).await.expect("consumer alive");
+        if ok(&answer) {
+            return answer;
         }
         assert!(
             Instant::now() < until,
-            "health never matched within {timeout:?}: {health:?}"
+            "never matched within {timeout:?}: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the scripted downstream got `n` deliveries (its log is the only witness);
+/// panics after `timeout`.
+pub async fn delivered_until(delivered: &Mutex<Vec<Record>>, n: usize, timeout: Duration) {
+    let until = Instant::now() + timeout;
+    while delivered.lock().unwrap().len() < n {
+        assert!(
+            Instant::now() < until,
+            "fewer than {n} deliveries within {timeout:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -62,11 +62,11 @@ async fn answers_after_async_work_are_routed() {
     produce(&broker, &topic, 1, 0, 10).await;
 
     let ledger = Ledger::default();
-    let (downstream, _) = Scripted::new(|_| Action::Hold);
+    let (downstream, delivered) = Scripted::new(|_| Action::Hold);
     let downstream = downstream.start();
     let consumer = ledger.consumer(config(&broker, &topic), downstream.clone().recipient());
 
-    stats_until(&consumer, Duration::from_secs(30), |s| s.received == 10).await;
+    delivered_until(&delivered, 10, Duration::from_secs(30)).await;
     assert!(
         ledger.entries().is_empty(),
         "nothing is routed before an answer"

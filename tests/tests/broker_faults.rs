@@ -69,7 +69,7 @@ async fn a_broker_outage_mid_stream_loses_nothing_and_consumption_resumes() {
     let Started {
         consumer,
         downstream,
-        ..
+        delivered,
     } = start(&ledger, committing(&broker, &topic), move |r| {
         if seq(r) < 100 && held.lock().unwrap().insert(seq(r)) {
             Action::Hold
@@ -77,7 +77,7 @@ async fn a_broker_outage_mid_stream_loses_nothing_and_consumption_resumes() {
             Action::Ack
         }
     });
-    stats_until(&consumer, Duration::from_secs(30), |s| s.received == 100).await;
+    delivered_until(&delivered, 100, Duration::from_secs(30)).await;
 
     mock.broker_down(BROKER).unwrap();
     // Answered during the outage: the hand-over needs no broker; the commits cannot succeed.

@@ -131,7 +131,13 @@ async fn a_stopped_stream_actor_stalls_the_consumer_and_the_next_member_reads_it
     assert_eq!(stats.no_acked(), 0, "{stats:?}");
     // Nothing past where the group started: the crash-loop guard commits its first marker
     // there before any delivery.
-    assert!(stats.partitions.iter().all(|p| p.committed.unwrap_or(0) == 0), "{stats:?}");
+    assert!(
+        stats
+            .partitions
+            .iter()
+            .all(|p| p.committed.unwrap_or(0) == 0),
+        "{stats:?}"
+    );
 
     // The next member of the group reads all of them.
     let next = group_config(&broker, &topic, &group);

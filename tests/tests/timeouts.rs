@@ -104,6 +104,8 @@ async fn the_in_flight_limit_pauses_fetching_and_resumes_as_records_resolve() {
 
     let paused = stats_until(&consumer, Duration::from_secs(30), |s| s.paused).await;
     assert!(paused.in_flight >= 100);
+    // Held until the crash-loop guard's first marker is committed, then delivered.
+    delivered_until(&delivered, 100, Duration::from_secs(30)).await;
     // Whatever was already fetched arrives; then nothing more while paused.
     let held = downstream.send(Release(Verdict::Ack)).await.unwrap();
     assert!(

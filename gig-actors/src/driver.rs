@@ -299,7 +299,12 @@ pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut 
                 batch.kind(),
                 batch.tokens().len(),
             );
-            ctx.run_later(delay, move |act, ctx| hand_over(act, batch, ctx));
+            ctx.run_later(delay, move |act, ctx| {
+                // Records of partitions released meanwhile are their next owner's now.
+                if let Some(batch) = act.driver().pipeline.still_held(batch) {
+                    hand_over(act, batch, ctx);
+                }
+            });
         }
     }
 }

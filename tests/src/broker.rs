@@ -96,15 +96,28 @@ pub fn consumer_protocol() -> bool {
     group_protocol().eq_ignore_ascii_case("consumer")
 }
 
+/// The suite's session timeout (classic group protocol), in milliseconds.
+pub const SESSION_TIMEOUT_MS: u64 = 6000;
+
 /// A config for tests: short session timeouts, so group changes settle fast on any backend.
 /// `GIGCI_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts.
+///
+/// On the embedded broker under the classic protocol, `max.poll.interval.ms` is the session
+/// timeout: the mock cluster ignores the rebalance timeout a member sends and expels a
+/// member that has not rejoined within `session.timeout.ms` of its last heartbeat before a
+/// rebalance (a heartbeat during one does not count: `rd_kafka_mock_cgrp_classic_check_state`),
+/// so that is the timeout Gig must bound its revocations by there (docs/backends.md).
 pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
     let config = gig_examples::quick_group(
         ConsumerConfig::new(broker.bootstrap_servers(), unique("group")).topics([topic]),
         &group_protocol(),
-        6000,
+        SESSION_TIMEOUT_MS,
     )
     .property("topic.metadata.refresh.interval.ms", "1000");
+    let config = match backend() == Backend::Embedded && !consumer_protocol() {
+        true => config.property("max.poll.interval.ms", SESSION_TIMEOUT_MS.to_string()),
+        false => config,
+    };
     match std::env::var("GIGCI_RDKAFKA_DEBUG") {
         Ok(contexts) => config.property("debug", contexts),
         Err(_) => config,

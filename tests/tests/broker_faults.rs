@@ -3,7 +3,7 @@
 //! network. In every case consumption resumes and nothing is lost: each produced
 //! (partition, offset) reaches the ledger at least once, and the commit reaches the end of
 //! every partition. A failed commit is counted in `Stats::commit_failures` and sent again;
-//! it is never dropped. On an external broker these tests print `SKIPPED` and why.
+//! it is never dropped. On an external broker they are ignored.
 
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 
 /// The mock cluster numbers its brokers from 1; the suite's cluster has one.
 const BROKER: i32 = 1;
-const WHY: &str = "fault injection needs the embedded mock cluster";
 
 /// The suite's config with a short commit interval, so that commits (and their failures)
 /// happen during the test.
@@ -52,10 +51,11 @@ fn seq(record: &Record) -> usize {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_backend = "embedded"),
+    ignore = "fault injection needs the embedded mock cluster"
+)]
 async fn a_broker_outage_mid_stream_loses_nothing_and_consumption_resumes() {
-    if skip_unless_embedded(WHY) {
-        return;
-    }
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "outage", 2).await;
@@ -114,10 +114,11 @@ async fn a_broker_outage_mid_stream_loses_nothing_and_consumption_resumes() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_backend = "embedded"),
+    ignore = "fault injection needs the embedded mock cluster"
+)]
 async fn refused_offset_commits_are_counted_and_sent_again_until_they_succeed() {
-    if skip_unless_embedded(WHY) {
-        return;
-    }
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "commit-refused", 2).await;
@@ -154,10 +155,11 @@ async fn refused_offset_commits_are_counted_and_sent_again_until_they_succeed() 
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_backend = "embedded"),
+    ignore = "fault injection needs the embedded mock cluster"
+)]
 async fn a_refused_final_commit_at_stop_is_retried() {
-    if skip_unless_embedded(WHY) {
-        return;
-    }
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "final-refused", 1).await;
@@ -184,10 +186,11 @@ async fn a_refused_final_commit_at_stop_is_retried() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_backend = "embedded"),
+    ignore = "fault injection needs the embedded mock cluster"
+)]
 async fn refused_fetches_resume_without_loss_or_redelivery() {
-    if skip_unless_embedded(WHY) {
-        return;
-    }
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "fetch-refused", 2).await;
@@ -223,10 +226,11 @@ async fn refused_fetches_resume_without_loss_or_redelivery() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_backend = "embedded"),
+    ignore = "fault injection needs the embedded mock cluster"
+)]
 async fn an_offset_reset_refetch_is_not_delivered_again() {
-    if skip_unless_embedded(WHY) {
-        return;
-    }
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "reset", 1).await;
@@ -263,10 +267,11 @@ async fn an_offset_reset_refetch_is_not_delivered_again() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_backend = "embedded"),
+    ignore = "fault injection needs the embedded mock cluster"
+)]
 async fn a_slow_network_still_delivers_and_commits_everything() {
-    if skip_unless_embedded(WHY) {
-        return;
-    }
     let broker = broker();
     let mock = broker.embedded().unwrap().cluster();
     let topic = topic(&broker, "rtt", 2).await;

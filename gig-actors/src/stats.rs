@@ -34,6 +34,7 @@ use serde::Serialize;
 /// | `handover_failures` | hand-over batches refused or not taken (each is offered again) |
 /// | `late_answers` | answers for records already routed (timed out, or answered before): counted, ignored |
 /// | `unknown_answers` | answers for records of a partition released meanwhile: counted, ignored |
+/// | `left_to_next_owner` | records of revoked partitions still unresolved when the revocation's wait ended (within the rebalance timeout, [`ConsumerConfig::revocation_wait`](gig_core::ConsumerConfig::revocation_wait)): never handed over here; the next owner reads them again |
 /// | `commits` / `commit_failures` | commit requests made / failed (a failed one is sent again) |
 /// | `in_flight` | records now fetched and not yet handed over (what `max_in_flight` limits) |
 /// | `queued_by_key` | of those, records waiting behind another of their key (key ordering) |

@@ -20,6 +20,23 @@ pub use crate::duration::MAX_DURATION;
 /// revocation or a stop gives up waiting.
 pub const HANDOVER_GRACE: Duration = Duration::from_secs(5);
 
+/// The rebalance timeout a member gives the broker, `max.poll.interval.ms`, when nothing
+/// sets it: librdkafka's default.
+pub const DEFAULT_MAX_POLL_INTERVAL: Duration = Duration::from_secs(300);
+
+/// librdkafka's longest `max.poll.interval.ms`.
+const MOST_MAX_POLL_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// librdkafka's default `heartbeat.interval.ms` (classic group protocol).
+const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
+
+/// Room a revocation leaves inside the member's rebalance timeout for what follows its wait:
+/// the actor's answer reaching the poll thread (which waits at most 1 s for it), the commit
+/// on revocation, and the rejoin (classic) or the heartbeat that acknowledges the revocation
+/// (KIP-848). A classic member also adds its heartbeat interval: it learns of a rebalance
+/// only from a heartbeat, up to one interval after the broker's timer started.
+pub const REVOCATION_MARGIN: Duration = Duration::from_secs(3);
+
 /// The largest nice increment Linux takes (`poll_thread_nice`).
 pub const MAX_NICE: u8 = 19;
 
@@ -425,10 +442,117 @@ impl ConsumerConfig {
         self.ack_timeout.max(header_max.unwrap_or_default())
     }
 
-    /// How long a stop or a revocation waits for in-flight records to be resolved and
-    /// handed over: the longest ack timeout plus [`HANDOVER_GRACE`].
+    /// How long a stop waits for in-flight records to be resolved and handed over: the
+    /// longest ack timeout plus [`HANDOVER_GRACE`]. A revocation waits as long, within the
+    /// rebalance timeout ([`revocation_wait`](Self::revocation_wait)).
     pub fn resolve_wait(&self) -> Duration {
         self.longest_ack_timeout().saturating_add(HANDOVER_GRACE)
+    }
+
+    /// The rebalance timeout this member gives the broker: librdkafka 2.12 sends
+    /// `max.poll.interval.ms` as the classic JoinGroup's `RebalanceTimeoutMs` and as the
+    /// KIP-848 ConsumerGroupHeartbeat's. A classic group waits that long for the member to
+    /// rejoin once a rebalance began; a KIP-848 group waits that long for it to give up
+    /// revoked partitions; either then expels it. This is the value
+    /// [`client_properties`](Self::client_properties) sets: the user's, else Gig's (see
+    /// there), else librdkafka's default.
+    pub fn rebalance_timeout(&self) -> Duration {
+        let set = |props: &BTreeMap<String, String>| millis_property(props, MAX_POLL_INTERVAL);
+        set(&self.properties)
+            .or_else(|| set(&self.gig_defaults()))
+            .unwrap_or(DEFAULT_MAX_POLL_INTERVAL)
+    }
+
+    /// How long before the end of its [`rebalance_timeout`](Self::rebalance_timeout) a
+    /// revocation stops waiting: [`REVOCATION_MARGIN`], plus the heartbeat interval under
+    /// the classic protocol, and at most half the timeout.
+    pub fn revocation_margin(&self) -> Duration {
+        let margin = REVOCATION_MARGIN + self.heartbeat_lag();
+        margin.min(self.rebalance_timeout() / 2)
+    }
+
+    /// How late a member may learn that a rebalance began: a classic member learns it from
+    /// a heartbeat, one `heartbeat.interval.ms` at most; a KIP-848 member's revocation timer
+    /// starts with the heartbeat answer that revokes.
+    fn heartbeat_lag(&self) -> Duration {
+        match self.uses_consumer_protocol() {
+            true => Duration::ZERO,
+            false => millis_property(&self.properties, "heartbeat.interval.ms")
+                .unwrap_or(DEFAULT_HEARTBEAT_INTERVAL),
+        }
+    }
+
+    /// How long a revocation waits for its partitions' in-flight records to be resolved
+    /// and handed over: [`resolve_wait`](Self::resolve_wait), but never past the rebalance
+    /// timeout less the [`revocation_margin`](Self::revocation_margin), so that the member
+    /// commits and rejoins before the group expels it. Records unresolved by then are
+    /// left to the partitions' next owner.
+    pub fn revocation_wait(&self) -> Duration {
+        let bound = self.rebalance_timeout() - self.revocation_margin();
+        self.resolve_wait().min(bound)
+    }
+
+    /// Why a revocation may leave records to the next owner, when the user's
+    /// `max.poll.interval.ms` is too short for [`resolve_wait`](Self::resolve_wait); said
+    /// once, at start. `None` when it fits (Gig raises the property itself when the user
+    /// did not set it).
+    pub fn revocation_warning(&self) -> Option<String> {
+        let (wait, resolve) = (self.revocation_wait(), self.resolve_wait());
+        if wait >= resolve {
+            return None;
+        }
+        let set = match self.properties.contains_key(MAX_POLL_INTERVAL) {
+            true => "is",
+            false => "is at librdkafka's maximum,",
+        };
+        let timeout = match self.ack_timeout_header.is_some() {
+            true => "`ack_timeout` (or the ack-timeout header's `max`)",
+            false => "`ack_timeout`",
+        };
+        Some(format!(
+            "`max.poll.interval.ms` {set} {} ms: the group waits that long for this member in a rebalance, \
+             less {} ms of margin; {timeout} of {} ms plus {} s to hand over needs more: a revocation waits \
+             {} ms for its records and leaves those still unresolved to the partitions' next owner \
+             (raise `max.poll.interval.ms` to at least {} ms to wait for them)",
+            self.rebalance_timeout().as_millis(),
+            self.revocation_margin().as_millis(),
+            self.longest_ack_timeout().as_millis(),
+            HANDOVER_GRACE.as_secs(),
+            wait.as_millis(),
+            (resolve + REVOCATION_MARGIN + self.heartbeat_lag()).as_millis(),
+        ))
+    }
+
+    /// librdkafka properties Gig sets unless the user does (see
+    /// [`client_properties`](Self::client_properties)).
+    fn gig_defaults(&self) -> BTreeMap<String, String> {
+        let mut props = BTreeMap::new();
+        // A new group reads a topic from the start.
+        props.insert("auto.offset.reset".to_string(), "earliest".to_string());
+        // librdkafka stops fetching a partition whose local queue passed
+        // `queued.min.messages` and looks again only after this back-off (1 s by default).
+        // Gig's in-flight gate holds consumption now and then, so the queue passes that
+        // mark often, and a partition then sat idle for the whole second.
+        props.insert("fetch.queue.backoff.ms".to_string(), "10".to_string());
+        // Incremental rebalancing: partitions that stay keep flowing during a rebalance,
+        // and a member revokes only once the group has synced, so the commit Gig makes on
+        // revocation lands in a stable group instead of being refused mid-join. The
+        // consumer protocol is incremental by design and its assignor is the broker's.
+        if !self.uses_consumer_protocol() {
+            props.insert(
+                "partition.assignment.strategy".to_string(),
+                "cooperative-sticky".to_string(),
+            );
+        }
+        // A revocation waits up to `resolve_wait` for its records, inside the rebalance
+        // timeout: raise it past librdkafka's default when the ack timeout needs more.
+        let margin = REVOCATION_MARGIN + self.heartbeat_lag();
+        let needed = self.resolve_wait().saturating_add(margin);
+        if needed > DEFAULT_MAX_POLL_INTERVAL {
+            let raised = needed.min(MOST_MAX_POLL_INTERVAL).as_millis();
+            props.insert(MAX_POLL_INTERVAL.to_string(), raised.to_string());
+        }
+        props
     }
 
     /// Commits in Kafka transactions, with a transactional id (`"billing-1"`) or full
@@ -617,24 +741,7 @@ impl ConsumerConfig {
 
     /// The librdkafka properties for the consumer: the user's, then Gig's own.
     pub fn client_properties(&self) -> BTreeMap<String, String> {
-        let mut props = BTreeMap::new();
-        // Defaults a user may override. A new group reads a topic from the start.
-        props.insert("auto.offset.reset".to_string(), "earliest".to_string());
-        // librdkafka stops fetching a partition whose local queue passed
-        // `queued.min.messages` and looks again only after this back-off (1 s by default).
-        // Gig's in-flight gate holds consumption now and then, so the queue passes that
-        // mark often, and a partition then sat idle for the whole second.
-        props.insert("fetch.queue.backoff.ms".to_string(), "10".to_string());
-        // Incremental rebalancing: partitions that stay keep flowing during a rebalance,
-        // and a member revokes only once the group has synced, so the commit Gig makes on
-        // revocation lands in a stable group instead of being refused mid-join. The
-        // consumer protocol is incremental by design and its assignor is the broker's.
-        if !self.uses_consumer_protocol() {
-            props.insert(
-                "partition.assignment.strategy".to_string(),
-                "cooperative-sticky".to_string(),
-            );
-        }
+        let mut props = self.gig_defaults();
         props.extend(self.properties.clone());
         props.insert("bootstrap.servers".to_string(), self.brokers.clone());
         props.insert("group.id".to_string(), self.group_id.clone());
@@ -648,6 +755,16 @@ impl ConsumerConfig {
         }
         props
     }
+}
+
+/// The property that is the member's rebalance timeout.
+const MAX_POLL_INTERVAL: &str = "max.poll.interval.ms";
+
+/// A property in milliseconds; `None` when unset or not a number (librdkafka then refuses
+/// the config when the client is created).
+fn millis_property(props: &BTreeMap<String, String>, key: &str) -> Option<Duration> {
+    let ms = props.get(key)?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_millis(ms))
 }
 
 #[cfg(test)]
@@ -692,6 +809,66 @@ mod tests {
             eager.client_properties()["partition.assignment.strategy"],
             "range"
         );
+    }
+
+    #[test]
+    fn a_revocation_waits_within_the_rebalance_timeout_given_to_the_broker() {
+        let secs = Duration::from_secs;
+        // The defaults fit: 3 s + 5 s is far inside librdkafka's 300 s.
+        let default = ConsumerConfig::new("b", "g");
+        assert_eq!(default.rebalance_timeout(), secs(300));
+        assert_eq!(default.revocation_wait(), default.resolve_wait());
+        assert!(!default.client_properties().contains_key(MAX_POLL_INTERVAL));
+        assert_eq!(default.revocation_warning(), None);
+
+        // A long ack timeout, no max.poll.interval.ms: Gig raises it to fit, margin included
+        // (3 s, and the 3 s default heartbeat interval of the classic protocol).
+        let long = ConsumerConfig::new("b", "g").ack_timeout(secs(400));
+        assert_eq!(long.client_properties()[MAX_POLL_INTERVAL], "411000");
+        assert_eq!(long.rebalance_timeout(), secs(411));
+        assert_eq!(long.revocation_wait(), secs(405), "the whole resolve wait");
+        assert_eq!(long.revocation_warning(), None);
+        let header = ConsumerConfig::new("b", "g").ack_timeout_header("t", secs(600));
+        assert_eq!(header.client_properties()[MAX_POLL_INTERVAL], "611000");
+        let modern = long.clone().property("group.protocol", "consumer");
+        assert_eq!(modern.client_properties()[MAX_POLL_INTERVAL], "408000");
+        assert_eq!(modern.revocation_wait(), secs(405));
+
+        // The issue's case: the user's 10 s rebalance timeout bounds a 40 s ack timeout.
+        let short = ConsumerConfig::new("b", "g")
+            .ack_timeout(secs(40))
+            .property(MAX_POLL_INTERVAL, "10000")
+            .property("heartbeat.interval.ms", "500");
+        assert_eq!(short.client_properties()[MAX_POLL_INTERVAL], "10000");
+        assert_eq!(short.revocation_margin(), Duration::from_millis(3500));
+        assert_eq!(short.revocation_wait(), Duration::from_millis(6500));
+        let warning = short.revocation_warning().expect("a warning");
+        for said in [
+            "`max.poll.interval.ms` is 10000 ms",
+            "`ack_timeout` of 40000 ms",
+        ] {
+            assert!(warning.contains(said), "{said}: {warning}");
+        }
+        for said in ["waits 6500 ms", "next owner", "at least 48500 ms"] {
+            assert!(warning.contains(said), "{said}: {warning}");
+        }
+        let modern = ConsumerConfig::new("b", "g")
+            .ack_timeout(secs(40))
+            .property("group.protocol", "consumer")
+            .property(MAX_POLL_INTERVAL, "10000");
+        assert_eq!(
+            modern.revocation_wait(),
+            secs(7),
+            "no heartbeat lag under KIP-848"
+        );
+        // A tiny timeout keeps half of itself for the wait.
+        let tiny = short.clone().property(MAX_POLL_INTERVAL, "4000");
+        assert_eq!(tiny.revocation_wait(), secs(2));
+        // The longest ack timeout needs more than librdkafka's longest rebalance timeout.
+        let day = ConsumerConfig::new("b", "g").ack_timeout(MAX_DURATION);
+        assert_eq!(day.client_properties()[MAX_POLL_INTERVAL], "86400000");
+        let warning = day.revocation_warning().expect("a warning");
+        assert!(warning.contains("librdkafka's maximum"), "{warning}");
     }
 
     #[test]

@@ -28,8 +28,9 @@
 //!   actor and Kafka client has been dropped: `main` returns, so no librdkafka thread is
 //!   left running while the process exits.
 //!
-//! It prints one JSON line on stdout when it serves (`{"probes":"127.0.0.1:9095"}`) and one
-//! when it stopped (its final stats, and `"faults"` when any was open).
+//! It prints one JSON line on stdout when it serves (`{"probes":"127.0.0.1:9095"}`), one
+//! when a signal asks it to stop (`{"stopping":"Terminate"}`), and one when it stopped (its
+//! final stats, and `"faults"` when any was open).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -166,6 +167,8 @@ async fn run() -> Result<Ended, Box<dyn std::error::Error>> {
     }
 
     let signal = shutdown_signal().await?;
+    // For whoever waits on the drain: the stop has begun, and a second signal exits at once.
+    println!("{}", json!({ "stopping": format!("{signal:?}") }));
     let stats = consumer.send(Stop).await??;
     if let Some(ledger) = ledger {
         let mut logged = (BTreeMap::new(), 0);

@@ -24,25 +24,28 @@ pub enum Backend {
     Kafka,
 }
 
-/// The suite's backend, from `GIGCI_TEST_BROKERS` and `GIGCI_TEST_BROKER_KIND`.
+/// The backend the tests were built for (`tests/build.rs`), which decided which of them are
+/// ignored here.
+pub const BUILT_FOR: &str = env!("GIGCI_TEST_BUILT_FOR");
+
+/// The suite's backend, from `GIGCI_TEST_BROKERS` and `GIGCI_TEST_BROKER_KIND`. Panics when
+/// they name another backend than the one the tests were built for: the tests ignored here
+/// would be the wrong ones (`cargo test` rebuilds them when these variables change).
 pub fn backend() -> Backend {
-    match std::env::var(BROKERS_VAR) {
+    let backend = match std::env::var(BROKERS_VAR) {
         Ok(b) if !b.trim().is_empty() => match std::env::var(KIND_VAR).as_deref() {
             Ok("tansu") => Backend::Tansu,
             _ => Backend::Kafka,
         },
         _ => Backend::Embedded,
-    }
-}
-
-/// Skips the calling test on `backend`, saying so and why in the test output. Returns
-/// `true` when the test should return at once.
-pub fn skip_on(backend: Backend, why: &str) -> bool {
-    if self::backend() == backend {
-        report(&format!("SKIPPED on {backend:?}: {why}"));
-        return true;
-    }
-    false
+    };
+    let name = format!("{backend:?}").to_lowercase();
+    assert_eq!(
+        name, BUILT_FOR,
+        "these tests were built for the {BUILT_FOR} backend and run on {name}: run them \
+         with cargo test, which rebuilds them when {BROKERS_VAR} or {KIND_VAR} change"
+    );
+    backend
 }
 
 /// Prints a line that shows in the output even when the test passes: it is written to the
@@ -96,15 +99,28 @@ pub fn consumer_protocol() -> bool {
     group_protocol().eq_ignore_ascii_case("consumer")
 }
 
+/// The suite's session timeout (classic group protocol), in milliseconds.
+pub const SESSION_TIMEOUT_MS: u64 = 6000;
+
 /// A config for tests: short session timeouts, so group changes settle fast on any backend.
 /// `GIGCI_RDKAFKA_DEBUG` (e.g. `cgrp,fetch`) turns on librdkafka's debug contexts.
+///
+/// On the embedded broker under the classic protocol, `max.poll.interval.ms` is the session
+/// timeout: the mock cluster ignores the rebalance timeout a member sends and expels a
+/// member that has not rejoined within `session.timeout.ms` of its last heartbeat before a
+/// rebalance (a heartbeat during one does not count: `rd_kafka_mock_cgrp_classic_check_state`),
+/// so that is the timeout Gig must bound its revocations by there (docs/backends.md).
 pub fn config(broker: &Broker, topic: &str) -> ConsumerConfig {
     let config = gig_examples::quick_group(
         ConsumerConfig::new(broker.bootstrap_servers(), unique("group")).topics([topic]),
         &group_protocol(),
-        6000,
+        SESSION_TIMEOUT_MS,
     )
     .property("topic.metadata.refresh.interval.ms", "1000");
+    let config = match backend() == Backend::Embedded && !consumer_protocol() {
+        true => config.property("max.poll.interval.ms", SESSION_TIMEOUT_MS.to_string()),
+        false => config,
+    };
     match std::env::var("GIGCI_RDKAFKA_DEBUG") {
         Ok(contexts) => config.property("debug", contexts),
         Err(_) => config,
@@ -136,10 +152,4 @@ pub fn group_config(broker: &Broker, topic: &str, group: &str) -> ConsumerConfig
     let mut config = config(broker, topic);
     config.group_id = group.to_string();
     config
-}
-
-/// Skips the calling test unless the backend is the embedded broker (fault injection needs
-/// the mock cluster); prints why. Returns `true` when the test should return at once.
-pub fn skip_unless_embedded(why: &str) -> bool {
-    skip_on(Backend::Tansu, why) || skip_on(Backend::Kafka, why)
 }

@@ -163,11 +163,6 @@ pub fn start(
     }
 }
 
-/// How soon a record dropped unanswered reaches the NoAckedActor: the drop is the only way
-/// there in these tests (their ack deadline is an hour away), and the bound leaves room for
-/// a busy 2-core machine's scheduling.
-pub const AT_ONCE: Duration = Duration::from_millis(500);
-
 /// Notes when it is dropped: put first among an actor's fields, it tells when the actor
 /// died (a panic unwinding it, or a stop).
 #[derive(Clone, Default)]

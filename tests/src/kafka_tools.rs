@@ -4,30 +4,23 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::broker::{backend, report, Backend};
+use crate::broker::{backend, Backend};
 
 /// `.ci/kafka.sh`, from the workspace root.
 pub fn kafka_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.ci/kafka.sh")
 }
 
-/// Skips the calling test unless the suite runs on Apache Kafka with its tools installed
-/// (`.ci/kafka.sh install`) and Java; prints why. Returns `true` when the test should
-/// return at once.
-pub fn skip_unless_kafka_tools(why: &str) -> bool {
-    if backend() != Backend::Kafka {
-        report(&format!(
-            "SKIPPED on {:?}: {why} (Apache Kafka only)",
-            backend()
-        ));
-        return true;
-    }
+/// Panics unless Kafka's tools can run here: the calling test runs on Apache Kafka only
+/// (it is ignored elsewhere), and judges what Gig did with them, so it cannot pass without
+/// them. They need Java and `.ci/kafka.sh install`.
+pub fn require_kafka_tools(what: &str) {
+    assert_eq!(backend(), Backend::Kafka, "{what}: Apache Kafka only");
     let java = Command::new("java").arg("-version").output();
-    if !java.is_ok_and(|o| o.status.success()) {
-        report(&format!("SKIPPED: {why}, and Java is not installed"));
-        return true;
-    }
-    false
+    assert!(
+        java.is_ok_and(|o| o.status.success()),
+        "{what} needs Kafka's own tools, and Java is not installed"
+    );
 }
 
 /// On Apache Kafka with its tools: asserts with Kafka's own `kafka-consumer-groups` that

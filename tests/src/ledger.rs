@@ -67,6 +67,11 @@ impl Ledger {
         self.entries.lock().unwrap().clone()
     }
 
+    /// The number of entries, as it changes: for a wait on several ledgers at once.
+    pub fn subscribe(&self) -> watch::Receiver<usize> {
+        self.count.subscribe()
+    }
+
     /// Acked entries.
     pub fn acked(&self) -> Vec<Entry> {
         self.entries()

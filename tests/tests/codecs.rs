@@ -55,15 +55,32 @@ async fn gigs_producer_writes_every_codec_and_gig_reads_them_back() {
     }
 }
 
-#[actix::test]
-async fn dead_letters_and_transactional_outputs_are_written_with_zstd() {
-    let broker = broker();
-    let topic = topic(&broker, "zstd-source", 1).await;
+/// A source topic of 100 records and its dead-letter topic.
+async fn zstd_source(broker: &gig_actors::testkit::Broker, prefix: &str) -> (String, String) {
+    let topic = topic(broker, prefix, 1).await;
     let dlq = format!("{topic}.dlq");
     broker.create_topic(&dlq, 1).await.unwrap();
-    produce(&broker, &topic, 1, 0, 100).await;
+    produce(broker, &topic, 1, 0, 100).await;
+    (topic, dlq)
+}
 
-    // At-least-once: the sink's own producer compresses with zstd.
+/// Reads the dead-letter topic back (committed records only): every letter, no fault.
+async fn read_letters(broker: &gig_actors::testkit::Broker, dlq: &str, expected: usize) {
+    let letters = Ledger::default();
+    let (reader, _) = Scripted::new(|_| Action::Ack);
+    let reader_config = config(broker, dlq).property("isolation.level", "read_committed");
+    let dlq_consumer = letters.consumer(reader_config, reader.start().recipient());
+    letters.wait_for(expected, Duration::from_secs(60)).await;
+    let stats = dlq_consumer.send(GetStats).await.unwrap();
+    assert!(stats.faults.is_empty(), "{:?}", stats.faults);
+    dlq_consumer.send(Stop).await.unwrap().unwrap();
+}
+
+#[actix::test]
+async fn dead_letters_are_written_with_zstd() {
+    let broker = broker();
+    let (topic, dlq) = zstd_source(&broker, "zstd-source").await;
+    // The sink's own producer compresses with zstd.
     let sink = DeadLetterSink::new(producer_with(&broker, &[("compression.type", "zstd")]));
     let ledger = Ledger::default();
     let (acked, _) = ledger.start();
@@ -92,57 +109,55 @@ async fn dead_letters_and_transactional_outputs_are_written_with_zstd() {
         (25, Some(100))
     );
     consumer.send(Stop).await.unwrap().unwrap();
-
-    // Transactional: the outputs Gig produces in the transaction are zstd batches.
-    let transactional = !matches!(backend(), Backend::Tansu);
-    if transactional {
-        let settings = Transactional::new(unique("zstd-tx")).property("compression.type", "zstd");
-        let (acked, _) = ledger.start();
-        let (downstream, _) = Scripted::new(|r| match r.offset() % 4 {
-            0 => Action::Nack("zstd output".into()),
-            _ => Action::Ack,
-        });
-        let consumer = ConsumerActor::builder(config(&broker, &topic).transactional(settings))
-            .downstream(downstream.start().recipient())
-            .acked(acked)
-            .no_acked_tx(DeadLetterSink::transactional().start().recipient())
-            .start()
-            .unwrap();
-        consumer
-            .send(WaitForAssignment::within(FIRST_JOIN))
-            .await
-            .unwrap()
-            .unwrap();
-        // Its group is new: it reads all 100 and commits them with 25 outputs, in
-        // transactions. The committed offset counts the transactions' markers, so wait on
-        // the handed-over count rather than the partition's end.
-        let stats = stats_until(&consumer, Duration::from_secs(60), |s| {
-            s.handed_over == 100 && s.outputs_committed == 25
-        })
-        .await;
-        assert!(stats.faults.is_empty(), "{:?}", stats.faults);
-        consumer.send(Stop).await.unwrap().unwrap();
-    } else {
-        report("SKIPPED the transactional half on tansu: transactions are verified on Kafka and the embedded broker");
-    }
-
-    // Everything in the dead-letter topic reads back (committed outputs only).
-    let letters = Ledger::default();
-    let (reader, _) = Scripted::new(|_| Action::Ack);
-    let reader_config = config(&broker, &dlq).property("isolation.level", "read_committed");
-    let dlq_consumer = letters.consumer(reader_config, reader.start().recipient());
-    let expected = if transactional { 50 } else { 25 };
-    letters.wait_for(expected, Duration::from_secs(60)).await;
-    let stats = dlq_consumer.send(GetStats).await.unwrap();
-    assert!(stats.faults.is_empty(), "{:?}", stats.faults);
-    dlq_consumer.send(Stop).await.unwrap().unwrap();
+    read_letters(&broker, &dlq, 25).await;
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka and the embedded broker, not on tansu"
+)]
+async fn transactional_outputs_are_written_with_zstd() {
+    let broker = broker();
+    let (topic, dlq) = zstd_source(&broker, "zstd-tx-source").await;
+    // The outputs Gig produces in the transaction are zstd batches.
+    let settings = Transactional::new(unique("zstd-tx")).property("compression.type", "zstd");
+    let ledger = Ledger::default();
+    let (acked, _) = ledger.start();
+    let (downstream, _) = Scripted::new(|r| match r.offset() % 4 {
+        0 => Action::Nack("zstd output".into()),
+        _ => Action::Ack,
+    });
+    let consumer = ConsumerActor::builder(config(&broker, &topic).transactional(settings))
+        .downstream(downstream.start().recipient())
+        .acked(acked)
+        .no_acked_tx(DeadLetterSink::transactional().start().recipient())
+        .start()
+        .unwrap();
+    consumer
+        .send(WaitForAssignment::within(FIRST_JOIN))
+        .await
+        .unwrap()
+        .unwrap();
+    // Its group is new: it reads all 100 and commits them with 25 outputs, in
+    // transactions. The committed offset counts the transactions' markers, so wait on the
+    // handed-over count rather than the partition's end.
+    let stats = stats_until(&consumer, Duration::from_secs(60), |s| {
+        s.handed_over == 100 && s.outputs_committed == 25
+    })
+    .await;
+    assert!(stats.faults.is_empty(), "{:?}", stats.faults);
+    consumer.send(Stop).await.unwrap().unwrap();
+    read_letters(&broker, &dlq, 25).await;
+}
+
+#[actix::test]
+#[cfg_attr(
+    not(gig_backend = "kafka"),
+    ignore = "Apache Kafka only: Kafka's own producer tool writes the records"
+)]
 async fn kafkas_own_producer_writes_every_codec_and_gig_reads_all_of_it() {
-    if skip_unless_kafka_tools("Kafka's ProducerPerformance writes the records") {
-        return;
-    }
+    require_kafka_tools("Kafka's ProducerPerformance writes the records");
     let broker = broker();
     let mut topics = Vec::new();
     const COUNT: usize = 20_000;

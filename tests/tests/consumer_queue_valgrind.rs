@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use gig_actors::ProducerRecord;
@@ -19,19 +18,9 @@ const RECORDS: usize = 200;
 /// Valgrind runs a program some 20 to 50 times slower.
 const UNDER_VALGRIND: Duration = Duration::from_secs(300);
 
-fn valgrind_installed() -> bool {
-    Command::new("valgrind")
-        .arg("--version")
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
-
 #[actix::test]
+#[cfg_attr(not(gig_valgrind), ignore = "valgrind is not installed")]
 async fn the_consumer_queue_reads_records_and_rebalances_cleanly_under_valgrind() {
-    if !valgrind_installed() {
-        report("consumer queue under valgrind: SKIPPED, valgrind is not installed");
-        return;
-    }
     let broker = broker();
     let topic = topic(&broker, "valgrind", 2).await;
     let with_headers: Vec<ProducerRecord> = records(&topic, 2, 0, RECORDS)

@@ -106,16 +106,15 @@ async fn run(prefix: &str, transactional: bool, seed: u64) -> Run {
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "embedded",
+    ignore = "the mock cluster stores no offsets committed in a transaction and writes no transaction markers"
+)]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka, not on tansu"
+)]
 async fn sigkilled_transactional_workers_write_each_record_exactly_once() {
-    let why = "the mock cluster stores no offsets committed in a transaction and writes no transaction markers";
-    if skip_on(Backend::Embedded, why)
-        || skip_on(
-            Backend::Tansu,
-            "the transactional mode is verified on Kafka, not on tansu",
-        )
-    {
-        return;
-    }
     let seed = XorShift::seed_from_env("GIGCI_EOS_SEED");
     let eos = run("eos-crash", true, seed).await;
     let plain = run("alo-crash", false, seed).await;

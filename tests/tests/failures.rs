@@ -94,7 +94,8 @@ async fn a_panicking_downstream_given_as_an_address_stalls_the_consumer_and_lose
     assert_eq!(offsets, (0..40).collect());
     assert!(ledger.counts().values().all(|&n| n == 1));
     assert!(ledger.no_acked().is_empty());
-    consumer.send(Stop).await.unwrap().unwrap();
+    let stats = consumer.send(Stop).await.unwrap().unwrap();
+    assert_eq!(stats.committed(&topic, 0), Some(40));
 }
 
 /// Acks everything, with a mailbox of one message.

@@ -14,7 +14,7 @@
 //! `scenario::zombies_possible`).
 //!
 //! It runs on a cluster that `.ci/kafka.sh start-cluster` started (`GIGCI_TEST_CLUSTER`; see
-//! `scenario` for how a test learns it may kill brokers) and prints `SKIPPED on …`
+//! `scenario` for how a test learns it may kill brokers) and is ignored
 //! elsewhere. It is the only test in this binary: cargo runs test binaries one after
 //! another, so no other test sees the nodes go down. Killed nodes are restarted even when
 //! the test fails.
@@ -40,22 +40,16 @@ const CLUSTER_DOWN: Duration = Duration::from_secs(8);
 const WAIT: Duration = Duration::from_secs(180);
 
 #[actix::test]
+#[cfg_attr(
+    not(all(gig_cluster, gig_kafka_control)),
+    ignore = "needs a 3-node Kafka cluster it may kill nodes of: GIGCI_TEST_CLUSTER=HOST:PORT,HOST:PORT,HOST:PORT \
+              (.ci/kafka.sh start-cluster BASE_PORT)"
+)]
 async fn a_killed_leader_and_a_whole_cluster_outage_lose_nothing() {
-    let Some(site) = site("leader_failover", false) else {
-        return;
-    };
-    let control = match KafkaControl::of(&site.brokers()) {
-        Ok(control) if control.nodes.len() == 3 => control,
-        Ok(control) => {
-            let why = format!("needs 3 Kafka nodes; {} were started", control.nodes.len());
-            skip_on(backend(), &why);
-            return;
-        }
-        Err(why) => {
-            skip_on(backend(), &format!("may not kill these brokers: {why}"));
-            return;
-        }
-    };
+    let site = site(false);
+    let control = KafkaControl::of(&site.brokers())
+        .unwrap_or_else(|why| panic!("may not kill these brokers: {why}"));
+    assert_eq!(control.nodes.len(), 3, "needs 3 Kafka nodes");
     let started = Instant::now();
     let topic = topic(&site.broker, "failover", PARTITIONS).await;
     let mut fleet = Fleet::new(&site, &topic, &["--key-ordering", "--work-ms", "20"]);

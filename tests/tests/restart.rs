@@ -39,24 +39,38 @@ async fn restart_in_the_same_group_resumes_with_nothing_lost_or_repeated() {
     assert_eq!(payloads.len(), 200);
 }
 
+/// How long a restarted member may wait for its partitions: less than librdkafka's default
+/// group session (45 s), which a group would wait out for a member that did not leave.
+const WAIT_FOR_PARTITIONS: Duration = Duration::from_secs(40);
+
 #[actix::test]
-async fn a_member_restarted_in_the_same_group_has_its_partitions_within_seconds() {
+async fn a_member_restarted_in_the_same_group_does_not_wait_out_a_long_session() {
     let broker = broker();
     let topic = topic(&broker, "restart-fast", 3).await;
     let group = unique("restart-fast-group");
     let wait = Duration::from_secs(60);
-    // The broker's own consumer config: on the embedded broker a short group session, which
-    // the mock cluster waits out before it hands a group's partitions to a new member.
-    let config = || {
+    // The first member's session outlasts the restarted member's wait. On Kafka (classic
+    // protocol) it is 90 s: the member leaves the group at its stop, or the group would hold
+    // its partitions until the session ran out, and the wait would fail. The mock cluster
+    // waits out the session of a member that left all the same (gig_actors::testkit), so
+    // there it is the testkit's short one (6 s), and the wait shows that it is the one in
+    // use. Under KIP-848 the broker owns the session (6 s on .ci/kafka.sh's nodes).
+    let session = match backend() {
+        Backend::Embedded => Duration::from_millis(gig_actors::testkit::DEMO_SESSION_TIMEOUT_MS),
+        _ => Duration::from_secs(90),
+    };
+    let config = |session: Duration| {
         let config = broker.consumer_config(&group).topics([topic.as_str()]);
         match consumer_protocol() {
             true => config.property("group.protocol", "consumer"),
-            false => config,
+            false => config
+                .property("session.timeout.ms", session.as_millis().to_string())
+                .property("max.poll.interval.ms", session.as_millis().to_string()),
         }
     };
     let ledger = Ledger::default();
     produce(&broker, &topic, 3, 0, 30).await;
-    let first = start(&ledger, config(), |_| Action::Ack).consumer;
+    let first = start(&ledger, config(session), |_| Action::Ack).consumer;
     first
         .send(WaitForAssignment::within(wait))
         .await
@@ -66,18 +80,23 @@ async fn a_member_restarted_in_the_same_group_has_its_partitions_within_seconds(
     first.send(Stop).await.unwrap().unwrap();
 
     let restarted = std::time::Instant::now();
-    let second = start(&ledger, config(), |_| Action::Ack).consumer;
-    second
-        .send(WaitForAssignment::within(wait))
+    let second = start(&ledger, config(session), |_| Action::Ack).consumer;
+    let assigned = second
+        .send(WaitForAssignment::within(WAIT_FOR_PARTITIONS))
         .await
-        .unwrap()
         .unwrap();
     let took = restarted.elapsed();
+    let first_session = match consumer_protocol() {
+        true => "the broker's".to_string(),
+        false => format!("{session:?}"),
+    };
     report(&format!(
-        "restart in the same group: partitions after {took:?}"
+        "restart in the same group [{:?}, {} protocol, first member's session {first_session}]: \
+         partitions after {took:?}",
+        backend(),
+        group_protocol()
     ));
-    // librdkafka's default session (45 s) is what the mock cluster waited before.
-    assert!(took < Duration::from_secs(20), "took {took:?}");
+    assigned.expect("the restarted member's partitions");
     let stats = second.send(CaughtUp::within(wait)).await.unwrap().unwrap();
     assert_eq!(stats.received, 0, "nothing read twice after a clean stop");
     second.send(Stop).await.unwrap().unwrap();

@@ -31,10 +31,12 @@ const SLICE: usize = RECORDS / 8;
 const WAIT: Duration = Duration::from_secs(120);
 
 #[actix::test]
+#[cfg_attr(
+    not(any(gig_cluster, gig_backend = "kafka")),
+    ignore = "runs on Apache Kafka: GIGCI_TEST_CLUSTER (a 3-node cluster), or GIGCI_TEST_BROKERS with GIGCI_TEST_BROKER_KIND=kafka"
+)]
 async fn processes_restarted_in_turn_and_one_killed_keep_every_promise() {
-    let Some(site) = site("rolling_restart", true) else {
-        return;
-    };
+    let site = site(true);
     let started = Instant::now();
     let topic = topic(&site.broker, "rolling", PARTITIONS).await;
     let mut fleet = Fleet::new(&site, &topic, &["--key-ordering", "--work-ms", "10"]);

@@ -55,10 +55,12 @@ fn assert_read(secure: &Secure, ledger: &Ledger, topic: &str, group: &str, produ
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_secure),
+    ignore = "needs the secured Kafka node: GIGCI_TEST_SECURE_ENV (.ci/kafka.sh start-secure, secure-env)"
+)]
 async fn scram_over_tls_reads_acks_hands_over_and_commits() {
-    let Some(secure) = Secure::from_env() else {
-        return;
-    };
+    let secure = Secure::from_env();
     let topic = secure.create_topic("scram", 2).await;
     let produced = seed(&secure, &topic, 2, 200).await;
     let alice = secure.user("alice");
@@ -77,10 +79,12 @@ async fn scram_over_tls_reads_acks_hands_over_and_commits() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_secure),
+    ignore = "needs the secured Kafka node: GIGCI_TEST_SECURE_ENV (.ci/kafka.sh start-secure, secure-env)"
+)]
 async fn mutual_tls_reads_with_a_key_file_and_with_an_inline_key() {
-    let Some(secure) = Secure::from_env() else {
-        return;
-    };
+    let secure = Secure::from_env();
     let topic = secure.create_topic("mtls", 1).await;
     let produced = seed(&secure, &topic, 1, 100).await;
     for login in [
@@ -99,10 +103,12 @@ async fn mutual_tls_reads_with_a_key_file_and_with_an_inline_key() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_secure),
+    ignore = "needs the secured Kafka node: GIGCI_TEST_SECURE_ENV (.ci/kafka.sh start-secure, secure-env)"
+)]
 async fn oauthbearer_reads_and_commits() {
-    let Some(secure) = Secure::from_env() else {
-        return;
-    };
+    let secure = Secure::from_env();
     let topic = secure.create_topic("oauth", 1).await;
     let produced = seed(&secure, &topic, 1, 100).await;
     let principal = unique("oauth-user");
@@ -146,10 +152,12 @@ async fn refused(secure: &Secure, brokers: &str, login: &[(String, String)]) -> 
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_secure),
+    ignore = "needs the secured Kafka node: GIGCI_TEST_SECURE_ENV (.ci/kafka.sh start-secure, secure-env)"
+)]
 async fn bad_credentials_and_certificates_are_typed_errors_within_seconds() {
-    let Some(secure) = Secure::from_env() else {
-        return;
-    };
+    let secure = Secure::from_env();
     let alice = secure.user("alice");
     let wrong = User {
         password: "not-the-password".to_string(),
@@ -188,10 +196,12 @@ async fn bad_credentials_and_certificates_are_typed_errors_within_seconds() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_secure),
+    ignore = "needs the secured Kafka node: GIGCI_TEST_SECURE_ENV (.ci/kafka.sh start-secure, secure-env)"
+)]
 async fn a_denied_topic_or_group_is_named_and_nothing_is_lost_once_granted() {
-    let Some(secure) = Secure::from_env() else {
-        return;
-    };
+    let secure = Secure::from_env();
     let topic = secure.create_topic("denied", 1).await;
     let produced = seed(&secure, &topic, 1, 50).await;
     for denied in ["topic", "group"] {
@@ -232,10 +242,12 @@ async fn a_denied_topic_or_group_is_named_and_nothing_is_lost_once_granted() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_secure),
+    ignore = "needs the secured Kafka node: GIGCI_TEST_SECURE_ENV (.ci/kafka.sh start-secure, secure-env)"
+)]
 async fn a_dead_letter_write_the_acl_denies_is_refused_until_granted() {
-    let Some(secure) = Secure::from_env() else {
-        return;
-    };
+    let secure = Secure::from_env();
     let topic = secure.create_topic("dlq-acl", 1).await;
     let letters_topic = secure.create_topic("dlq-acl-letters", 1).await;
     let produced = seed(&secure, &topic, 1, 40).await;
@@ -310,10 +322,12 @@ async fn a_dead_letter_write_the_acl_denies_is_refused_until_granted() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    not(gig_secure),
+    ignore = "needs the secured Kafka node: GIGCI_TEST_SECURE_ENV (.ci/kafka.sh start-secure, secure-env)"
+)]
 async fn a_transactional_consumer_needs_write_on_its_transactional_id() {
-    let Some(secure) = Secure::from_env() else {
-        return;
-    };
+    let secure = Secure::from_env();
     let topic = secure.create_topic("eos-acl", 1).await;
     let outputs = secure.create_topic("eos-acl-out", 1).await;
     let produced = seed(&secure, &topic, 1, 60).await;

@@ -40,13 +40,11 @@ async fn silence_times_out_within_the_deadline_while_later_records_flow() {
     );
     let first = acked.iter().map(|e| e.at).min().unwrap();
     let late = silent.at.duration_since(first);
+    // Never before its deadline. How late after it depends on this machine's load; the
+    // deadline itself is checked to the millisecond on a virtual clock (virtual_clock.rs).
     assert!(
         late >= timeout - Duration::from_millis(50),
         "timed out early: {late:?}"
-    );
-    assert!(
-        late < timeout + Duration::from_millis(500),
-        "timed out late: {late:?}"
     );
     assert_eq!(
         delivered.lock().unwrap().len(),

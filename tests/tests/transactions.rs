@@ -62,14 +62,6 @@ impl Outcomes {
     }
 }
 
-/// Skips the calling test on tansu, where this suite has not run the transactional mode.
-fn not_on_tansu() -> bool {
-    skip_on(
-        Backend::Tansu,
-        "the transactional mode is verified on Kafka and the embedded broker, not on tansu",
-    )
-}
-
 fn transactional(config: ConsumerConfig, id: &str) -> ConsumerConfig {
     config.transactional(Transactional::new(unique(id)))
 }
@@ -140,10 +132,11 @@ async fn committed_to_the_end(
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka and the embedded broker, not on tansu"
+)]
 async fn outputs_retries_and_dead_letters_are_committed_once_with_their_sources() {
-    if not_on_tansu() {
-        return;
-    }
     let broker = broker();
     let topic = topic(&broker, "eos", 2).await;
     let outcomes = Outcomes::create(&broker, &topic).await;
@@ -227,19 +220,24 @@ enum Abort {
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka and the embedded broker, not on tansu"
+)]
 async fn a_transaction_that_times_out_is_aborted_and_its_records_are_read_again() {
     undeliverable_transaction(Abort::ByGig).await;
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka and the embedded broker, not on tansu"
+)]
 async fn a_transaction_the_broker_aborted_gets_a_new_producer_and_its_records_are_read_again() {
     undeliverable_transaction(Abort::ByBroker).await;
 }
 
 async fn undeliverable_transaction(abort: Abort) {
-    if not_on_tansu() {
-        return;
-    }
     init();
     // The output topic cannot be written at first, so each record of a transaction times
     // out and the transaction fails. On Kafka the topic does not exist yet, and the
@@ -348,13 +346,15 @@ async fn undeliverable_transaction(abort: Abort) {
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka and the embedded broker, not on tansu"
+)]
+#[cfg_attr(
+    gig_backend = "embedded",
+    ignore = "the mock cluster does not store offsets committed in a transaction, so the next owner cannot start from them"
+)]
 async fn a_revocation_commits_the_open_transaction_before_the_partitions_go() {
-    if not_on_tansu() {
-        return;
-    }
-    if skip_on(Backend::Embedded, MOCK_KEEPS_NO_TXN_OFFSETS) {
-        return;
-    }
     let broker = broker();
     let topic = topic(&broker, "eos-revoke", 2).await;
     let outcomes = Outcomes::create(&broker, &topic).await;
@@ -410,13 +410,15 @@ async fn a_revocation_commits_the_open_transaction_before_the_partitions_go() {
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka and the embedded broker, not on tansu"
+)]
+#[cfg_attr(
+    gig_backend = "embedded",
+    ignore = "the mock cluster does not store offsets committed in a transaction, so the next owner cannot start from them"
+)]
 async fn a_revocation_whose_transaction_aborts_leaves_the_records_to_the_next_owner() {
-    if not_on_tansu() {
-        return;
-    }
-    if skip_on(Backend::Embedded, MOCK_KEEPS_NO_TXN_OFFSETS) {
-        return;
-    }
     let broker = broker();
     let topic = topic(&broker, "eos-revoke-abort", 2).await;
     // The dead-letter topic does not exist yet: the transaction made on revocation times
@@ -490,10 +492,11 @@ fn is_fenced(stats: &Stats) -> bool {
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the transactional mode is verified on Kafka and the embedded broker, not on tansu"
+)]
 async fn a_fenced_producer_stops_handing_over_and_says_so() {
-    if not_on_tansu() {
-        return;
-    }
     let broker = broker();
     let topic = topic(&broker, "eos-fenced", 2).await;
     let outcomes = Outcomes::create(&broker, &topic).await;

@@ -6,7 +6,7 @@
 //! commit: those are the moments the group generation is sure to be valid. A final
 //! transaction that is aborted is run again whole: the aborted one left nothing visible.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,8 @@ const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(10);
 pub(crate) struct FinalCommit {
     plan: Mutex<Option<CommitPlan>>,
     done: AtomicBool,
+    /// Attempts the broker refused before the last, counted in `Stats::commit_failures`.
+    refused: AtomicU64,
 }
 
 impl FinalCommit {
@@ -55,6 +57,7 @@ impl FinalCommit {
                 CommitResult::Fenced(_) => return result,
                 _ if self.done.load(Ordering::SeqCst) => return CommitResult::Done,
                 failed if Instant::now() < deadline => {
+                    self.refused.fetch_add(1, Ordering::SeqCst);
                     warn!(
                         "final commit: {}; retrying while the group settles",
                         failed.error().unwrap_or_default()
@@ -103,10 +106,19 @@ impl FinalCommit {
                 );
                 self.done.store(true, Ordering::SeqCst);
             }
-            failed => warn!(
-                "final commit in a rebalance callback failed: {}",
-                failed.error().unwrap_or_default()
-            ),
+            failed => {
+                self.refused.fetch_add(1, Ordering::SeqCst);
+                warn!(
+                    "final commit in a rebalance callback failed: {}",
+                    failed.error().unwrap_or_default()
+                )
+            }
         }
+    }
+
+    /// Attempts at the final commit that failed and were tried again (the last one's result
+    /// is reported on its own).
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
     }
 }

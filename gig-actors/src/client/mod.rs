@@ -47,6 +47,7 @@ use std::time::Duration;
 
 use actix::Recipient;
 use gig_core::{CommitOffset, CommitPlan, ConsumerConfig, Partition};
+use log::warn;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
@@ -64,8 +65,9 @@ use transactor::Transactor;
 
 /// How much longer than the actor the poll thread waits for a revocation to resolve: the
 /// actor answers at its own time limit, and that answer must arrive before the thread gives
-/// up on it.
-const REVOKE_MARGIN: Duration = Duration::from_secs(2);
+/// up on it. Part of gig-core's `REVOCATION_MARGIN`, which keeps both inside the rebalance
+/// timeout.
+const REVOKE_MARGIN: Duration = Duration::from_secs(1);
 
 /// Where the client's threads and callbacks report.
 pub(crate) struct Links {
@@ -108,7 +110,10 @@ impl Client {
             config.max_uncommitted,
             transactor,
         ));
-        let revoke_wait = config.resolve_wait() + REVOKE_MARGIN;
+        if let Some(warning) = config.revocation_warning() {
+            warn!("{warning}");
+        }
+        let revoke_wait = config.revocation_wait() + REVOKE_MARGIN;
         let context = GigContext::new(shared.clone(), revoke_wait);
         let consumer: BaseConsumer<GigContext> =
             properties

@@ -50,9 +50,11 @@ pub enum Rebalanced {
     /// Partitions were assigned; Gig reads them from now on. Under incremental
     /// (cooperative or KIP-848) rebalancing, only the partitions added.
     Assigned(Vec<(String, i32)>),
-    /// Partitions are revoked: their in-flight records are resolved and handed over, and
-    /// what to commit for them has gone to the poll thread, which commits it before the
-    /// partitions go to another member. Gig delivers none of their records any more.
+    /// Partitions are revoked: their in-flight records are resolved and handed over (those
+    /// unresolved when the wait ends, [`ConsumerConfig::revocation_wait`](gig_core::ConsumerConfig::revocation_wait),
+    /// are left to the next owner), and what to commit for them has gone to the poll
+    /// thread, which commits it before the partitions go to another member. Gig delivers
+    /// and hands over none of their records any more.
     Revoked(Vec<(String, i32)>),
 }
 

@@ -132,11 +132,16 @@ impl Handler<Closed> for ConsumerActor {
     type Result = ();
 
     fn handle(&mut self, Closed { plan, result }: Closed, ctx: &mut Context<Self>) {
+        let offsets = plan.offsets().to_vec();
+        // The attempts the broker refused before the last count as failed commits too.
+        for _ in 0..self.client.shared().final_commit.refused() {
+            self.driver.metrics.commit(false, None);
+            self.driver.pipeline.handle_commit_failed(&offsets);
+        }
         if !plan.is_empty() {
             let done = matches!(result, CommitResult::Done);
             self.driver.metrics.commit(done, None);
         }
-        let offsets = plan.offsets().to_vec();
         let outcome = match &result {
             CommitResult::Done => Ok(()),
             failed => Err(StopFailure::FinalCommit(offsets, failed.clone())),

@@ -107,7 +107,7 @@ pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut 
                 at.saturating_duration_since(A::now())
             });
             ctx.run_later(wait.max(NOT_RUNNING_RETRY), move |act, ctx| {
-                hand_over(act, batch, ctx)
+                offer_again(act, batch, ctx)
             });
         }
         Err(why) => {
@@ -117,7 +117,15 @@ pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut 
                 batch.kind(),
                 batch.tokens().len(),
             );
-            ctx.run_later(delay, move |act, ctx| hand_over(act, batch, ctx));
+            ctx.run_later(delay, move |act, ctx| offer_again(act, batch, ctx));
         }
+    }
+}
+
+/// Offers a batch again, without the records of partitions released meanwhile: those are
+/// their next owner's now.
+fn offer_again<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
+    if let Some(batch) = act.driver().pipeline.still_held(batch) {
+        hand_over(act, batch, ctx);
     }
 }

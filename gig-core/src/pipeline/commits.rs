@@ -2,14 +2,15 @@
 //! moments a consumer commits for the last time: a revocation releasing partitions, and a
 //! stop.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
 use super::transactions::Transaction;
-use super::Pipeline;
-use crate::ack_book::{CommitOffset, Partition};
+use super::{HandOver, Pipeline};
+use crate::ack_book::{CommitOffset, Partition, Token};
+use crate::record::Record;
 
 /// What to commit, as the pipeline decides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,21 +201,25 @@ impl Pipeline {
 
     /// Partitions are being revoked: they are released (see
     /// [`poll_released`](Self::poll_released)) once their records are resolved, or after
-    /// [`ConsumerConfig::resolve_wait`](crate::ConsumerConfig::resolve_wait).
+    /// [`ConsumerConfig::revocation_wait`](crate::ConsumerConfig::revocation_wait): within
+    /// the rebalance timeout this member gave the broker, which expels a member that takes
+    /// longer (and refuses its commit).
     pub fn handle_revoking(&mut self, partitions: Vec<Partition>, now: Instant) -> ReleaseId {
         let id = ReleaseId(self.commits.next_release);
         self.commits.next_release += 1;
         self.commits.releases.push(Release {
             id,
             partitions,
-            deadline: now + self.config.resolve_wait(),
+            deadline: now + self.config.revocation_wait(),
         });
         id
     }
 
     /// A revocation that is done: its partitions are forgotten (later answers for them are
     /// counted as unknown), and here is what to commit for them before they go to another
-    /// member. Records still unresolved are left uncommitted for the next owner. In the
+    /// member. Records still unresolved are left uncommitted for the next owner, and none
+    /// of them is handed over from now on: outcomes routed but not yet offered to an
+    /// outcome actor are dropped (a batch already offered cannot be taken back). In the
     /// transactional mode a revocation waits for the transaction in flight (an abort must
     /// rewind first), and its commit is a transaction of its partitions; past its time
     /// limit with a transaction still in flight, it commits nothing, and the next owner
@@ -241,15 +246,54 @@ impl Pipeline {
             let book = self.book.remove(topic, *partition);
             let unresolved = book.as_ref().map_or(0, |b| b.unresolved()) - held;
             if unresolved > 0 {
+                self.counters.left_to_next_owner += unresolved as u64;
                 warn!(
-                    "{topic}/{partition} released with {unresolved} record(s) unresolved; its next owner reads them again"
+                    "{topic}/{partition} released with {unresolved} record(s) unresolved after {:?}; its next owner reads them again",
+                    self.config.revocation_wait()
                 );
             }
             let committable = book.and_then(|b| b.committable());
             offsets.extend(self.releasing(&key, committable));
         }
+        self.forget_outcomes(&release.partitions);
         let plan = transaction.unwrap_or(CommitPlan::Offsets(offsets));
         Some((release.id, plan))
+    }
+
+    /// Drops the outcomes of released partitions that wait to be handed over: the next
+    /// owner reads those records again, and two members must not hand one over at once.
+    fn forget_outcomes(&mut self, released: &[Partition]) {
+        if self.acked.is_empty() && self.no_acked.is_empty() {
+            return;
+        }
+        let released: HashSet<(&str, i32)> = released.iter().map(|(t, p)| (&**t, *p)).collect();
+        let kept = |record: &Record| !released.contains(&(record.topic(), record.partition()));
+        self.acked.retain(|(_, record)| kept(record));
+        self.no_acked.retain(|(_, no_acked)| kept(&no_acked.record));
+    }
+
+    /// A refused batch due to be offered again, without the records of partitions released
+    /// since (their next owner reads them again); `None` when nothing is left of it.
+    pub fn still_held(&self, batch: HandOver) -> Option<HandOver> {
+        let batch = match batch {
+            HandOver::Acked(tokens, records) => {
+                let (tokens, records) = self.held(tokens, records);
+                HandOver::Acked(tokens, records)
+            }
+            HandOver::NoAcked(tokens, records) => {
+                let (tokens, records) = self.held(tokens, records);
+                HandOver::NoAcked(tokens, records)
+            }
+        };
+        (!batch.tokens().is_empty()).then_some(batch)
+    }
+
+    /// The entries whose record's partition is still held.
+    fn held<T>(&self, tokens: Vec<Token>, entries: Vec<T>) -> (Vec<Token>, Vec<T>) {
+        let pairs = tokens.into_iter().zip(entries);
+        pairs
+            .filter(|(t, _)| self.book.locate(*t).is_some())
+            .unzip()
     }
 
     /// Stops: records fetched from now on are discarded; those in flight are resolved until

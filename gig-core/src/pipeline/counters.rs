@@ -33,6 +33,10 @@ pub struct Counters {
     pub late_answers: u64,
     /// Answers for records of a released partition (counted, ignored).
     pub unknown_answers: u64,
+    /// Records of revoked partitions still unresolved when their revocation's wait ended
+    /// (`ConsumerConfig::revocation_wait`): this consumer hands none of them over, and the
+    /// partitions' next owner reads them again.
+    pub left_to_next_owner: u64,
     /// Records the Acked or NoAcked actor accepted (answered `Ok`): only these may be
     /// committed.
     pub handed_over: u64,

@@ -163,7 +163,7 @@ fn a_revocation_releases_its_partitions_once_resolved_or_at_its_time_limit() {
 
     // Partition 1 is never answered: released at the time limit, uncommitted.
     pipeline.handle_revoking(vec![(Arc::from("t"), 1)], t0);
-    let limit = t0 + config().resolve_wait();
+    let limit = t0 + config().revocation_wait();
     assert_eq!(
         pipeline.poll_released(limit - Duration::from_millis(1)),
         None
@@ -172,6 +172,87 @@ fn a_revocation_releases_its_partitions_once_resolved_or_at_its_time_limit() {
     assert!(offsets.is_empty());
     assert!(matches!(offsets, CommitPlan::Offsets(_)));
     assert_eq!(pipeline.unresolved(), 0);
+}
+
+#[test]
+fn a_revocation_ends_within_the_rebalance_timeout_and_hands_over_nothing_after() {
+    // The case: a 40 s ack timeout, a 10 s rebalance timeout; the revocation waits
+    // 6.5 s (10 s less 3 s and a 500 ms heartbeat), not the 45 s the records could take.
+    let config = config()
+        .ack_timeout(Duration::from_secs(40))
+        .property("max.poll.interval.ms", "10000")
+        .property("heartbeat.interval.ms", "500");
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config);
+    let p0 = (0..4).map(|o| record(0, o, None)).collect();
+    pipeline.handle_fetched(p0, t0);
+    pipeline.handle_fetched(vec![record(1, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    // Offset 0 is acked and handed over; 1 acked and 2 nacked, both routed and waiting for
+    // their hand-over; 3 is never answered; partition 1's record is acked and stays.
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    accept_all(&mut pipeline);
+    let refused = {
+        pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
+        pipeline.poll_handover().expect("offset 1's batch")
+    };
+    assert_eq!(pipeline.handle_refused(), FIRST_BACKOFF);
+    pipeline.handle_answer(out[2].token, Verdict::Nack("no".into()), t0);
+    pipeline.handle_answer(out[4].token, Verdict::Ack, t0);
+
+    let id = pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);
+    let limit = t0 + Duration::from_millis(6500);
+    assert_eq!(
+        pipeline.poll_timeout(),
+        Some(limit),
+        "before any record's deadline"
+    );
+    assert_eq!(
+        pipeline.poll_released(limit - Duration::from_millis(1)),
+        None
+    );
+    let (released, plan) = pipeline.poll_released(limit).unwrap();
+    assert_eq!(released, id);
+    assert_eq!(
+        plan.offsets()[0].offset,
+        1,
+        "what was handed over is committed"
+    );
+    assert_eq!(pipeline.counters().left_to_next_owner, 3);
+    // Nothing of partition 0 is handed over any more: not the nacked record waiting for
+    // its hand-over, not the refused batch, not the silent record (never no-acked).
+    let batches = accept_all(&mut pipeline);
+    let handed: Vec<_> = batches.iter().flat_map(|b| b.tokens()).collect();
+    assert_eq!(handed, [&out[4].token], "partition 1's record only");
+    assert!(pipeline.still_held(refused).is_none());
+    pipeline.handle_timeout(t0 + Duration::from_secs(40));
+    assert!(pipeline.poll_handover().is_none());
+    assert_eq!(pipeline.counters().timed_out, 0);
+    pipeline.handle_answer(out[3].token, Verdict::Ack, limit);
+    assert_eq!(
+        pipeline.counters().unknown_answers,
+        1,
+        "a late answer is counted"
+    );
+}
+
+#[test]
+fn a_refused_batch_is_offered_again_while_its_partition_is_held() {
+    let t0 = Instant::now();
+    let mut pipeline = Pipeline::new(&config());
+    pipeline.handle_fetched(vec![record(0, 0, None), record(1, 0, None)], t0);
+    let out = pipeline.poll_outbound();
+    pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
+    pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
+    let batch = pipeline.poll_handover().unwrap();
+    pipeline.handle_refused();
+    let batch = pipeline.still_held(batch).expect("both partitions held");
+    assert_eq!(batch.tokens().len(), 2);
+    pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);
+    let released = t0 + config().revocation_wait();
+    assert!(pipeline.poll_released(released).is_some());
+    let batch = pipeline.still_held(batch).expect("partition 1 is held");
+    assert_eq!(batch.tokens(), [out[1].token]);
 }
 
 #[test]

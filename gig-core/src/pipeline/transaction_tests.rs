@@ -294,7 +294,7 @@ fn past_its_time_limit_a_revocation_with_a_transaction_in_flight_commits_nothing
     ack_with_outputs(&mut pipeline, &p0[1..], t0);
     pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);
     let (_, plan) = pipeline
-        .poll_released(t0 + config().resolve_wait())
+        .poll_released(t0 + config().revocation_wait())
         .unwrap();
     assert!(plan.is_empty(), "{plan:?}");
 }

@@ -6,13 +6,14 @@
 //! **Where.** On the 3-node cluster named by `GIGCI_TEST_CLUSTER=HOST:PORT,HOST:PORT,HOST:PORT`
 //! when it is set; else, for the scenarios that make sense on one node, on the single Kafka
 //! node of `GIGCI_TEST_BROKERS` (with `GIGCI_TEST_BROKER_KIND=kafka`). Anywhere else the test
-//! prints `SKIPPED on …` with the reason and returns.
+//! is ignored, with the reason (tests/build.rs).
 //!
 //! **Killing brokers.** A test may SIGKILL and restart Kafka nodes only when the brokers it
 //! runs on are exactly those `.ci/kafka.sh` started in its state dir: `GIGCI_KAFKA_STATE_DIR`,
 //! or the script's default `${TMPDIR:-/tmp}/gig-kafka`. That dir's `bootstrap` file must
 //! list the same addresses, and each node must have its pid file. `GIGCI_TEST_KAFKA_CONTROL=0`
-//! forbids it even then (for a broker that others use at the same time). A
+//! forbids it even then (for a broker that others use at the same time): those tests are
+//! then ignored; a test that may kill brokers and finds them not started here fails. A
 //! [`KafkaControl`] restarts every node it killed when it is dropped, so a failing test
 //! still leaves the broker running for the tests after it.
 
@@ -68,35 +69,28 @@ impl Site {
 }
 
 /// The Kafka a scenario runs on: the cluster of `GIGCI_TEST_CLUSTER`, else, if the scenario
-/// makes sense on one node (`one_node`), the single Kafka node of `GIGCI_TEST_BROKERS`.
-/// Prints `SKIPPED on …` and returns `None` when there is neither.
-pub fn site(scenario: &str, one_node: bool) -> Option<Site> {
+/// makes sense on one node (`one_node`), the single Kafka node of `GIGCI_TEST_BROKERS`. A
+/// scenario is ignored where there is neither (tests/build.rs); this panics then.
+pub fn site(one_node: bool) -> Site {
     init();
     if let Some(cluster) = env(CLUSTER_VAR) {
-        return Some(Site {
+        return Site {
             broker: Broker::External(cluster),
             kind: "cluster",
-        });
+        };
     }
-    if one_node && backend() == Backend::Kafka {
-        return Some(Site {
-            broker: broker(),
-            kind: "single node",
-        });
+    assert!(
+        one_node && backend() == Backend::Kafka,
+        "no Kafka to run on: set {CLUSTER_VAR}=HOST:PORT,HOST:PORT,HOST:PORT (a 3-node cluster){}",
+        match one_node {
+            true => ", or GIGCI_TEST_BROKERS with GIGCI_TEST_BROKER_KIND=kafka",
+            false => "",
+        }
+    );
+    Site {
+        broker: broker(),
+        kind: "single node",
     }
-    let why = if one_node {
-        format!(
-            "{scenario} runs on Apache Kafka: set {CLUSTER_VAR}=HOST:PORT,HOST:PORT,HOST:PORT \
-             (a 3-node cluster), or GIGCI_TEST_BROKERS with GIGCI_TEST_BROKER_KIND=kafka"
-        )
-    } else {
-        format!(
-            "{scenario} needs a 3-node Kafka cluster: set {CLUSTER_VAR}=HOST:PORT,HOST:PORT,HOST:PORT \
-             (.ci/kafka.sh start-cluster BASE_PORT)"
-        )
-    };
-    skip_on(backend(), &why);
-    None
 }
 
 /// The state dir `.ci/kafka.sh` uses with this environment.

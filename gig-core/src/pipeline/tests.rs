@@ -196,7 +196,7 @@ fn a_revocation_ends_within_the_rebalance_timeout_and_hands_over_nothing_after()
         pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
         pipeline.poll_handover().expect("offset 1's batch")
     };
-    assert_eq!(pipeline.handle_refused(), FIRST_BACKOFF);
+    assert_eq!(pipeline.handle_refused(&refused, t0), FIRST_BACKOFF);
     pipeline.handle_answer(out[2].token, Verdict::Nack("no".into()), t0);
     pipeline.handle_answer(out[4].token, Verdict::Ack, t0);
 
@@ -245,7 +245,7 @@ fn a_refused_batch_is_offered_again_while_its_partition_is_held() {
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
     let batch = pipeline.poll_handover().unwrap();
-    pipeline.handle_refused();
+    pipeline.handle_refused(&batch, t0);
     let batch = pipeline.still_held(batch).expect("both partitions held");
     assert_eq!(batch.tokens().len(), 2);
     pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);

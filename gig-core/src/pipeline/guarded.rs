@@ -5,9 +5,10 @@
 //! A partition's guard starts *unknown* at its assignment: its records are held (tracked,
 //! their clocks not started) until the driver reports the committed offset and its
 //! metadata ([`Pipeline::handle_committed_state`]). Then:
-//! - **Normal**: records below the confirmed marker are delivered as they come. Half a
-//!   window before the marker, a commit carries one a window past what was fetched; a
-//!   record past the confirmed marker waits until that commit is confirmed.
+//! - **Normal**: records below the confirmed marker are delivered as they come. A window
+//!   before the marker, a commit carries one two windows past what was fetched, so the next
+//!   marker is confirmed before the fetch reaches the last unless a commit's round trip
+//!   outlasts a window of records; a record past the confirmed marker waits until it is.
 //! - **Careful**, when the metadata showed a marker past the committed offset (a process
 //!   died with records of it in flight): up to the marker (or the partition's end), the
 //!   records go a group of [`GROUP`] at a time, each group taken to have been delivered once
@@ -31,7 +32,7 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::guards::{Guard, Mode, Step, GROUP};
+use super::guards::{Guard, Mode, Step, GROUP, HORIZON, RENEW};
 use super::{Outbound, Pipeline};
 use crate::ack_book::{AckResult, CommitOffset, Partition, Token};
 use crate::crash_marker::Marker;
@@ -193,7 +194,7 @@ impl Pipeline {
     }
 
     /// Releases held records the confirmed marker covers, and asks for the next marker
-    /// half a window before it, a window past what was fetched.
+    /// a window before it, two windows past what was fetched.
     fn poll_normal(&mut self, partition: &Partition, now: Instant) {
         let window = self.window();
         let book = self.book.partition(&partition.0, partition.1);
@@ -217,16 +218,19 @@ impl Pipeline {
         let extend = match (guard.marker, fetched_end) {
             (_, None) => false,
             (None, Some(_)) => true,
-            (Some(m), Some(end)) => end.saturating_add(window / 2) > m.until,
+            (Some(m), Some(end)) => end.saturating_add(RENEW * window) > m.until,
         };
-        if extend && !guard.in_commit {
+        // Asked for even while the last one is on its way: a marker a round trip can hold
+        // up would cap the rate at what a marker covers per round trip.
+        if extend {
             let end = fetched_end.unwrap_or_default();
             guard.marker = Some(Marker {
-                until: end.saturating_add(window),
+                until: end.saturating_add(HORIZON * window),
                 deliveries: None,
                 group_end: None,
             });
             guard.pending = true;
+            guard.in_commit = false;
         }
         for token in release {
             self.release_held(token, now);

@@ -76,7 +76,7 @@ fn resolve(p: &mut Pipeline, delivered: &[Outbound], now: Instant) {
 }
 
 #[test]
-fn records_wait_for_a_marker_that_covers_them_then_flow_until_half_a_window_before_it() {
+fn records_wait_for_a_marker_that_covers_them_and_the_next_is_asked_for_two_windows_early() {
     let (mut p, t0) = (pipeline(), Instant::now());
     let assignment = p.handle_assigned(&[partition()]).unwrap();
     assert!(fetch(&mut p, 100..103, t0).is_empty(), "unknown: held");
@@ -87,7 +87,7 @@ fn records_wait_for_a_marker_that_covers_them_then_flow_until_half_a_window_befo
     assert_eq!(offsets.len(), 1);
     assert_eq!(
         (offsets[0].offset, offsets[0].marker),
-        (100, marker(114, None))
+        (100, marker(144, None))
     );
     assert!(!p.guard_wants_commit(), "on its way");
     p.handle_committed(&offsets);
@@ -98,13 +98,38 @@ fn records_wait_for_a_marker_that_covers_them_then_flow_until_half_a_window_befo
         .map(|o| o.record.offset())
         .collect();
     assert_eq!(released, [100, 101, 102, 103], "in offset order");
-    // Below the marker, records are delivered as they come; half a window before it,
-    // the next marker is asked for.
-    assert_eq!(fetch(&mut p, 104..109, t0), [104, 105, 106, 107, 108]);
+    // Below the marker, records are delivered as they come; two windows before it, the
+    // next marker is asked for, four windows past what was fetched.
+    assert_eq!(fetch(&mut p, 104..124, t0), (104..124).collect::<Vec<_>>());
     assert!(!p.guard_wants_commit());
-    assert_eq!(fetch(&mut p, 109..110, t0), [109]);
+    assert_eq!(fetch(&mut p, 124..125, t0), [124]);
     assert!(p.guard_wants_commit());
-    assert_eq!(commit(&mut p)[0].marker, marker(120, None));
+    let first = commit(&mut p);
+    assert_eq!(first[0].marker, marker(165, None));
+    // And again while that one is on its way: deliveries go on below the confirmed one.
+    assert_eq!(fetch(&mut p, 125..144, t0), (125..144).collect::<Vec<_>>());
+    assert!(
+        !p.guard_wants_commit(),
+        "not yet two windows before the last asked for"
+    );
+    assert_eq!(
+        fetch(&mut p, 144..146, t0),
+        Vec::<i64>::new(),
+        "past the confirmed one"
+    );
+    assert!(p.guard_wants_commit());
+    let second = commit(&mut p);
+    assert_eq!(second[0].marker, marker(186, None));
+    // The first's answer lets the held ones go; the second's is still awaited.
+    p.handle_committed(&first);
+    p.poll_guards(t0);
+    let released: Vec<i64> = p
+        .poll_outbound()
+        .iter()
+        .map(|o| o.record.offset())
+        .collect();
+    assert_eq!(released, [144, 145]);
+    assert!(!p.guard_wants_commit(), "the second is on its way");
 }
 
 #[test]
@@ -132,7 +157,7 @@ fn after_a_crash_records_go_a_group_at_a_time_each_group_counted_before_it_goes(
     let offsets = commit(&mut p);
     assert_eq!(
         (offsets[0].offset, offsets[0].marker),
-        (102, marker(114, None))
+        (102, marker(144, None))
     );
     p.handle_committed(&offsets);
     p.poll_guards(t0);

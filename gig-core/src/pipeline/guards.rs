@@ -87,6 +87,13 @@ pub(super) enum Step {
 /// Records of a careful partition that go together, counted in one commit.
 pub(super) const GROUP: usize = 32;
 
+/// A marker reaches this many windows past what was fetched, and is renewed once fewer than
+/// [`RENEW`] are left: the next is confirmed before deliveries reach the last unless a
+/// commit's round trip outlasts that many windows of records. A crash makes the next owner
+/// go carefully up to the marker, so a farther one costs more after a crash.
+pub(super) const HORIZON: i64 = 4;
+pub(super) const RENEW: i64 = 2;
+
 impl Guard {
     pub(super) fn new(assignment: u64) -> Self {
         Guard {
@@ -110,10 +117,15 @@ impl Guard {
             (Mode::Normal, Some(until)) if self.held.is_empty() && !alone => until,
             _ => i64::MIN,
         };
+        // The next marker is asked for before the fetch nears the last one asked for.
+        let asked = match self.marker {
+            Some(m) if m.deliveries.is_none() => m.until,
+            _ => open_below,
+        };
         Gate {
             partition: partition.clone(),
             open_below,
-            extend_at: open_below.saturating_sub(window / 2),
+            extend_at: asked.saturating_sub(RENEW * window),
         }
     }
 }

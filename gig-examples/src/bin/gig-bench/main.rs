@@ -668,6 +668,13 @@ async fn gig_run(
         config = config.poll_thread_nice(nice);
     }
     config = config.key_ordering(s.key_ordering);
+    // GIGCI_BENCH_MAX_DELIVERIES=0 turns the crash-loop guard off, to measure what it costs.
+    if let Some(max) = std::env::var("GIGCI_BENCH_MAX_DELIVERIES").ok() {
+        let max = max
+            .parse()
+            .unwrap_or_else(|_| fail("GIGCI_BENCH_MAX_DELIVERIES: a number"));
+        config = config.max_deliveries(max);
+    }
     if mode == Mode::Silent {
         config = config
             .ack_timeout(SILENT_TIMEOUT)

@@ -669,7 +669,7 @@ async fn gig_run(
     }
     config = config.key_ordering(s.key_ordering);
     // GIGCI_BENCH_MAX_DELIVERIES=0 turns the crash-loop guard off, to measure what it costs.
-    if let Some(max) = std::env::var("GIGCI_BENCH_MAX_DELIVERIES").ok() {
+    if let Ok(max) = std::env::var("GIGCI_BENCH_MAX_DELIVERIES") {
         let max = max
             .parse()
             .unwrap_or_else(|_| fail("GIGCI_BENCH_MAX_DELIVERIES: a number"));

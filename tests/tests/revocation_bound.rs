@@ -58,16 +58,17 @@ impl Heard {
         self.0.lock().unwrap().clone()
     }
 
+    /// Revocations or assignments heard, leaving out those of no partition (librdkafka
+    /// reports an incremental rebalance that changes nothing of a member's as an empty
+    /// assignment, at times).
     fn count(&self, revoked: bool) -> usize {
         let events = self.events();
-        let revocations = events
-            .iter()
-            .filter(|(_, e)| matches!(e, Rebalanced::Revoked(_)))
-            .count();
-        match revoked {
-            true => revocations,
-            false => events.len() - revocations,
-        }
+        let of_something = |(_, e): &&(Instant, Rebalanced)| match e {
+            Rebalanced::Revoked(p) => revoked && !p.is_empty(),
+            Rebalanced::Assigned(p) => !revoked && !p.is_empty(),
+            _ => false,
+        };
+        events.iter().filter(of_something).count()
     }
 
     /// When this member owned each partition: from its assignment to its revocation, or to
@@ -324,10 +325,13 @@ async fn a_revocation_ends_within_the_rebalance_timeout_and_leaves_the_rest_to_t
         (1, 0),
         "A revoked once, for B's join; no member was expelled"
     );
+    // Under the classic protocol (eager `range`) A gives up both partitions at B's join and
+    // is assigned one again; under KIP-848 it keeps the one it is not asked to give up.
+    let a_assigned = if consumer_protocol() { 1 } else { 2 };
     assert_eq!(
         (a.heard.count(false), b.heard.count(false)),
-        (2, 1),
-        "assignments: A's join and B's, nothing more"
+        (a_assigned, 1),
+        "assignments: A's join (and, classic, its rejoin) and B's, nothing more"
     );
     assert!(
         last_a.left_to_next_owner > 0,

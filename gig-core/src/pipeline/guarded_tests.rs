@@ -26,6 +26,11 @@ fn partition() -> Partition {
 
 fn fetch(p: &mut Pipeline, offsets: std::ops::Range<i64>, now: Instant) -> Vec<i64> {
     p.handle_fetched(offsets.map(|o| record(0, o, None)).collect(), now);
+    delivered(p, now)
+}
+
+/// The offsets the guard lets go now.
+fn delivered(p: &mut Pipeline, now: Instant) -> Vec<i64> {
     p.poll_guards(now);
     p.poll_outbound()
         .iter()
@@ -91,13 +96,11 @@ fn records_wait_for_a_marker_that_covers_them_and_the_next_is_asked_for_two_wind
     );
     assert!(!p.guard_wants_commit(), "on its way");
     p.handle_committed(&offsets);
-    p.poll_guards(t0);
-    let released: Vec<i64> = p
-        .poll_outbound()
-        .iter()
-        .map(|o| o.record.offset())
-        .collect();
-    assert_eq!(released, [100, 101, 102, 103], "in offset order");
+    assert_eq!(
+        delivered(&mut p, t0),
+        [100, 101, 102, 103],
+        "in offset order"
+    );
     // Below the marker, records are delivered as they come; two windows before it, the
     // next marker is asked for, four windows past what was fetched.
     assert_eq!(fetch(&mut p, 104..124, t0), (104..124).collect::<Vec<_>>());
@@ -122,13 +125,7 @@ fn records_wait_for_a_marker_that_covers_them_and_the_next_is_asked_for_two_wind
     assert_eq!(second[0].marker, marker(186, None));
     // The first's answer lets the held ones go; the second's is still awaited.
     p.handle_committed(&first);
-    p.poll_guards(t0);
-    let released: Vec<i64> = p
-        .poll_outbound()
-        .iter()
-        .map(|o| o.record.offset())
-        .collect();
-    assert_eq!(released, [144, 145]);
+    assert_eq!(delivered(&mut p, t0), [144, 145]);
     assert!(!p.guard_wants_commit(), "the second is on its way");
 }
 

@@ -58,17 +58,31 @@ impl Heard {
         self.0.lock().unwrap().clone()
     }
 
-    /// Revocations or assignments heard, leaving out those of no partition (librdkafka
-    /// reports an incremental rebalance that changes nothing of a member's as an empty
-    /// assignment, at times).
+    /// Revocations of some partition, or assignments that give a partition not held: librdkafka
+    /// reports an incremental rebalance that changes nothing of a member's as an empty or
+    /// a repeated assignment, at times (KIP-848).
     fn count(&self, revoked: bool) -> usize {
-        let events = self.events();
-        let of_something = |(_, e): &&(Instant, Rebalanced)| match e {
-            Rebalanced::Revoked(p) => revoked && !p.is_empty(),
-            Rebalanced::Assigned(p) => !revoked && !p.is_empty(),
-            _ => false,
-        };
-        events.iter().filter(of_something).count()
+        let mut held = std::collections::BTreeSet::new();
+        let mut count = 0;
+        for (_, event) in self.events() {
+            match event {
+                Rebalanced::Revoked(partitions) => {
+                    for (_, p) in &partitions {
+                        held.remove(p);
+                    }
+                    count += usize::from(revoked && !partitions.is_empty());
+                }
+                Rebalanced::Assigned(partitions) => {
+                    let mut new = false;
+                    for (_, p) in partitions {
+                        new |= held.insert(p);
+                    }
+                    count += usize::from(!revoked && new);
+                }
+                _ => {}
+            }
+        }
+        count
     }
 
     /// When this member owned each partition: from its assignment to its revocation, or to

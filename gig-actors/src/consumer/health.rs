@@ -66,7 +66,7 @@ impl HealthReport {
         }
     }
 
-    fn of(
+    pub(crate) fn of(
         faults: Vec<Fault>,
         assigned: usize,
         polling: bool,

@@ -16,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod probe_answers;
 mod probes;
 mod signals;
 

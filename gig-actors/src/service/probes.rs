@@ -11,12 +11,15 @@
 //!   Caught up is asked in the background as soon as the consumer holds a partition (and
 //!   every second while it has not caught up), and asked again after it held none.
 //!
-//! Both answer with the [`HealthReport`] as JSON, and the status is what the body says:
-//! `/health/live` is 200 exactly when the body says `"live":true`, `/health/ready` exactly
-//! when it says `"ready":true` (a consumer that holds partitions but has not caught up yet
-//! answers `"ready":false` and says so in `reason`).
+//! Both answer with the [`HealthReport`](crate::HealthReport) as JSON, and the status is
+//! what the body says: `/health/live` is 200 exactly when the body says `"live":true`,
+//! `/health/ready` exactly when it says `"ready":true` (a consumer that holds partitions but
+//! has not caught up yet answers `"ready":false` and says so in `reason`). For several
+//! consumers, the body is all of them together, each one's report under `consumers`.
+//!
+//! What is answered is decided in `probe_answers.rs`, for this server and for an actix-web
+//! `App` alike.
 
-use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -27,24 +30,19 @@ use log::{debug, warn};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::consumer::assignment::WaitForAssignment;
-use crate::consumer::caught_up::CaughtUp;
-use crate::consumer::health::{Health, HealthReport};
+use super::probe_answers::{route_of, Answer, ProbeAnswers, Render};
 use crate::ConsumerActor;
 
-/// How often readiness asks whether the consumer has caught up, until it has.
-const CATCH_UP_EVERY: Duration = Duration::from_secs(1);
 /// The longest a client may take to send its request.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most of a request read: a probe's request is a line and a few headers.
 const MAX_REQUEST: usize = 8 * 1024;
 
-type Render = Arc<dyn Fn() -> String + Send + Sync>;
-
-/// The probes of one consumer, before they listen.
+/// The probes of one or more consumers, before they are served: by [`bind`](Probes::bind),
+/// or in an actix-web `App` (feature `actix-web`: `Probes::routes`).
 pub struct Probes {
-    consumer: Addr<ConsumerActor>,
-    metrics: Option<Render>,
+    pub(crate) consumers: Vec<(String, Addr<ConsumerActor>)>,
+    pub(crate) metrics: Option<Render>,
 }
 
 /// A running probe server; it serves until the actix system stops.
@@ -61,12 +59,27 @@ impl ProbeServer {
 }
 
 impl Probes {
-    /// Probes of `consumer`.
+    /// Probes of `consumer`. The body is its [`HealthReport`](crate::HealthReport).
     pub fn new(consumer: Addr<ConsumerActor>) -> Self {
+        Probes::named("consumer", consumer)
+    }
+
+    /// Probes of `consumer`, named `name` in the body once [`consumer`](Self::consumer) adds
+    /// another.
+    pub fn named(name: impl Into<String>, consumer: Addr<ConsumerActor>) -> Self {
         Probes {
-            consumer,
+            consumers: vec![(name.into(), consumer)],
             metrics: None,
         }
+    }
+
+    /// Watches one more consumer. The process is then live when every consumer is, and
+    /// ready when every consumer is; the body is all of them together (`assigned` summed,
+    /// every fault, the reasons after each consumer's name), with each one's own report
+    /// under `consumers`, by name.
+    pub fn consumer(mut self, name: impl Into<String>, consumer: Addr<ConsumerActor>) -> Self {
+        self.consumers.push((name.into(), consumer));
+        self
     }
 
     /// Also serves `GET /metrics` with what `render` returns (e.g. a Prometheus handle's
@@ -80,16 +93,14 @@ impl Probes {
     pub async fn bind(self, addr: SocketAddr) -> std::io::Result<ProbeServer> {
         let listener = TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let caught_up = Rc::new(Cell::new(false));
-        actix::spawn(watch_catch_up(self.consumer.clone(), caught_up.clone()));
-        let probes = Rc::new(self);
+        let answers = Rc::new(ProbeAnswers::start(self.consumers, self.metrics));
         actix::spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((stream, _)) => {
-                        let (probes, caught_up) = (probes.clone(), caught_up.clone());
+                        let answers = answers.clone();
                         actix::spawn(async move {
-                            if let Err(e) = probes.serve(stream, &caught_up).await {
+                            if let Err(e) = serve(&answers, stream).await {
                                 debug!("probe connection: {e}");
                             }
                         });
@@ -103,77 +114,21 @@ impl Probes {
         });
         Ok(ProbeServer { local_addr })
     }
-
-    async fn serve(&self, mut stream: TcpStream, caught_up: &Cell<bool>) -> std::io::Result<()> {
-        let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
-            .await
-            .map_err(|_| std::io::Error::other("the request took too long"))??;
-        let response = match route(&head) {
-            Route::Live => {
-                let report = self.health().await;
-                json(report.live, &report)
-            }
-            Route::Ready => {
-                let report = readiness(self.health().await, caught_up.get());
-                json(report.ready, &report)
-            }
-            Route::Metrics => match &self.metrics {
-                Some(render) => response(200, "text/plain; version=0.0.4", &render()),
-                None => response(404, "text/plain", "no metrics here\n"),
-            },
-            Route::NotFound => response(404, "text/plain", "not found\n"),
-            Route::BadMethod => response(405, "text/plain", "GET only\n"),
-        };
-        stream.write_all(response.as_bytes()).await?;
-        stream.shutdown().await
-    }
-
-    /// The consumer's health; not live once the actor has stopped.
-    async fn health(&self) -> HealthReport {
-        match self.consumer.send(Health).await {
-            Ok(report) => report,
-            Err(_) => HealthReport::stopped(),
-        }
-    }
 }
 
-/// The readiness answer: the consumer's health, ready only once it has also caught up, so
-/// that the body says what the status says.
-fn readiness(mut report: HealthReport, caught_up: bool) -> HealthReport {
-    if report.ready && !caught_up {
-        report.ready = false;
-        report.reason = Some(
-            "not caught up yet: the records below the high watermarks found at the assignment are not all handed over and committed".to_string(),
-        );
-    }
-    report
-}
-
-/// Asks `CaughtUp` as soon as the consumer is ready, and every second until it has caught
-/// up; forgets it when the consumer holds no partition. While it holds none, it waits for
-/// the assignment rather than ask every second.
-async fn watch_catch_up(consumer: Addr<ConsumerActor>, caught_up: Rc<Cell<bool>>) {
-    loop {
-        let Ok(report) = consumer.send(Health).await else {
-            return; // the consumer has stopped
-        };
-        if report.assigned == 0 {
-            caught_up.set(false);
-            if report.live {
-                let assigned = consumer.send(WaitForAssignment::within(CATCH_UP_EVERY * 5));
-                if let Ok(Ok(_)) = assigned.await {
-                    continue;
-                }
-            }
-        } else if report.ready && !caught_up.get() {
-            let asked = consumer.send(CaughtUp::within(CATCH_UP_EVERY * 5)).await;
-            if let Ok(Ok(_)) = asked {
-                caught_up.set(true);
-                continue;
-            }
-        }
-        tokio::time::sleep(CATCH_UP_EVERY).await;
-    }
+async fn serve(answers: &ProbeAnswers, mut stream: TcpStream) -> std::io::Result<()> {
+    let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
+        .await
+        .map_err(|_| std::io::Error::other("the request took too long"))??;
+    let answer = match request_line(&head) {
+        Err(answer) => answer,
+        Ok(target) => match route_of(target) {
+            Some(route) => answers.answer(route).await,
+            None => Answer::text(404, "not found\n"),
+        },
+    };
+    stream.write_all(response(&answer).as_bytes()).await?;
+    stream.shutdown().await
 }
 
 /// Reads up to the blank line that ends a request's head.
@@ -193,50 +148,29 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
-/// What a request asks for.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
-    Live,
-    Ready,
-    Metrics,
-    NotFound,
-    BadMethod,
-}
-
-/// The route of a request head (`GET /health/live HTTP/1.1 …`); a query string is ignored.
-fn route(head: &str) -> Route {
+/// The target of a `GET` or `HEAD` request head (`GET /health/live HTTP/1.1 …`); a 405
+/// for any other method.
+fn request_line(head: &str) -> Result<&str, Answer> {
     let mut words = head.lines().next().unwrap_or_default().split_whitespace();
-    let (method, target) = (words.next(), words.next().unwrap_or_default());
-    if !matches!(method, Some("GET") | Some("HEAD")) {
-        return Route::BadMethod;
-    }
-    match target.split('?').next().unwrap_or_default() {
-        "/health/live" | "/healthz" | "/livez" => Route::Live,
-        "/health/ready" | "/readyz" => Route::Ready,
-        "/metrics" => Route::Metrics,
-        _ => Route::NotFound,
+    match words.next() {
+        Some("GET") | Some("HEAD") => Ok(words.next().unwrap_or_default()),
+        _ => Err(Answer::text(405, "GET only\n")),
     }
 }
 
-fn json(ok: bool, report: &HealthReport) -> String {
-    let body = serde_json::to_string(report).unwrap_or_else(|_| "{}".to_string());
-    response(
-        if ok { 200 } else { 503 },
-        "application/json",
-        &(body + "\n"),
-    )
-}
-
-fn response(status: u16, content_type: &str, body: &str) -> String {
-    let reason = match status {
+fn response(answer: &Answer) -> String {
+    let reason = match answer.status {
         200 => "OK",
         404 => "Not Found",
         405 => "Method Not Allowed",
         _ => "Service Unavailable",
     };
     format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        answer.status,
+        answer.content_type,
+        answer.body.len(),
+        answer.body
     )
 }
 
@@ -245,39 +179,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn requests_route_by_method_and_path() {
-        let get = |path: &str| route(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"));
-        assert_eq!(get("/health/live"), Route::Live);
-        assert_eq!(get("/health/ready?verbose=1"), Route::Ready);
-        assert_eq!(get("/metrics"), Route::Metrics);
-        assert_eq!(get("/"), Route::NotFound);
+    fn get_and_head_are_served_and_other_methods_refused() {
+        fn line(head: &str) -> Result<&str, u16> {
+            request_line(head).map_err(|a| a.status)
+        }
         assert_eq!(
-            route("POST /health/live HTTP/1.1\r\n\r\n"),
-            Route::BadMethod
+            line("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"),
+            Ok("/health/live")
         );
-        assert_eq!(route(""), Route::BadMethod);
+        assert_eq!(line("HEAD /metrics HTTP/1.1\r\n\r\n"), Ok("/metrics"));
+        assert_eq!(line("POST /health/live HTTP/1.1\r\n\r\n"), Err(405));
+        assert_eq!(line(""), Err(405));
     }
 
     #[test]
-    fn ready_only_once_caught_up_and_the_body_says_so() {
-        let ready = HealthReport::stopped();
-        let ready = HealthReport {
-            live: true,
-            ready: true,
-            assigned: 3,
-            reason: None,
-            ..ready
+    fn a_response_carries_its_status_and_the_length_of_its_body() {
+        let answer = Answer {
+            status: 503,
+            content_type: "application/json",
+            body: "{\"live\":false}\n".to_string(),
         };
-        let waiting = readiness(ready.clone(), false);
-        assert!(!waiting.ready && waiting.reason.as_deref().unwrap().contains("caught up"));
-        assert!(json(waiting.ready, &waiting).contains("503"));
-        assert!(json(waiting.ready, &waiting).contains(r#""ready":false"#));
-        assert_eq!(readiness(ready.clone(), true), ready);
-    }
-
-    #[test]
-    fn an_unhealthy_report_is_a_503_with_its_reason() {
-        let text = json(false, &HealthReport::stopped());
+        let text = response(&answer);
         assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
         let body = text.split("\r\n\r\n").nth(1).unwrap();
         let length: usize = text
@@ -286,9 +208,6 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert_eq!(body.len(), length);
-        let report: serde_json::Value = serde_json::from_str(body).unwrap();
-        assert_eq!(report["live"], false);
-        assert!(report["reason"].as_str().unwrap().contains("stopped"));
+        assert_eq!((body, length), (answer.body.as_str(), answer.body.len()));
     }
 }

@@ -60,7 +60,9 @@
 //! in-flight gate; its threads report through messages of their own. Beside them:
 //! [`producer`] (built with [`GigProducerBuilder`]), the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
 //! with the `testkit` feature, `testkit` (the embedded broker); with `service`, `service`
-//! (a stop on SIGTERM, and HTTP probes). Users import [`prelude`].
+//! (a stop on SIGTERM, and HTTP probes); with `actix-web`, `web` (the probes as routes of an
+//! actix-web `App`, and one graceful stop for the HTTP server and the consumers). Users
+//! import [`prelude`].
 
 #![warn(missing_docs)]
 
@@ -93,6 +95,8 @@ pub mod trace;
 #[cfg(not(feature = "tracing"))]
 mod trace;
 pub mod typed;
+#[cfg(feature = "actix-web")]
+pub mod web;
 
 pub use consumer::assignment::{Rebalanced, WaitForAssignment};
 pub use consumer::builder::ConsumerBuilder;

@@ -14,6 +14,7 @@ pub mod ledger_file;
 pub mod metrics_demo;
 pub mod service;
 pub mod sink;
+pub mod web_app;
 pub mod worker;
 
 /// The value of `--NAME VALUE` or `--NAME=VALUE` on the command line.

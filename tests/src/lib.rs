@@ -9,6 +9,7 @@
 //!   waiting on it.
 //! - [`secure`]: the secured Kafka node, its users, ACLs and login configs.
 //! - [`kafka_tools`]: Kafka's own tools through `.ci/kafka.sh`, on Apache Kafka.
+//! - [`child`]: an example run as a child process: its stdout's JSON lines, signals, its exit.
 //! - [`downstream`]: [`Scripted`], a downstream whose answer is a function of the record;
 //!   [`start`], the one way a test starts a consumer on it; [`stats_until`].
 //!
@@ -18,6 +19,7 @@
 
 pub mod broker;
 pub mod checker;
+pub mod child;
 pub mod downstream;
 pub mod kafka_tools;
 pub mod ledger;

@@ -4,6 +4,9 @@
 # tests.
 #
 #   .ci/kafka.sh install                 # the broker's jars from Maven Central into a cache
+#   GIGCI_KAFKA_VERSION=3.9.2 .ci/kafka.sh install   # another release (each has its cache);
+#                                        # `start` with it too. Other commands use the
+#                                        # version the running nodes were started with.
 #   .ci/kafka.sh start [PORT]            # one node (broker + controller) on 127.0.0.1:PORT
 #   .ci/kafka.sh start-cluster BASE_PORT # three nodes on BASE_PORT, +1, +2 (RF 3, min ISR 2)
 #   .ci/kafka.sh kill NODE               # SIGKILL node 1, 2 or 3
@@ -45,15 +48,35 @@
 # any outgoing connection may take one of those, and keep it in TIME_WAIT for 60 s after.
 set -euo pipefail
 
-# 4.1.1: the newest patch release of the newest 4.x line that had one when Gig adopted Kafka.
-# 4.x is KRaft-only, serves the KIP-848 consumer group protocol (GA since 4.0) that the suite
-# runs under beside the classic one, and runs on Java 17 (the machines' JDK).
-KAFKA_VERSION=4.1.1
+# The reference broker, 4.4.0: the newest release (issue 32). It is KRaft-only, serves the
+# KIP-848 consumer group protocol (GA since 4.0) that the suite runs under beside the classic
+# one, and runs on Java 17 (the machines' JDK). GIGCI_KAFKA_VERSION picks another release
+# from Maven Central: CI's matrix also runs 4.1.2 and 3.9.2 (.ci/kafka-matrix.sh;
+# docs/backends.md, "Kafka versions"). 3.x runs on the same KRaft setup (process.roles, a
+# formatted storage dir, a static quorum); the matrix runs it under the classic group
+# protocol only, as KIP-848 is GA from 4.0.
+REFERENCE_VERSION=4.4.0
 HERE=$(cd "$(dirname "$0")" && pwd)
-CACHE=${GIGCI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gig/kafka-$KAFKA_VERSION}
 STATE_DIR=${GIGCI_KAFKA_STATE_DIR:-${TMPDIR:-/tmp}/gig-kafka}
 # Beside STATE_DIR, not in it: `start` empties STATE_DIR while the secure node may run.
 SECURE_DIR=${GIGCI_KAFKA_SECURE_DIR:-$STATE_DIR-secure}
+
+# kafka_version COMMAND: GIGCI_KAFKA_VERSION; else, for a command on running nodes (kill,
+# restart, the tools), the version they were started with, so that a node restarts on its
+# own jars; else the reference.
+kafka_version() {
+  if [ -n "${GIGCI_KAFKA_VERSION:-}" ]; then
+    echo "$GIGCI_KAFKA_VERSION"
+    return
+  fi
+  case ${1:-} in
+    install | start | start-cluster | start-secure | bin | "") echo "$REFERENCE_VERSION" ;;
+    secure-*) cat "$SECURE_DIR/kafka-version" 2>/dev/null || echo "$REFERENCE_VERSION" ;;
+    *) cat "$STATE_DIR/kafka-version" 2>/dev/null || echo "$REFERENCE_VERSION" ;;
+  esac
+}
+KAFKA_VERSION=$(kafka_version "${1:-}")
+CACHE=${GIGCI_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gig/kafka-$KAFKA_VERSION}
 # Three nodes and the tests share 2 cores and a few GB: a modest heap each.
 HEAP=${GIGCI_KAFKA_HEAP:--Xms256m -Xmx768m}
 
@@ -72,27 +95,62 @@ install() {
   mkdir -p "$CACHE"
   mvn -q -B -f "$HERE/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
     dependency:copy-dependencies -DoutputDirectory="$CACHE/libs"
+  index_classes
   install_stamp >"$CACHE/complete"
   echo "installed: $(ls "$CACHE/libs" | wc -l) jars"
 }
 
 installed() {
-  [ -f "$CACHE/complete" ] || { echo "Kafka is not installed: run $0 install" >&2; return 1; }
+  [ -f "$CACHE/complete" ] || {
+    echo "Kafka $KAFKA_VERSION is not installed: run GIGCI_KAFKA_VERSION=$KAFKA_VERSION $0 install" >&2
+    return 1
+  }
   # Before the pom's log4j-slf4j-impl, the broker's log held nothing but its format lines.
   [ "$(cat "$CACHE/complete")" = "$(install_stamp)" ] ||
     echo "warning: $CACHE predates .ci/kafka/pom.xml (the broker logs nothing): run $0 install" >&2
+  [ -f "$CACHE/classes" ] || index_classes
+}
+
+# The main classes the script runs, by simple name. Some moved between releases:
+# AclCommand and ConsoleProducer are in kafka.admin and kafka.tools on 3.9, in
+# org.apache.kafka.tools on 4.x; ConfigCommand is kafka.admin's on 4.1 and
+# org.apache.kafka.tools' on 4.4.
+MAIN_CLASSES="StorageTool TopicCommand ConsumerGroupCommand AclCommand ConfigCommand ConsoleConsumer
+ConsoleProducer GetOffsetShell ProducerPerformance ConsumerPerformance"
+
+# index_classes: $CACHE/classes, the full name of each of MAIN_CLASSES in this install's jars.
+index_classes() {
+  python3 - "$CACHE/libs" $MAIN_CLASSES >"$CACHE/classes" <<'PY'
+import os, sys, zipfile
+libs, wanted = sys.argv[1], set(sys.argv[2:])
+for jar in sorted(os.listdir(libs)):
+    if jar.startswith("kafka"):
+        for name in zipfile.ZipFile(os.path.join(libs, jar)).namelist():
+            simple = name.rsplit("/", 1)[-1][: -len(".class")]
+            if name.endswith(".class") and simple in wanted:
+                print(name[: -len(".class")].replace("/", "."))
+PY
+}
+
+# main_class NAME: NAME's full name in this install (a name with a dot is taken as given).
+main_class() {
+  local full
+  case $1 in *.*) echo "$1"; return ;; esac
+  full=$(grep -m 1 "\.$1\$" "$CACHE/classes" || true)
+  [ -n "$full" ] || { echo "no class $1 in Kafka $KAFKA_VERSION's jars ($CACHE/libs)" >&2; return 1; }
+  echo "$full"
 }
 
 # Kafka's own commands (as its distribution's bin/ names them) and their classes.
-TOOLS="kafka-topics.sh=org.apache.kafka.tools.TopicCommand
-kafka-consumer-groups.sh=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand
-kafka-acls.sh=org.apache.kafka.tools.AclCommand
-kafka-configs.sh=kafka.admin.ConfigCommand
-kafka-console-consumer.sh=org.apache.kafka.tools.consumer.ConsoleConsumer
-kafka-console-producer.sh=org.apache.kafka.tools.ConsoleProducer
-kafka-get-offsets.sh=org.apache.kafka.tools.GetOffsetShell
-kafka-producer-perf-test.sh=org.apache.kafka.tools.ProducerPerformance
-kafka-consumer-perf-test.sh=org.apache.kafka.tools.ConsumerPerformance"
+TOOLS="kafka-topics.sh=TopicCommand
+kafka-consumer-groups.sh=ConsumerGroupCommand
+kafka-acls.sh=AclCommand
+kafka-configs.sh=ConfigCommand
+kafka-console-consumer.sh=ConsoleConsumer
+kafka-console-producer.sh=ConsoleProducer
+kafka-get-offsets.sh=GetOffsetShell
+kafka-producer-perf-test.sh=ProducerPerformance
+kafka-consumer-perf-test.sh=ConsumerPerformance"
 
 # bin: writes a script per Kafka command into $CACHE/bin (the install has the jars only, no
 # bin/), each running its class on the installed jars; prints the folder, for PATH.
@@ -103,7 +161,8 @@ bin_dir() {
   # Its own copy: the scripts keep working without this checkout.
   cp "$HERE/kafka/tools-log4j2.properties" "$CACHE/bin/"
   for line in $TOOLS; do
-    name=${line%%=*} main=${line#*=}
+    name=${line%%=*}
+    main=$(main_class "${line#*=}")
     printf '%s\n' '#!/usr/bin/env bash' \
       "# Kafka's $name: $main on the jars of .ci/kafka.sh install (written by .ci/kafka.sh bin)." \
       "exec java -Dlog4j2.configurationFile=\"$CACHE/bin/tools-log4j2.properties\" -cp \"$CACHE/libs/*\" $main \"\$@\"" \
@@ -125,9 +184,10 @@ given() {
 
 # A Kafka tool: warnings and errors on stderr, its answer alone on stdout.
 java_main() {
-  local main=$1
-  shift
+  local main
   installed
+  main=$(main_class "$1")
+  shift
   java -Dlog4j2.configurationFile="$HERE/kafka/tools-log4j2.properties" -cp "$CACHE/libs/*" \
     "$main" "$@"
 }
@@ -191,7 +251,7 @@ while True:
 format() {
   local node=$1 cluster=$2
   shift 2
-  if ! java_main kafka.tools.StorageTool format --ignore-formatted -t "$cluster" \
+  if ! java_main StorageTool format --ignore-formatted -t "$cluster" \
     -c "$node.properties" "$@" >>"$node.log" 2>&1; then
     tail -20 "$node.log" >&2
     echo "formatting $node failed" >&2
@@ -326,6 +386,8 @@ start_nodes() {
   ports_free $ports
   rm -rf "$STATE_DIR"
   mkdir -p "$STATE_DIR"
+  # What kill, restart and the tools run without GIGCI_KAFKA_VERSION.
+  echo "$KAFKA_VERSION" >"$STATE_DIR/kafka-version"
   for id in $(seq "$count"); do
     voters="$voters${voters:+,}$id@127.0.0.1:$((base + id - 1 + 100))"
   done
@@ -483,6 +545,7 @@ start_secure() {
   ports_free "$port" $((port + 1)) $((port + 100))
   rm -rf "$SECURE_DIR"
   mkdir -m 700 "$SECURE_DIR"
+  echo "$KAFKA_VERSION" >"$SECURE_DIR/kafka-version"
   mkdir "$tls"
   # One JVM runs keytool's commands (see SecureCerts.java).
   if ! java --add-exports java.base/sun.security.tools.keytool=ALL-UNNAMED \
@@ -581,7 +644,7 @@ producer_perf() {
   local topic=$1 count=$2 size=$3 codec=$4 bootstrap
   bootstrap=${GIGCI_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
   [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIGCI_KAFKA_BOOTSTRAP" >&2; return 1; }
-  java_main org.apache.kafka.tools.ProducerPerformance --topic "$topic" \
+  java_main ProducerPerformance --topic "$topic" \
     --num-records "$count" --record-size "$size" --throughput -1 \
     --producer-props bootstrap.servers="$bootstrap" compression.type="$codec" acks=all | tail -1
 }
@@ -592,7 +655,7 @@ consumer_perf() {
   local topic=$1 count=$2 bootstrap
   bootstrap=${GIGCI_KAFKA_BOOTSTRAP:-$(cat "$STATE_DIR/bootstrap" 2>/dev/null || true)}
   [ -n "$bootstrap" ] || { echo "no Kafka running here; set GIGCI_KAFKA_BOOTSTRAP" >&2; return 1; }
-  java_main org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "$bootstrap" \
+  java_main ConsumerPerformance --bootstrap-server "$bootstrap" \
     --topic "$topic" --messages "$count" --group "consumer-perf-$$-$RANDOM" --timeout 60000
 }
 
@@ -600,7 +663,7 @@ consumer_perf() {
 # group whose name matches the regex must show LAG 0 (a "-" means nothing was committed).
 check_lag() {
   local pattern=$1 out rows
-  out=$(tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --describe --all-groups 2>/dev/null)
+  out=$(tool ConsumerGroupCommand --describe --all-groups 2>/dev/null)
   rows=$(echo "$out" | awk -v re="$pattern" '$1 ~ re && $3 ~ /^[0-9]+$/')
   if [ -z "$rows" ]; then
     echo "no group matching /$pattern/ has committed offsets" >&2
@@ -623,8 +686,8 @@ case "${1:-}" in
   restart) restart_node "${2:?node}" ;;
   stop) stop ;;
   bootstrap) cat "$STATE_DIR/bootstrap" ;;
-  groups) shift; tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
-  topics) shift; tool org.apache.kafka.tools.TopicCommand "$@" ;;
+  groups) shift; tool ConsumerGroupCommand "$@" ;;
+  topics) shift; tool TopicCommand "$@" ;;
   check-lag) check_lag "${2:?group regex}" ;;
   bin) bin_dir ;;
   consumer-perf) consumer_perf "${2:?topic}" "${3:?count}" ;;
@@ -634,12 +697,12 @@ case "${1:-}" in
   secure-env) secure_file secure.env ;;
   secure-admin-props) secure_file secure.env >/dev/null && secure_file admin.properties ;;
   secure-user)
-    secure_admin kafka.admin.ConfigCommand --alter --entity-type users --entity-name "${2:?name}" \
+    secure_admin ConfigCommand --alter --entity-type users --entity-name "${2:?name}" \
       --add-config "SCRAM-SHA-512=[password=${3:?password}]"
     ;;
-  secure-acl) shift; secure_admin org.apache.kafka.tools.AclCommand "$@" ;;
-  secure-groups) shift; secure_admin org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@" ;;
-  secure-topics) shift; secure_admin org.apache.kafka.tools.TopicCommand "$@" ;;
+  secure-acl) shift; secure_admin AclCommand "$@" ;;
+  secure-groups) shift; secure_admin ConsumerGroupCommand "$@" ;;
+  secure-topics) shift; secure_admin TopicCommand "$@" ;;
   secure-tool) shift; secure_tool "${1:?tool class}" "${@:2}" ;;
   *)
     echo "usage: $0 install|start [PORT]|start-cluster BASE_PORT|kill NODE|restart NODE|stop|bootstrap|groups ARGS|topics ARGS|check-lag REGEX|producer-perf TOPIC COUNT SIZE CODEC|consumer-perf TOPIC COUNT|bin" >&2

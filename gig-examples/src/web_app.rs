@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run -p gig-examples --bin web_app        # the embedded broker
 //! curl -i -H 'Content-Type: application/json' -d '{"id":1,"customer":"ada","cents":1250}' \
-//!   http://127.0.0.1:8080/orders                 # 201 {"partition":…,"offset":…}
+//!   http://127.0.0.1:8080/orders                 # 201 {"offset":0,"partition":…}
 //! curl -i http://127.0.0.1:8080/health/ready     # 200 once the consumer caught up
 //! ```
 //!

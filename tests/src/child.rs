@@ -65,6 +65,14 @@ impl ChildProcess {
         assert!(sent.success(), "kill -s {name} {pid}");
     }
 
+    /// SIGKILLs it, if it still runs; never fails (for a test's unwinding).
+    pub fn kill(&self) {
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid().to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
+
     fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
     }

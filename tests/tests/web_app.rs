@@ -324,6 +324,17 @@ fn post_until_refused(
     created
 }
 
+/// Kills the process when dropped while the thread panics.
+struct KillOnPanic<'a>(&'a ChildProcess);
+
+impl Drop for KillOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.kill();
+        }
+    }
+}
+
 #[actix::test]
 async fn sigterm_while_orders_are_posted_finishes_them_commits_what_was_acked_and_a_restart_reads_the_rest(
 ) {
@@ -342,6 +353,9 @@ async fn sigterm_while_orders_are_posted_finishes_them_commits_what_was_acked_an
     const BEFORE_STOP: u64 = 200;
     let (answered, answers) = mpsc::channel();
     let (created, stop) = std::thread::scope(|s| {
+        // Should an assertion below fail, the clients would post forever and the scope
+        // would wait for them: the process is killed first, which ends them.
+        let _unwinding = KillOnPanic(&app.process);
         let clients: Vec<_> = (0..CLIENTS)
             .map(|c| {
                 let (api, answered) = (&app.api, answered.clone());

@@ -179,12 +179,13 @@ async fn terminate(process: ChildProcess) -> (std::process::ExitStatus, Value, D
     (exited.status, last, took)
 }
 
-/// The LAG of `group` as Kafka's own `kafka-consumer-groups` shows it (Apache Kafka with its
-/// tools), else the committed offsets as librdkafka reads them; both after `view` found
-/// them at `ends`.
+/// The LAG of `group` as Kafka's own `kafka-consumer-groups` shows it on Apache Kafka (which
+/// needs its tools: without them the test fails), else the committed offsets as librdkafka
+/// reads them; both after `view` found them at `ends`.
 async fn lag(view: &GroupView, group: &str, ends: &BTreeMap<i32, i64>) -> String {
     view.wait_committed(ends, Duration::from_secs(10)).await;
-    if backend() == Backend::Kafka && !skip_unless_kafka_tools("the LAG check") {
+    if backend() == Backend::Kafka {
+        require_kafka_tools("the LAG check by kafka-consumer-groups");
         let out = kafka_tool(&["check-lag", &format!("^{group}$")]);
         out.lines().last().unwrap_or_default().to_string()
     } else {
@@ -336,6 +337,10 @@ impl Drop for KillOnPanic<'_> {
 }
 
 #[actix::test]
+#[cfg_attr(
+    gig_backend = "tansu",
+    ignore = "the restart resumes inside a stored batch, which tansu 0.6's fetch skips (docs/backends.md)"
+)]
 async fn sigterm_while_orders_are_posted_finishes_them_commits_what_was_acked_and_a_restart_reads_the_rest(
 ) {
     let broker = broker();

@@ -6,6 +6,19 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::phases::Run;
+use crate::settings::{fail, Settings};
+
+/// The `java` phase: Kafka's ConsumerPerformance on the topic.
+pub(crate) fn java_run(brokers: &str, topic: &str, s: &Settings) -> Run {
+    let java = consumer_performance(brokers, topic, s.records).unwrap_or_else(|e| fail(&e));
+    Run {
+        secs: s.records as f64 / java.rps,
+        java_fetch_rps: Some(java.fetch_rps),
+        ..Run::default()
+    }
+}
+
 /// What ConsumerPerformance reported.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct JavaRun {

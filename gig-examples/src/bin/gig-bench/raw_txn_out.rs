@@ -19,11 +19,11 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 
-use crate::meter::Meter;
-use crate::{
-    consumer_tuning, env_properties, fail, from_beginning, reset_peak_rss, unique, Progress, Run,
-    Settings,
-};
+use crate::meter::{reset_peak_rss, Meter, Progress};
+use crate::phases::Run;
+use crate::produce::send_waiting;
+use crate::settings::{consumer_tuning, env_properties, fail, unique, Settings};
+use crate::topics::from_beginning;
 
 /// Gig's default `Transactional::interval`.
 const INTERVAL: Duration = Duration::from_millis(100);
@@ -72,17 +72,9 @@ pub(crate) fn run(brokers: &str, topic: &str, partitions: i32, s: &Settings, lab
         }
         match consumer.poll(Duration::from_millis(10)) {
             Some(Ok(m)) => {
-                let mut record =
+                let record =
                     BaseRecord::<(), [u8]>::to(&output).payload(m.payload().unwrap_or_default());
-                loop {
-                    match producer.send(record) {
-                        Ok(()) => break,
-                        Err((_, r)) => {
-                            record = r;
-                            producer.poll(Duration::from_millis(1));
-                        }
-                    }
-                }
+                send_waiting(&producer, record, Duration::from_millis(1));
                 next.insert(m.partition(), m.offset() + 1);
                 count += 1;
                 if count.is_multiple_of(1024) {

@@ -14,9 +14,12 @@ use gig_actors::testkit::Broker;
 use plotters::prelude::*;
 use serde_json::json;
 
-use crate::{
-    create_topic, delete_topic, fail, gig_run, produce, raw_run, unique, Mode, Run, Settings,
-};
+use crate::gig::{gig_run, Mode};
+use crate::phases::Run;
+use crate::produce::produce;
+use crate::raw::raw_run;
+use crate::settings::{fail, unique, Settings};
+use crate::topics::{create_topic, delete_topic};
 
 /// One measured point: its median run's CPU µs per record and records per second.
 #[derive(Clone, Copy, Debug)]

@@ -69,7 +69,7 @@
 //! at most 20,000 records per partition ahead of the consumer: the figure is then bounded
 //! by the in-process producer too, for raw and Gig alike. The output says which.
 //!
-//! The modules: `settings` (what every phase shares), `produce` and `topics` (the records
+//! The modules: `args` (the command line), `settings` (what every phase shares), `produce` and `topics` (the records
 //! and where they live), `phases` (the rounds), `raw`, `gig` (the Gig phases and the memory
 //! phase), `java`, `raw_txn_out`, `report` (the table and `--json`), `plot`, `scaling`,
 //! `soak`; `meter`, `cpu` and `counting` measure.
@@ -77,8 +77,11 @@
 use actix::prelude::*;
 use gig_actors::testkit::Broker;
 
-use settings::{fail, Settings};
+use args::{Args, Phase};
+use clap::{Parser, ValueEnum};
+use settings::fail;
 
+mod args;
 mod counting;
 mod cpu;
 mod gig;
@@ -103,50 +106,25 @@ static ALLOCATOR: counting::Counting<std::alloc::System> = counting::Counting(st
 #[global_allocator]
 static ALLOCATOR: counting::Counting<mimalloc::MiMalloc> = counting::Counting(mimalloc::MiMalloc);
 
-async fn run() {
-    // `--soak SECONDS`: soak.rs.
-    if gig_examples::arg("soak").is_some() {
-        soak::run().await;
+async fn run(args: Args) {
+    if let Some(seconds) = args.soak {
+        soak::run(seconds, &args).await;
         return;
     }
-    let s = Settings {
-        records: gig_examples::num_arg("records", 2_000_000),
-        keys: None,
-        key_ordering: false,
-        silent_in_flight: gig_examples::num_arg("silent-in-flight", settings::SILENT_IN_FLIGHT),
-        poll_thread_nice: gig_examples::arg("poll-thread-nice").map(|n| {
-            n.parse()
-                .unwrap_or_else(|_| fail("--poll-thread-nice: a number from 0 to 19"))
-        }),
-        size: gig_examples::num_arg("size", 100),
-        repeat: gig_examples::num_arg("repeat", 3).max(1),
-        memory_records: gig_examples::num_arg("memory-records", 5_000_000),
-        memory_seconds: gig_examples::num_arg("memory-seconds", 15),
-        headers: gig_examples::flag("headers"),
-    };
-    if let (Some(topic), Some(brokers)) = (gig_examples::arg("produce-to"), gig_examples::brokers())
-    {
-        produce::produce(&brokers, &topic, 1, s.records, s.size, None, None);
+    let s = args.settings();
+    if let (Some(topic), Some(brokers)) = (&args.produce_to, args.brokers()) {
+        produce::produce(&brokers, topic, 1, s.records, s.size, None, None);
         return;
     }
     // The memory phase alone: its RSS then starts from a fresh process, not from what the
     // allocator kept of the phases before it.
-    let memory_only = gig_examples::flag("memory-only");
-    let partition_counts: Vec<i32> = gig_examples::arg("partitions")
-        .unwrap_or_else(|| "1,4".to_string())
-        .split(',')
-        .map(|p| {
-            p.trim()
-                .parse()
-                .unwrap_or_else(|_| fail("--partitions: numbers, e.g. 1,4"))
-        })
-        .collect();
-    let partition_counts = if memory_only {
-        Vec::new()
-    } else {
-        partition_counts
+    let memory_only = args.memory_only;
+    let partition_counts = match &args.partitions {
+        _ if memory_only => Vec::new(),
+        Some(counts) => counts.clone(),
+        None => vec![1, 4],
     };
-    let broker = Broker::external_or_embedded(gig_examples::brokers())
+    let broker = Broker::external_or_embedded(args.brokers())
         .unwrap_or_else(|e| fail(&format!("broker: {e}")));
     let embedded = broker.embedded().is_some();
     settings::set_embedded(embedded);
@@ -168,12 +146,11 @@ async fn run() {
 
     let actix_allocs = gig::actix_cost::actix_allocs_per_message().await;
     eprintln!("actix: {actix_allocs:.2} allocations per message sent");
-    if gig_examples::flag("scaling") {
-        scaling::run(&broker, &s).await;
+    if args.scaling {
+        scaling::run(&broker, &s, &args).await;
         return;
     }
-    let only = gig_examples::arg("phase");
-    let transactions = !gig_examples::flag("no-transactions");
+    let transactions = !args.no_transactions;
     // Kafka's own consumer reads the same topic, where there is one to read: not on the
     // embedded broker, whose records are produced while a phase consumes.
     let java_skipped = match (embedded, java::unavailable()) {
@@ -183,29 +160,22 @@ async fn run() {
     if let Some(why) = &java_skipped {
         eprintln!("java phase (Kafka's ConsumerPerformance) skipped: {why}");
     }
-    let phases: Vec<&'static str> = match &only {
-        Some(only) => phases::ALL_PHASES
-            .into_iter()
-            .filter(|p| p == only)
-            .collect(),
-        None => phases::ALL_PHASES
-            .into_iter()
-            .filter(|p| transactions || !p.contains("txn"))
-            .filter(|p| *p != "java" || java_skipped.is_none())
+    let phases: Vec<Phase> = match args.phase {
+        Some(only) => vec![only],
+        None => Phase::value_variants()
+            .iter()
+            .copied()
+            .filter(|p| transactions || !p.transactional())
+            .filter(|p| *p != Phase::Java || java_skipped.is_none())
             // Its records must be there before it starts: not on the embedded broker.
-            .filter(|p| *p != "raw-txn-out" || (transactions && !embedded))
+            .filter(|p| *p != Phase::RawTxnOut || (transactions && !embedded))
             .collect(),
     };
-    if embedded && phases.contains(&"raw-txn-out") {
+    if embedded && phases.contains(&Phase::RawTxnOut) {
         fail("raw-txn-out reads records produced before it starts: run it with --brokers");
     }
-    if phases.is_empty() {
-        fail(
-            "--phase: one of raw, java, gig-ack, gig-stream, gig-batch, gig-silent, gig-txn, gig-txn-out, raw-txn-out",
-        );
-    }
     let results = phases::run_rounds(&broker, &partition_counts, &phases, &s).await;
-    if only.is_some() {
+    if args.phase.is_some() {
         return;
     }
     let memory = if embedded {
@@ -225,34 +195,36 @@ async fn run() {
         first_partitions: partition_counts.first().copied().unwrap_or(1),
     };
     let by_partitions = report::print_table(&report);
-    if let Some(path) = gig_examples::arg("plot").filter(|_| !memory_only) {
+    if let Some(path) = args.plot.as_ref().filter(|_| !memory_only) {
         let title = format!(
             "gig-bench on the {} broker, {} records of {} B",
             broker.kind(),
             s.records,
             s.size
         );
-        match plot::draw(&path, &results.table, s.records, &title) {
+        match plot::draw(path, &results.table, s.records, &title) {
             Ok(()) => eprintln!("plot: {path}"),
             Err(e) => fail(&format!("--plot {path}: {e}")),
         }
     }
-    if gig_examples::flag("json") && memory_only {
+    if args.json && memory_only {
         report::print_memory_json(&report);
-    } else if gig_examples::flag("json") {
+    } else if args.json {
         report::print_json(&report, by_partitions);
     }
 }
 
 fn main() {
+    // An unknown flag or phase name ends here, with clap's message and usage.
+    let args = Args::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp_millis()
         .init();
     // `--metrics`: the phases run with a Prometheus recorder installed, so that Gig's
     // metrics are recorded (nothing scrapes them); compare with a run without it.
-    if gig_examples::flag("metrics") {
+    if args.metrics {
         gig_examples::metrics_demo::install_recorder();
         eprintln!("gig-bench: a Prometheus metrics recorder is installed (--metrics)");
     }
-    System::new().block_on(run());
+    System::new().block_on(run(args));
 }

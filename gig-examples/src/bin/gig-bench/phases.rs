@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use gig_actors::testkit::Broker;
 
+use crate::args::Phase;
 use crate::gig::{gig_run, Mode};
 use crate::meter::{peak_rss_mb, Measured};
 use crate::produce::produce;
@@ -13,19 +14,6 @@ use crate::raw::raw_run;
 use crate::settings::{fail, unique, Settings};
 use crate::topics::{create_topic, delete_topic};
 use crate::{java, raw_txn_out};
-
-/// Every phase, in the order a round runs them.
-pub(crate) const ALL_PHASES: [&str; 9] = [
-    "raw",
-    "java",
-    "gig-ack",
-    "gig-stream",
-    "gig-batch",
-    "gig-silent",
-    "gig-txn",
-    "gig-txn-out",
-    "raw-txn-out",
-];
 
 /// One measured run of one phase.
 #[derive(Clone, Debug, Default)]
@@ -72,7 +60,7 @@ pub(crate) struct Results {
 pub(crate) async fn run_rounds(
     broker: &Broker,
     partition_counts: &[i32],
-    phases: &[&'static str],
+    phases: &[Phase],
     s: &Settings,
 ) -> Results {
     let brokers = broker.bootstrap_servers();
@@ -107,28 +95,29 @@ pub(crate) async fn run_rounds(
                 } else {
                     topics[0].clone()
                 };
-                let label = format!("{phase} p={partitions} run {}/{}", r + 1, s.repeat);
+                let name = phase.name();
+                let label = format!("{name} p={partitions} run {}/{}", r + 1, s.repeat);
                 let run = match (phase, Mode::of(phase)) {
-                    ("java", _) => java::java_run(&brokers, &topic, s),
-                    ("raw-txn-out", _) => {
+                    (Phase::Java, _) => java::java_run(&brokers, &topic, s),
+                    (Phase::RawTxnOut, _) => {
                         create_topic(&brokers, &format!("{topic}.out"), partitions).await;
                         raw_txn_out::run(&brokers, &topic, partitions, s, label)
                     }
-                    (_, None) => raw_run(&brokers, &topic, partitions, s, label),
                     (_, Some(mode)) => gig_run(&brokers, &topic, partitions, s, mode, label).await,
+                    (_, None) => raw_run(&brokers, &topic, partitions, s, label),
                 };
                 let late = run.late_ms.map_or(String::new(), |(p50, p99, max)| {
                     format!(", late p50 {p50:.1} p99 {p99:.1} max {max:.1} ms")
                 });
                 eprintln!(
-                    "  {phase} p={partitions} run {}: {:.0} records/s ({:.3}s), {:.3} allocations per record, peak RSS {:.0} MB{late}",
+                    "  {name} p={partitions} run {}: {:.0} records/s ({:.3}s), {:.3} allocations per record, peak RSS {:.0} MB{late}",
                     r + 1,
                     s.records as f64 / run.secs,
                     run.secs,
                     run.allocs as f64 / s.records as f64,
                     run.peak_rss_mb
                 );
-                runs.entry(phase).or_default().push(run);
+                runs.entry(name).or_default().push(run);
             }
         }
         for (phase, runs) in &runs {

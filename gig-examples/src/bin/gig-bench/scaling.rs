@@ -14,6 +14,7 @@ use gig_actors::testkit::Broker;
 use plotters::prelude::*;
 use serde_json::json;
 
+use crate::args::Args;
 use crate::gig::{gig_run, Mode};
 use crate::phases::Run;
 use crate::produce::produce;
@@ -39,27 +40,15 @@ impl Point {
     }
 }
 
-fn list<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
-    gig_examples::arg(name)
-        .unwrap_or_else(|| default.to_string())
-        .split(',')
-        .map(|v| {
-            v.trim()
-                .parse()
-                .unwrap_or_else(|_| fail(&format!("--{name}: numbers, e.g. {default}")))
-        })
-        .collect()
-}
-
-pub(crate) async fn run(broker: &Broker, s: &Settings) {
+pub(crate) async fn run(broker: &Broker, s: &Settings, args: &Args) {
     if broker.embedded().is_some() {
         fail("--scaling needs an external broker (--brokers): its records are produced first");
     }
     let brokers = broker.bootstrap_servers();
-    let partition_counts: Vec<i32> = list("scale-partitions", "1,16,128,512");
-    let key_counts: Vec<u64> = list("scale-keys", "1,1000,100000");
+    let partition_counts = &args.scale_partitions;
+    let key_counts = &args.scale_keys;
     let mut by_partitions: BTreeMap<i32, (Point, Point)> = BTreeMap::new();
-    for &partitions in &partition_counts {
+    for &partitions in partition_counts {
         let topic = format!("bench-scale-{partitions}p-{}", unique());
         create_topic(&brokers, &topic, partitions).await;
         eprintln!("producing {} records to {topic}", s.records);
@@ -86,7 +75,7 @@ pub(crate) async fn run(broker: &Broker, s: &Settings) {
         key_ordering: true,
         ..s.clone()
     };
-    for &keys in &key_counts {
+    for &keys in key_counts {
         let topic = format!("bench-scale-{keys}k-{}", unique());
         create_topic(&brokers, &topic, 1).await;
         eprintln!(
@@ -107,12 +96,13 @@ pub(crate) async fn run(broker: &Broker, s: &Settings) {
         by_keys.insert(keys, point);
         delete_topic(&brokers, &topic).await;
     }
-    report(broker, s, &by_partitions, &by_keys);
+    report(broker, s, args, &by_partitions, &by_keys);
 }
 
 fn report(
     broker: &Broker,
     s: &Settings,
+    args: &Args,
     by_partitions: &BTreeMap<i32, (Point, Point)>,
     by_keys: &BTreeMap<u64, Point>,
 ) {
@@ -174,7 +164,7 @@ fn report(
     }
     let most = by_partitions.values().next_back().map(|p| p.1.cpu_us);
     let keys_most = by_keys.values().next_back().map(|p| p.cpu_us);
-    if gig_examples::flag("json") {
+    if args.json {
         let line = json!({
             "broker": broker.kind(),
             "records": s.records,
@@ -186,8 +176,8 @@ fn report(
         });
         println!("{line}");
     }
-    if let Some(path) = gig_examples::arg("plot") {
-        match draw(&path, by_partitions, by_keys) {
+    if let Some(path) = &args.plot {
+        match draw(path, by_partitions, by_keys) {
             Ok(()) => eprintln!("plot: {path}"),
             Err(e) => fail(&format!("--plot {path}: {e}")),
         }

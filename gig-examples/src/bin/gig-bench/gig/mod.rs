@@ -9,6 +9,7 @@ use actix::prelude::*;
 use gig_actors::prelude::*;
 use tokio::sync::oneshot;
 
+use crate::args::Phase;
 use crate::meter::{peak_rss_mb, reset_peak_rss, Meter, Progress};
 use crate::phases::{percentiles, Run};
 use crate::plot;
@@ -38,16 +39,16 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
-    /// The mode of a Gig phase; `None` for raw.
-    pub(crate) fn of(phase: &str) -> Option<Mode> {
+    /// The mode of a Gig phase; `None` for the others.
+    pub(crate) fn of(phase: Phase) -> Option<Mode> {
         match phase {
-            "raw" => None,
-            "gig-ack" => Some(Mode::Ack),
-            "gig-stream" => Some(Mode::Stream),
-            "gig-batch" => Some(Mode::Batch),
-            "gig-txn" => Some(Mode::Txn),
-            "gig-txn-out" => Some(Mode::TxnOut),
-            _ => Some(Mode::Silent),
+            Phase::Raw | Phase::Java | Phase::RawTxnOut => None,
+            Phase::GigAck => Some(Mode::Ack),
+            Phase::GigStream => Some(Mode::Stream),
+            Phase::GigBatch => Some(Mode::Batch),
+            Phase::GigSilent => Some(Mode::Silent),
+            Phase::GigTxn => Some(Mode::Txn),
+            Phase::GigTxnOut => Some(Mode::TxnOut),
         }
     }
 }

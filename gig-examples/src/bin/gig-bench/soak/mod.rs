@@ -36,7 +36,6 @@
 //! `--json` and `--plot`); the run's steps here.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,6 +47,7 @@ use gig_examples::ledger_file::news;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
+use crate::args::Args;
 use crate::counting;
 use crate::meter::{peak_rss_mb, rss_mb};
 use crate::settings::{fail, unique};
@@ -95,18 +95,11 @@ struct Watched {
     allocs: u64,
 }
 
-pub(crate) async fn run() {
-    let seconds: u64 = gig_examples::num_arg("soak", 0);
-    if seconds == 0 {
-        fail("--soak: the soak's length in seconds, e.g. --soak 1800");
-    }
-    let rate: u64 = gig_examples::num_arg("soak-rate", 5000).max(1);
-    let partitions: i32 = gig_examples::num_arg("partitions", 4);
-    if partitions < 1 {
-        fail("--partitions: one number for the soak, e.g. 4");
-    }
-    let ledger_dir = gig_examples::arg("soak-ledger").map(PathBuf::from);
-    let broker = Broker::external_or_embedded(gig_examples::brokers())
+/// The soak, `seconds` long.
+pub(crate) async fn run(seconds: u64, args: &Args) {
+    let rate = args.soak_rate;
+    let partitions = args.soak_partitions();
+    let broker = Broker::external_or_embedded(args.brokers())
         .unwrap_or_else(|e| fail(&format!("broker: {e}")));
     let brokers = broker.bootstrap_servers();
     let topic = format!("soak-{}", unique());
@@ -125,7 +118,7 @@ pub(crate) async fn run() {
         );
     }
 
-    let (ledger, list, times) = ledger::open(ledger_dir.as_deref());
+    let (ledger, list, times) = ledger::open(args.soak_ledger.as_deref());
     let answers = Answers::new(times).start();
     let consumer = start_consumer(&brokers, &topic, &ledger, &answers).await;
 
@@ -234,10 +227,10 @@ pub(crate) async fn run() {
         },
     );
     soak.print();
-    if let Some(path) = gig_examples::arg("plot") {
-        soak.draw(&path);
+    if let Some(path) = &args.plot {
+        soak.draw(path);
     }
-    if gig_examples::flag("json") {
+    if args.json {
         soak.print_json();
     }
     drop(broker);

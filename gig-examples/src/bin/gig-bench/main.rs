@@ -194,7 +194,7 @@ async fn run(args: Args) {
         actix_allocs,
         first_partitions: partition_counts.first().copied().unwrap_or(1),
     };
-    let by_partitions = report::print_table(&report);
+    report::print_table(&report);
     if let Some(path) = args.plot.as_ref().filter(|_| !memory_only) {
         let title = format!(
             "gig-bench on the {} broker, {} records of {} B",
@@ -210,7 +210,7 @@ async fn run(args: Args) {
     if args.json && memory_only {
         report::print_memory_json(&report);
     } else if args.json {
-        report::print_json(&report, by_partitions);
+        report::print_json(&report);
     }
 }
 

@@ -25,9 +25,9 @@ pub(crate) struct Args {
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub(crate) partitions: Option<Vec<i32>>,
 
-    /// Records each phase reads (10000000 gives Java's JIT time to warm up).
-    #[arg(long, default_value_t = 2_000_000)]
-    pub(crate) records: u64,
+    /// Records each phase reads [default: 2000000; with --anchor 10000000].
+    #[arg(long, value_name = "N")]
+    records: Option<u64>,
 
     /// Bytes per record's payload.
     #[arg(long, default_value_t = 100)]
@@ -38,8 +38,13 @@ pub(crate) struct Args {
     pub(crate) repeat: u64,
 
     /// Run this phase alone and print no table (e.g. under callgrind).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, conflicts_with = "anchor")]
     pub(crate) phase: Option<Phase>,
+
+    /// The anchor comparison alone, long enough for Java's JIT: raw, java, gig-ack and
+    /// gig-batch, 10,000,000 records unless --records says otherwise (external broker).
+    #[arg(long)]
+    pub(crate) anchor: bool,
 
     /// Leave out gig-txn, gig-txn-out and raw-txn-out (a broker without transactions).
     #[arg(long)]
@@ -162,6 +167,14 @@ impl Phase {
         }
     }
 
+    /// Whether `--anchor` runs it.
+    pub(crate) fn anchor(self) -> bool {
+        matches!(
+            self,
+            Phase::Raw | Phase::Java | Phase::GigAck | Phase::GigBatch
+        )
+    }
+
     /// Whether it needs a broker with transactions.
     pub(crate) fn transactional(self) -> bool {
         matches!(self, Phase::GigTxn | Phase::GigTxnOut | Phase::RawTxnOut)
@@ -179,7 +192,9 @@ impl Args {
     /// The settings every phase reads.
     pub(crate) fn settings(&self) -> Settings {
         Settings {
-            records: self.records,
+            records: self
+                .records
+                .unwrap_or(if self.anchor { 10_000_000 } else { 2_000_000 }),
             keys: None,
             key_ordering: false,
             silent_in_flight: self.silent_in_flight,
@@ -224,7 +239,9 @@ mod tests {
         let args = args.unwrap();
         assert_eq!(args.phase, Some(Phase::GigTxnOut));
         assert_eq!(args.partitions, Some(vec![1, 4]));
-        assert_eq!(args.records, 5);
+        assert_eq!(args.settings().records, 5);
+        assert_eq!(parse(&["--anchor"]).unwrap().settings().records, 10_000_000);
+        assert!(parse(&["--anchor", "--phase", "raw"]).is_err());
     }
 
     #[test]

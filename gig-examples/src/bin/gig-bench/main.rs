@@ -5,7 +5,7 @@
 //!     [--partitions 1,4] [--records 2000000] [--size 100] [--repeat 3] [--json]
 //!     [--memory-only] [--memory-records 5000000] [--memory-seconds 15] [--phase NAME]
 //!     [--silent-in-flight 1000000] [--headers] [--plot FILE.svg] [--poll-thread-nice N]
-//!     [--no-transactions]
+//!     [--no-transactions] [--anchor]  (gig-bench --help explains each)
 //! ```
 //!
 //! `--no-transactions` leaves out gig-txn and gig-txn-out, for a broker without
@@ -42,7 +42,10 @@
 //! - **raw**: an rdkafka `BaseConsumer` reads all records, touching each payload.
 //! - **java**: Kafka's own consumer (`ConsumerPerformance`, `java.rs`) reads the topic, on an
 //!   external broker with Java and the Kafka jars installed; its end-to-end rate (group join
-//!   included) and its fetch rate are reported.
+//!   included), its fetch rate and the JVM's CPU time per record are reported. `--anchor`
+//!   runs raw, java, gig-ack and gig-batch alone with 10 M records (about 5 s a phase), long
+//!   enough for Java's JIT, and prints gig-ack ÷ Java end to end, gig-batch ÷ Java fetch
+//!   only and gig-ack ÷ raw, with each side's CPU per record.
 //! - **gig-ack**: the full Gig path: each record delivered to a downstream actor that acks
 //!   it, handed to an AckedActor, offsets committed. The clock stops when the last offset
 //!   is committed (confirmed by the broker).
@@ -165,6 +168,7 @@ async fn run(args: Args) {
         None => Phase::value_variants()
             .iter()
             .copied()
+            .filter(|p| !args.anchor || p.anchor())
             .filter(|p| transactions || !p.transactional())
             .filter(|p| *p != Phase::Java || java_skipped.is_none())
             // Its records must be there before it starts: not on the embedded broker.
@@ -178,7 +182,9 @@ async fn run(args: Args) {
     if args.phase.is_some() {
         return;
     }
-    let memory = if embedded {
+    let memory = if args.anchor {
+        None
+    } else if embedded {
         eprintln!("memory phase: skipped on the embedded broker (its backlog would live in this process); run with --brokers");
         None
     } else {

@@ -94,7 +94,8 @@ pub(crate) fn print_table(report: &Report<'_>) {
         let raw = rps(&phases["raw"]);
         for (phase, run) in phases {
             let r = rps(run);
-            // The Java consumer is another process: its allocations and CPU are not seen.
+            // The Java consumer is another process: its allocations and memory are not seen
+            // (its CPU time is: the JVM's own, from getrusage of the ended child).
             let own = |figure: String| {
                 if *phase == "java" {
                     "-".to_string()
@@ -103,7 +104,7 @@ pub(crate) fn print_table(report: &Report<'_>) {
                 }
             };
             println!(
-                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>10} {:>11} {:>7.0} MB",
+                "{:<11} {:>5} {:>12.0} {:>8.1} {:>8.2} {:>12} {:>10} {:>11} {:>10}",
                 phase,
                 partitions,
                 r,
@@ -112,11 +113,12 @@ pub(crate) fn print_table(report: &Report<'_>) {
                 run.late_ms
                     .map_or("-".to_string(), |l| format!("{:.1}", l.1)),
                 own(format!("{:.3}", per_record(run))),
-                own(format!("{:.3}", cpu_us(run))),
-                run.peak_rss_mb
+                format!("{:.3}", cpu_us(run)),
+                own(format!("{:.0} MB", run.peak_rss_mb))
             );
         }
     }
+    print_anchor(report);
     for (partitions, phases) in table {
         let (Some(ack), Some(txn), Some(out)) = (
             phases.get("gig-ack"),
@@ -165,5 +167,50 @@ pub(crate) fn print_table(report: &Report<'_>) {
             samples.first().map_or(0.0, |s| s.0),
             samples.last().map_or(0.0, |s| s.0),
         );
+    }
+}
+
+/// Per partition count, Gig against Kafka's Java consumer and raw rdkafka: the ratios issue
+/// 30 sets goals for, with each side's CPU time per record.
+fn print_anchor(report: &Report<'_>) {
+    let rps = |r: &Run| report.rps(r);
+    let cpu_us = |r: &Run| report.cpu_us(r);
+    for (partitions, phases) in &report.results.table {
+        let (Some(raw), Some(ack)) = (phases.get("raw"), phases.get("gig-ack")) else {
+            continue;
+        };
+        let batch = phases.get("gig-batch");
+        let mut line = format!(
+            "anchor, {partitions} partition(s): gig-ack {:.0} records/s, {:.3} CPU µs/record",
+            rps(ack),
+            cpu_us(ack)
+        );
+        if let Some(batch) = batch {
+            line += &format!("; gig-batch {:.0}, {:.3} µs", rps(batch), cpu_us(batch));
+        }
+        line += &format!(
+            "; raw rdkafka {:.0}, {:.3} µs; gig-ack / raw {:.2}x",
+            rps(raw),
+            cpu_us(raw),
+            rps(ack) / rps(raw)
+        );
+        if let Some(java) = phases.get("java") {
+            let fetch = java.java_fetch_rps.unwrap_or(f64::NAN);
+            line += &format!(
+                "; Java end to end {:.0} records/s, fetch only {fetch:.0}, {:.3} CPU µs/record (the JVM, {:.1}s); gig-ack / Java end to end {:.2}x",
+                rps(java),
+                cpu_us(java),
+                java.secs,
+                rps(ack) / rps(java)
+            );
+            if let Some(batch) = batch {
+                line += &format!(", gig-batch / Java fetch only {:.2}x", rps(batch) / fetch);
+            }
+            line += &format!(
+                ", CPU per record gig-ack / Java {:.2}x",
+                cpu_us(ack) / cpu_us(java)
+            );
+        }
+        println!("{line}");
     }
 }

@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::cpu;
@@ -34,8 +35,22 @@ pub(crate) fn java_run(brokers: &str, topic: &str, s: &Settings) -> Run {
         secs,
         cpu_secs: java.cpu_secs,
         java_fetch_rps: Some(java.fetch_rps),
+        java_startup_cpu_secs: Some(startup_cpu(brokers, topic)),
         ..Run::default()
     }
+}
+
+/// The CPU time of a JVM that starts, joins a group and reads one record of `topic`: what
+/// the java phase's CPU time holds besides reading. Measured once per run; 0 if it fails.
+fn startup_cpu(brokers: &str, topic: &str) -> f64 {
+    static STARTUP: OnceLock<f64> = OnceLock::new();
+    *STARTUP.get_or_init(|| match consumer_performance(brokers, topic, 1) {
+        Ok(run) => run.cpu_secs,
+        Err(e) => {
+            eprintln!("  java: its start-up's CPU time is unknown: {e}");
+            0.0
+        }
+    })
 }
 
 /// What ConsumerPerformance reported.

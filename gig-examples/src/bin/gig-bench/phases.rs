@@ -23,6 +23,8 @@ pub(crate) struct Run {
     pub(crate) cpu_secs: f64,
     /// The Java consumer's fetch rate (its group join left out): the `java` phase only.
     pub(crate) java_fetch_rps: Option<f64>,
+    /// The CPU time of a JVM that only starts, joins and reads one record: the `java` phase.
+    pub(crate) java_startup_cpu_secs: Option<f64>,
     /// Heap allocations in the process while the phase ran.
     pub(crate) allocs: u64,
     pub(crate) peak_rss_mb: f64,

@@ -37,6 +37,9 @@ struct Line {
     cpu_us_per_record_batch: Option<f64>,
     /// The JVM's CPU time per record (Kafka's ConsumerPerformance, start-up included).
     cpu_us_per_record_java: Option<f64>,
+    /// cpu_us_per_record_java less the CPU time of a JVM that reads one record (its start-up
+    /// and group join).
+    cpu_us_per_record_java_less_startup: Option<f64>,
     cpu_us_per_record_raw: Option<f64>,
     cpu_us_per_record_raw_txn_out: Option<f64>,
     cpu_us_per_record_txn_out: Option<f64>,
@@ -184,6 +187,8 @@ impl Report<'_> {
             cpu_us_per_record_ack: cpu_us("gig-ack"),
             cpu_us_per_record_batch: cpu_us("gig-batch"),
             cpu_us_per_record_java: cpu_us("java"),
+            cpu_us_per_record_java_less_startup: get("java")
+                .and_then(|r| self.java_steady_cpu_us(r)),
             cpu_us_per_record_raw: cpu_us("raw"),
             cpu_us_per_record_raw_txn_out: cpu_us("raw-txn-out"),
             cpu_us_per_record_txn_out: cpu_us("gig-txn-out"),

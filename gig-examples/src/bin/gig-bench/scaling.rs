@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use gig_actors::testkit::Broker;
 use plotters::prelude::*;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::args::Args;
 use crate::gig::{gig_run, Mode};
@@ -99,6 +99,36 @@ pub(crate) async fn run(broker: &Broker, s: &Settings, args: &Args) {
     report(broker, s, args, &by_partitions, &by_keys);
 }
 
+/// `--json`: the sweep as one line (fields in the keys' alphabetical order).
+#[derive(Serialize)]
+struct Line {
+    broker: &'static str,
+    ratio_most_keys_to_1000: Option<f64>,
+    ratio_most_partitions_to_one: Option<f64>,
+    records: u64,
+    scaling_keys: BTreeMap<String, KeysPoint>,
+    scaling_partitions: BTreeMap<String, PartitionsPoint>,
+    size: usize,
+}
+
+/// One partition count of the sweep.
+#[derive(Serialize)]
+struct PartitionsPoint {
+    gig_cpu_us_per_record: f64,
+    gig_rps: f64,
+    gig_to_one_partition: f64,
+    raw_cpu_us_per_record: f64,
+    raw_rps: f64,
+}
+
+/// One key count of the sweep (one partition, key ordering).
+#[derive(Serialize)]
+struct KeysPoint {
+    gig_cpu_us_per_record: f64,
+    gig_rps: f64,
+    to_1000_keys: Option<f64>,
+}
+
 fn report(
     broker: &Broker,
     s: &Settings,
@@ -121,7 +151,7 @@ fn report(
         "partitions", "raw µs/rec", "gig µs/rec", "raw rec/s", "gig rec/s", "gig x 1 part."
     );
     let gig_one = by_partitions.values().next().map(|p| p.1.cpu_us);
-    let mut partitions_json = serde_json::Map::new();
+    let mut partitions_json = BTreeMap::new();
     for (partitions, (raw, gig)) in by_partitions {
         let growth = gig_one.map_or(1.0, |one| gig.cpu_us / one);
         println!(
@@ -130,13 +160,13 @@ fn report(
         );
         partitions_json.insert(
             partitions.to_string(),
-            json!({
-                "raw_cpu_us_per_record": round(raw.cpu_us),
-                "gig_cpu_us_per_record": round(gig.cpu_us),
-                "raw_rps": raw.rps.round(),
-                "gig_rps": gig.rps.round(),
-                "gig_to_one_partition": round(growth),
-            }),
+            PartitionsPoint {
+                gig_cpu_us_per_record: round(gig.cpu_us),
+                gig_rps: gig.rps.round(),
+                gig_to_one_partition: round(growth),
+                raw_cpu_us_per_record: round(raw.cpu_us),
+                raw_rps: raw.rps.round(),
+            },
         );
     }
     println!(
@@ -144,7 +174,7 @@ fn report(
         "keys", "gig µs/rec", "gig rec/s", "x 1,000 keys"
     );
     let thousand = by_keys.get(&1000).map(|p| p.cpu_us);
-    let mut keys_json = serde_json::Map::new();
+    let mut keys_json = BTreeMap::new();
     for (keys, point) in by_keys {
         let growth = thousand.map(|t| point.cpu_us / t);
         println!(
@@ -155,26 +185,29 @@ fn report(
         );
         keys_json.insert(
             keys.to_string(),
-            json!({
-                "gig_cpu_us_per_record": round(point.cpu_us),
-                "gig_rps": point.rps.round(),
-                "to_1000_keys": growth.map(round),
-            }),
+            KeysPoint {
+                gig_cpu_us_per_record: round(point.cpu_us),
+                gig_rps: point.rps.round(),
+                to_1000_keys: growth.map(round),
+            },
         );
     }
     let most = by_partitions.values().next_back().map(|p| p.1.cpu_us);
     let keys_most = by_keys.values().next_back().map(|p| p.cpu_us);
     if args.json {
-        let line = json!({
-            "broker": broker.kind(),
-            "records": s.records,
-            "size": s.size,
-            "scaling_partitions": partitions_json,
-            "scaling_keys": keys_json,
-            "ratio_most_partitions_to_one": gig_one.zip(most).map(|(one, most)| round(most / one)),
-            "ratio_most_keys_to_1000": thousand.zip(keys_most).map(|(t, most)| round(most / t)),
-        });
-        println!("{line}");
+        let line = Line {
+            broker: broker.kind(),
+            ratio_most_keys_to_1000: thousand.zip(keys_most).map(|(t, most)| round(most / t)),
+            ratio_most_partitions_to_one: gig_one.zip(most).map(|(one, most)| round(most / one)),
+            records: s.records,
+            scaling_keys: keys_json,
+            scaling_partitions: partitions_json,
+            size: s.size,
+        };
+        match serde_json::to_string(&line) {
+            Ok(line) => println!("{line}"),
+            Err(e) => fail(&format!("--json: {e}")),
+        }
     }
     if let Some(path) = &args.plot {
         match draw(path, by_partitions, by_keys) {

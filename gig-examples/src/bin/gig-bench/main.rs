@@ -34,7 +34,7 @@
 //! to Gig's transactional producer (gig-txn, gig-txn-out).
 //!
 //! Every phase reports CPU µs per record (the whole process, every thread). `--scaling` runs
-//! the scaling sweep instead (`scaling.rs`), `--soak SECONDS` the soak (`soak.rs`).
+//! the scaling sweep instead (`scaling.rs`), `--soak SECONDS` the soak (`soak/`).
 //!
 //! Phases, each repeated `--repeat` times (the median is reported), per partition count;
 //! the phases run round by round (raw, gig-ack, gig-stream, gig-batch, …, then again), so

@@ -17,50 +17,33 @@ pub mod sink;
 pub mod web_app;
 pub mod worker;
 
-/// The value of `--NAME VALUE` or `--NAME=VALUE` on the command line.
-pub fn arg(name: &str) -> Option<String> {
-    let flag = format!("--{name}");
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        if a == flag {
-            return args.next();
-        }
-        if let Some(v) = a.strip_prefix(&format!("{flag}=")) {
-            return Some(v.to_string());
-        }
+/// The flag every example and tool shares: which broker. Flattened into each binary's own
+/// `clap` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BrokerArgs {
+    /// The Kafka bootstrap servers (HOST:PORT[,HOST:PORT…]); without it, an embedded broker
+    /// started for this run.
+    #[arg(long, env = "GIG_BROKERS")]
+    pub brokers: Option<String>,
+}
+
+/// The group protocol flag of the binaries that join a group with a short session
+/// ([`quick_group`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProtocolArgs {
+    /// The group protocol to join with: `classic`, or `consumer` (KIP-848).
+    #[arg(long, env = "GIGCI_GROUP_PROTOCOL", default_value = "classic",
+          value_parser = group_protocol)]
+    pub group_protocol: String,
+}
+
+/// A group protocol's name, in lower case; empty (a variable set to nothing) is `classic`.
+fn group_protocol(name: &str) -> Result<String, String> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "" | "classic" => Ok("classic".to_string()),
+        "consumer" => Ok("consumer".to_string()),
+        other => Err(format!("'{other}' is neither `classic` nor `consumer`")),
     }
-    None
-}
-
-/// Whether `--NAME` is on the command line.
-pub fn flag(name: &str) -> bool {
-    let flag = format!("--{name}");
-    std::env::args().skip(1).any(|a| a == flag)
-}
-
-/// A numeric `--NAME`, or `default`; exits with a message on a value that is not a number.
-pub fn num_arg<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match arg(name) {
-        None => default,
-        Some(v) => v.parse().unwrap_or_else(|_| {
-            eprintln!("--{name}: '{v}' is not a number");
-            std::process::exit(2)
-        }),
-    }
-}
-
-/// The broker to use: `--brokers`, else the env var `GIG_BROKERS`, else none (embedded).
-pub fn brokers() -> Option<String> {
-    arg("brokers").or_else(|| std::env::var("GIG_BROKERS").ok())
-}
-
-/// The group protocol to join with: `--group-protocol` (`classic` or `consumer`, the
-/// KIP-848 protocol), else the env var `GIGCI_GROUP_PROTOCOL`, else `classic`.
-pub fn group_protocol() -> String {
-    arg("group-protocol")
-        .or_else(|| std::env::var("GIGCI_GROUP_PROTOCOL").ok())
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "classic".to_string())
 }
 
 /// Group settings for a demo, test or worker consumer that should hand a dead member's
@@ -119,12 +102,12 @@ pub fn init_logging_at(level: &str) {
         .init();
 }
 
-/// Runs an example on `--brokers` or, by default, the embedded broker: logs at `warn`,
+/// Runs an example on `brokers` (its `--brokers`) or, by default, the embedded broker: logs at `warn`,
 /// prints the summary line `run` returns, or prints the error; the exit code for `main` to
 /// return. The actors (and their Kafka clients) go before the broker they talk to, so
 /// nothing logs a broker going away at exit, and both before `main` returns (see
 /// [`block_on`]).
-pub fn run_example<F, Fut>(name: &str, run: F) -> ExitCode
+pub fn run_example<F, Fut>(name: &str, brokers: Option<String>, run: F) -> ExitCode
 where
     F: FnOnce(Rc<Broker>) -> Fut,
     Fut: Future<Output = Result<String, GigError>>,
@@ -134,7 +117,7 @@ where
         eprintln!("{name} failed: {e}");
         ExitCode::FAILURE
     };
-    let broker = match Broker::external_or_embedded(brokers()) {
+    let broker = match Broker::external_or_embedded(brokers) {
         Ok(broker) => Rc::new(broker),
         Err(e) => return fail(&e),
     };

@@ -194,7 +194,17 @@ async fn run() -> Result<Ended, Box<dyn std::error::Error>> {
 
 /// Runs the service until a signal stops it. Exits 1 on an error, or when the consumer could
 /// not read at the stop.
+/// A Gig consumer as a deployed service, configured from the environment: the `GIG_*`
+/// variables of `ConsumerConfig::from_env` (without `GIG_BROKERS`, an embedded broker with
+/// 1,000 records in `orders`), and SERVICE_PROBES, SERVICE_WORK_MS, SERVICE_DEAD_LETTERS,
+/// SERVICE_LEDGER. Probes at /health/live, /health/ready and /metrics; SIGTERM or SIGINT
+/// stops it with a final commit.
+#[derive(clap::Parser)]
+#[command(name = "service")]
+struct Args {}
+
 pub fn main() -> ExitCode {
+    let Args {} = <Args as clap::Parser>::parse();
     crate::init_logging();
     match crate::block_on(run()) {
         Ok(Ended::Clean) => ExitCode::SUCCESS,

@@ -278,7 +278,16 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
 /// Serves until a signal stops it; exits 1 on an error, or when the consumer could not read
 /// at the stop (its faults are in the last line).
+/// An actix-web service with Gig inside: `POST /orders` produces an order, a consumer in the
+/// same actix system processes it; `GET /stats` and the probes. Configured from the
+/// environment: the `GIG_*` variables of `ConsumerConfig::from_env` (without `GIG_BROKERS`,
+/// an embedded broker), WEB_APP_LISTEN (127.0.0.1:8080) and WEB_APP_WORK_MS.
+#[derive(clap::Parser)]
+#[command(name = "web_app")]
+struct Args {}
+
 pub fn main() -> ExitCode {
+    let Args {} = <Args as clap::Parser>::parse();
     crate::init_logging();
     match crate::block_on(run()) {
         Ok(true) => ExitCode::SUCCESS,

@@ -144,11 +144,74 @@ impl Handler<Delivery> for Work {
     }
 }
 
-fn arg(name: &str) -> String {
-    crate::arg(name).unwrap_or_else(|| {
-        eprintln!("worker: --{name} is required");
-        std::process::exit(2)
-    })
+/// The worker's flags (the module's docs describe what it does with them).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WorkerArgs {
+    /// The Kafka bootstrap servers.
+    #[arg(long)]
+    pub brokers: String,
+    /// The topic to read.
+    #[arg(long)]
+    pub topic: String,
+    /// The consumer group.
+    #[arg(long)]
+    pub group: String,
+    /// The ledger file to append each handed-over record, commit and rebalance to.
+    #[arg(long)]
+    pub ledger: String,
+    /// This worker's name in its status lines.
+    #[arg(long)]
+    pub id: String,
+    /// The group session timeout (classic protocol), so a killed member leaves soon.
+    #[arg(long, default_value_t = 6000)]
+    pub session_timeout_ms: u64,
+    #[command(flatten)]
+    pub protocol: crate::ProtocolArgs,
+    /// Turn on Gig's key ordering.
+    #[arg(long)]
+    pub key_ordering: bool,
+    /// Answer each record this many milliseconds after it reached the downstream.
+    #[arg(long, default_value_t = 0)]
+    pub work_ms: u64,
+    /// The ack timeout (Gig's default without it).
+    #[arg(long)]
+    pub ack_timeout_ms: Option<u64>,
+    /// How often to commit.
+    #[arg(long, default_value_t = 200)]
+    pub commit_interval_ms: u64,
+    /// The limit of records handed over but not yet committed (none without it).
+    #[arg(long)]
+    pub max_uncommitted: Option<usize>,
+    /// The limit of records at the downstream at once (Gig's default without it).
+    #[arg(long)]
+    pub max_in_flight: Option<usize>,
+    /// Commit after this many records as well as every interval (Gig's default without it).
+    #[arg(long)]
+    pub commit_every: Option<usize>,
+    /// Abort the process (as a fatal bug in native code would) when the downstream gets the
+    /// record with this payload.
+    #[arg(long)]
+    pub abort_on: Option<String>,
+    /// Nack 10% of the records to `TOPIC.dlq`, 5% to `TOPIC.retry.1`, and transform the
+    /// acked ones to the output topic.
+    #[arg(long)]
+    pub split: bool,
+    /// The output topic of `--split` (`TOPIC.out` without it).
+    #[arg(long, requires = "split")]
+    pub output: Option<String>,
+    /// Consume transactionally with this transactional id: `--split`'s records are
+    /// produced in the transactions that commit their sources.
+    #[arg(long)]
+    pub transactional_id: Option<String>,
+}
+
+/// One Gig consumer process for multi-process, crash and chaos runs: acks every record and
+/// writes each to its ledger file. Closing stdin stops it cleanly.
+#[derive(clap::Parser)]
+#[command(name = "worker")]
+struct Cli {
+    #[command(flatten)]
+    args: WorkerArgs,
 }
 
 fn status(id: &str, stats: &Stats) -> String {
@@ -166,20 +229,21 @@ fn status(id: &str, stats: &Stats) -> String {
     .to_string()
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (brokers, topic, group, path, id) = (
-        arg("brokers"),
-        arg("topic"),
-        arg("group"),
-        arg("ledger"),
-        arg("id"),
-    );
-    let transactional_id = crate::arg("transactional-id");
-    let split = crate::flag("split");
+async fn run(args: WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let WorkerArgs {
+        brokers,
+        topic,
+        group,
+        ledger: path,
+        id,
+        transactional_id,
+        split,
+        ..
+    } = args.clone();
     let onward = match (split, &transactional_id) {
         (false, _) => None,
         (true, id) => {
-            let output = crate::arg("output").unwrap_or_else(|| format!("{topic}.out"));
+            let output = args.output.unwrap_or_else(|| format!("{topic}.out"));
             let (transformer, router) = match id {
                 Some(_) => (
                     Transformer::transactional(output),
@@ -203,40 +267,37 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let ledger = ledger.start();
     let mut config = ConsumerConfig::new(&brokers, group)
         .topics([topic])
-        .commit_interval(Duration::from_millis(crate::num_arg(
-            "commit-interval-ms",
-            200,
-        )))
-        .key_ordering(crate::flag("key-ordering"));
+        .commit_interval(Duration::from_millis(args.commit_interval_ms))
+        .key_ordering(args.key_ordering);
     // librdkafka's debug contexts (e.g. `cgrp`), as in the test suite; its log goes to stderr.
     if let Ok(contexts) = std::env::var("GIGCI_RDKAFKA_DEBUG") {
         config = config.property("debug", contexts);
     }
-    if crate::arg("ack-timeout-ms").is_some() {
-        config = config.ack_timeout(Duration::from_millis(crate::num_arg("ack-timeout-ms", 0)));
+    if let Some(ms) = args.ack_timeout_ms {
+        config = config.ack_timeout(Duration::from_millis(ms));
     }
-    if crate::arg("max-uncommitted").is_some() {
-        config = config.max_uncommitted(crate::num_arg("max-uncommitted", 0));
+    if let Some(limit) = args.max_uncommitted {
+        config = config.max_uncommitted(limit);
     }
-    if crate::arg("max-in-flight").is_some() {
-        config = config.max_in_flight(crate::num_arg("max-in-flight", 0));
+    if let Some(limit) = args.max_in_flight {
+        config = config.max_in_flight(limit);
     }
-    if crate::arg("commit-every").is_some() {
-        config = config.commit_every(crate::num_arg("commit-every", 0));
+    if let Some(count) = args.commit_every {
+        config = config.commit_every(count);
     }
     let mut config = crate::quick_group(
         config,
-        &crate::group_protocol(),
-        crate::num_arg("session-timeout-ms", 6000u64),
+        &args.protocol.group_protocol,
+        args.session_timeout_ms,
     );
     if let Some(id) = &transactional_id {
         config = config.transactional(id.as_str());
     }
     let work = Work {
-        delay: Duration::from_millis(crate::num_arg("work-ms", 0)),
+        delay: Duration::from_millis(args.work_ms),
         split,
         times,
-        abort_on: crate::arg("abort-on"),
+        abort_on: args.abort_on,
     };
     let builder = ConsumerActor::builder(config).downstream(work.start().recipient());
     let consumer = match transactional_id {
@@ -286,9 +347,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Runs the worker with the process's arguments; 1 on error, once its clients are gone.
 pub fn main() -> ExitCode {
+    run_with(<Cli as clap::Parser>::parse().args)
+}
+
+/// Runs the worker with `args` (for a binary that parsed them as a subcommand, as
+/// `gig-chaos worker …`); 1 on error, once its clients are gone.
+pub fn run_with(args: WorkerArgs) -> ExitCode {
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .try_init();
-    match crate::block_on(run()) {
+    match crate::block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("worker: {e}");

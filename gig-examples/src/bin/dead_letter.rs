@@ -135,6 +135,16 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
     ))
 }
 
+/// Failed records go to a dead-letter topic, and are read back from it.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+}
+
 fn main() -> std::process::ExitCode {
-    gig_examples::run_example("dead_letter", |broker| async move { run(&broker).await })
+    let args = <Args as clap::Parser>::parse();
+    gig_examples::run_example("dead_letter", args.broker.brokers, |broker| async move {
+        run(&broker).await
+    })
 }

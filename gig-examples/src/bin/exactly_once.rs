@@ -147,6 +147,17 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
     ))
 }
 
+/// Exactly-once hand-off: outputs and dead letters are produced in the Kafka transaction
+/// that commits their source offsets.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+}
+
 fn main() -> std::process::ExitCode {
-    gig_examples::run_example("exactly_once", |broker| async move { run(&broker).await })
+    let args = <Args as clap::Parser>::parse();
+    gig_examples::run_example("exactly_once", args.broker.brokers, |broker| async move {
+        run(&broker).await
+    })
 }

@@ -19,19 +19,52 @@ use std::time::Duration;
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
 use gig_examples::chaos::{crash_run, WorkerCommand};
+use gig_examples::worker::WorkerArgs;
 
-async fn run() -> Result<String, String> {
-    let records: u64 = gig_examples::num_arg("records", 200_000);
-    let kills: usize = gig_examples::num_arg("kills", 20);
-    let partitions: i32 = gig_examples::num_arg("partitions", 8);
-    let seed: u64 = gig_examples::num_arg(
-        "seed",
+/// SIGKILL a Gig consumer process at random points, restart it, and count what was lost and
+/// what was repeated. Exits 1 unless nothing was lost and every duplicate was within bound.
+#[derive(clap::Parser)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+    #[command(flatten)]
+    protocol: gig_examples::ProtocolArgs,
+    /// How many records to produce and consume.
+    #[arg(long, default_value_t = 200_000)]
+    records: u64,
+    /// How many times to SIGKILL the consumer process.
+    #[arg(long, default_value_t = 20)]
+    kills: usize,
+    /// The topic's partitions.
+    #[arg(long, default_value_t = 8)]
+    partitions: i32,
+    /// The seed of the kill points (the clock's nanoseconds without it).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Run as the consumer process gig-chaos kills (it starts itself this way).
+    Worker(WorkerArgs),
+}
+
+async fn run(args: Args) -> Result<String, String> {
+    let Args {
+        records,
+        kills,
+        partitions,
+        ..
+    } = args;
+    let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64),
-    );
-    let broker =
-        Broker::external_or_embedded(gig_examples::brokers()).map_err(|e| e.to_string())?;
+            .map_or(1, |d| d.as_nanos() as u64)
+    });
+    let broker = Broker::external_or_embedded(args.broker.brokers).map_err(|e| e.to_string())?;
     let brokers = broker.bootstrap_servers();
     let topic = format!("chaos-{}", std::process::id());
     broker
@@ -67,7 +100,7 @@ async fn run() -> Result<String, String> {
         topic,
         group: format!("chaos-group-{}", std::process::id()),
         session_timeout_ms: 3000,
-        group_protocol: gig_examples::group_protocol(),
+        group_protocol: args.protocol.group_protocol,
         options: Vec::new(),
     };
     let summary = crash_run(&cmd, records, kills, seed, &dir).await?;
@@ -81,11 +114,12 @@ async fn run() -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("worker") {
-        return gig_examples::worker::main();
+    let mut args = <Args as clap::Parser>::parse();
+    if let Some(Command::Worker(worker)) = args.command.take() {
+        return gig_examples::worker::run_with(worker);
     }
     gig_examples::init_logging_at("warn");
-    match gig_examples::block_on(run()) {
+    match gig_examples::block_on(run(args)) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS

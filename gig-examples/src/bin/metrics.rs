@@ -17,31 +17,49 @@ use std::time::Duration;
 use gig_actors::testkit::Broker;
 use gig_actors::Stop;
 use gig_examples::metrics_demo::{self, Options, DEFAULT_PORT};
-use gig_examples::{arg, num_arg};
+
+/// Gig's metrics, served for Prometheus: consumes records on the embedded broker (or
+/// `--brokers`), prints the consumer's summary, then serves until Ctrl-C or `--serve-ms`.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+    #[command(flatten)]
+    protocol: gig_examples::ProtocolArgs,
+    /// The port to serve `/metrics` on, on 127.0.0.1; 0 picks a free port.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    metrics_port: u16,
+    /// How many records to produce and consume.
+    #[arg(long, default_value_t = 1000)]
+    records: usize,
+    /// Serve this many milliseconds after the summary, then stop; without it, until Ctrl-C.
+    #[arg(long)]
+    serve_ms: Option<u64>,
+}
 
 fn main() {
+    let args = <Args as clap::Parser>::parse();
     gig_examples::init_logging_at("warn");
     let fail = |e: &dyn std::fmt::Display| -> ! {
         eprintln!("metrics failed: {e}");
         std::process::exit(1)
     };
-    let port = num_arg("metrics-port", DEFAULT_PORT);
+    let port = args.metrics_port;
     let addr = metrics_demo::serve_metrics(port).unwrap_or_else(|e| fail(&e));
     println!("serving http://{addr}/metrics");
-    let broker = Broker::external_or_embedded(gig_examples::brokers()).unwrap_or_else(|e| fail(&e));
+    let broker = Broker::external_or_embedded(args.broker.brokers).unwrap_or_else(|e| fail(&e));
     let options = Options {
-        records: num_arg("records", 1000),
+        records: args.records,
         topic: gig_examples::run_topic("metrics-demo", &broker),
         group: format!("metrics-demo-{}", std::process::id()),
-        group_protocol: gig_examples::group_protocol(),
+        group_protocol: args.protocol.group_protocol,
     };
     let system = actix::System::new();
     let result = system.block_on(async {
         let (summary, consumer) = metrics_demo::run(&broker, &options).await?;
         println!("{summary}");
-        match arg("serve-ms") {
+        match args.serve_ms {
             Some(ms) => {
-                let ms = ms.parse().unwrap_or(0);
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
             None => {

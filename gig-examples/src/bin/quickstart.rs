@@ -81,8 +81,8 @@ impl Handler<NoAcked> for NoAckedLog {
     }
 }
 
-async fn run() -> Result<Stats, GigError> {
-    let broker = Broker::external_or_embedded(gig_examples::brokers())?;
+async fn run(brokers: Option<String>) -> Result<Stats, GigError> {
+    let broker = Broker::external_or_embedded(brokers)?;
     info!("broker: {} ({})", broker.bootstrap_servers(), broker.kind());
     let topic = gig_examples::run_topic("quickstart", &broker);
     broker.create_topic(&topic, 2).await?;
@@ -113,10 +113,19 @@ async fn run() -> Result<Stats, GigError> {
     consumer.send(Stop).await?
 }
 
+/// The smallest complete Gig program: 100 records, most acked, every tenth left unanswered
+/// until its ack timeout hands it to the NoAckedActor.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+}
+
 fn main() -> ExitCode {
+    let args = <Args as clap::Parser>::parse();
     gig_examples::init_logging();
     // The system, its actors and their Kafka clients are gone before `main` returns.
-    match gig_examples::block_on(run()) {
+    match gig_examples::block_on(run(args.broker.brokers)) {
         Ok(stats) => {
             println!(
                 "acked={} noacked={} committed={}",

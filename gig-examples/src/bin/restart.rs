@@ -41,8 +41,13 @@ impl Handler<Delivery> for Worker {
 }
 
 /// One instance of the service.
-fn instance(broker: &Broker, group: &str, topic: &str) -> Result<Addr<ConsumerActor>, GigError> {
-    let config = match gig_examples::flag("default-session") {
+fn instance(
+    broker: &Broker,
+    group: &str,
+    topic: &str,
+    default_session: bool,
+) -> Result<Addr<ConsumerActor>, GigError> {
+    let config = match default_session {
         true => ConsumerConfig::new(broker.bootstrap_servers(), group),
         false => broker.consumer_config(group),
     };
@@ -64,22 +69,37 @@ async fn produce(producer: &GigProducer, topic: &str, from: usize) -> Result<(),
     Ok(())
 }
 
+/// A service stopped and started again in the same group, as a redeploy does, on the
+/// embedded broker (or `--brokers HOST:PORT`): how long until the new instance has its
+/// partitions and has caught up.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+    /// Keep librdkafka's 45 s group session instead of the broker's short one: the
+    /// restarted member then waits about that long on the embedded broker.
+    #[arg(long)]
+    default_session: bool,
+}
+
 fn main() -> std::process::ExitCode {
-    gig_examples::run_example("restart", |broker| async move {
+    let args = <Args as clap::Parser>::parse();
+    let default_session = args.default_session;
+    gig_examples::run_example("restart", args.broker.brokers, |broker| async move {
         let topic = gig_examples::run_topic("restart", &broker);
         broker.create_topic(&topic, 3).await?;
         let producer = GigProducer::new(&broker.bootstrap_servers())?;
         let group = format!("restart-{}", std::process::id());
 
         produce(&producer, &topic, 0).await?;
-        let first = instance(&broker, &group, &topic)?;
+        let first = instance(&broker, &group, &topic, default_session)?;
         first.send(WaitForAssignment::within(WAIT)).await??;
         first.send(CaughtUp::within(WAIT)).await??;
         let first_stats = first.send(Stop).await??;
 
         produce(&producer, &topic, PER_RUN).await?;
         let restarted = Instant::now();
-        let second = instance(&broker, &group, &topic)?;
+        let second = instance(&broker, &group, &topic, default_session)?;
         second.send(WaitForAssignment::within(WAIT)).await??;
         let to_assignment = restarted.elapsed();
         let second_stats = second.send(CaughtUp::within(WAIT)).await??;

@@ -133,6 +133,16 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
     ))
 }
 
+/// A record that fails on its first attempt succeeds on its second, after a delay.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+}
+
 fn main() -> std::process::ExitCode {
-    gig_examples::run_example("retry", |broker| async move { run(&broker).await })
+    let args = <Args as clap::Parser>::parse();
+    gig_examples::run_example("retry", args.broker.brokers, |broker| async move {
+        run(&broker).await
+    })
 }

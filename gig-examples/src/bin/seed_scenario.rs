@@ -124,6 +124,7 @@ impl Handler<NoAcked> for Outcomes {
 }
 
 fn consumer(
+    protocol: &str,
     name: &'static str,
     silent: bool,
     brokers: &str,
@@ -146,7 +147,7 @@ fn consumer(
         ConsumerConfig::new(brokers, group)
             .topics([topic])
             .ack_timeout(ACK_TIMEOUT),
-        &gig_examples::group_protocol(),
+        protocol,
         6000,
     );
     ConsumerActor::builder(config)
@@ -156,8 +157,9 @@ fn consumer(
         .start()
 }
 
-async fn run() -> Result<String, GigError> {
-    let broker = Broker::external_or_embedded(gig_examples::brokers())?;
+async fn run(args: Args) -> Result<String, GigError> {
+    let protocol = args.protocol.group_protocol.as_str();
+    let broker = Broker::external_or_embedded(args.broker.brokers)?;
     let brokers = broker.bootstrap_servers();
     info!("broker: {brokers} ({})", broker.kind());
     let topic = gig_examples::run_topic("seed-scenario", &broker);
@@ -167,18 +169,34 @@ async fn run() -> Result<String, GigError> {
     let journal = Journal::new();
     let started = Instant::now();
 
-    let c1 = consumer("consumer1", true, &brokers, &topic, &group, &journal)?;
+    let c1 = consumer(
+        protocol,
+        "consumer1",
+        true,
+        &brokers,
+        &topic,
+        &group,
+        &journal,
+    )?;
     producer
         .send(ProducerRecord::new(topic.as_str(), "value1"))
         .await?;
     journal.wait_for("consumer1: received value1").await;
 
     info!("consumer2 joins the group");
-    let c2 = consumer("consumer2", false, &brokers, &topic, &group, &journal)?;
+    let c2 = consumer(
+        protocol,
+        "consumer2",
+        false,
+        &brokers,
+        &topic,
+        &group,
+        &journal,
+    )?;
     // Under the classic protocol a joining member's first rebalance says it is in the
     // group. Under KIP-848 a member given no partitions sees no rebalance at all; it gets
     // the partition once consumer1 lets go of it.
-    if gig_examples::group_protocol() != "consumer" {
+    if !protocol.eq_ignore_ascii_case("consumer") {
         gig_examples::wait_until(&c2, |s| s.rebalances > 0).await?;
         info!("consumer2 is in the group");
     }
@@ -206,9 +224,20 @@ async fn run() -> Result<String, GigError> {
     ))
 }
 
+/// The 2018 experiment that motivated Gig: a record its downstream never acks times out to
+/// the NoAckedActor once, and the partition does not stall.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+    #[command(flatten)]
+    protocol: gig_examples::ProtocolArgs,
+}
+
 fn main() -> ExitCode {
+    let args = <Args as clap::Parser>::parse();
     gig_examples::init_logging();
-    match gig_examples::block_on(run()) {
+    match gig_examples::block_on(run(args)) {
         Ok(summary) => {
             println!("{summary}");
             ExitCode::SUCCESS

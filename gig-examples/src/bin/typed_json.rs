@@ -119,6 +119,16 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
     ))
 }
 
+/// A downstream that takes decoded JSON values instead of bytes.
+#[derive(clap::Parser)]
+struct Args {
+    #[command(flatten)]
+    broker: gig_examples::BrokerArgs,
+}
+
 fn main() -> std::process::ExitCode {
-    gig_examples::run_example("typed_json", |broker| async move { run(&broker).await })
+    let args = <Args as clap::Parser>::parse();
+    gig_examples::run_example("typed_json", args.broker.brokers, |broker| async move {
+        run(&broker).await
+    })
 }

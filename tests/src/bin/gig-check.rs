@@ -27,17 +27,10 @@ use std::path::PathBuf;
 
 use gig_tests::checker::{check, Ledgers, Produced};
 
-fn usage() -> ! {
-    eprintln!("usage: gig-check DIR | gig-check [--key-ordered] --produced FILE LEDGER...");
-    std::process::exit(2)
-}
-
 /// The produced list at `path`.
 fn produced(path: &PathBuf) -> Vec<Produced> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        eprintln!("gig-check: {}: {e}", path.display());
-        std::process::exit(2)
-    });
+    let text =
+        std::fs::read_to_string(path).unwrap_or_else(|e| exit(&format!("{}: {e}", path.display())));
     text.lines()
         .filter_map(|line| {
             let mut f = line.split_whitespace();
@@ -50,42 +43,56 @@ fn produced(path: &PathBuf) -> Vec<Produced> {
         .collect()
 }
 
+/// The reliability checker over ledger files on disk: exits 1 unless nothing was lost and no
+/// poll skip, order or serial violation, or reprocessing after a commit was found.
+#[derive(clap::Parser)]
+#[command(
+    override_usage = "gig-check DIR\n       gig-check [--key-ordered] --produced FILE LEDGER..."
+)]
+struct Args {
+    /// Check order and serial processing per key, for a run with Gig's key ordering on.
+    #[arg(long)]
+    key_ordered: bool,
+    /// The produced list (`PARTITION OFFSET KEY` per line); without it, the one argument is
+    /// a directory holding `produced` and the `ledger*` files.
+    #[arg(long, value_name = "FILE")]
+    produced: Option<PathBuf>,
+    /// The ledger files (or, without `--produced`, the one directory).
+    #[arg(required = true, value_name = "LEDGER")]
+    ledgers: Vec<PathBuf>,
+}
+
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let key_ordered = args.iter().any(|a| a == "--key-ordered");
-    let mut rest = args.iter().filter(|a| *a != "--key-ordered");
-    let mut list = None;
-    let mut ledgers: Vec<PathBuf> = Vec::new();
-    while let Some(a) = rest.next() {
-        match a.as_str() {
-            "--produced" => list = Some(PathBuf::from(rest.next().unwrap_or_else(|| usage()))),
-            "-h" | "--help" => usage(),
-            _ => ledgers.push(PathBuf::from(a)),
-        }
-    }
+    let Args {
+        key_ordered,
+        produced: list,
+        mut ledgers,
+    } = <Args as clap::Parser>::parse();
     // `gig-check DIR`: the produced list and the ledgers in it.
-    if list.is_none() {
-        let [dir] = ledgers.as_slice() else { usage() };
-        let dir = dir.clone();
-        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
-            eprintln!("gig-check: {}: {e}", dir.display());
-            std::process::exit(2)
-        });
-        ledgers = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("ledger"))
-            })
-            .collect();
-        ledgers.sort();
-        list = Some(dir.join("produced"));
-    }
-    let Some(list) = list else { usage() };
-    if ledgers.is_empty() {
-        usage();
-    }
+    let list = match list {
+        Some(list) => list,
+        None => {
+            let [dir] = ledgers.as_slice() else {
+                exit("give one directory, or --produced FILE and the ledgers")
+            };
+            let dir = dir.clone();
+            let entries = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| exit(&format!("{}: {e}", dir.display())));
+            ledgers = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("ledger"))
+                })
+                .collect();
+            ledgers.sort();
+            if ledgers.is_empty() {
+                exit(&format!("{}: no ledger files", dir.display()));
+            }
+            dir.join("produced")
+        }
+    };
     let produced = produced(&list);
     let ledgers = Ledgers::read(&ledgers);
     let report = check(&produced, &ledgers, key_ordered);
@@ -96,4 +103,9 @@ fn main() {
     if !report.clean() || report.lost > 0 {
         std::process::exit(1);
     }
+}
+
+fn exit(message: &str) -> ! {
+    eprintln!("gig-check: {message}");
+    std::process::exit(2)
 }

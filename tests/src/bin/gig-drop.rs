@@ -32,7 +32,13 @@ async fn run(after: Duration) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Makes a consumer and a dead-letter producer from the `GIG_*` environment, lets them
+/// connect for DROP_AFTER_MS milliseconds, then returns from `main` without stopping them.
+#[derive(clap::Parser)]
+struct Args {}
+
 fn main() -> ExitCode {
+    let Args {} = <Args as clap::Parser>::parse();
     let after = std::env::var("DROP_AFTER_MS")
         .ok()
         .and_then(|ms| ms.parse().ok())

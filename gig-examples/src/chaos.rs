@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::eos::group_lag;
+use crate::ledger_line::LedgerLine;
 
 /// A record: partition and offset.
 pub type Rec = (i32, i64);
@@ -182,8 +183,8 @@ fn read_status(out: std::process::ChildStdout, shared: &Mutex<WorkerStatus>) {
 }
 
 /// The `partition offset` of every record line of a ledger file (none if it does not exist
-/// yet): the first two fields of each line (see [`crate::worker`]); commit lines are left
-/// out, and so is a last line the worker is still writing.
+/// yet): its record lines' (see [`LedgerLine`]); commit and rebalance lines are left out,
+/// and so is a last line the worker is still writing.
 pub fn read_ledger(path: &Path) -> Vec<Rec> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
@@ -191,9 +192,9 @@ pub fn read_ledger(path: &Path) -> Vec<Rec> {
     let complete = text.rfind('\n').map_or("", |end| &text[..end]);
     complete
         .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+        .filter_map(|line| match line.parse() {
+            Ok(LedgerLine::Record(r)) => Some((r.partition, r.offset)),
+            _ => None,
         })
         .collect()
 }

@@ -1,6 +1,7 @@
 //! The ledger file a worker or service process writes: one line per record it handed over,
 //! and lines for its confirmed commits and rebalances, read back by the reliability checker
-//! (`tests/src/checker.rs`). The format is in [`crate::worker`]'s docs.
+//! (`tests/src/checker.rs`). Each line is a [`LedgerLine`]; the format is in
+//! [`crate::worker`]'s docs.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -12,6 +13,7 @@ use actix::prelude::*;
 use gig_actors::prelude::*;
 
 use crate::eos::{FailureRouter, Transformer};
+use crate::ledger_line::{key_field, CommitSeen, LedgerLine, RebalanceSeen, RecordLine};
 
 /// Wall-clock microseconds since the Unix epoch: comparable across the worker processes
 /// of one machine, which is what the reliability checker compares.
@@ -128,16 +130,16 @@ impl<F: LedgerFile> FileLedger<F> {
             .map_or((None, None), |(start, end)| (Some(start), end));
         // A timed-out record frees its key at its deadline, whenever the downstream answers.
         let end = deadline.map(wall_us_at).or(end);
-        let _ = writeln!(
-            text,
-            "{} {} {} {outcome} {} {} {}",
-            at.0,
-            at.1,
-            self.pid,
-            key_text(r.key()),
-            or_dash(start),
-            or_dash(end)
-        );
+        let line = LedgerLine::Record(RecordLine {
+            partition: at.0,
+            offset: at.1,
+            process: self.pid,
+            outcome: outcome.to_string(),
+            key: r.key().map(|k| key_field(Some(k))),
+            start_us: start,
+            end_us: end,
+        });
+        let _ = writeln!(text, "{line}");
     }
 
     /// Writes the batch whole; only then are its records' times forgotten, so that a
@@ -176,29 +178,6 @@ impl<F: LedgerFile> FileLedger<F> {
             let (outcome, deadline) = outcome(&r.reason);
             (&r.record, outcome, deadline)
         }))
-    }
-}
-
-fn or_dash(v: Option<u64>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| v.to_string())
-}
-
-/// A key as one whitespace-free ledger field.
-fn key_text(key: Option<&[u8]>) -> String {
-    match key {
-        None => "-".to_string(),
-        Some(k)
-            if !k.is_empty()
-                && k != b"-"
-                && !k.starts_with(b"0x")
-                && k.iter().all(u8::is_ascii_graphic) =>
-        {
-            String::from_utf8_lossy(k).into_owned()
-        }
-        Some(k) => {
-            let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
-            format!("0x{hex}")
-        }
     }
 }
 
@@ -288,11 +267,22 @@ impl Handler<Reported> for FileLedger {
         use std::fmt::Write as _;
         let at = wall_us();
         let mut text = String::new();
-        for (p, o) in &m.0 {
-            let _ = writeln!(text, "C {p} {o} {} {at}", self.pid);
+        for &(partition, offset) in &m.0 {
+            let commit = LedgerLine::Commit(CommitSeen {
+                partition,
+                offset,
+                process: self.pid,
+                at_us: at,
+            });
+            let _ = writeln!(text, "{commit}");
         }
-        if let Some(n) = m.1 {
-            let _ = writeln!(text, "R {} {at} {n}", self.pid);
+        if let Some(rebalances) = m.1 {
+            let rebalance = LedgerLine::Rebalance(RebalanceSeen {
+                process: self.pid,
+                at_us: at,
+                rebalances,
+            });
+            let _ = writeln!(text, "{rebalance}");
         }
         if let Err(e) = self.file.append(&text) {
             eprintln!("worker: ledger write failed: {e}");

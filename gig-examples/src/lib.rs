@@ -11,6 +11,7 @@ use gig_actors::{ConsumerActor, ConsumerConfig, GetStats, GigError, Stats};
 pub mod chaos;
 pub mod eos;
 pub mod ledger_file;
+pub mod ledger_line;
 pub mod metrics_demo;
 pub mod service;
 pub mod sink;

@@ -33,61 +33,17 @@ use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// One record as one process handed it over: a record line of a worker's ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandOver {
-    /// Partition.
-    pub partition: i32,
-    /// Offset.
-    pub offset: i64,
-    /// The process that handed it over (its OS pid; 0 on a line without one).
-    pub process: u32,
-    /// `ack`, `nack`, `timeout`, `undecodable`, `dropped`, `panicked` or `crashed` (`ack`
-    /// on a line without one).
-    pub outcome: String,
-    /// The key as the worker writes it; `None` for a record without a key.
-    pub key: Option<String>,
-    /// When the downstream got it, in wall-clock µs.
-    pub start_us: Option<u64>,
-    /// When the downstream answered it (its deadline, if it timed out), in wall-clock µs.
-    pub end_us: Option<u64>,
-}
-
-/// A commit a process saw confirmed by the broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CommitSeen {
-    /// Partition.
-    pub partition: i32,
-    /// The committed offset: the next one to read.
-    pub offset: i64,
-    /// The process that saw it.
-    pub process: u32,
-    /// When, in wall-clock µs.
-    pub at_us: u64,
-}
-
-/// A rebalance a process took part in: its consumer reported one more assignment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RebalanceSeen {
-    /// The process.
-    pub process: u32,
-    /// When it saw it, in wall-clock µs: a little after the assignment itself.
-    pub at_us: u64,
-}
+pub use gig_examples::ledger_line::{CommitSeen, LedgerLine, RebalanceSeen, RecordLine};
 
 /// What the ledgers of a run hold.
 #[derive(Debug, Clone, Default)]
 pub struct Ledgers {
     /// Every record line, in file order.
-    pub hand_overs: Vec<HandOver>,
+    pub hand_overs: Vec<RecordLine>,
     /// Every commit line.
     pub commits: Vec<CommitSeen>,
     /// Every rebalance line.
     pub rebalances: Vec<RebalanceSeen>,
-}
-
-fn time(field: Option<&str>) -> Option<u64> {
-    field.and_then(|f| f.parse().ok())
 }
 
 impl Ledgers {
@@ -113,43 +69,12 @@ impl Ledgers {
     fn add(&mut self, text: &str) -> usize {
         let complete = text.rfind('\n').map_or(0, |end| end + 1);
         for line in text[..complete].lines() {
-            let mut f = line.split_whitespace();
-            let Some(first) = f.next() else { continue };
-            if first == "C" {
-                let commit = (|| {
-                    Some(CommitSeen {
-                        partition: f.next()?.parse().ok()?,
-                        offset: f.next()?.parse().ok()?,
-                        process: f.next()?.parse().ok()?,
-                        at_us: f.next()?.parse().ok()?,
-                    })
-                })();
-                self.commits.extend(commit);
-                continue;
+            match line.parse() {
+                Ok(LedgerLine::Record(r)) => self.hand_overs.push(r),
+                Ok(LedgerLine::Commit(c)) => self.commits.push(c),
+                Ok(LedgerLine::Rebalance(r)) => self.rebalances.push(r),
+                Err(_) => {}
             }
-            if first == "R" {
-                let rebalance = (|| {
-                    Some(RebalanceSeen {
-                        process: f.next()?.parse().ok()?,
-                        at_us: f.next()?.parse().ok()?,
-                    })
-                })();
-                self.rebalances.extend(rebalance);
-                continue;
-            }
-            let (Ok(partition), Some(Ok(offset))) = (first.parse(), f.next().map(str::parse))
-            else {
-                continue;
-            };
-            self.hand_overs.push(HandOver {
-                partition,
-                offset,
-                process: f.next().and_then(|p| p.parse().ok()).unwrap_or(0),
-                outcome: f.next().unwrap_or("ack").to_string(),
-                key: f.next().filter(|k| *k != "-").map(str::to_string),
-                start_us: time(f.next()),
-                end_us: time(f.next()),
-            });
         }
         complete
     }
@@ -432,7 +357,7 @@ fn order(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool, report: &m
             place.insert((*partition, *o), i);
         }
     }
-    let mut seen: HashMap<Unit, Vec<&HandOver>> = HashMap::new();
+    let mut seen: HashMap<Unit, Vec<&RecordLine>> = HashMap::new();
     for h in &ledgers.hand_overs {
         if h.start_us.is_none() || !place.contains_key(&(h.partition, h.offset)) {
             continue;
@@ -452,7 +377,7 @@ fn order(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool, report: &m
     };
     for (u, mut hs) in seen {
         hs.sort_by_key(|h| (h.start_us, h.process, h.offset));
-        let mut last: Option<(usize, &HandOver)> = None;
+        let mut last: Option<(usize, &RecordLine)> = None;
         for h in hs {
             let i = place[&(h.partition, h.offset)];
             let what = match last {
@@ -486,7 +411,7 @@ fn order(produced: &[Produced], ledgers: &Ledgers, key_ordered: bool, report: &m
 }
 
 fn serial(ledgers: &Ledgers, report: &mut Report) {
-    let mut by_key: HashMap<Unit, Vec<(u64, u64, &HandOver)>> = HashMap::new();
+    let mut by_key: HashMap<Unit, Vec<(u64, u64, &RecordLine)>> = HashMap::new();
     for h in &ledgers.hand_overs {
         if let (Some(k), Some(start), Some(end)) = (&h.key, h.start_us, h.end_us) {
             by_key
@@ -497,7 +422,7 @@ fn serial(ledgers: &Ledgers, report: &mut Report) {
     }
     for (u, mut spans) in by_key {
         spans.sort_by_key(|(start, end, _)| (*start, *end));
-        let mut busy: Option<(u64, &HandOver)> = None;
+        let mut busy: Option<(u64, &RecordLine)> = None;
         for (start, end, h) in spans {
             if let Some((until, other)) = busy {
                 if start < until {

@@ -37,7 +37,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use gig_core::Header;
@@ -141,17 +141,19 @@ impl DeadLetterSink {
     }
 }
 
-fn now_ms() -> u128 {
+/// The wall clock, as time since the Unix epoch: what a dead letter's and a retry copy's
+/// headers carry. Zero on a clock set before 1970.
+pub(crate) fn since_epoch() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+        .unwrap_or_default()
 }
 
 impl Handler<NoAcked> for DeadLetterSink {
     type Result = ResponseFuture<Result<(), HandOverError>>;
 
     fn handle(&mut self, msg: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        let at_ms = now_ms();
+        let at_ms = since_epoch().as_millis();
         let letters = msg.records.iter().map(|f| self.letter(f, at_ms)).collect();
         accept_once_written(self.producer.clone(), letters, "dead-letter")
     }
@@ -161,7 +163,7 @@ impl Handler<NoAckedTx> for DeadLetterSink {
     type Result = Result<Outputs, HandOverError>;
 
     fn handle(&mut self, msg: NoAckedTx, _: &mut Context<Self>) -> Self::Result {
-        let at_ms = now_ms();
+        let at_ms = since_epoch().as_millis();
         let letters = msg.records.iter();
         Ok(letters
             .map(|f| (&f.record, self.letter(f, at_ms)))

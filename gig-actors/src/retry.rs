@@ -44,13 +44,15 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix::prelude::*;
 use gig_core::retry::{next_attempt, RETRY_ATTEMPT, RETRY_DUE};
 use gig_core::Header;
 
-use crate::dead_letter::{accept_once_written, dead_letter, FAILED_AT, ORIGINAL_TOPIC};
+use crate::dead_letter::{
+    accept_once_written, dead_letter, since_epoch, FAILED_AT, ORIGINAL_TOPIC,
+};
 use crate::outcome::{HandOverError, NoAcked, NoAckedRecord, NoAckedTx};
 use crate::producer::{GigProducer, ProducerRecord};
 use gig_core::Outputs;
@@ -133,12 +135,6 @@ impl RetrySink {
 
 impl Actor for RetrySink {
     type Context = Context<Self>;
-}
-
-fn since_epoch() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 impl Handler<NoAcked> for RetrySink {

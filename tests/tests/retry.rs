@@ -3,7 +3,7 @@
 //! and after the last attempt it goes to `<topic>.dlq` with where it first came from.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix::prelude::*;
 use gig_actors::dead_letter::{ORIGINAL_OFFSET, ORIGINAL_TOPIC, REASON};
@@ -15,10 +15,7 @@ use gig_tests::*;
 const DELAY: Duration = Duration::from_millis(1_500);
 
 fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
+    u128::from(gig_examples::ledger_file::wall_us() / 1000)
 }
 
 /// A delivery: the record and when it arrived (ms since the epoch).

@@ -16,6 +16,7 @@ use actix::prelude::*;
 use gig_actors::dead_letter::{self, DeadLetterSink};
 use gig_actors::prelude::*;
 use gig_actors::testkit::Broker;
+use gig_examples::sink::Sink;
 use log::info;
 
 const TOPIC: &str = "payments";
@@ -37,29 +38,6 @@ impl Handler<Delivery> for Payments {
             Some(Ok(_)) => delivery.ack(),
             _ => delivery.nack("not an amount"),
         }
-    }
-}
-
-/// Accepts acked records.
-struct Ledger;
-
-impl Actor for Ledger {
-    type Context = Context<Self>;
-}
-
-impl Handler<Acked> for Ledger {
-    type Result = Result<(), HandOverError>;
-
-    fn handle(&mut self, _: Acked, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
-
-impl Handler<NoAcked> for Ledger {
-    type Result = Result<(), HandOverError>;
-
-    fn handle(&mut self, _: NoAcked, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
     }
 }
 
@@ -110,7 +88,7 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
     let config = ConsumerConfig::new(broker.bootstrap_servers(), group.clone()).topics([TOPIC]);
     let consumer = ConsumerActor::builder(config)
         .downstream(Payments.start().recipient())
-        .acked(Ledger.start().recipient())
+        .acked(Sink.start().recipient())
         .no_acked(DeadLetterSink::new(producer.clone()).start().recipient())
         .start()?;
     gig_examples::wait_until(&consumer, |s| s.handed_over >= PAYMENTS as u64).await?;
@@ -121,8 +99,8 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
         ConsumerConfig::new(broker.bootstrap_servers(), format!("{group}-reader")).topics([dlq]);
     let reader = ConsumerActor::builder(config)
         .downstream(Reader(read.clone()).start().recipient())
-        .acked(Ledger.start().recipient())
-        .no_acked(Ledger.start().recipient())
+        .acked(Sink.start().recipient())
+        .no_acked(Sink.start().recipient())
         .start()?;
     gig_examples::wait_until(&reader, |s| s.handed_over >= stats.nacked).await?;
     reader.send(Stop).await??;

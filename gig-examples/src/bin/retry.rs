@@ -18,6 +18,7 @@ use gig_actors::prelude::*;
 use gig_actors::retry::RetrySink;
 use gig_actors::testkit::Broker;
 use gig_core::retry::attempt_of;
+use gig_examples::sink::Sink;
 use log::info;
 
 const TOPIC: &str = "shipments";
@@ -70,21 +71,6 @@ impl Handler<Waited> for Booking {
     }
 }
 
-/// Accepts booked shipments.
-struct Booked;
-
-impl Actor for Booked {
-    type Context = Context<Self>;
-}
-
-impl Handler<Acked> for Booked {
-    type Result = Result<(), HandOverError>;
-
-    fn handle(&mut self, _: Acked, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
-
 async fn run(broker: &Broker) -> Result<String, GigError> {
     info!("broker: {} ({})", broker.bootstrap_servers(), broker.kind());
     let retry_topic = format!("{TOPIC}.retry.1");
@@ -114,7 +100,7 @@ async fn run(broker: &Broker) -> Result<String, GigError> {
     .start();
     let consumer = ConsumerActor::builder(config)
         .downstream(booking.clone().recipient())
-        .acked(Booked.start().recipient())
+        .acked(Sink.start().recipient())
         .no_acked(RetrySink::new(producer, [DELAY]).start().recipient())
         .start()?;
     // Done once every shipment is booked and the retry topic's offset is committed.

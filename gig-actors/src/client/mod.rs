@@ -39,6 +39,7 @@ pub(crate) mod rewind;
 pub(crate) mod shared;
 pub(crate) mod topic_handles;
 pub(crate) mod transactor;
+pub(crate) mod txn_producer;
 
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex};

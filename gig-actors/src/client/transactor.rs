@@ -16,22 +16,22 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use gig_core::{ConsumerConfig, ProducerRecord, Transaction, Transactional};
-use log::{debug, error, info, warn};
-use rdkafka::client::ClientContext;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use gig_core::{ConsumerConfig, Transaction, Transactional};
+use log::{error, info, warn};
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Header as KafkaHeader, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::util::Timeout;
 
 use crate::client::commit_result::CommitResult;
-use crate::client::log_lines;
 use crate::client::partitions::to_tpl;
 use crate::client::topic_handles::TopicHandles;
+use crate::client::txn_producer::{
+    flush, send, take_failed_delivery, with_delivery_cause, TxnContext,
+};
 use crate::error::GigError;
 
 /// How many times a commit that timed out (and goes on in the background) is resumed
@@ -39,9 +39,6 @@ use crate::error::GigError;
 const COMMIT_RESUMES: usize = 3;
 /// How many times an abort that timed out is resumed before the producer is given up.
 const ABORT_RESUMES: usize = 3;
-/// How long to let librdkafka deliver before queueing more, when its queue is full.
-const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
-
 /// What a failed transactional call asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -74,36 +71,6 @@ impl Failure {
             Failure::Retriable
         } else {
             Failure::Abortable
-        }
-    }
-}
-
-/// Remembers why the last record of a transaction failed, for the error that says so.
-#[derive(Default)]
-pub(crate) struct TxnContext {
-    failed_delivery: Mutex<Option<KafkaError>>,
-}
-
-impl ClientContext for TxnContext {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        log_lines::forward(level, facility, message);
-    }
-
-    /// At `debug`: a failure that keeps the producer from its work fails its transactional
-    /// calls, and the consumer reports it there, once per fault (`cannot commit: …`).
-    fn error(&self, error: KafkaError, reason: &str) {
-        debug!("transactional producer: {error}: {reason}");
-    }
-}
-
-impl ProducerContext for TxnContext {
-    type DeliveryOpaque = ();
-
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            if let Ok(mut failed) = self.failed_delivery.lock() {
-                *failed = Some(e.clone());
-            }
         }
     }
 }
@@ -242,7 +209,10 @@ impl Transactor {
         }
         take_failed_delivery(&session.producer);
         for record in &txn.outputs {
-            if let Err(e) = send(&mut session, record) {
+            let Session {
+                topics, producer, ..
+            } = &mut *session;
+            if let Err(e) = send(topics, producer, record) {
                 return self.abort(&mut session, e, began);
             }
         }
@@ -356,92 +326,10 @@ fn create(properties: &ClientConfig) -> Result<ThreadedProducer<TxnContext>, Gig
         .map_err(GigError::kafka(CREATING))
 }
 
-/// Queues one output, waiting while librdkafka's queue is full: through the session's topic
-/// handles, with no allocation, unless it has headers.
-fn send(session: &mut Session, record: &ProducerRecord) -> Result<(), KafkaError> {
-    if !record.headers.is_empty() {
-        return send_with_headers(&session.producer, record);
-    }
-    let client = session.producer.client().native_ptr();
-    loop {
-        match session.topics.produce(client, record) {
-            Ok(()) => return Ok(()),
-            Err(RDKafkaErrorCode::QueueFull) => {
-                debug!("producer queue full; waiting for deliveries");
-                session.producer.poll(QUEUE_FULL_WAIT);
-            }
-            Err(code) => return Err(KafkaError::MessageProduction(code)),
-        }
-    }
-}
-
-/// [`send`] for a record with headers, through rdkafka.
-fn send_with_headers(
-    producer: &ThreadedProducer<TxnContext>,
-    record: &ProducerRecord,
-) -> Result<(), KafkaError> {
-    let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-    for h in &record.headers {
-        headers = headers.insert(KafkaHeader {
-            key: &h.key,
-            value: h.value.as_deref(),
-        });
-    }
-    let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic).headers(headers);
-    if let Some(key) = &record.key {
-        base = base.key(key.as_slice());
-    }
-    if let Some(payload) = &record.payload {
-        base = base.payload(payload.as_slice());
-    }
-    if let Some(partition) = record.partition {
-        base = base.partition(partition);
-    }
-    loop {
-        match producer.send(base) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                debug!("producer queue full; waiting for deliveries");
-                producer.poll(QUEUE_FULL_WAIT);
-                base = back;
-            }
-            Err((e, _)) => return Err(e),
-        }
-    }
-}
-
-/// Waits until every queued output is delivered (or has failed), so that rdkafka's
-/// `commit_transaction` finds nothing to flush. Its own flush waits in 100 ms polls of a
-/// queue the producer's thread is serving, so each nap runs to its end: up to 100 ms of
-/// every commit. librdkafka's flush with a timeout waits on its message count instead.
-fn flush(producer: &ThreadedProducer<TxnContext>) -> Result<(), KafkaError> {
-    // SAFETY: a live producer handle; rdkafka delivers by events, which the producer's
-    // thread serves, so librdkafka's flush only waits.
-    let code = unsafe { rdkafka::bindings::rd_kafka_flush(producer.client().native_ptr(), -1) };
-    match RDKafkaErrorCode::from(code) {
-        RDKafkaErrorCode::NoError => Ok(()),
-        code => Err(KafkaError::Flush(code)),
-    }
-}
-
-fn take_failed_delivery(producer: &ThreadedProducer<TxnContext>) -> Option<KafkaError> {
-    producer.context().failed_delivery.lock().ok()?.take()
-}
-
-/// librdkafka says only that records failed; the last delivery error says why.
-fn with_delivery_cause(producer: &ThreadedProducer<TxnContext>, e: KafkaError) -> KafkaError {
-    match take_failed_delivery(producer) {
-        Some(cause) => {
-            warn!("a record of the transaction was not delivered: {cause}");
-            cause
-        }
-        None => e,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rdkafka::error::RDKafkaErrorCode;
 
     #[test]
     fn librdkafka_flags_decide_what_a_failure_asks_for() {

@@ -95,7 +95,8 @@ pub mod trace;
 #[cfg(not(feature = "tracing"))]
 mod trace;
 pub mod typed;
-#[cfg(feature = "actix-web")]
+// Its graceful stop waits on the Unix signals of `service::shutdown_signal`.
+#[cfg(all(feature = "actix-web", unix))]
 pub mod web;
 
 pub use consumer::assignment::{Rebalanced, WaitForAssignment};

@@ -102,12 +102,16 @@ impl Handler<Delivery> for Work {
         if self.abort_on.is_some() && d.record.payload_str() == self.abort_on.as_deref() {
             eprintln!("worker {}: aborting on {}", std::process::id(), d.record);
             // No core file: a crash-loop run aborts several times, on any machine's limits.
+            #[cfg(unix)]
             let none = libc::rlimit {
                 rlim_cur: 0,
                 rlim_max: 0,
             };
             // SAFETY: setrlimit reads the struct it is given and nothing else.
-            unsafe { libc::setrlimit(libc::RLIMIT_CORE, &none) };
+            #[cfg(unix)]
+            unsafe {
+                libc::setrlimit(libc::RLIMIT_CORE, &none)
+            };
             std::process::abort();
         }
         let at = (d.record.partition(), d.record.offset());

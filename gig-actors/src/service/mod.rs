@@ -18,7 +18,10 @@
 
 pub(crate) mod probe_answers;
 mod probes;
+// SIGTERM and SIGINT through tokio's Unix signal streams.
+#[cfg(unix)]
 mod signals;
 
 pub use probes::{ProbeServer, Probes};
+#[cfg(unix)]
 pub use signals::{shutdown_signal, Signal};

@@ -120,14 +120,16 @@ async fn serve(answers: &ProbeAnswers, mut stream: TcpStream) -> std::io::Result
     let head = tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream))
         .await
         .map_err(|_| std::io::Error::other("the request took too long"))??;
-    let answer = match request_line(&head) {
-        Err(answer) => answer,
-        Ok(target) => match route_of(target) {
-            Some(route) => answers.answer(route).await,
-            None => Answer::text(404, "not found\n"),
+    let (answer, method) = match request_line(&head) {
+        Err(answer) => (answer, Method::Get),
+        Ok((method, target)) => match route_of(target) {
+            Some(route) => (answers.answer(route).await, method),
+            None => (Answer::text(404, "not found\n"), method),
         },
     };
-    stream.write_all(response(&answer).as_bytes()).await?;
+    stream
+        .write_all(response(&answer, method).as_bytes())
+        .await?;
     stream.shutdown().await
 }
 
@@ -148,17 +150,29 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&head).into_owned())
 }
 
-/// The target of a `GET` or `HEAD` request head (`GET /health/live HTTP/1.1 …`); a 405
-/// for any other method.
-fn request_line(head: &str) -> Result<&str, Answer> {
-    let mut words = head.lines().next().unwrap_or_default().split_whitespace();
-    match words.next() {
-        Some("GET") | Some("HEAD") => Ok(words.next().unwrap_or_default()),
-        _ => Err(Answer::text(405, "GET only\n")),
-    }
+/// The methods served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    /// The headers `GET` would answer, without the body (RFC 9110, 9.3.2).
+    Head,
 }
 
-fn response(answer: &Answer) -> String {
+/// The method and target of a `GET` or `HEAD` request head (`GET /health/live HTTP/1.1 …`);
+/// a 405 for any other method.
+fn request_line(head: &str) -> Result<(Method, &str), Answer> {
+    let mut words = head.lines().next().unwrap_or_default().split_whitespace();
+    let method = match words.next() {
+        Some("GET") => Method::Get,
+        Some("HEAD") => Method::Head,
+        _ => return Err(Answer::text(405, "GET only\n")),
+    };
+    Ok((method, words.next().unwrap_or_default()))
+}
+
+/// The response to `method`: status and headers, and the body unless it is `HEAD` (whose
+/// `Content-Length` is still the body's, as `GET`'s).
+fn response(answer: &Answer, method: Method) -> String {
     let reason = match answer.status {
         200 => "OK",
         404 => "Not Found",
@@ -170,7 +184,10 @@ fn response(answer: &Answer) -> String {
         answer.status,
         answer.content_type,
         answer.body.len(),
-        answer.body
+        match method {
+            Method::Get => answer.body.as_str(),
+            Method::Head => "",
+        }
     )
 }
 
@@ -180,14 +197,17 @@ mod tests {
 
     #[test]
     fn get_and_head_are_served_and_other_methods_refused() {
-        fn line(head: &str) -> Result<&str, u16> {
+        fn line(head: &str) -> Result<(Method, &str), u16> {
             request_line(head).map_err(|a| a.status)
         }
         assert_eq!(
             line("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"),
-            Ok("/health/live")
+            Ok((Method::Get, "/health/live"))
         );
-        assert_eq!(line("HEAD /metrics HTTP/1.1\r\n\r\n"), Ok("/metrics"));
+        assert_eq!(
+            line("HEAD /metrics HTTP/1.1\r\n\r\n"),
+            Ok((Method::Head, "/metrics"))
+        );
         assert_eq!(line("POST /health/live HTTP/1.1\r\n\r\n"), Err(405));
         assert_eq!(line(""), Err(405));
     }
@@ -199,7 +219,7 @@ mod tests {
             content_type: "application/json",
             body: "{\"live\":false}\n".to_string(),
         };
-        let text = response(&answer);
+        let text = response(&answer, Method::Get);
         assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
         let body = text.split("\r\n\r\n").nth(1).unwrap();
         let length: usize = text
@@ -209,5 +229,21 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!((body, length), (answer.body.as_str(), answer.body.len()));
+    }
+
+    #[test]
+    fn head_gets_the_headers_of_get_without_the_body() {
+        let answer = Answer {
+            status: 200,
+            content_type: "application/json",
+            body: "{\"live\":true}\n".to_string(),
+        };
+        let get = response(&answer, Method::Get);
+        let head = response(&answer, Method::Head);
+        assert!(
+            head.ends_with("\r\n\r\n"),
+            "no body after the headers: {head:?}"
+        );
+        assert_eq!(format!("{head}{}", answer.body), get);
     }
 }

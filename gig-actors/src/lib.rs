@@ -1,68 +1,63 @@
 //! # gig-actors — Kafka for actix, where a silent consumer never blocks a partition
 //!
-//! A record's path, poll to commit (file: function):
+//! A [`ConsumerActor`] reads Kafka partitions and hands each record to an actor of yours,
+//! the *downstream*, which answers it with an ack or a nack, in any order, now or later.
+//! Every record then reaches exactly one of two more actors of yours, the AckedActor or the
+//! NoAckedActor, with its outcome; only once they accepted it may its offset be committed.
+//! A record its downstream never answers times out to the NoAckedActor: it costs its ack
+//! timeout, never the partition behind it.
 //!
-//! 1. `client/poller.rs: run`, the poll thread (one per consumer), polls librdkafka's
-//!    consumer queue (`client/consumer_queue.rs`, with no allocation per message), copies
-//!    each batch of records into one shared buffer, and sends them to the
-//!    [`ConsumerActor`] (`Fetched`).
-//! 2. `consumer/dispatch.rs` hands them to `driver.rs: fetched`, which gives them to the
-//!    record pipeline ([`gig_core::Pipeline::handle_fetched`]: tracked in the ack book,
-//!    deadline = now + ack timeout) and sends what it releases to the user's *downstream*
-//!    actor (`downstream.rs: send`) as a [`Delivery`] message, or through a
-//!    [`DeliveryStream`] (no message per record), or as a [`DeliveryBatch`], or decoded as
-//!    [`Typed`].
-//! 3. The downstream answers each record with [`Delivery::ack`] or [`Delivery::nack`], in
-//!    any order, now or later; answers come back through one queue (`answers.rs`) to
-//!    `driver.rs: answers_queued`. A record not answered by its deadline times out (one
-//!    timer serves all deadlines); one dropped unanswered goes at once as
-//!    [`NoAckReason::Dropped`].
-//! 4. `driver.rs: hand_over` offers outcomes in batches (the answer comes back as
-//!    `HandedOver`, through the mailbox) to the user's AckedActor
-//!    ([`Acked`]) and NoAckedActor ([`NoAcked`], with the [`NoAckReason`]). Nothing is
-//!    redelivered to the downstream.
-//! 5. Once a handler accepts a batch, its offsets may be committed: per partition, up to
-//!    the first record not yet accepted, so out-of-order acks never commit past a record
-//!    whose outcome is not handed over. `consumer/commit.rs` asks the commit thread
-//!    (`client/committer.rs`) every `commit_interval` or `commit_every` records; a
-//!    revocation (`consumer/rebalance.rs`, `client/context.rs`) and a stop
-//!    (`consumer/shutdown.rs`, `client/final_commit.rs`) commit on the poll thread. All go
-//!    through `client/commit.rs: execute`.
-//! 6. In the transactional mode ([`ConsumerConfig::transactional`]) the outcome actors may
-//!    answer [`AckedTx`] / [`NoAckedTx`] with [`Outputs`]; the pipeline holds each until the
-//!    watermark passes its source, and every commit is a Kafka transaction
-//!    (`client/transactor.rs`: produce the outputs, send the offsets with the group's
-//!    metadata, commit). An aborted transaction's partitions are read again from their last
-//!    commit (`consumer/transactions.rs`, `client/rewind.rs`); a fenced producer stops the
-//!    consumer handing over.
+//! ## A record's path, poll to commit
 //!
-//! An error that keeps the consumer from reading (a codec, an ACL, a refused login) is kept
-//! as a fault (`client/client_errors.rs`) until what it blocks reads again: [`Stats`] names
-//! it, [`Health`] says not live, and waiting commands fail with [`GigError::Unreadable`].
+//! 1. **Poll.** Each consumer has a poll thread of its own that reads librdkafka's queue and
+//!    sends the records to the actor in batches. When more than `max_in_flight` records
+//!    await their outcome, it stops polling (nothing is dropped or fetched twice) and
+//!    resumes as they resolve.
+//! 2. **Deliver.** The actor's record pipeline ([`gig_core::Pipeline`]) gives each record a
+//!    deadline (now + the ack timeout; with key ordering, one record per key at a time)
+//!    and releases it to the downstream: as a [`Delivery`] message, a [`DeliveryBatch`],
+//!    through a [`DeliveryStream`] (no message per record), or decoded as [`Typed`].
+//! 3. **Answer.** The downstream calls [`Delivery::ack`] or [`Delivery::nack`] (or the
+//!    [`AckHandle`] it split off). A record not answered by its deadline times out, and one
+//!    dropped unanswered goes at once, with its [`NoAckReason`]. Nothing is redelivered to
+//!    the downstream.
+//! 4. **Hand over.** Outcomes go in batches to the AckedActor ([`Acked`]) and the
+//!    NoAckedActor ([`NoAcked`]). A handler that refuses a batch ([`HandOverError`]) is
+//!    offered it again; until it accepts, nothing at or past it is committed.
+//! 5. **Commit.** Per partition, the offset up to the first record whose outcome is not yet
+//!    accepted, so out-of-order acks never commit past a record still in flight: every
+//!    `commit_interval` or `commit_every` records on a thread of its own, on a revocation
+//!    and at a [`Stop`]. In the transactional mode ([`ConsumerConfig::transactional`]) the
+//!    outcome actors answer [`AckedTx`] / [`NoAckedTx`] with [`Outputs`], and every commit
+//!    is a Kafka transaction that produces those outputs and commits their sources'
+//!    offsets together.
 //!
-//! User code fails: the downstream and outcome actors given to the builder as factories
-//! ([`ConsumerBuilder::downstream_factory`], [`ConsumerBuilder::acked_factory`], …) are
-//! started by Gig and started again when a handler panics (`supervisor/`, `driver/
-//! supervision.rs`), and a panic costs the record it happened on
-//! ([`NoAckReason::Panicked`]). A record that kills the whole process is found by the
-//! crash-loop guard, which keeps its count in the committed offsets
-//! ([`NoAckReason::Crashed`]); see docs/guarantees.md, "When user code fails".
+//! ## What you implement
 //!
-//! When more than `max_in_flight` records await their outcome, fetching stops (the poll
-//! thread stops polling; nothing is dropped or fetched twice) and resumes as they resolve.
+//! Three actix actors, each with one handler: the downstream (`Handler<Delivery>`, or
+//! [`Typed`], or [`DeliveryBatch`]), the AckedActor (`Handler<Acked>`) and the NoAckedActor
+//! (`Handler<NoAcked>`), given to [`ConsumerActor::builder`] ([`ConsumerBuilder`]) with a
+//! [`ConsumerConfig`]. Ready-made outcome actors: the [`dead_letter`] sink and the
+//! [`retry`] sink. Given as factories ([`ConsumerBuilder::downstream_factory`], …), Gig
+//! starts your actors and starts them again when a handler panics; the record it panicked
+//! on goes to the NoAckedActor ([`NoAckReason::Panicked`]), and a record that kills the
+//! whole process is found by the crash-loop guard ([`NoAckReason::Crashed`]).
 //!
-//! The files, top down: [`consumer`] (the actor, one file per concern: builder, dispatch,
-//! commit, rebalance, shutdown, subscribe, stats) and [`rehearsal`] (the same pipeline on
-//! tokio's clock, fed by you) both drive the pipeline through `driver.rs`, which sends to
-//! the `downstream.rs` and hands over ([`outcome`]); [`delivery`], [`delivery_stream`](mod@delivery_stream) and [`typed`] are what
-//! the downstream gets, `answers.rs` the way back. `client/` is the Kafka side, below the
-//! actor that owns it: the poll thread, librdkafka's callbacks, the commit thread, the
-//! in-flight gate; its threads report through messages of their own. Beside them:
-//! [`producer`] (built with [`GigProducerBuilder`]), the ready sinks [`dead_letter`] and [`retry`], [`stats`], [`error`], and
-//! with the `testkit` feature, `testkit` (the embedded broker); with `service`, `service`
-//! (a stop on SIGTERM, and HTTP probes); with `actix-web`, `web` (the probes as routes of an
-//! actix-web `App`, and one graceful stop for the HTTP server and the consumers). Users
-//! import [`prelude`].
+//! ## Watching it
+//!
+//! Ask the actor for [`Stats`] ([`GetStats`]) or its [`Health`]; wait for an assignment
+//! ([`WaitForAssignment`]) or for it to catch up ([`CaughtUp`]). An error that keeps it from
+//! reading (a codec, an ACL, a refused login) stays a [`Fault`] in both until it reads
+//! again, and commands waiting on it fail with [`GigError::Unreadable`]. With the
+//! `metrics` feature it records counters and histograms through the `metrics` facade.
+//!
+//! ## The rest of the crate
+//!
+//! [`GigProducer`] produces (built with [`GigProducerBuilder`]); [`rehearsal`] drives the
+//! same pipeline on tokio's clock, fed by you, for tests without a broker. Features add
+//! `testkit` (an embedded broker), `service` (a stop on SIGTERM and HTTP probes) and
+//! `actix-web` (the probes as routes of an actix-web `App`, one graceful stop for the
+//! server and the consumers). Users import [`prelude`].
 
 #![warn(missing_docs)]
 

@@ -24,7 +24,9 @@ pub mod downstream;
 pub mod kafka_tools;
 pub mod ledger;
 pub mod produce;
+pub mod rehearsed;
 pub mod secure;
+pub mod transacted;
 
 pub use broker::*;
 pub use downstream::*;

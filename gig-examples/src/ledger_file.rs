@@ -1,6 +1,6 @@
 //! The ledger file a worker or service process writes: one line per record it handed over,
 //! and lines for its confirmed commits and rebalances, read back by the reliability checker
-//! (`tests/src/checker.rs`). Each line is a [`LedgerLine`]; the format is in
+//! (`tests/src/checker/`). Each line is a [`LedgerLine`]; the format is in
 //! [`crate::worker`]'s docs.
 
 use std::collections::{BTreeMap, HashMap};

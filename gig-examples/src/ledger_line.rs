@@ -1,5 +1,5 @@
 //! One line of a ledger file, the one type its writer ([`crate::ledger_file`]) and its
-//! readers (the reliability checker in `tests/src/checker.rs`, [`crate::chaos::read_ledger`])
+//! readers (the reliability checker in `tests/src/checker/`, [`crate::chaos::read_ledger`])
 //! share: written with `Display`, read back with `FromStr`. The format is in
 //! [`crate::worker`]'s docs; fields are separated by one space and never hold one.
 //!

@@ -175,14 +175,7 @@ impl GigProducer {
 
     async fn enqueue(&self, record: &ProducerRecord) -> Result<DeliveryFuture, GigError> {
         loop {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for h in &record.headers {
-                headers = headers.insert(KafkaHeader {
-                    key: &h.key,
-                    value: h.value.as_deref(),
-                });
-            }
-            let mut future = FutureRecord::to(&record.topic).headers(headers);
+            let mut future = FutureRecord::to(&record.topic).headers(kafka_headers(record));
             if let Some(key) = &record.key {
                 future = future.key(key.as_slice());
             }
@@ -219,6 +212,18 @@ impl GigProducer {
     pub fn inner(&self) -> &FutureProducer<GigProducerContext> {
         &self.producer
     }
+}
+
+/// `record`'s headers as rdkafka takes them.
+pub(crate) fn kafka_headers(record: &ProducerRecord) -> OwnedHeaders {
+    let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+    for h in &record.headers {
+        headers = headers.insert(KafkaHeader {
+            key: &h.key,
+            value: h.value.as_deref(),
+        });
+    }
+    headers
 }
 
 async fn confirm(topic: &str, pending: DeliveryFuture) -> Result<Delivered, GigError> {

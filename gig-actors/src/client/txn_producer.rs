@@ -11,11 +11,12 @@ use log::{debug, warn};
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{DeliveryResult, Header as KafkaHeader, OwnedHeaders};
+use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 
 use crate::client::log_lines;
 use crate::client::topic_handles::TopicHandles;
+use crate::producer::kafka_headers;
 
 /// How long to let librdkafka deliver before queueing more, when its queue is full.
 const QUEUE_FULL_WAIT: Duration = Duration::from_millis(10);
@@ -79,14 +80,8 @@ fn send_with_headers(
     producer: &ThreadedProducer<TxnContext>,
     record: &ProducerRecord,
 ) -> Result<(), KafkaError> {
-    let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-    for h in &record.headers {
-        headers = headers.insert(KafkaHeader {
-            key: &h.key,
-            value: h.value.as_deref(),
-        });
-    }
-    let mut base: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&record.topic).headers(headers);
+    let mut base: BaseRecord<'_, [u8], [u8]> =
+        BaseRecord::to(&record.topic).headers(kafka_headers(record));
     if let Some(key) = &record.key {
         base = base.key(key.as_slice());
     }

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gig_core::config::MAX_DURATION;
 use gig_core::retry::{self, RETRY_ATTEMPT, RETRY_DUE};
+use gig_core::MAX_DURATION;
 use gig_core::{ConsumerConfig, Header, Pipeline, Record, RecordData};
 use proptest::prelude::*;
 use serde_json::{json, Value};

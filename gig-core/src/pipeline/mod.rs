@@ -29,7 +29,6 @@ use crate::ack_book::{AckBook, AckResult, Partition, Token};
 use crate::config::ConsumerConfig;
 use crate::key_queues::KeyQueues;
 use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
-use crate::partition_book::PartitionBook;
 use crate::record::Record;
 use crate::supervision::{Role, Supervision};
 
@@ -47,6 +46,18 @@ const TRACKED_PER_IN_FLIGHT: usize = 64;
 /// [`MAX_BACKOFF`] while refusals go on.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// One tracked partition's progress, as [`Pipeline::partitions`] reports it for stats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PartitionProgress {
+    /// The partition.
+    pub partition: Partition,
+    /// The next offset to commit: one past the handed-over prefix, if any is.
+    pub committable: Option<i64>,
+    /// Records of the partition not yet routed to an outcome.
+    pub unresolved: usize,
+}
 
 /// The state of every record one consumer holds, from fetch to commit.
 pub struct Pipeline {
@@ -149,9 +160,13 @@ impl Pipeline {
         self.keys.queued()
     }
 
-    /// Every tracked partition's book, for its committable offset and in-flight count.
-    pub fn partitions(&self) -> impl Iterator<Item = &PartitionBook> {
-        self.book.partitions()
+    /// Every tracked partition's progress: its committable offset and in-flight count.
+    pub fn partitions(&self) -> impl Iterator<Item = PartitionProgress> + '_ {
+        self.book.partitions().map(|book| PartitionProgress {
+            partition: (book.topic().clone(), book.partition()),
+            committable: book.committable(),
+            unresolved: book.unresolved(),
+        })
     }
 
     /// Per partition, the last offset the broker confirmed as committed.

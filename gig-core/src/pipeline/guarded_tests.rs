@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::*;
+use super::{CommitPlan, HandOver};
 use crate::ack_book::{CommitOffset, Partition};
+use crate::config::ConsumerConfig;
 use crate::crash_marker::Marker;
 use crate::outcome::NoAckReason;
 use crate::outcome::Verdict;
 use crate::record::keyed_record as record;
-use crate::{CommitPlan, ConsumerConfig, HandOver};
 
 fn pipeline() -> Pipeline {
     let config = ConsumerConfig::new("b", "g")

@@ -10,22 +10,24 @@
 //! when to call back ([`poll_timeout`](Pipeline::poll_timeout)). The consumer actor drives
 //! it on the real clock; the rehearsal drives the same pipeline on tokio's.
 
+mod careful;
 mod catch_up;
 mod commits;
 mod counters;
 mod guarded;
 mod guards;
 mod handover;
+mod progress;
 mod supervised;
 mod transactions;
 mod waited;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use crate::ack_book::{AckBook, AckResult, Partition, Token};
+use crate::ack_book::{AckBook, AckResult, Token};
 use crate::config::ConsumerConfig;
 use crate::key_queues::KeyQueues;
 use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
@@ -36,28 +38,14 @@ pub use catch_up::{CatchUp, PartitionEnd};
 pub use commits::{CommitPlan, ReleaseId};
 pub use counters::Counters;
 pub use handover::{HandOver, Outbound};
+pub use progress::PartitionProgress;
 pub use supervised::Stuck;
 pub use transactions::{Transaction, TransactionResult};
 
-/// Handed-over records may wait behind an unresolved one for the watermark to pass them;
-/// they cost a few bytes each, and at most this many per in-flight record are kept.
-const TRACKED_PER_IN_FLIGHT: usize = 64;
 /// The first wait before a refused hand-over is offered again; it doubles up to
 /// [`MAX_BACKOFF`] while refusals go on.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// One tracked partition's progress, as [`Pipeline::partitions`] reports it for stats.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PartitionProgress {
-    /// The partition.
-    pub partition: Partition,
-    /// The next offset to commit: one past the handed-over prefix, if any is.
-    pub committable: Option<i64>,
-    /// Records of the partition not yet routed to an outcome.
-    pub unresolved: usize,
-}
 
 /// The state of every record one consumer holds, from fetch to commit.
 pub struct Pipeline {
@@ -116,62 +104,6 @@ impl Pipeline {
     /// markers in (the rehearsal).
     pub fn disable_crash_guard(&mut self) {
         self.guards.enabled = false;
-    }
-
-    /// The counters so far.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    /// Records tracked and not yet handed over: each holds its bytes (and the rest of the
-    /// batch it was fetched with), so this bounds memory, and the in-flight limit counts it.
-    pub fn unresolved(&self) -> usize {
-        self.book.unresolved()
-    }
-
-    /// Whether the book holds so many handed-over records behind unresolved ones that
-    /// fetching must stop too, whatever the in-flight count.
-    pub fn over_tracked(&self) -> bool {
-        let most = self
-            .config
-            .max_in_flight
-            .saturating_mul(TRACKED_PER_IN_FLIGHT);
-        self.book.tracked() >= most
-    }
-
-    /// Handed-over records (offsets) whose commit the broker has not confirmed.
-    pub fn unconfirmed(&self) -> usize {
-        let unconfirmed: u64 = self.book.partitions().map(|p| p.unconfirmed()).sum();
-        unconfirmed as usize
-    }
-
-    /// Whether in-flight and unconfirmed records together reach `max_uncommitted`: the
-    /// driver stops fetching (counting what is in transit too) and commits at once.
-    pub fn over_uncommitted(&self) -> bool {
-        let Some(most) = self.config.max_uncommitted else {
-            return false;
-        };
-        let unconfirmed = self.unconfirmed();
-        unconfirmed > 0 && unconfirmed + self.unresolved() >= most
-    }
-
-    /// Records waiting behind another of their key, not yet delivered.
-    pub fn queued_by_key(&self) -> usize {
-        self.keys.queued()
-    }
-
-    /// Every tracked partition's progress: its committable offset and in-flight count.
-    pub fn partitions(&self) -> impl Iterator<Item = PartitionProgress> + '_ {
-        self.book.partitions().map(|book| PartitionProgress {
-            partition: (book.topic().clone(), book.partition()),
-            committable: book.committable(),
-            unresolved: book.unresolved(),
-        })
-    }
-
-    /// Per partition, the last offset the broker confirmed as committed.
-    pub fn committed(&self) -> &BTreeMap<Partition, i64> {
-        &self.commits.confirmed
     }
 
     /// Fetched records, in fetch order: each is tracked with its deadline and queued for

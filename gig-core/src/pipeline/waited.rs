@@ -24,8 +24,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::config::ConsumerConfig;
+    use crate::outcome::Verdict;
     use crate::record::keyed_record as record;
-    use crate::{ConsumerConfig, Verdict};
 
     #[test]
     fn a_record_has_waited_from_its_delivery_until_it_is_answered() {

@@ -96,6 +96,7 @@ impl fmt::Display for FaultKind {
 /// What an error is about: one partition, a whole topic, the client (its connections, its
 /// group), or a transactional consumer's producer.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum FaultScope {
     /// The client as a whole.
     Client,

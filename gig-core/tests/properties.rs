@@ -125,7 +125,7 @@ proptest! {
                 let _ = Instant::now() + config.resolve_wait();
                 let _ = config.client_properties();
                 let _ = serde_json::to_string(&config).unwrap();
-                Pipeline::new(&config).handle_fetched(Vec::new(), Instant::now());
+                Pipeline::new(&config).unwrap().handle_fetched(Vec::new(), Instant::now());
             }
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
@@ -160,7 +160,7 @@ proptest! {
         }
         prop_assert!(config.ack_timeout_of(&record) <= MAX_DURATION);
         // The pipeline tracks it with its deadline, whatever the header says.
-        let mut pipeline = Pipeline::new(&config);
+        let mut pipeline = Pipeline::new(&config).unwrap();
         pipeline.handle_fetched(vec![record], Instant::now());
         prop_assert_eq!(pipeline.poll_outbound().len(), 1);
     }

@@ -40,7 +40,7 @@ use std::sync::mpsc::SyncSender;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{CommitOffset, CommitPlan, ConsumerConfig, ReleaseId};
+use gig_core::{CommitOffset, CommitPlan, ConfigError, ConsumerConfig, ReleaseId};
 use log::error;
 use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
@@ -99,9 +99,10 @@ struct CommitWaiter {
 }
 
 impl ConsumerActor {
-    fn new(config: ConsumerConfig, wiring: Wiring, client: Client) -> Self {
-        ConsumerActor {
-            driver: Driver::new(&config, wiring),
+    /// Refuses a config that does not validate, as [`Pipeline::new`](gig_core::Pipeline::new) does.
+    fn new(config: ConsumerConfig, wiring: Wiring, client: Client) -> Result<Self, ConfigError> {
+        Ok(ConsumerActor {
+            driver: Driver::new(&config, wiring)?,
             client,
             config,
             paused: false,
@@ -117,7 +118,7 @@ impl ConsumerActor {
             fenced: None,
             last_transaction_error: None,
             held_back: Vec::new(),
-        }
+        })
     }
 }
 

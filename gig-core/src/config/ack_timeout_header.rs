@@ -15,6 +15,7 @@ use crate::record::Record;
 /// `"ack_timeout_header": { "name": "gig.ack-timeout-ms", "max_ms": 60000 }`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AckTimeoutHeader {
     /// The header's name.
     pub name: String,

@@ -97,6 +97,7 @@ const CLASSIC_ONLY: &[(&str, &str)] = &[
 /// [`properties::is_secret`](crate::properties::is_secret)).
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ConsumerConfig {
     /// Bootstrap servers, comma-separated (librdkafka's `bootstrap.servers`). Required:
     /// absent from JSON, it may come from the environment ([`ConsumerConfig::from_env`]).

@@ -29,6 +29,7 @@ use log::{debug, warn};
 
 use crate::ack_book::{AckBook, AckResult, Token};
 use crate::config::ConsumerConfig;
+use crate::error::ConfigError;
 use crate::key_queues::KeyQueues;
 use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
 use crate::record::Record;
@@ -78,9 +79,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline with `config`'s ack timeouts, key ordering, batch size and commit count;
-    /// Kafka's settings in it have no part here.
-    pub fn new(config: &ConsumerConfig) -> Self {
-        Pipeline {
+    /// Kafka's settings in it have no part here. A config that does not
+    /// [`validate`](ConsumerConfig::validate) is refused: a zero in-flight limit or batch
+    /// size would stall the pipeline instead of failing.
+    pub fn new(config: &ConsumerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Pipeline {
             config: config.clone(),
             book: AckBook::new(),
             keys: KeyQueues::new(),
@@ -97,7 +101,7 @@ impl Pipeline {
             stuck: Vec::new(),
             refused_since: [None; 2],
             guards: guards::Guards::new(config.max_deliveries > 0),
-        }
+        })
     }
 
     /// Turns the crash-loop guard off: for a pipeline whose driver has no group to keep its

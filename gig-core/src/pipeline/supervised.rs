@@ -93,6 +93,7 @@ impl Suspects {
 /// A record the NoAckedActor died on, alone in its hand-over: it is offered no more, its
 /// partition is committed no further than below it, and the consumer stops fetching.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stuck {
     /// Its partition.
     pub partition: Partition,

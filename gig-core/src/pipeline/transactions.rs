@@ -41,6 +41,7 @@ impl Transaction {
 
 /// How a transaction ended, as its driver reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransactionResult {
     /// Committed: its outputs are visible to `read_committed` readers, its offsets
     /// committed.

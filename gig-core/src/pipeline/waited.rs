@@ -31,7 +31,7 @@ mod tests {
     #[test]
     fn a_record_has_waited_from_its_delivery_until_it_is_answered() {
         let config = ConsumerConfig::new("b", "g").ack_timeout(Duration::from_secs(3));
-        let mut pipeline = Pipeline::new(&config);
+        let mut pipeline = Pipeline::new(&config).unwrap();
         let t0 = Instant::now();
         pipeline.handle_fetched(vec![record(0, 0, None)], t0);
         let token = pipeline.poll_outbound()[0].token;

@@ -9,7 +9,7 @@ fn ms(n: u64) -> Duration {
 
 fn pipeline() -> Pipeline {
     let config = ConsumerConfig::new("b", "g").ack_timeout(ms(1000));
-    let mut pipeline = Pipeline::new(&config);
+    let mut pipeline = Pipeline::new(&config).unwrap();
     pipeline.supervise(Role::Downstream, RestartPolicy::default());
     pipeline.supervise(Role::Acked, RestartPolicy::default());
     pipeline.supervise(Role::NoAcked, RestartPolicy::default());

@@ -49,8 +49,8 @@ impl ConsumerConfig {
     ///     ("PATH", "/usr/bin"),
     /// ];
     /// let config = ConsumerConfig::from_vars("APP_", vars.map(|(k, v)| (k.into(), v.into())))?;
-    /// assert_eq!(config.topics, ["orders", "refunds"]);
-    /// assert_eq!(config.properties["sasl.username"], "billing");
+    /// assert_eq!(config.topic_names(), ["orders", "refunds"]);
+    /// assert_eq!(config.properties()["sasl.username"], "billing");
     /// # Ok::<(), gig_core::ConfigError>(())
     /// ```
     pub fn from_vars(

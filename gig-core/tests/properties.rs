@@ -120,7 +120,7 @@ proptest! {
             Ok(config) => {
                 // A config that validates has every duration within bounds, so the
                 // arithmetic done with it cannot overflow.
-                prop_assert!(config.ack_timeout <= MAX_DURATION);
+                prop_assert!(config.default_ack_timeout() <= MAX_DURATION);
                 prop_assert!(config.longest_ack_timeout() <= MAX_DURATION);
                 let _ = Instant::now() + config.resolve_wait();
                 let _ = config.client_properties();
@@ -154,7 +154,7 @@ proptest! {
         let _ = retry::due_of(&record);
         let _ = retry::wait_for(&record, now);
         let config = ConsumerConfig::new("b", "g").ack_timeout_header("gig.ack-timeout-ms", MAX_DURATION);
-        let header = config.ack_timeout_header.clone().unwrap();
+        let header = config.timeout_header().cloned().unwrap();
         if let Some(Ok(own)) = header.timeout_of(&record) {
             prop_assert!(own <= MAX_DURATION);
         }

@@ -285,7 +285,7 @@ impl ConsumerBuilder {
             restarts: self.restarts,
         };
         let produces = wiring.outcomes.acked.produces() || wiring.outcomes.no_acked.produces();
-        if produces && self.config.transactional.is_none() {
+        if produces && self.config.transactional_settings().is_none() {
             return Err(GigError::NotTransactional);
         }
         Ok((self.config, wiring, self.rebalance_listener))

@@ -137,9 +137,9 @@ impl Actor for ConsumerActor {
             faulted: me.recipient(),
         };
         let settings = PollSettings {
-            wait_for_due: self.config.wait_for_due,
+            wait_for_due: self.config.waits_for_due(),
             headers: self.config.reads_headers(),
-            nice: self.config.poll_thread_nice,
+            nice: self.config.poll_thread_niceness(),
         };
         if let Err(e) = self.client.start(links, settings) {
             error!("cannot start the poll and commit threads: {e}; stopping");
@@ -149,11 +149,16 @@ impl Actor for ConsumerActor {
         ctx.run_interval(self.config.commit_period(), |act, _| act.commit_now());
         #[cfg(feature = "metrics")]
         ctx.run_interval(GAUGES_EVERY, |act, _| act.publish_gauges());
-        if let Some(every) = self.config.stats_interval {
+        if let Some(every) = self.config.stats_period() {
             ctx.run_interval(every, |act, _| act.log_stats());
         }
-        if !self.config.topics.is_empty() {
-            let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
+        if !self.config.topic_names().is_empty() {
+            let topics: Vec<&str> = self
+                .config
+                .topic_names()
+                .iter()
+                .map(String::as_str)
+                .collect();
             if let Err(e) = self.subscribe(&topics) {
                 error!("{e}");
             }

@@ -81,7 +81,7 @@ impl Driver {
         }
         Ok(Driver {
             pipeline,
-            metrics: Metrics::new(&config.group_id),
+            metrics: Metrics::new(config.group_id()),
             wiring,
             answers: None,
             taken: Vec::new(),

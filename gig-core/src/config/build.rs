@@ -40,9 +40,15 @@ impl ConsumerConfig {
         self
     }
 
-    /// How long the downstream has to answer a record (see the field).
+    /// How long the downstream has to ack a record before it goes to the NoAckedActor.
     pub fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
+        self
+    }
+
+    /// Joins the consumer group `id` instead of the one given to [`new`](Self::new).
+    pub fn group(mut self, id: impl Into<String>) -> Self {
+        self.group_id = id.into();
         self
     }
 
@@ -56,19 +62,29 @@ impl ConsumerConfig {
         self
     }
 
-    /// Per-key ordering (see the field).
+    /// Deliver records with the same key (in one partition) one at a time, in offset
+    /// order: the next goes to the downstream once the previous has an outcome, and its ack
+    /// timer starts then. Different keys, and records without a key, flow concurrently.
+    /// Off by default.
     pub fn key_ordering(mut self, on: bool) -> Self {
         self.key_ordering = on;
         self
     }
 
-    /// Honour `gig.retry.due` headers (see the field).
+    /// Do not deliver a record before the time in its `gig.retry.due` header (written by
+    /// the retry sink): its partition is paused until then and fetched again from it.
+    /// Off by default.
     pub fn wait_for_due(mut self, on: bool) -> Self {
         self.wait_for_due = on;
         self
     }
 
-    /// Whether records carry their headers (see the field).
+    /// Whether records carry their headers. On by default. To read them, librdkafka
+    /// allocates, parses and frees a buffer for every record, even one without headers
+    /// (about a third of what the poll thread does per record): a consumer whose actors
+    /// read no headers saves that with `false`, and its records' headers are then empty.
+    /// Gig reads them anyway where it needs them itself (`wait_for_due`,
+    /// `ack_timeout_header`); see [`ConsumerConfig::reads_headers`].
     pub fn headers(mut self, on: bool) -> Self {
         self.headers = on;
         self
@@ -80,26 +96,34 @@ impl ConsumerConfig {
         self.headers || self.wait_for_due || self.ack_timeout_header.is_some()
     }
 
-    /// Records not yet handed over before fetching pauses (see the field).
+    /// Records not yet handed over to an outcome actor before fetching pauses.
     pub fn max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit;
         self
     }
 
-    /// Handed-over records not yet confirmed committed before fetching pauses (see the
-    /// field).
+    /// Records in flight plus handed-over records whose commit the broker has not
+    /// confirmed, before fetching pauses (and a commit goes out at once); `None`, the
+    /// default, sets no limit. What a crash hands over again is among those: this bounds it
+    /// when commits lag, as they do during rebalances, at the cost of waiting for commits.
     pub fn max_uncommitted(mut self, limit: usize) -> Self {
         self.max_uncommitted = Some(limit);
         self
     }
 
-    /// How far below the process's other threads the poll thread runs (see the field).
+    /// How far below the process's other threads the poll thread runs, as a Linux nice
+    /// increment (0 to 19; 0, the default, runs it alike). When the machine is short of
+    /// CPU, the thread that resolves records (acks, deadlines, hand-overs, commits) then
+    /// comes before the one that fetches more: timed-out records are handed over later by
+    /// less, and fetching slows down instead, so throughput falls (docs/configuration.md
+    /// has both figures). A record's clock starts only when it reaches the consumer actor,
+    /// so a slower poll thread makes no record late. Ignored on other systems.
     pub fn poll_thread_nice(mut self, nice: u8) -> Self {
         self.poll_thread_nice = nice;
         self
     }
 
-    /// How often resolved offsets are committed (see the field).
+    /// How often resolved offsets are committed.
     pub fn commit_interval(mut self, interval: Duration) -> Self {
         self.commit_interval = interval;
         self
@@ -111,15 +135,19 @@ impl ConsumerConfig {
         self
     }
 
-    /// How long every hand-over may be refused before the consumer is not live (see the
-    /// field).
+    /// How long an outcome actor may refuse (or fail to take) every hand-over before the
+    /// consumer reports itself not live: the refused records are still offered again, but
+    /// a probe then sees the stall. 30 s by default.
     pub fn handover_refused_limit(mut self, limit: Duration) -> Self {
         self.handover_refused_limit = limit;
         self
     }
 
-    /// Deliveries of one record that consumer processes may die in before it goes to the
-    /// NoAckedActor as crashed; 0 turns the crash-loop guard off (see the field).
+    /// The crash-loop guard: a record whose deliveries consumer processes did not survive
+    /// this many times goes to the NoAckedActor as
+    /// [`NoAckReason::Crashed`](crate::NoAckReason::Crashed) instead of being delivered
+    /// again. The count is kept in the partitions' committed offsets, so it survives the
+    /// processes. 5 by default, as Kafka's share groups; at least 2; 0 turns the guard off.
     pub fn max_deliveries(mut self, deliveries: u32) -> Self {
         self.max_deliveries = deliveries;
         self

@@ -12,6 +12,7 @@ mod build;
 mod client;
 mod defaults;
 mod json;
+mod read;
 mod timing;
 mod validate;
 
@@ -102,94 +103,69 @@ pub struct ConsumerConfig {
     /// Bootstrap servers, comma-separated (librdkafka's `bootstrap.servers`). Required:
     /// absent from JSON, it may come from the environment ([`ConsumerConfig::from_env`]).
     #[serde(default)]
-    pub brokers: String,
+    pub(crate) brokers: String,
     /// Consumer group id (`group.id`). Required, as `brokers` is.
     #[serde(default)]
-    pub group_id: String,
+    pub(crate) group_id: String,
     /// Topics to subscribe to when the consumer starts; empty to subscribe or assign later.
     #[serde(default)]
-    pub topics: Vec<String>,
-    /// How long the downstream has to ack a record before it goes to the NoAckedActor.
+    pub(crate) topics: Vec<String>,
+    /// Set by [`ConsumerConfig::ack_timeout`], which says what it does.
     #[serde(default = "defaults::ack_timeout", with = "millis")]
     #[serde(rename = "ack_timeout_ms")]
-    pub ack_timeout: Duration,
+    pub(crate) ack_timeout: Duration,
     /// A header through which a producer may give one record a timeout of its own.
     /// Unset by default: every record gets `ack_timeout`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ack_timeout_header: Option<AckTimeoutHeader>,
-    /// Deliver records with the same key (in one partition) one at a time, in offset
-    /// order: the next goes to the downstream once the previous has an outcome, and its ack
-    /// timer starts then. Different keys, and records without a key, flow concurrently.
-    /// Off by default.
+    pub(crate) ack_timeout_header: Option<AckTimeoutHeader>,
+    /// Set by [`ConsumerConfig::key_ordering`], which says what it does.
     #[serde(default)]
-    pub key_ordering: bool,
-    /// Do not deliver a record before the time in its `gig.retry.due` header (written by
-    /// the retry sink): its partition is paused until then and fetched again from it.
-    /// Off by default.
+    pub(crate) key_ordering: bool,
+    /// Set by [`ConsumerConfig::wait_for_due`], which says what it does.
     #[serde(default)]
-    pub wait_for_due: bool,
-    /// Whether records carry their headers. On by default. To read them, librdkafka
-    /// allocates, parses and frees a buffer for every record, even one without headers
-    /// (about a third of what the poll thread does per record): a consumer whose actors
-    /// read no headers saves that with `false`, and its records' headers are then empty.
-    /// Gig reads them anyway where it needs them itself (`wait_for_due`,
-    /// `ack_timeout_header`); see [`ConsumerConfig::reads_headers`].
+    pub(crate) wait_for_due: bool,
+    /// Set by [`ConsumerConfig::headers`], which says what it does.
     #[serde(default = "defaults::headers")]
-    pub headers: bool,
-    /// Records not yet handed over to an outcome actor before fetching pauses.
+    pub(crate) headers: bool,
+    /// Set by [`ConsumerConfig::max_in_flight`], which says what it does.
     #[serde(default = "defaults::max_in_flight")]
-    pub max_in_flight: usize,
-    /// Records in flight plus handed-over records whose commit the broker has not
-    /// confirmed, before fetching pauses (and a commit goes out at once); `None`, the
-    /// default, sets no limit. What a crash hands over again is among those: this bounds it
-    /// when commits lag, as they do during rebalances, at the cost of waiting for commits.
+    pub(crate) max_in_flight: usize,
+    /// Set by [`ConsumerConfig::max_uncommitted`], which says what it does.
     #[serde(default)]
-    pub max_uncommitted: Option<usize>,
-    /// How far below the process's other threads the poll thread runs, as a Linux nice
-    /// increment (0 to 19; 0, the default, runs it alike). When the machine is short of
-    /// CPU, the thread that resolves records (acks, deadlines, hand-overs, commits) then
-    /// comes before the one that fetches more: timed-out records are handed over later by
-    /// less, and fetching slows down instead, so throughput falls (docs/configuration.md
-    /// has both figures). A record's clock starts only when it reaches the consumer actor,
-    /// so a slower poll thread makes no record late. Ignored on other systems.
+    pub(crate) max_uncommitted: Option<usize>,
+    /// Set by [`ConsumerConfig::poll_thread_nice`], which says what it does.
     #[serde(default = "defaults::poll_thread_nice")]
-    pub poll_thread_nice: u8,
-    /// How often resolved offsets are committed.
+    pub(crate) poll_thread_nice: u8,
+    /// Set by [`ConsumerConfig::commit_interval`], which says what it does.
     #[serde(default = "defaults::commit_interval", with = "millis")]
     #[serde(rename = "commit_interval_ms")]
-    pub commit_interval: Duration,
+    pub(crate) commit_interval: Duration,
     /// Commit early once this many records were handed over since the last commit.
     #[serde(default = "defaults::commit_every")]
-    pub commit_every: usize,
+    pub(crate) commit_every: usize,
     /// Most records in one message to the Acked or NoAcked actor.
     #[serde(default = "defaults::handover_batch")]
-    pub handover_batch: usize,
+    pub(crate) handover_batch: usize,
     /// When set, the consumer logs its stats (gig-actors' `Stats`) as one JSON line this
     /// often (log target `gig::stats`, level info). Unset by default.
     #[serde(default, with = "opt_millis", skip_serializing_if = "Option::is_none")]
     #[serde(rename = "stats_interval_ms")]
-    pub stats_interval: Option<Duration>,
-    /// How long an outcome actor may refuse (or fail to take) every hand-over before the
-    /// consumer reports itself not live: the refused records are still offered again, but
-    /// a probe then sees the stall. 30 s by default.
+    pub(crate) stats_interval: Option<Duration>,
+    /// Set by [`ConsumerConfig::handover_refused_limit`], which says what it does.
     #[serde(default = "defaults::handover_refused_limit", with = "millis")]
     #[serde(rename = "handover_refused_limit_ms")]
-    pub handover_refused_limit: Duration,
-    /// The crash-loop guard: a record whose deliveries consumer processes did not survive
-    /// this many times goes to the NoAckedActor as
-    /// [`NoAckReason::Crashed`](crate::NoAckReason::Crashed) instead of being delivered
-    /// again. The count is kept in the partitions' committed offsets, so it survives the
-    /// processes. 5 by default, as Kafka's share groups; at least 2; 0 turns the guard off.
+    pub(crate) handover_refused_limit: Duration,
+    /// Set by [`ConsumerConfig::max_deliveries`], which says what it does.
     #[serde(default = "defaults::max_deliveries")]
-    pub max_deliveries: u32,
+    pub(crate) max_deliveries: u32,
     /// The transactional mode: outputs of the outcome actors and the offsets of their
     /// source records are committed in one Kafka transaction (see [`Transactional`]).
     /// Unset by default: offsets are committed on their own (at-least-once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transactional: Option<Transactional>,
+    pub(crate) transactional: Option<Transactional>,
     /// librdkafka properties, passed through untouched.
     #[serde(default, deserialize_with = "crate::properties::from_json")]
-    pub properties: BTreeMap<String, String>,
+    pub(crate) properties: BTreeMap<String, String>,
     /// The environment variables that set properties ([`ConsumerConfig::from_env`]), so
     /// that an error about such a property names its variable.
     #[serde(skip)]

@@ -22,7 +22,7 @@ pub struct Token {
 
 /// What became of an ack or nack.
 #[derive(Debug)]
-pub enum AckResult {
+pub(crate) enum AckResult {
     /// The record was waiting: it is now routed, and here for its hand-over.
     Routed(Record),
     /// The record had already been routed (timed out, or acked before): ignored.
@@ -82,7 +82,7 @@ struct Slot {
 
 /// The ack books of every partition a consumer holds.
 #[derive(Default)]
-pub struct AckBook {
+pub(crate) struct AckBook {
     slots: Vec<Option<Slot>>,
     index: HashMap<Partition, u32>,
     free: Vec<u32>,

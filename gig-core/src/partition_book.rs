@@ -11,7 +11,7 @@ use crate::record::Record;
 
 /// Where a tracked record is on its way to an outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordState {
+pub(crate) enum RecordState {
     /// Delivered to the downstream; waiting for an ack, a nack or the deadline.
     Waiting,
     /// Routed to the Acked or NoAcked actor; not yet accepted there.
@@ -40,7 +40,7 @@ struct Entry {
 /// The few records with a timeout of their own (a header override) sit in a heap instead,
 /// so they cost O(log n) and everyone else still O(1).
 #[derive(Debug)]
-pub struct PartitionBook {
+pub(crate) struct PartitionBook {
     topic: Arc<str>,
     partition: i32,
     head_seq: u64,

@@ -2,7 +2,7 @@
 //! error stays inside as the `source`, as rdkafka's `KafkaError` keeps librdkafka's code.
 
 use actix::MailboxError;
-use gig_core::ack_book::describe;
+use gig_core::describe_offsets;
 use gig_core::properties::{closest, is_secret, REDACTED};
 use gig_core::{CommitOffset, ConfigError, Fault};
 use rdkafka::error::KafkaError;
@@ -72,7 +72,7 @@ pub enum GigError {
     Stopped,
     /// The consumer stopped, but its final commit did not succeed: the records after the
     /// last commit are read again by the group's next consumer.
-    #[error("stopped, but the final commit of {} failed: {source}", describe(.offsets))]
+    #[error("stopped, but the final commit of {} failed: {source}", describe_offsets(.offsets))]
     FinalCommit {
         /// The offsets that were not committed.
         offsets: Vec<CommitOffset>,

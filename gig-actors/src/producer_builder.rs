@@ -73,8 +73,8 @@ impl GigProducer {
     /// assert!(!format!("{builder:?}").contains("session.timeout.ms"));
     /// ```
     pub fn builder_like(config: &ConsumerConfig) -> GigProducerBuilder {
-        let mut builder = GigProducer::builder(config.brokers.clone());
-        for (key, value) in connection_properties(&config.properties) {
+        let mut builder = GigProducer::builder(config.brokers());
+        for (key, value) in connection_properties(config.properties()) {
             builder = builder.property(key.clone(), value.clone());
             if let Some(variable) = config.variable_of(key) {
                 builder.variables.insert(key.clone(), variable.to_string());

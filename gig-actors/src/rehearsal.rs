@@ -53,7 +53,7 @@
 //!     let outcomes = Outcomes.start();
 //!     let config = ConsumerConfig::new("unused", "unused").ack_timeout(Duration::from_secs(3));
 //!     let rehearsal = Rehearsal::new(&config, Silent::default().start().recipient(),
-//!         outcomes.clone().recipient(), outcomes.recipient()).start();
+//!         outcomes.clone().recipient(), outcomes.recipient()).unwrap().start();
 //!     rehearsal.do_send(Feed(vec![record("orders", 0, 0, "hello")]));
 //!     let stats = rehearsal.send(Settle).await.unwrap();
 //!     assert_eq!(stats.timed_out, 1); // after 3 s of tokio time, in no real time
@@ -70,6 +70,7 @@ use tokio::sync::oneshot;
 use crate::delivery::Delivery;
 use crate::downstream::Downstream;
 use crate::driver::{self, Driver, Drives, Wiring};
+use crate::error::GigError;
 use crate::outcome::{Acked, AckedRecipient, NoAcked, NoAckedRecipient, OutcomeActors};
 use crate::stats::Stats;
 use crate::supervisor::outcome::OutcomeActor;
@@ -109,13 +110,13 @@ pub struct Rehearsal {
 impl Rehearsal {
     /// A rehearsal delivering one [`Delivery`] per record, with `config`'s ack timeouts,
     /// key ordering and batch sizes; its Kafka settings (brokers, topics, commits) have no
-    /// part in it.
+    /// part in it. A config that does not validate is refused, as by the consumer's builder.
     pub fn new(
         config: &ConsumerConfig,
         downstream: Recipient<Delivery>,
         acked: Recipient<Acked>,
         no_acked: Recipient<NoAcked>,
-    ) -> Self {
+    ) -> Result<Self, GigError> {
         let wiring = Wiring {
             downstream: Downstream::Records(downstream),
             outcomes: OutcomeActors {
@@ -127,14 +128,14 @@ impl Rehearsal {
         Self::wired(config, wiring)
     }
 
-    pub(crate) fn wired(config: &ConsumerConfig, wiring: Wiring) -> Self {
-        let mut driver = Driver::new(config, wiring);
+    pub(crate) fn wired(config: &ConsumerConfig, wiring: Wiring) -> Result<Self, GigError> {
+        let mut driver = Driver::new(config, wiring)?;
         // No group to keep crash markers in: a rehearsal cannot crash-loop anyway.
         driver.pipeline.disable_crash_guard();
-        Rehearsal {
+        Ok(Rehearsal {
             driver,
             settling: Vec::new(),
-        }
+        })
     }
 
     fn settle_if_done(&mut self) {

@@ -239,11 +239,10 @@ impl Stats {
         for (key, &offset) in pipeline.committed() {
             PartitionStats::of(&mut partitions, key).committed = Some(offset);
         }
-        for book in pipeline.partitions() {
-            let key = (book.topic().clone(), book.partition());
-            let p = PartitionStats::of(&mut partitions, &key);
-            p.committable = book.committable();
-            p.in_flight = book.unresolved() as u64;
+        for progress in pipeline.partitions() {
+            let p = PartitionStats::of(&mut partitions, &progress.partition);
+            p.committable = progress.committable;
+            p.in_flight = progress.unresolved as u64;
         }
         Stats {
             counters: pipeline.counters().clone(),

@@ -118,6 +118,7 @@ fn each_delivery_has_a_span_with_its_trace_context_and_outcome() {
                 outcomes.clone().recipient(),
                 outcomes.recipient(),
             )
+            .expect("a valid config")
             .start();
             rehearsal.do_send(Feed(vec![record(0, Some(traceparent)), record(1, None)]));
             let stats = rehearsal.send(Settle).await.unwrap();

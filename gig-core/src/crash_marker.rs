@@ -24,6 +24,7 @@ const TAG: &str = "gig1";
 
 /// A marker, as committed with an offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Marker {
     /// One past the last offset that may have been delivered before the next commit.
     pub until: i64,

@@ -18,7 +18,7 @@ fn partition_of(record: &Record) -> (Arc<str>, i32) {
 
 /// The keys with a record at the downstream, each with the records waiting behind it.
 #[derive(Debug, Default)]
-pub struct KeyQueues {
+pub(crate) struct KeyQueues {
     busy: Partitions,
     queued: usize,
 }

@@ -2,85 +2,99 @@
 //!
 //! Gig connects Kafka to actix with one rule: *a slow or silent consumer never blocks a
 //! partition, and no record is lost*. This crate holds everything that rule needs that is
-//! not I/O, so it can be unit-tested with no broker, no actix and no clock:
+//! not I/O, so it can be unit-tested with no broker, no actix and no clock. The actor crate,
+//! gig-actors, drives it.
 //!
-//! - [`pipeline`]: [`Pipeline`], the state of every record one consumer holds, from fetch
-//!   to commit. It does no I/O and reads no clock: `handle_*` methods take events (records
-//!   fetched, an answer, a deadline passed, a batch accepted, a commit confirmed) with
-//!   `now`; `poll_*` methods say what to do next (records to deliver, batches to hand over,
-//!   offsets to commit, when to call back). The consumer actor and the rehearsal in
-//!   gig-actors are its two drivers.
-//! - [`ack_book`]: all partitions of one consumer, addressed by [`Token`]s that make an
-//!   answer an O(1) lookup; [`partition_book`]: one partition's records, their states and
-//!   deadlines, and its commit watermark.
-//! - [`key_queues`]: with key ordering, the records waiting behind another of their key.
-//! - [`record`]: [`Record`], one Kafka record: a reference count on the batch it was
-//!   fetched with and an index into it ([`RecordBatchBuilder`] makes such batches);
-//!   [`producer_record`]: [`ProducerRecord`], one record to produce.
-//! - [`outputs`]: [`Outputs`], what an outcome actor of a transactional consumer asks Gig
-//!   to produce, each tied to its source record.
-//! - [`outcome`]: the downstream's [`Verdict`], and why a record was not acked
-//!   ([`NoAckReason`]).
-//! - [`retry`]: the headers of a delayed retry.
-//! - [`trace`]: a record's W3C trace context ([`TraceParent`], from its `traceparent`
-//!   header).
-//! - [`config`]: [`ConsumerConfig`], built in code or loaded from JSON, and validated;
-//!   [`config_env`]: the same from environment variables, for a deployed service;
-//!   [`transactional`]: its transactional mode; [`error`]: [`ConfigError`];
-//!   [`properties`]: which librdkafka properties are secrets (never shown) and which say
-//!   how to reach the cluster.
-//! - [`faults`]: [`FaultBook`], the errors that keep a consumer from reading a partition,
-//!   a topic or at all (a codec, an ACL, credentials), kept until what they block reads.
-//! - [`supervision`]: [`Supervision`] and [`RestartPolicy`], when a user actor that died is
-//!   started again and when Gig gives up; [`crash_marker`]: the [`Marker`] the crash-loop
-//!   guard keeps in committed offsets, so that a record that kills the consumer's process
-//!   is handed over as crashed instead of stopping its partition for good.
+//! ## The pipeline
 //!
-//! A record's path, in these terms: [`Pipeline::handle_fetched`] tracks it in the ack book
-//! and [`Pipeline::poll_outbound`] gives it to the driver to deliver;
-//! [`Pipeline::handle_answer`], [`Pipeline::handle_dropped`] or
-//! [`Pipeline::handle_timeout`] route it to an outcome; [`Pipeline::poll_handover`] batches
-//! it for the Acked or NoAcked actor and [`Pipeline::handle_accepted`] records that the
-//! actor took it; [`Pipeline::poll_commit`] then yields per partition the offset after the
-//! longest prefix of handed-over records: never past a record whose outcome is not yet
-//! accepted.
+//! [`Pipeline`] holds the state of every record one consumer has fetched and not yet
+//! committed. It does no I/O and reads no clock: `handle_*` methods take events with `now`,
+//! `poll_*` methods say what to do next.
+//!
+//! A record's path: [`Pipeline::handle_fetched`] tracks it, and
+//! [`Pipeline::poll_outbound`] gives it back as an [`Outbound`] to deliver, named by a
+//! [`Token`]. The downstream's [`Verdict`] arrives with [`Pipeline::handle_answer`]; a
+//! record whose receiver died comes back with [`Pipeline::handle_dropped`], and one whose
+//! deadline passed with [`Pipeline::handle_timeout`] ([`Pipeline::poll_timeout`] says
+//! when to call it). [`Pipeline::poll_handover`] batches routed records into a
+//! [`HandOver`] for the Acked or NoAcked actor, and [`Pipeline::handle_accepted`] records
+//! that the actor took it. [`Pipeline::poll_commit`] then yields a [`CommitPlan`]: per
+//! partition, a [`CommitOffset`] one past the longest prefix of handed-over records, so a
+//! commit never passes a record whose outcome is not yet accepted.
+//!
+//! A transactional consumer ([`Transactional`]) commits through [`Transaction`]s instead,
+//! whose [`TransactionResult`] the pipeline is told. [`Counters`] and
+//! [`PartitionProgress`] feed the consumer's stats; [`CatchUp`] and [`PartitionEnd`]
+//! answer whether a consumer has read up to the end of its partitions.
+//!
+//! ## Records and outcomes
+//!
+//! - [`Record`]: one Kafka record, a reference count on the batch it was fetched with and
+//!   an index into it ([`RecordBatchBuilder`] makes such batches; [`RecordData`] and
+//!   [`Header`] are its owned parts). [`ProducerRecord`]: one record to produce.
+//! - [`Verdict`]: the downstream's answer; [`NoAckReason`]: why a record was not acked,
+//!   carried by a [`NoAckedRecord`].
+//! - [`Outputs`]: what an outcome actor of a transactional consumer asks Gig to produce,
+//!   each [`Output`] tied to its [`Source`] record.
+//! - [`retry`]: the headers of a delayed retry; [`trace`]: a record's W3C trace context
+//!   ([`TraceParent`]).
+//!
+//! ## Configuration and errors
+//!
+//! [`ConsumerConfig`] is built in code or parsed from JSON, and checked before a consumer
+//! uses it; a bad one is a [`ConfigError`]. [`config_env`] reads the same settings from
+//! environment variables, for a deployed service; [`properties`] knows which librdkafka
+//! properties are secrets (never shown) and which say how to reach the cluster.
+//!
+//! ## Faults and supervision
+//!
+//! - [`FaultBook`] keeps the [`Fault`]s that stop a consumer from reading a partition, a
+//!   topic or at all (a codec, an ACL, credentials) until what they block reads again.
+//! - [`Supervision`] and [`RestartPolicy`] decide when a user actor of a [`Role`] that died
+//!   is started again and when Gig gives up.
+//! - The crash-loop guard keeps a [`Marker`] in committed offsets, so that a record that
+//!   kills the consumer's process is handed over as crashed instead of stopping its
+//!   partition for good.
 
 #![warn(missing_docs)]
 
-pub mod ack_book;
+// The books and queues behind `Pipeline` are private: a user or gig-actors names only the
+// pipeline, its inputs and outputs, the config, records, outcomes and errors, re-exported
+// below. The modules left public are namespaces of constants and functions that the
+// actors need by path (header names, librdkafka's property list, environment variables).
+mod ack_book;
 mod chunked_deque;
-pub mod config;
+mod config;
 pub mod config_env;
-pub mod crash_marker;
+mod crash_marker;
 mod duration;
-pub mod error;
-pub mod faults;
-pub mod key_queues;
-pub mod outcome;
-pub mod outputs;
-pub mod partition_book;
-pub mod pipeline;
-pub mod producer_record;
+mod error;
+mod faults;
+mod key_queues;
+mod outcome;
+mod outputs;
+mod partition_book;
+mod pipeline;
+mod producer_record;
 pub mod properties;
-pub mod record;
+mod record;
 pub mod retry;
-pub mod source_tokens;
-pub mod supervision;
+mod source_tokens;
+mod supervision;
 pub mod trace;
-pub mod transactional;
+mod transactional;
 
-pub use ack_book::{AckBook, AckResult, CommitOffset, Partition, Token};
+pub use ack_book::{describe as describe_offsets, CommitOffset, Partition, Token};
 pub use config::{AckTimeoutHeader, ConsumerConfig};
 pub use crash_marker::Marker;
+pub use duration::MAX_DURATION;
 pub use error::ConfigError;
 pub use faults::{Fault, FaultBook, FaultKind, FaultScope};
-pub use key_queues::KeyQueues;
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use outputs::{Output, Outputs, Source};
-pub use partition_book::PartitionBook;
 pub use pipeline::{
-    CatchUp, CommitPlan, Counters, HandOver, Outbound, PartitionEnd, Pipeline, ReleaseId, Stuck,
-    Transaction, TransactionResult,
+    CatchUp, CommitPlan, Counters, HandOver, Outbound, PartitionEnd, PartitionProgress, Pipeline,
+    ReleaseId, Stuck, Transaction, TransactionResult,
 };
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};

@@ -51,6 +51,7 @@ const RESERVED: &[(&str, Option<&str>, &str)] = &[
 /// `Debug` hides the values of secret properties.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Transactional {
     /// librdkafka's `transactional.id`: one per consumer instance, the same across its
     /// restarts, so that a restarted instance fences its previous incarnation and aborts

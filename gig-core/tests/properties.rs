@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use gig_core::config::MAX_DURATION;
 use gig_core::retry::{self, RETRY_ATTEMPT, RETRY_DUE};
+use gig_core::MAX_DURATION;
 use gig_core::{ConsumerConfig, Header, Pipeline, Record, RecordData};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -120,12 +120,12 @@ proptest! {
             Ok(config) => {
                 // A config that validates has every duration within bounds, so the
                 // arithmetic done with it cannot overflow.
-                prop_assert!(config.ack_timeout <= MAX_DURATION);
+                prop_assert!(config.default_ack_timeout() <= MAX_DURATION);
                 prop_assert!(config.longest_ack_timeout() <= MAX_DURATION);
                 let _ = Instant::now() + config.resolve_wait();
                 let _ = config.client_properties();
                 let _ = serde_json::to_string(&config).unwrap();
-                Pipeline::new(&config).handle_fetched(Vec::new(), Instant::now());
+                Pipeline::new(&config).unwrap().handle_fetched(Vec::new(), Instant::now());
             }
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
@@ -154,13 +154,13 @@ proptest! {
         let _ = retry::due_of(&record);
         let _ = retry::wait_for(&record, now);
         let config = ConsumerConfig::new("b", "g").ack_timeout_header("gig.ack-timeout-ms", MAX_DURATION);
-        let header = config.ack_timeout_header.clone().unwrap();
+        let header = config.timeout_header().cloned().unwrap();
         if let Some(Ok(own)) = header.timeout_of(&record) {
             prop_assert!(own <= MAX_DURATION);
         }
         prop_assert!(config.ack_timeout_of(&record) <= MAX_DURATION);
         // The pipeline tracks it with its deadline, whatever the header says.
-        let mut pipeline = Pipeline::new(&config);
+        let mut pipeline = Pipeline::new(&config).unwrap();
         pipeline.handle_fetched(vec![record], Instant::now());
         prop_assert_eq!(pipeline.poll_outbound().len(), 1);
     }

@@ -194,7 +194,7 @@ async fn run() -> Result<bool, Box<dyn std::error::Error>> {
     };
     let config = ConsumerConfig::from_vars("GIG_", vars)?;
     let topic = config
-        .topics
+        .topic_names()
         .first()
         .cloned()
         .ok_or("GIG_TOPICS: no topic")?;

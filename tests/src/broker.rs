@@ -149,7 +149,5 @@ pub async fn topic_with(
 
 /// [`config`] for a member of `group`.
 pub fn group_config(broker: &Broker, topic: &str, group: &str) -> ConsumerConfig {
-    let mut config = config(broker, topic);
-    config.group_id = group.to_string();
-    config
+    config(broker, topic).group(group)
 }

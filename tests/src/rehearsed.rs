@@ -105,6 +105,7 @@ pub fn rehearsal(config: &ConsumerConfig, refuse: usize) -> (Addr<Rehearsal>, Se
         outcomes.clone().recipient(),
         outcomes.recipient(),
     )
+    .expect("a valid config")
     .start();
     (rehearsal, seen)
 }

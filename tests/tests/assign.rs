@@ -21,7 +21,7 @@ async fn assign_from_an_offset_inside_a_produced_batch_starts_there() {
     let ledger = Ledger::default();
     let (downstream, delivered) = Scripted::new(|_| Action::Ack);
     let mut config = config(&broker, &topic);
-    config.topics.clear();
+    config = config.topics(Vec::<String>::new());
     let consumer = ledger.consumer(config, downstream.start().recipient());
     let start = PartitionStart {
         topic: topic.clone(),

@@ -101,7 +101,7 @@ async fn caught_up_says_why_it_cannot_answer() {
     let ledger = Ledger::default();
     // No topics yet: nothing is assigned.
     let mut idle = config(&broker, &topic);
-    idle.topics.clear();
+    idle = idle.topics(Vec::<String>::new());
     let Started {
         consumer,
         downstream,
@@ -149,7 +149,7 @@ async fn wait_for_assignment_answers_a_manual_assignment() {
     let topic = topic(&broker, "wait-assign", 2).await;
     let ledger = Ledger::default();
     let mut manual = config(&broker, &topic);
-    manual.topics.clear();
+    manual = manual.topics(Vec::<String>::new());
     let consumer = start(&ledger, manual, |_| Action::Ack).consumer;
     let waiting = consumer.send(WaitForAssignment::within(WAIT));
     let start = |partition| PartitionStart {

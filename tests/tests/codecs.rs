@@ -16,7 +16,7 @@ async fn read_all(broker: &gig_actors::testkit::Broker, topics: &[String], group
     let ledger = Ledger::default();
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     let mut config = group_config(broker, &topics[0], group);
-    config.topics = topics.to_vec();
+    config = config.topics(topics.iter().cloned());
     let consumer = ledger.consumer(config, downstream.start().recipient());
     consumer
         .send(WaitForAssignment::within(FIRST_JOIN))

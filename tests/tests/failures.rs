@@ -54,7 +54,7 @@ async fn a_panicking_downstream_given_as_an_address_stalls_the_consumer_and_lose
     let downstream = Panicky::start_in_arbiter(&arbiter.handle(), |_| Panicky { panic_at: 10 });
     // A short ack timeout: a dead downstream's records must not time out all the same.
     let mut first = config(&broker, &topic).ack_timeout(Duration::from_secs(1));
-    first.group_id = group.clone();
+    first = first.group(group.clone());
     let consumer = ledger.consumer(first, downstream.clone().recipient());
 
     let health = health_until(&consumer, Duration::from_secs(60), |h| !h.live).await;
@@ -86,7 +86,7 @@ async fn a_panicking_downstream_given_as_an_address_stalls_the_consumer_and_lose
 
     // The next member of the group reads the other 30: nothing was lost.
     let mut second = config(&broker, &topic);
-    second.group_id = group;
+    second = second.group(group);
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     let consumer = ledger.consumer(second, downstream.start().recipient());
     ledger.wait_for(40, Duration::from_secs(60)).await;
@@ -166,7 +166,7 @@ async fn a_stopped_acked_actor_holds_the_commit_and_the_next_consumer_reads_agai
     .start();
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     let mut first = config(&broker, &topic).ack_timeout(Duration::from_secs(1));
-    first.group_id = group.clone();
+    first = first.group(group.clone());
     let consumer = ConsumerActor::builder(first)
         .downstream(downstream.start().recipient())
         .acked(fragile.clone().recipient())
@@ -198,7 +198,7 @@ async fn a_stopped_acked_actor_holds_the_commit_and_the_next_consumer_reads_agai
 
     // The next member of the group reads the ten again: nothing is lost.
     let mut second = config(&broker, &topic);
-    second.group_id = group;
+    second = second.group(group);
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     let consumer = ledger.consumer(second, downstream.start().recipient());
     ledger.wait_for(20, Duration::from_secs(30)).await;

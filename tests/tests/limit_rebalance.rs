@@ -32,7 +32,7 @@ async fn a_member_at_its_in_flight_limit_lets_the_group_rebalance() {
     let mut config_a = config(&broker, &topic)
         .max_in_flight(LIMIT)
         .ack_timeout(Duration::from_secs(15));
-    config_a.group_id = group.clone();
+    config_a = config_a.group(group.clone());
     // Holds what it gets until released, then acks.
     let released = Arc::new(AtomicBool::new(false));
     let (held, delivered_a) = Scripted::new({
@@ -51,7 +51,7 @@ async fn a_member_at_its_in_flight_limit_lets_the_group_rebalance() {
     assert!(at_limit.in_flight as usize >= LIMIT);
 
     let mut config_b = config(&broker, &topic);
-    config_b.group_id = group.clone();
+    config_b = config_b.group(group.clone());
     let (acks, delivered_b) = Scripted::new(|_| Action::Ack);
     let joined = Instant::now();
     let b = ledger.consumer(config_b, acks.start().recipient());

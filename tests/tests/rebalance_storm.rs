@@ -91,7 +91,7 @@ fn join(broker: &Broker, topic: &str, group: &str, ledger: &Ledger, name: &'stat
         // timeout under their `group.min.session.timeout.ms`, 6 s by default.)
         config = config.property("session.timeout.ms", "3000");
     }
-    config.group_id = group.to_string();
+    config = config.group(group);
     let consumer = ConsumerActor::builder(config)
         .downstream(Worker::default().start().recipient())
         .acked(acked)

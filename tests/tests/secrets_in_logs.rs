@@ -52,7 +52,7 @@ async fn run(config: ConsumerConfig, sink: Option<DeadLetterSink>, records: u64)
         .downstream(downstream.start().recipient())
         .acked(acked);
     let builder = match sink {
-        Some(sink) if config.transactional.is_some() => {
+        Some(sink) if config.transactional_settings().is_some() => {
             builder.no_acked_tx(sink.start().recipient())
         }
         Some(sink) => builder.no_acked(sink.start().recipient()),
@@ -83,10 +83,7 @@ async fn no_secret_reaches_a_log_line_a_config_stats_or_an_error() {
     log::set_boxed_logger(Box::new(Keep(lines.clone()))).unwrap();
     log::set_max_level(log::LevelFilter::Trace);
     let secure = Secure::from_env();
-    let debug = |mut config: ConsumerConfig| {
-        config.properties.insert("debug".into(), "all".into());
-        config
-    };
+    let debug = |config: ConsumerConfig| config.property("debug", "all");
 
     let topic = secure.create_topic("secrets", 1).await;
     let letters = secure.create_topic("secrets-letters", 1).await;

@@ -163,7 +163,7 @@ async fn undeliverable_transaction(abort: Abort) {
         }
         mock.coordinator(MockCoordinator::Transaction(id.clone()), 1)
             .unwrap();
-        let group = MockCoordinator::Group(config.group_id.clone());
+        let group = MockCoordinator::Group(config.group_id().to_string());
         mock.coordinator(group, 1).unwrap();
         mock.broker_down(2).unwrap();
     }

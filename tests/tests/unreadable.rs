@@ -23,7 +23,7 @@ async fn a_partition_that_cannot_be_read_is_named_and_nothing_is_lost() {
     let (downstream, _) = Scripted::new(|_| Action::Ack);
     let downstream = downstream.start().recipient();
     let stuck = config(&broker, &topic).property("auto.offset.reset", "error");
-    let group = stuck.group_id.clone();
+    let group = stuck.group_id().to_string();
     let consumer = ledger.consumer(stuck, downstream.clone());
     consumer
         .send(WaitForAssignment::within(FIRST_JOIN))
@@ -63,10 +63,7 @@ async fn a_partition_that_cannot_be_read_is_named_and_nothing_is_lost() {
     assert_eq!(stopped.committed(&topic, 0), None, "nothing committed");
 
     // The operator's fix: the group reads from the start. Every record arrives.
-    let mut fixed = group_config(&broker, &topic, &group);
-    fixed
-        .properties
-        .insert("auto.offset.reset".into(), "earliest".into());
+    let fixed = group_config(&broker, &topic, &group).property("auto.offset.reset", "earliest");
     let consumer = ledger.consumer(fixed, downstream);
     ledger
         .wait_for(produced.len(), Duration::from_secs(60))

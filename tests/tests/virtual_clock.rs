@@ -394,6 +394,7 @@ async fn a_downstream_given_as_an_address_that_panics_stalls_and_sends_nothing_t
         outcomes.clone().recipient(),
         outcomes.recipient(),
     )
+    .expect("a valid config")
     .start();
     let records = (0..150).map(|o| record("orders", 0, o, "x")).collect();
     rehearsal.do_send(Feed(records));

@@ -48,7 +48,7 @@ impl WebApp {
             .env("WEB_APP_LISTEN", "127.0.0.1:0")
             .envs(extra.iter().copied());
         // The suite's group settings, as librdkafka properties through the environment.
-        for (key, value) in &config(broker, topic).properties {
+        for (key, value) in config(broker, topic).properties() {
             command.env(variable("GIG_", key), value);
         }
         let process = ChildProcess::spawn(command);

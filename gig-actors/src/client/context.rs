@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use actix::{Message, Recipient};
-use gig_core::ack_book::describe;
+use gig_core::describe_offsets;
 use gig_core::{CommitPlan, FaultScope, Partition};
 use log::{error, info, warn};
 use rdkafka::client::ClientContext;
@@ -109,7 +109,7 @@ impl GigContext {
                 match &committed.result {
                     CommitResult::Done => info!(
                         "committed revoked partitions at {}",
-                        describe(committed.plan.offsets())
+                        describe_offsets(committed.plan.offsets())
                     ),
                     other => warn!(
                         "commit on revocation failed ({}); the next owner re-reads from the last commit",

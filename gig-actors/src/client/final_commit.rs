@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use gig_core::ack_book::describe;
+use gig_core::describe_offsets;
 use gig_core::CommitPlan;
 use log::{info, warn};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
@@ -102,7 +102,7 @@ impl FinalCommit {
             CommitResult::Done => {
                 info!(
                     "final commit made in a rebalance callback: {}",
-                    describe(plan.offsets())
+                    describe_offsets(plan.offsets())
                 );
                 self.done.store(true, Ordering::SeqCst);
             }

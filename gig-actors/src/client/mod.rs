@@ -107,8 +107,8 @@ impl Client {
         }
         let transactor = Transactor::for_config(config)?.map(Arc::new);
         let shared = Arc::new(Shared::new(
-            config.max_in_flight,
-            config.max_uncommitted,
+            config.in_flight_limit(),
+            config.uncommitted_limit(),
             transactor,
         ));
         if let Some(warning) = config.revocation_warning() {

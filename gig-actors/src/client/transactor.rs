@@ -107,11 +107,11 @@ impl Transactor {
     /// The producer for `config`'s transactional settings; `None` for an at-least-once
     /// consumer. Nothing is sent until [`init`](Self::init).
     pub(crate) fn for_config(config: &ConsumerConfig) -> Result<Option<Self>, GigError> {
-        let Some(settings) = &config.transactional else {
+        let Some(settings) = config.transactional_settings() else {
             return Ok(None);
         };
         let mut properties = ClientConfig::new();
-        for (key, value) in settings.producer_properties(&config.brokers, &config.properties) {
+        for (key, value) in settings.producer_properties(config.brokers(), config.properties()) {
             properties.set(key, value);
         }
         let producer = properties

@@ -285,7 +285,7 @@ impl ConsumerBuilder {
             restarts: self.restarts,
         };
         let produces = wiring.outcomes.acked.produces() || wiring.outcomes.no_acked.produces();
-        if produces && self.config.transactional.is_none() {
+        if produces && self.config.transactional_settings().is_none() {
             return Err(GigError::NotTransactional);
         }
         Ok((self.config, wiring, self.rebalance_listener))
@@ -295,7 +295,7 @@ impl ConsumerBuilder {
     pub fn build(self) -> Result<ConsumerActor, GigError> {
         let (config, wiring, listener) = self.wiring()?;
         let client = Client::new(&config)?;
-        let mut actor = ConsumerActor::new(config, wiring, client);
+        let mut actor = ConsumerActor::new(config, wiring, client)?;
         actor.rebalance_listener = listener;
         Ok(actor)
     }
@@ -309,6 +309,6 @@ impl ConsumerBuilder {
     /// or typed downstream and hand-over, fed by you instead of Kafka, on tokio's clock.
     pub fn rehearsal(self) -> Result<Rehearsal, GigError> {
         let (config, wiring, _) = self.wiring()?;
-        Ok(Rehearsal::wired(&config, wiring))
+        Rehearsal::wired(&config, wiring)
     }
 }

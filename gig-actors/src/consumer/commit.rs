@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use actix::prelude::*;
-use gig_core::ack_book::describe;
+use gig_core::describe_offsets;
 use gig_core::{CommitOffset, CommitPlan};
 use log::{debug, warn};
 use rdkafka::error::KafkaError;
@@ -40,7 +40,7 @@ impl ConsumerActor {
     }
 
     pub(super) fn send_commit(&mut self, plan: CommitPlan) {
-        debug!("committing {}", describe(plan.offsets()));
+        debug!("committing {}", describe_offsets(plan.offsets()));
         if let Err(plan) = self.client.commit(plan) {
             warn!("the commit thread has exited; nothing more is committed");
             for waiter in self.commit_waiters.drain(..) {
@@ -80,7 +80,7 @@ impl ConsumerActor {
         let retry = self.driver.pipeline.handle_commit_failed(offsets);
         warn!(
             "commit of {} failed ({e}); it will be sent again in {retry:?}",
-            describe(offsets)
+            describe_offsets(offsets)
         );
         for waiter in self.commit_waiters.drain(..) {
             let _ = waiter.reply.send(Err(GigError::Kafka {

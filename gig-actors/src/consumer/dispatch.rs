@@ -30,14 +30,14 @@ impl ConsumerActor {
         let gate = &self.client.shared().gate;
         // Summed over every partition: only for `max_uncommitted`, which counts them. This
         // runs after every message the actor handles, and cost grew with partitions.
-        let unconfirmed = match self.config.max_uncommitted {
+        let unconfirmed = match self.config.uncommitted_limit() {
             Some(_) => pipeline.unconfirmed(),
             None => 0,
         };
         // Records the crash-loop guard holds back are bounded by pausing their partitions.
         let unresolved = pipeline.unresolved() - pipeline.held_back_records();
         let in_flight = gate.publish(unresolved, over_tracked, unconfirmed);
-        let over = over_tracked || over_uncommitted || in_flight >= self.config.max_in_flight;
+        let over = over_tracked || over_uncommitted || in_flight >= self.config.in_flight_limit();
         self.driver.metrics.in_flight(in_flight, over);
         if over != self.paused {
             self.paused = over;

@@ -40,7 +40,7 @@ use std::sync::mpsc::SyncSender;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{CommitOffset, CommitPlan, ConsumerConfig, ReleaseId};
+use gig_core::{CommitOffset, CommitPlan, ConfigError, ConsumerConfig, ReleaseId};
 use log::error;
 use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
@@ -99,9 +99,10 @@ struct CommitWaiter {
 }
 
 impl ConsumerActor {
-    fn new(config: ConsumerConfig, wiring: Wiring, client: Client) -> Self {
-        ConsumerActor {
-            driver: Driver::new(&config, wiring),
+    /// Refuses a config that does not validate, as [`Pipeline::new`](gig_core::Pipeline::new) does.
+    fn new(config: ConsumerConfig, wiring: Wiring, client: Client) -> Result<Self, ConfigError> {
+        Ok(ConsumerActor {
+            driver: Driver::new(&config, wiring)?,
             client,
             config,
             paused: false,
@@ -117,7 +118,7 @@ impl ConsumerActor {
             fenced: None,
             last_transaction_error: None,
             held_back: Vec::new(),
-        }
+        })
     }
 }
 
@@ -136,9 +137,9 @@ impl Actor for ConsumerActor {
             faulted: me.recipient(),
         };
         let settings = PollSettings {
-            wait_for_due: self.config.wait_for_due,
+            wait_for_due: self.config.waits_for_due(),
             headers: self.config.reads_headers(),
-            nice: self.config.poll_thread_nice,
+            nice: self.config.poll_thread_niceness(),
         };
         if let Err(e) = self.client.start(links, settings) {
             error!("cannot start the poll and commit threads: {e}; stopping");
@@ -148,11 +149,16 @@ impl Actor for ConsumerActor {
         ctx.run_interval(self.config.commit_period(), |act, _| act.commit_now());
         #[cfg(feature = "metrics")]
         ctx.run_interval(GAUGES_EVERY, |act, _| act.publish_gauges());
-        if let Some(every) = self.config.stats_interval {
+        if let Some(every) = self.config.stats_period() {
             ctx.run_interval(every, |act, _| act.log_stats());
         }
-        if !self.config.topics.is_empty() {
-            let topics: Vec<&str> = self.config.topics.iter().map(String::as_str).collect();
+        if !self.config.topic_names().is_empty() {
+            let topics: Vec<&str> = self
+                .config
+                .topic_names()
+                .iter()
+                .map(String::as_str)
+                .collect();
             if let Err(e) = self.subscribe(&topics) {
                 error!("{e}");
             }

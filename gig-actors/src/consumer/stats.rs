@@ -70,7 +70,7 @@ impl ConsumerActor {
         self.driver.metrics.faults(&totals, &faults);
         if self
             .config
-            .properties
+            .properties()
             .contains_key("statistics.interval.ms")
         {
             self.driver.metrics.lag(&self.snapshot().partitions);

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix::prelude::*;
-use gig_core::{ConsumerConfig, Outbound, Pipeline, Record, RestartPolicy, Role, Token};
+use gig_core::{
+    ConfigError, ConsumerConfig, Outbound, Pipeline, Record, RestartPolicy, Role, Token,
+};
 
 use crate::answers::{Answer, AnswerQueue, AnswersQueued};
 use crate::downstream::Downstream;
@@ -67,8 +69,8 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    pub(crate) fn new(config: &ConsumerConfig, wiring: Wiring) -> Self {
-        let mut pipeline = Pipeline::new(config);
+    pub(crate) fn new(config: &ConsumerConfig, wiring: Wiring) -> Result<Self, ConfigError> {
+        let mut pipeline = Pipeline::new(config)?;
         if matches!(wiring.downstream, Downstream::Supervised(_)) {
             pipeline.supervise(Role::Downstream, wiring.restarts.clone());
         }
@@ -77,9 +79,9 @@ impl Driver {
                 pipeline.supervise(role, wiring.restarts.clone());
             }
         }
-        Driver {
+        Ok(Driver {
             pipeline,
-            metrics: Metrics::new(&config.group_id),
+            metrics: Metrics::new(config.group_id()),
             wiring,
             answers: None,
             taken: Vec::new(),
@@ -89,7 +91,7 @@ impl Driver {
             flush_scheduled: false,
             orphans: Vec::new(),
             report: None,
-        }
+        })
     }
 }
 

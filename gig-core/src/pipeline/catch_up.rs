@@ -106,7 +106,7 @@ mod tests {
     #[test]
     fn catching_up_waits_for_the_hand_over_then_for_the_confirmed_commit() {
         let t0 = Instant::now();
-        let mut pipeline = Pipeline::new(&ConsumerConfig::new("b", "g"));
+        let mut pipeline = Pipeline::new(&ConsumerConfig::new("b", "g")).unwrap();
         let targets = [end(0, 2, None).target().unwrap()];
         assert_eq!(pipeline.catch_up(&targets), CatchUp::Waiting, "not fetched");
         pipeline.handle_fetched(vec![record(0, 0, None), record(0, 1, None)], t0);

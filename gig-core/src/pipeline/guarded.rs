@@ -11,7 +11,7 @@
 //!   outlasts a window of records; a record past the confirmed marker waits until it is.
 //! - **Careful**, when the metadata showed a marker past the committed offset (a process
 //!   died with records of it in flight): up to the marker (or the partition's end), the
-//!   records go a group of [`GROUP`] at a time, each group taken to have been delivered once
+//!   records go a group of [`GROUP`](super::guards::GROUP) at a time, each group taken to have been delivered once
 //!   already (to the process that died), unless the marker counts more. Before a group is
 //!   delivered, a commit of its first offset with its delivery count (this one included)
 //!   and its end; the next group goes once it is all resolved. A process that dies leaves
@@ -23,20 +23,19 @@
 //!   counted `max_deliveries` times, a record goes to the NoAckedActor as crashed,
 //!   undelivered: it was delivered that many times, as with the delivery count of Kafka's
 //!   share groups. A false alarm (a member that could not commit its release) costs a
-//!   group's round trip per [`GROUP`] records.
+//!   group's round trip per [`GROUP`](super::guards::GROUP) records.
 //!
 //! Releasing a partition (a revocation, a stop) commits it without a marker.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use log::{info, warn};
+use log::warn;
 
-use super::guards::{Guard, Mode, Step, GROUP, HORIZON, RENEW};
+use super::guards::{Guard, Mode, Step, HORIZON, RENEW};
 use super::{Outbound, Pipeline};
-use crate::ack_book::{AckResult, CommitOffset, Partition, Token};
+use crate::ack_book::{CommitOffset, Partition, Token};
 use crate::crash_marker::Marker;
-use crate::outcome::NoAckReason;
 use crate::record::Record;
 
 impl Pipeline {
@@ -237,143 +236,8 @@ impl Pipeline {
         }
     }
 
-    /// A group of records (or one) at a time: counted in a commit, then delivered, then
-    /// the next once it is all resolved; the last delivery a record may have goes alone.
-    fn poll_careful(&mut self, partition: &Partition, now: Instant) {
-        let max = self.config.max_deliveries;
-        let book = self.book.partition(&partition.0, partition.1);
-        let fetched_end = book.and_then(|b| b.last_offset()).map(|o| o + 1);
-        let unresolved = book.map_or(0, |b| b.unresolved());
-        let consumer_idle = self.book.unresolved() == self.guards.held();
-        if self.guards.alone.as_ref().is_some_and(|a| a != partition) {
-            return;
-        }
-        let Some(guard) = self.guards.parts.get_mut(partition) else {
-            return;
-        };
-        let Mode::Careful {
-            until,
-            mut group_end,
-            mut deliveries,
-            mut singly,
-            step,
-        } = guard.mode
-        else {
-            return;
-        };
-        // Its records on trial, or ones before them, are still out.
-        if unresolved > guard.held.len() {
-            return;
-        }
-        let head = guard.held.front().copied();
-        match step {
-            Step::Counting if !guard.pending => {
-                // Counted: the group (or its head alone) goes.
-                let end = if singly {
-                    head.map_or(group_end, |h| h.1 + 1)
-                } else {
-                    group_end
-                };
-                let mut release = Vec::new();
-                while let Some(&(token, offset)) = guard.held.front() {
-                    if offset >= end {
-                        break;
-                    }
-                    guard.held.pop_front();
-                    release.push(token);
-                }
-                guard.mode = careful(until, group_end, deliveries, singly, Step::OnTrial);
-                for token in release {
-                    self.release_held(token, now);
-                }
-                return;
-            }
-            Step::Counting => return,
-            Step::OnTrial => {
-                // Resolved. A record alone leaves the rest of its group to go the same way;
-                // a whole group leaves the next to start.
-                self.guards.end_alone(partition);
-                self.guards.mark_dirty(partition);
-            }
-            Step::Next => {}
-        }
-        let Some(guard) = self.guards.parts.get_mut(partition) else {
-            return;
-        };
-        // Past the marker, or every record below it fetched and resolved (a trailing
-        // transaction marker may take the last offset before it).
-        let done = match head {
-            Some((_, offset)) => offset >= until,
-            None => fetched_end.is_some_and(|end| end >= until - 1),
-        };
-        if done {
-            info!(
-                "{}/{}: every record below the crash marker at {until} went carefully: records flow again",
-                partition.0, partition.1
-            );
-            guard.mode = Mode::Normal;
-            guard.marker = None;
-            guard.pending = false;
-            self.guards.end_alone(partition);
-            self.guards.mark_dirty(partition);
-            return;
-        }
-        let Some((token, offset)) = head else {
-            guard.mode = careful(until, group_end, deliveries, singly, Step::Next);
-            return;
-        };
-        if offset >= group_end {
-            // A new group: the next records below the marker, delivered once already.
-            let members = guard
-                .held
-                .iter()
-                .take(GROUP)
-                .take_while(|(_, o)| *o < until);
-            group_end = members.last().map_or(offset, |(_, o)| *o) + 1;
-            deliveries = 1;
-            singly = false;
-        }
-        // A group that processes died in twice goes one record at a time.
-        singly |= deliveries + 2 >= max;
-        if singly && deliveries >= max {
-            guard.held.pop_front();
-            guard.mode = careful(until, group_end, deliveries, singly, Step::OnTrial);
-            self.crashed(token, deliveries);
-            return;
-        }
-        // A record's last delivery goes alone, once everything else is resolved.
-        if singly && deliveries + 1 >= max {
-            if self.guards.alone.is_none() {
-                self.guards.go_alone(partition);
-            }
-            if !consumer_idle {
-                let Some(guard) = self.guards.parts.get_mut(partition) else {
-                    return;
-                };
-                guard.mode = careful(until, group_end, deliveries, singly, Step::Next);
-                return;
-            }
-        }
-        let Some(guard) = self.guards.parts.get_mut(partition) else {
-            return;
-        };
-        // Counted before it is delivered: a process that dies in it leaves the count
-        // raised. Committed at its first offset: all before it is resolved.
-        let end = if singly { offset + 1 } else { group_end };
-        guard.base = Some(offset);
-        guard.marker = Some(Marker {
-            until,
-            deliveries: Some(deliveries + 1),
-            group_end: Some(end),
-        });
-        guard.pending = true;
-        // Alone, a record's own count moves on; its group keeps the group's.
-        let kept = if singly { deliveries } else { deliveries + 1 };
-        guard.mode = careful(until, group_end, kept, singly, Step::Counting);
-    }
-
     /// A held record goes to the downstream (or behind its key), its clock started now.
-    fn release_held(&mut self, token: Token, now: Instant) {
+    pub(super) fn release_held(&mut self, token: Token, now: Instant) {
         let Some((record, _)) = self.book.waiting(token) else {
             return;
         };
@@ -393,18 +257,6 @@ impl Pipeline {
                 record,
                 deadline: self.clock.real(deadline),
             });
-        }
-    }
-
-    /// A record delivered `deliveries` times, each time to a process that died: it goes to
-    /// the NoAckedActor without a delivery.
-    fn crashed(&mut self, token: Token, deliveries: u32) {
-        if let AckResult::Routed(record) = self.book.route(token) {
-            warn!(
-                "{record}: consumer processes died in each of its last {deliveries} deliveries: it goes to the no-acked actor undelivered"
-            );
-            self.counters.crashed += 1;
-            self.route_no_acked(token, record, NoAckReason::Crashed { deliveries });
         }
     }
 
@@ -502,15 +354,5 @@ impl Pipeline {
             self.guards.mark_dirty(&key);
         }
         self.guards.forget_last();
-    }
-}
-
-fn careful(until: i64, group_end: i64, deliveries: u32, singly: bool, step: Step) -> Mode {
-    Mode::Careful {
-        until,
-        group_end,
-        deliveries,
-        singly,
-        step,
     }
 }

@@ -5,19 +5,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::*;
+use super::{CommitPlan, HandOver};
 use crate::ack_book::{CommitOffset, Partition};
+use crate::config::ConsumerConfig;
 use crate::crash_marker::Marker;
 use crate::outcome::NoAckReason;
 use crate::outcome::Verdict;
 use crate::record::keyed_record as record;
-use crate::{CommitPlan, ConsumerConfig, HandOver};
 
 fn pipeline() -> Pipeline {
     let config = ConsumerConfig::new("b", "g")
         .ack_timeout(Duration::from_secs(3))
         .max_in_flight(10)
         .commit_every(10);
-    Pipeline::new(&config)
+    Pipeline::new(&config).unwrap()
 }
 
 fn partition() -> Partition {
@@ -309,7 +310,7 @@ fn a_records_last_delivery_goes_alone_in_the_whole_consumer() {
 #[test]
 fn with_max_deliveries_0_there_is_no_guard() {
     let config = ConsumerConfig::new("b", "g").max_deliveries(0);
-    let mut p = Pipeline::new(&config);
+    let mut p = Pipeline::new(&config).unwrap();
     assert_eq!(p.handle_assigned(&[partition()]), None);
     assert_eq!(fetch(&mut p, 0..2, Instant::now()), [0, 1]);
     assert!(!p.guard_wants_commit());

@@ -10,26 +10,28 @@
 //! when to call back ([`poll_timeout`](Pipeline::poll_timeout)). The consumer actor drives
 //! it on the real clock; the rehearsal drives the same pipeline on tokio's.
 
+mod careful;
 mod catch_up;
 mod commits;
 mod counters;
 mod guarded;
 mod guards;
 mod handover;
+mod progress;
 mod supervised;
 mod transactions;
 mod waited;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use crate::ack_book::{AckBook, AckResult, Partition, Token};
+use crate::ack_book::{AckBook, AckResult, Token};
 use crate::config::ConsumerConfig;
+use crate::error::ConfigError;
 use crate::key_queues::KeyQueues;
 use crate::outcome::{NoAckReason, NoAckedRecord, Verdict};
-use crate::partition_book::PartitionBook;
 use crate::record::Record;
 use crate::supervision::{Role, Supervision};
 
@@ -37,12 +39,10 @@ pub use catch_up::{CatchUp, PartitionEnd};
 pub use commits::{CommitPlan, ReleaseId};
 pub use counters::Counters;
 pub use handover::{HandOver, Outbound};
+pub use progress::PartitionProgress;
 pub use supervised::Stuck;
 pub use transactions::{Transaction, TransactionResult};
 
-/// Handed-over records may wait behind an unresolved one for the watermark to pass them;
-/// they cost a few bytes each, and at most this many per in-flight record are kept.
-const TRACKED_PER_IN_FLIGHT: usize = 64;
 /// The first wait before a refused hand-over is offered again; it doubles up to
 /// [`MAX_BACKOFF`] while refusals go on.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -79,9 +79,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline with `config`'s ack timeouts, key ordering, batch size and commit count;
-    /// Kafka's settings in it have no part here.
-    pub fn new(config: &ConsumerConfig) -> Self {
-        Pipeline {
+    /// Kafka's settings in it have no part here. A config that does not
+    /// [`validate`](ConsumerConfig::validate) is refused: a zero in-flight limit or batch
+    /// size would stall the pipeline instead of failing.
+    pub fn new(config: &ConsumerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Pipeline {
             config: config.clone(),
             book: AckBook::new(),
             keys: KeyQueues::new(),
@@ -98,65 +101,13 @@ impl Pipeline {
             stuck: Vec::new(),
             refused_since: [None; 2],
             guards: guards::Guards::new(config.max_deliveries > 0),
-        }
+        })
     }
 
     /// Turns the crash-loop guard off: for a pipeline whose driver has no group to keep its
     /// markers in (the rehearsal).
     pub fn disable_crash_guard(&mut self) {
         self.guards.enabled = false;
-    }
-
-    /// The counters so far.
-    pub fn counters(&self) -> &Counters {
-        &self.counters
-    }
-
-    /// Records tracked and not yet handed over: each holds its bytes (and the rest of the
-    /// batch it was fetched with), so this bounds memory, and the in-flight limit counts it.
-    pub fn unresolved(&self) -> usize {
-        self.book.unresolved()
-    }
-
-    /// Whether the book holds so many handed-over records behind unresolved ones that
-    /// fetching must stop too, whatever the in-flight count.
-    pub fn over_tracked(&self) -> bool {
-        let most = self
-            .config
-            .max_in_flight
-            .saturating_mul(TRACKED_PER_IN_FLIGHT);
-        self.book.tracked() >= most
-    }
-
-    /// Handed-over records (offsets) whose commit the broker has not confirmed.
-    pub fn unconfirmed(&self) -> usize {
-        let unconfirmed: u64 = self.book.partitions().map(|p| p.unconfirmed()).sum();
-        unconfirmed as usize
-    }
-
-    /// Whether in-flight and unconfirmed records together reach `max_uncommitted`: the
-    /// driver stops fetching (counting what is in transit too) and commits at once.
-    pub fn over_uncommitted(&self) -> bool {
-        let Some(most) = self.config.max_uncommitted else {
-            return false;
-        };
-        let unconfirmed = self.unconfirmed();
-        unconfirmed > 0 && unconfirmed + self.unresolved() >= most
-    }
-
-    /// Records waiting behind another of their key, not yet delivered.
-    pub fn queued_by_key(&self) -> usize {
-        self.keys.queued()
-    }
-
-    /// Every tracked partition's book, for its committable offset and in-flight count.
-    pub fn partitions(&self) -> impl Iterator<Item = &PartitionBook> {
-        self.book.partitions()
-    }
-
-    /// Per partition, the last offset the broker confirmed as committed.
-    pub fn committed(&self) -> &BTreeMap<Partition, i64> {
-        &self.commits.confirmed
     }
 
     /// Fetched records, in fetch order: each is tracked with its deadline and queued for

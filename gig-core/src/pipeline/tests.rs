@@ -28,7 +28,7 @@ fn accept_all(pipeline: &mut Pipeline) -> Vec<HandOver> {
 #[test]
 fn a_record_goes_from_fetch_to_commit() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config().commit_every(2));
+    let mut pipeline = Pipeline::new(&config().commit_every(2)).unwrap();
     pipeline.handle_fetched(vec![record(0, 0, None), record(0, 1, None)], t0);
     let out = pipeline.poll_outbound();
     assert_eq!(offsets(&out), [0, 1]);
@@ -54,7 +54,7 @@ fn a_record_goes_from_fetch_to_commit() {
 #[test]
 fn a_dropped_delivery_is_no_acked_at_once_and_a_later_drop_changes_nothing() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     pipeline.handle_fetched(vec![record(0, 0, None), record(0, 1, None)], t0);
     let out = pipeline.poll_outbound();
     pipeline.handle_dropped(out[0].token, t0);
@@ -77,7 +77,7 @@ fn a_dropped_delivery_is_no_acked_at_once_and_a_later_drop_changes_nothing() {
 #[test]
 fn with_key_ordering_the_next_of_a_key_goes_once_the_previous_has_an_outcome() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config().key_ordering(true));
+    let mut pipeline = Pipeline::new(&config().key_ordering(true)).unwrap();
     let fetched = vec![
         record(0, 0, Some("a")),
         record(0, 1, Some("a")),
@@ -108,7 +108,7 @@ fn with_key_ordering_the_next_of_a_key_goes_once_the_previous_has_an_outcome() {
 #[test]
 fn a_silent_record_times_out_at_its_deadline_and_the_timeout_says_when_to_call_back() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     pipeline.handle_fetched(vec![record(0, 0, None)], t0);
     let out = pipeline.poll_outbound();
     let deadline = out[0].deadline;
@@ -126,7 +126,7 @@ fn a_silent_record_times_out_at_its_deadline_and_the_timeout_says_when_to_call_b
 
 #[test]
 fn a_refused_batch_backs_off_doubling_until_one_is_accepted() {
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let t0 = Instant::now();
     let batch = HandOver::Acked(Vec::new(), Vec::new());
     let delays: Vec<u128> = (0..8)
@@ -144,7 +144,7 @@ fn a_refused_batch_backs_off_doubling_until_one_is_accepted() {
 #[test]
 fn a_revocation_releases_its_partitions_once_resolved_or_at_its_time_limit() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     pipeline.handle_fetched(vec![record(0, 0, None), record(1, 0, None)], t0);
     let out = pipeline.poll_outbound();
     let id = pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);
@@ -183,7 +183,7 @@ fn a_revocation_ends_within_the_rebalance_timeout_and_hands_over_nothing_after()
         .property("max.poll.interval.ms", "10000")
         .property("heartbeat.interval.ms", "500");
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config);
+    let mut pipeline = Pipeline::new(&config).unwrap();
     let p0 = (0..4).map(|o| record(0, o, None)).collect();
     pipeline.handle_fetched(p0, t0);
     pipeline.handle_fetched(vec![record(1, 0, None)], t0);
@@ -239,7 +239,7 @@ fn a_revocation_ends_within_the_rebalance_timeout_and_hands_over_nothing_after()
 #[test]
 fn a_refused_batch_is_offered_again_while_its_partition_is_held() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     pipeline.handle_fetched(vec![record(0, 0, None), record(1, 0, None)], t0);
     let out = pipeline.poll_outbound();
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
@@ -258,7 +258,7 @@ fn a_refused_batch_is_offered_again_while_its_partition_is_held() {
 #[test]
 fn a_stop_discards_later_records_and_gives_the_final_offsets_once() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     pipeline.handle_fetched(vec![record(0, 0, None)], t0);
     let out = pipeline.poll_outbound();
     pipeline.handle_stop(t0);
@@ -280,7 +280,7 @@ fn a_stop_discards_later_records_and_gives_the_final_offsets_once() {
 #[test]
 fn confirmed_commits_are_known_and_failed_ones_offered_again() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     pipeline.handle_fetched(vec![record(0, 0, None)], t0);
     let out = pipeline.poll_outbound();
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
@@ -299,7 +299,7 @@ fn confirmed_commits_are_known_and_failed_ones_offered_again() {
 #[test]
 fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
     let config = config().commit_interval(Duration::from_millis(300));
-    let mut pipeline = Pipeline::new(&config);
+    let mut pipeline = Pipeline::new(&config).unwrap();
     let t0 = Instant::now();
     pipeline.handle_fetched(vec![record(0, 0, None)], t0);
     let out = pipeline.poll_outbound();
@@ -325,7 +325,7 @@ fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
 #[test]
 fn in_flight_and_unconfirmed_records_past_max_uncommitted_ask_for_a_commit() {
     let config = config().max_uncommitted(3);
-    let mut pipeline = Pipeline::new(&config);
+    let mut pipeline = Pipeline::new(&config).unwrap();
     let t0 = Instant::now();
     pipeline.handle_fetched((0..3).map(|o| record(0, o, None)).collect(), t0);
     let out = pipeline.poll_outbound();
@@ -349,7 +349,9 @@ fn in_flight_and_unconfirmed_records_past_max_uncommitted_ask_for_a_commit() {
     pipeline.handle_committed(plan.offsets());
     assert!(!pipeline.over_uncommitted());
     assert!(
-        !Pipeline::new(&super::tests::config()).over_uncommitted(),
+        !Pipeline::new(&super::tests::config())
+            .unwrap()
+            .over_uncommitted(),
         "no limit by default"
     );
 }
@@ -358,7 +360,7 @@ fn in_flight_and_unconfirmed_records_past_max_uncommitted_ask_for_a_commit() {
 fn a_call_back_already_set_stands_until_an_earlier_deadline_comes() {
     let t0 = Instant::now();
     let config = config().ack_timeout_header("gig.timeout", Duration::from_secs(60));
-    let mut pipeline = Pipeline::new(&config);
+    let mut pipeline = Pipeline::new(&config).unwrap();
     pipeline.handle_fetched((0..64).map(|p| record(p, 0, None)).collect(), t0);
     let armed = pipeline.poll_timeout();
     assert_eq!(armed, Some(t0 + Duration::from_secs(3)));

@@ -77,7 +77,7 @@ fn transaction(plan: Option<CommitPlan>) -> Transaction {
 #[test]
 fn an_output_goes_in_the_transaction_that_commits_its_source() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let delivered = fetch(&mut pipeline, 0, 0..3, t0);
     ack_with_outputs(&mut pipeline, [&delivered[0], &delivered[2]], t0);
     let first = transaction(pipeline.take_commit());
@@ -110,7 +110,7 @@ fn an_output_goes_in_the_transaction_that_commits_its_source() {
 #[test]
 fn a_sources_outputs_keep_their_order_and_sources_go_in_offset_order() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let delivered = fetch(&mut pipeline, 0, 0..3, t0);
     for o in delivered.iter().rev() {
         pipeline.handle_answer(o.token, Verdict::Ack, t0);
@@ -140,7 +140,7 @@ fn a_sources_outputs_keep_their_order_and_sources_go_in_offset_order() {
 #[test]
 fn an_aborted_transaction_reads_its_partitions_again_from_their_last_commit() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let p0 = fetch(&mut pipeline, 0, 0..2, t0);
     ack_with_outputs(&mut pipeline, &p0, t0);
     let first = transaction(pipeline.take_commit());
@@ -192,7 +192,7 @@ fn an_aborted_transaction_reads_its_partitions_again_from_their_last_commit() {
 #[test]
 fn outputs_of_a_rewound_source_accepted_late_are_dropped() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let p0 = fetch(&mut pipeline, 0, 0..2, t0);
     ack_with_outputs(&mut pipeline, &p0[..1], t0);
     pipeline.handle_answer(p0[1].token, Verdict::Ack, t0);
@@ -219,7 +219,7 @@ fn outputs_of_a_rewound_source_accepted_late_are_dropped() {
 #[test]
 fn a_transaction_that_did_not_start_is_offered_again_with_what_came_since() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let p0 = fetch(&mut pipeline, 0, 0..2, t0);
     ack_with_outputs(&mut pipeline, &p0[..1], t0);
     let unstarted = transaction(pipeline.take_commit());
@@ -235,7 +235,7 @@ fn a_transaction_that_did_not_start_is_offered_again_with_what_came_since() {
 #[test]
 fn a_fenced_producer_stops_delivery_hand_over_and_commits() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let p0 = fetch(&mut pipeline, 0, 0..2, t0);
     ack_with_outputs(&mut pipeline, &p0[..1], t0);
     let txn = transaction(pipeline.take_commit());
@@ -256,7 +256,7 @@ fn a_fenced_producer_stops_delivery_hand_over_and_commits() {
 #[test]
 fn a_revocation_waits_for_the_transaction_in_flight_then_commits_its_partitions_in_one() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let p0 = fetch(&mut pipeline, 0, 0..1, t0);
     let p1 = fetch(&mut pipeline, 1, 0..1, t0);
     ack_with_outputs(&mut pipeline, &p0, t0);
@@ -287,7 +287,7 @@ fn a_revocation_waits_for_the_transaction_in_flight_then_commits_its_partitions_
 #[test]
 fn past_its_time_limit_a_revocation_with_a_transaction_in_flight_commits_nothing() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let p0 = fetch(&mut pipeline, 0, 0..2, t0);
     ack_with_outputs(&mut pipeline, &p0[..1], t0);
     let _in_flight = transaction(pipeline.take_commit());
@@ -302,7 +302,7 @@ fn past_its_time_limit_a_revocation_with_a_transaction_in_flight_commits_nothing
 #[test]
 fn a_stop_waits_for_the_transaction_in_flight_then_commits_the_rest_in_one() {
     let t0 = Instant::now();
-    let mut pipeline = Pipeline::new(&config());
+    let mut pipeline = Pipeline::new(&config()).unwrap();
     let p0 = fetch(&mut pipeline, 0, 0..2, t0);
     ack_with_outputs(&mut pipeline, &p0[..1], t0);
     let in_flight = transaction(pipeline.take_commit());

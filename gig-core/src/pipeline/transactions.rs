@@ -17,6 +17,7 @@ use log::{info, warn};
 use super::{CommitPlan, HandOver, Pipeline};
 use crate::ack_book::{CommitOffset, Partition, Token};
 use crate::producer_record::ProducerRecord;
+use crate::record::Record;
 
 /// One Kafka transaction: produce `outputs`, send `offsets` to the transaction, commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +41,7 @@ impl Transaction {
 
 /// How a transaction ended, as its driver reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransactionResult {
     /// Committed: its outputs are visible to `read_committed` readers, its offsets
     /// committed.
@@ -285,7 +287,7 @@ impl Pipeline {
             target.offset
         );
         self.keys.release_partition(&topic, partition);
-        let of_other = |r: &crate::Record| r.partition() != partition || *r.topic_arc() != topic;
+        let of_other = |r: &Record| r.partition() != partition || *r.topic_arc() != topic;
         self.acked.retain(|(_, r)| of_other(r));
         self.no_acked.retain(|(_, r)| of_other(&r.record));
         let key = (topic, partition);

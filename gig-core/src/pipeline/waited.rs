@@ -24,13 +24,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::config::ConsumerConfig;
+    use crate::outcome::Verdict;
     use crate::record::keyed_record as record;
-    use crate::{ConsumerConfig, Verdict};
 
     #[test]
     fn a_record_has_waited_from_its_delivery_until_it_is_answered() {
         let config = ConsumerConfig::new("b", "g").ack_timeout(Duration::from_secs(3));
-        let mut pipeline = Pipeline::new(&config);
+        let mut pipeline = Pipeline::new(&config).unwrap();
         let t0 = Instant::now();
         pipeline.handle_fetched(vec![record(0, 0, None)], t0);
         let token = pipeline.poll_outbound()[0].token;

@@ -39,7 +39,7 @@ impl Service {
             .env("SERVICE_PROBES", "127.0.0.1:0")
             .stdout(Stdio::piped());
         // The suite's group settings, as librdkafka properties through the environment.
-        for (key, value) in &config(broker, topic).properties {
+        for (key, value) in config(broker, topic).properties() {
             command.env(variable("GIG_", key), value);
         }
         for (k, v) in extra {

@@ -39,7 +39,7 @@ pub(crate) async fn memory_phase(brokers: &str, s: &Settings) -> (f64, Vec<(f64,
     let config = ConsumerConfig::new(brokers, format!("bench-mem-{}", unique()))
         .topics([topic.as_str()])
         .ack_timeout(SILENT_TIMEOUT);
-    let down = Down::new(config.max_in_flight, delivered.clone(), settled).start();
+    let down = Down::new(config.in_flight_limit(), delivered.clone(), settled).start();
     let consumer = ConsumerActor::builder(config)
         .downstream(down.recipient())
         .acked(outcomes.clone().recipient())

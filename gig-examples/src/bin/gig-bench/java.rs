@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::cpu;
-use crate::phases::Run;
+use crate::run::Run;
 use crate::settings::{fail, Settings};
 
 /// How long a Java phase should last for its JIT to be warm.

@@ -96,6 +96,7 @@ mod produce;
 mod raw;
 mod raw_txn_out;
 mod report;
+mod run;
 mod scaling;
 mod settings;
 mod soak;

@@ -8,43 +8,12 @@ use gig_actors::testkit::Broker;
 
 use crate::args::Phase;
 use crate::gig::{gig_run, Mode};
-use crate::meter::{peak_rss_mb, Measured};
 use crate::produce::produce;
 use crate::raw::raw_run;
+use crate::run::Run;
 use crate::settings::{fail, unique, Settings};
 use crate::topics::{create_topic, delete_topic};
 use crate::{java, raw_txn_out};
-
-/// One measured run of one phase.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Run {
-    pub(crate) secs: f64,
-    /// CPU time of the whole process (every thread) while the phase ran.
-    pub(crate) cpu_secs: f64,
-    /// The Java consumer's fetch rate (its group join left out): the `java` phase only.
-    pub(crate) java_fetch_rps: Option<f64>,
-    /// The CPU time of a JVM that only starts, joins and reads one record: the `java` phase.
-    pub(crate) java_startup_cpu_secs: Option<f64>,
-    /// Heap allocations in the process while the phase ran.
-    pub(crate) allocs: u64,
-    pub(crate) peak_rss_mb: f64,
-    pub(crate) late_ms: Option<(f64, f64, f64)>,
-    /// The silent phase's lateness percentiles 0..=100, for `--plot`.
-    pub(crate) late_quantiles: Vec<f64>,
-}
-
-impl Run {
-    /// A run of what `measured` counted, with the process's peak RSS since the phase began.
-    pub(crate) fn measured(measured: Measured) -> Run {
-        Run {
-            secs: measured.secs,
-            cpu_secs: measured.cpu_secs,
-            allocs: measured.allocs,
-            peak_rss_mb: peak_rss_mb(),
-            ..Run::default()
-        }
-    }
-}
 
 /// Per partition count, per phase, the median run.
 pub(crate) type Table = BTreeMap<i32, BTreeMap<&'static str, Run>>;
@@ -139,14 +108,4 @@ fn median(runs: &[Run]) -> Run {
     let mut sorted = runs.to_vec();
     sorted.sort_by(|a, b| a.secs.total_cmp(&b.secs));
     sorted[sorted.len() / 2].clone()
-}
-
-/// p50, p99 and max of `v`.
-pub(crate) fn percentiles(mut v: Vec<f32>) -> (f64, f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    v.sort_by(f32::total_cmp);
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize] as f64;
-    (at(0.5), at(0.99), at(1.0))
 }

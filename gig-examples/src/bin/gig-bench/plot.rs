@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use crate::phases::Run;
+use crate::run::Run;
 
 /// Percentiles 0, 1, …, 100 of the lateness of one silent run, in ms.
 pub fn quantiles(late: &[f32]) -> Vec<f64> {

@@ -9,8 +9,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message as _;
 
 use crate::meter::{reset_peak_rss, Meter, Progress};
-use crate::phases::Run;
 use crate::produce::{feeder, finish_feed};
+use crate::run::Run;
 use crate::settings::{consumer_tuning, fail, unique, Settings};
 use crate::topics::from_beginning;
 

@@ -20,8 +20,8 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 
 use crate::meter::{reset_peak_rss, Meter, Progress};
-use crate::phases::Run;
 use crate::produce::send_waiting;
+use crate::run::Run;
 use crate::settings::{consumer_tuning, env_properties, fail, unique, Settings};
 use crate::topics::from_beginning;
 

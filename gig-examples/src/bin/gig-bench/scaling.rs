@@ -16,9 +16,9 @@ use serde::Serialize;
 
 use crate::args::Args;
 use crate::gig::{gig_run, Mode};
-use crate::phases::Run;
 use crate::produce::produce;
 use crate::raw::raw_run;
+use crate::run::Run;
 use crate::settings::{fail, unique, Settings};
 use crate::topics::{create_topic, delete_topic};
 

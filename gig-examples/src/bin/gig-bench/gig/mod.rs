@@ -11,9 +11,9 @@ use tokio::sync::oneshot;
 
 use crate::args::Phase;
 use crate::meter::{peak_rss_mb, reset_peak_rss, Meter, Progress};
-use crate::phases::{percentiles, Run};
 use crate::plot;
 use crate::produce::{feeder, finish_feed};
+use crate::run::{percentiles, Run};
 use crate::settings::{
     consumer_tuning, embedded, env_properties, fail, unique, Settings, SILENT_TIMEOUT,
 };

@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde::Serialize as DeriveSerialize;
 
 use super::Report;
-use crate::phases::Run;
+use crate::run::Run;
 use crate::settings::fail;
 
 /// Rounded to 3 decimals, as the report's ratios and per-record figures are.

@@ -3,7 +3,8 @@
 
 use gig_actors::testkit::Broker;
 
-use crate::phases::{Results, Run};
+use crate::phases::Results;
+use crate::run::Run;
 use crate::settings::{consumer_tuning, Settings};
 
 mod json;

@@ -1,21 +1,20 @@
 //! A service process (the `gig-service` binary) for tests/service.rs: started with its
 //! environment, its stdout's lines read on a thread, its probes asked over HTTP.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use gig_actors::testkit::Broker;
 use gig_core::config_env::variable;
+use gig_tests::child::ChildProcess;
 use gig_tests::*;
 
-/// A running service process, the address of its probes, and its stdout's lines.
+/// A running service process and the address of its probes.
 pub struct Service {
-    pub child: Child,
+    pub process: ChildProcess,
     pub probes: String,
-    pub lines: mpsc::Receiver<String>,
 }
 
 /// The service binary with only `PATH` of this process's environment, logging at `warn`.
@@ -48,42 +47,20 @@ impl Service {
         Service::spawn(command)
     }
 
-    /// Starts `command` (the service), reads its stdout's lines on a thread of their own,
-    /// and the probes' address from the first.
-    pub fn spawn(mut command: Command) -> Service {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the service");
-        let stdout = child.stdout.take().expect("its stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut service = Service {
-            child,
-            probes: String::new(),
-            lines,
-        };
-        let first = service.line(FIRST_JOIN);
-        service.probes = first["probes"]
+    /// Starts `command` (the service) and reads the probes' address from its first line.
+    pub fn spawn(command: Command) -> Service {
+        let process = ChildProcess::spawn(command);
+        let first = process.line(FIRST_JOIN);
+        let probes = first["probes"]
             .as_str()
             .expect("the probes' address")
             .to_string();
-        service
+        Service { process, probes }
     }
 
     /// The next JSON line the service prints (within `within`).
     pub fn line(&self, within: Duration) -> serde_json::Value {
-        let line = self
-            .lines
-            .recv_timeout(within)
-            .unwrap_or_else(|e| panic!("no line from the service within {within:?}: {e}"));
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("the service's line {line:?}: {e}"))
+        self.process.line(within)
     }
 
     /// `GET path`: the status code and the body.
@@ -118,12 +95,7 @@ impl Service {
     }
 
     pub fn signal(&self, name: &str) {
-        let pid = self.child.id().to_string();
-        let sent = Command::new("kill")
-            .args(["-s", name, &pid])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -s {name} {pid}");
+        self.process.signal(name);
     }
 
     /// Waits for the process to exit (within `within`).
@@ -140,27 +112,8 @@ impl Service {
 
     /// Waits for the process to exit (within `within`); its status, the last line it printed
     /// and its standard error, when that was piped.
-    pub async fn exit_with_output(mut self, within: Duration) -> (ExitStatus, String, String) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                let mut stderr = String::new();
-                if let Some(mut piped) = self.child.stderr.take() {
-                    piped.read_to_string(&mut stderr).unwrap();
-                }
-                // The reader thread ends at the end of stdout, now that the process is gone.
-                let rest: Vec<String> = self.lines.iter().collect();
-                let last = rest.last().cloned().unwrap_or_default();
-                return (status, last, stderr);
-            }
-            assert!(start.elapsed() < within, "still running after {within:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
+    pub async fn exit_with_output(self, within: Duration) -> (ExitStatus, String, String) {
+        let exited = self.process.exit(within).await;
+        (exited.status, exited.last, exited.stderr)
     }
 }

@@ -2,7 +2,7 @@
 //! transactional mode), every `commit_every` handed-over records, and on a `Commit`
 //! request; the commit thread makes them and reports each result.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use actix::prelude::*;
 use gig_core::describe_offsets;
@@ -32,9 +32,10 @@ impl ConsumerActor {
         }
     }
 
-    /// Commits if `commit_every` records were handed over since the last commit.
+    /// Commits if `commit_every` records were handed over since the last commit, or a
+    /// failed commit's retry is due.
     pub(super) fn commit_if_due(&mut self) {
-        if let Some(plan) = self.driver.pipeline.poll_commit() {
+        if let Some(plan) = self.driver.pipeline.poll_commit(Instant::now()) {
             self.send_commit(plan);
         }
     }
@@ -46,49 +47,42 @@ impl ConsumerActor {
             for waiter in self.commit_waiters.drain(..) {
                 let _ = waiter.reply.send(Err(GigError::ThreadGone("commit")));
             }
-            // No retry: nothing is committed any more.
-            let _ = self.commit_ended(plan, CommitResult::Failed(KafkaError::Canceled));
+            self.commit_ended(plan, CommitResult::Failed(KafkaError::Canceled));
         }
     }
 
-    /// A commit ended: the pipeline learns how, and `Commit` requests are answered. Returns
-    /// how soon to commit again after a failed offset commit.
-    pub(super) fn commit_ended(
-        &mut self,
-        plan: CommitPlan,
-        result: CommitResult,
-    ) -> Option<Duration> {
+    /// A commit ended: the pipeline learns how (a failed offset commit is retried when
+    /// its [`poll_commit`](gig_core::Pipeline::poll_commit) says), and `Commit` requests
+    /// are answered.
+    pub(super) fn commit_ended(&mut self, plan: CommitPlan, result: CommitResult) {
         match plan {
             CommitPlan::Offsets(offsets) => match result {
-                CommitResult::Done => {
-                    self.committed(&offsets);
-                    None
-                }
+                CommitResult::Done => self.committed(&offsets),
                 CommitResult::Failed(e) | CommitResult::Aborted(e) | CommitResult::Fenced(e) => {
-                    Some(self.commit_failed(&offsets, e))
+                    self.commit_failed(&offsets, e)
                 }
-                CommitResult::NoGroup => Some(self.commit_failed(&offsets, KafkaError::Canceled)),
+                CommitResult::NoGroup => self.commit_failed(&offsets, KafkaError::Canceled),
             },
-            CommitPlan::Transaction(txn) => {
-                self.transaction_ended(txn, result);
-                None
-            }
+            CommitPlan::Transaction(txn) => self.transaction_ended(txn, result),
         }
     }
 
-    fn commit_failed(&mut self, offsets: &[CommitOffset], e: KafkaError) -> Duration {
-        let retry = self.driver.pipeline.handle_commit_failed(offsets);
-        warn!(
-            "commit of {} failed ({e}); it will be sent again in {retry:?}",
-            describe_offsets(offsets)
-        );
+    fn commit_failed(&mut self, offsets: &[CommitOffset], e: KafkaError) {
+        let now = Instant::now();
+        match self.driver.pipeline.handle_commit_failed(offsets, now) {
+            Some(retry) => warn!(
+                "commit of {} failed ({e}); it will be sent again in {:?}",
+                describe_offsets(offsets),
+                retry.saturating_duration_since(now)
+            ),
+            None => warn!("commit of {} failed ({e})", describe_offsets(offsets)),
+        }
         for waiter in self.commit_waiters.drain(..) {
             let _ = waiter.reply.send(Err(GigError::Kafka {
                 action: "committing offsets",
                 source: e.clone(),
             }));
         }
-        retry
     }
 
     /// The broker confirmed offsets: `Commit` requests they cover are answered.
@@ -118,10 +112,9 @@ impl Handler<Committed> for ConsumerActor {
         let Committed { plan, result, took } = committed;
         let done = matches!(result, CommitResult::Done);
         self.driver.metrics.commit(done, Some(took));
-        if let Some(retry) = self.commit_ended(plan, result) {
-            ctx.run_later(retry, |act, _| act.commit_now());
-        }
-        // A revocation or the stop may have waited for this transaction.
+        self.commit_ended(plan, result);
+        // A revocation or the stop may have waited for this transaction; a failed commit's
+        // retry sets the timer.
         self.progressed(ctx);
     }
 }

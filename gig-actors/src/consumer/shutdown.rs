@@ -136,7 +136,9 @@ impl Handler<Closed> for ConsumerActor {
         // The attempts the broker refused before the last count as failed commits too.
         for _ in 0..self.client.shared().final_commit.refused() {
             self.driver.metrics.commit(false, None);
-            self.driver.pipeline.handle_commit_failed(&offsets);
+            self.driver
+                .pipeline
+                .handle_commit_failed(&offsets, Instant::now());
         }
         if !plan.is_empty() {
             let done = matches!(result, CommitResult::Done);
@@ -149,9 +151,7 @@ impl Handler<Closed> for ConsumerActor {
         match plan {
             CommitPlan::Transaction(txn) if txn.is_empty() => {}
             // The stop is over: no retry.
-            plan => {
-                let _ = self.commit_ended(plan, result);
-            }
+            plan => self.commit_ended(plan, result),
         }
         self.finish_stop(outcome, ctx);
     }

@@ -5,13 +5,9 @@ use actix::prelude::*;
 use gig_core::HandOver;
 use log::error;
 
-use super::{expire_if_due, Drives};
+use super::{arm_timer, expire_if_due, Drives};
 use crate::metrics::Stopwatch;
 use crate::outcome::{self, Accepted, HandOverFailure};
-
-/// How soon a batch that found its outcome actor being restarted is offered again, at the
-/// soonest.
-const NOT_RUNNING_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Sent to itself to hand over the outcomes gathered while handling the mailbox.
 #[derive(Debug, Message)]
@@ -47,7 +43,12 @@ pub(crate) fn schedule_flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     }
 }
 
+/// Offers the refused batches whose time has come, then the new ones.
 pub(crate) fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
+    let now = A::now();
+    while let Some(batch) = act.driver().pipeline.poll_retry(now) {
+        hand_over(act, batch, ctx);
+    }
     while let Some(batch) = act.driver().pipeline.poll_handover() {
         act.driver().metrics.routed(&batch);
         hand_over(act, batch, ctx);
@@ -76,9 +77,9 @@ fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
     });
 }
 
-/// An outcome actor answered: an accepted batch may be committed; a refused one is offered
-/// again after a back-off; one lost with an instance that died goes to the pipeline, which
-/// tries its records again alone.
+/// An outcome actor answered: an accepted batch may be committed; a refused one waits in
+/// the pipeline for its back-off, and the timer brings it back to [`flush`]; one lost with
+/// an instance that died goes to the pipeline, which tries its records again alone.
 pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut Context<A>) {
     let HandedOver {
         batch,
@@ -102,30 +103,18 @@ pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut 
         }
         // Offered again once its actor runs; not a refusal.
         Err(HandOverFailure::NotRunning) => {
-            let wait = act.driver().pipeline.supervision().next_restart();
-            let wait = wait.map_or(NOT_RUNNING_RETRY, |at| {
-                at.saturating_duration_since(A::now())
-            });
-            ctx.run_later(wait.max(NOT_RUNNING_RETRY), move |act, ctx| {
-                offer_again(act, batch, ctx)
-            });
+            act.driver().pipeline.handle_not_running(batch, A::now());
+            arm_timer(act, ctx);
         }
         Err(why) => {
-            let delay = act.driver().pipeline.handle_refused(&batch, A::now());
+            let (kind, records) = (batch.kind(), batch.tokens().len());
+            let now = A::now();
+            let due = act.driver().pipeline.handle_refused(batch, now);
             error!(
-                "{} actor did not accept {} record(s) ({why}); offering them again in {delay:?}; their partitions' commits wait",
-                batch.kind(),
-                batch.tokens().len(),
+                "{kind} actor did not accept {records} record(s) ({why}); offering them again in {:?}; their partitions' commits wait",
+                due.saturating_duration_since(now),
             );
-            ctx.run_later(delay, move |act, ctx| offer_again(act, batch, ctx));
+            arm_timer(act, ctx);
         }
-    }
-}
-
-/// Offers a batch again, without the records of partitions released meanwhile: those are
-/// their next owner's now.
-fn offer_again<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
-    if let Some(batch) = act.driver().pipeline.still_held(batch) {
-        hand_over(act, batch, ctx);
     }
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use log::{info, warn};
 
 use super::transactions::Transaction;
-use super::{HandOver, Pipeline};
-use crate::ack_book::{CommitOffset, Partition, Token};
+use super::Pipeline;
+use crate::ack_book::{CommitOffset, Partition};
 use crate::record::Record;
 
 /// What to commit, as the pipeline decides it.
@@ -66,10 +66,10 @@ const FIRST_COMMIT_RETRY: Duration = Duration::from_millis(50);
 pub(super) struct Commits {
     handed_since_commit: usize,
     /// The wait before the next retry of a failed commit; `None` after a success.
-    retry: Option<Duration>,
-    /// A failed commit's retry is due (the driver makes it after the wait): the crash-loop
-    /// guard asks for no commit of its own meanwhile.
-    pub(super) retry_due: bool,
+    retry_wait: Option<Duration>,
+    /// When a failed commit is sent again, until a commit is taken: no commit goes for
+    /// `commit_every` before then, and the crash-loop guard asks for none of its own.
+    pub(super) retry_at: Option<Instant>,
     pub(super) confirmed: BTreeMap<Partition, i64>,
     releases: Vec<Release>,
     next_release: u64,
@@ -85,22 +85,32 @@ impl Commits {
         self.stop.is_some()
     }
 
-    /// The earliest time limit of a revocation or of the stop.
+    fn final_taken(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| s.final_taken)
+    }
+
+    /// The earliest time the commits need the driver back: a revocation's or the stop's
+    /// time limit, or a failed commit's retry.
     pub(super) fn deadline(&self) -> Option<Instant> {
         let stop = self.stop.as_ref().filter(|s| !s.final_taken);
         let releases = self.releases.iter().map(|r| r.deadline);
-        releases.chain(stop.map(|s| s.deadline)).min()
+        let limits = releases.chain(stop.map(|s| s.deadline));
+        limits.chain(self.retry_at).min()
     }
 }
 
 impl Pipeline {
-    /// What to commit because `commit_every` records were handed over since the last
-    /// commit; `None` otherwise.
-    pub fn poll_commit(&mut self) -> Option<CommitPlan> {
-        if self.commits.handed_since_commit < self.config.commit_every {
-            return None;
+    /// What to commit at `now`: a failed commit's retry once its time has come (see
+    /// [`handle_commit_failed`](Self::handle_commit_failed)), or because `commit_every`
+    /// records were handed over since the last commit, but not while a retry waits for its
+    /// time; `None` otherwise.
+    pub fn poll_commit(&mut self, now: Instant) -> Option<CommitPlan> {
+        match self.commits.retry_at {
+            Some(at) if now < at => None,
+            Some(_) => self.take_commit(),
+            None if self.commits.handed_since_commit < self.config.commit_every => None,
+            None => self.take_commit(),
         }
-        self.take_commit()
     }
 
     /// What to commit now (the commit interval passed, or a `Commit` was asked for):
@@ -108,8 +118,8 @@ impl Pipeline {
     /// transactional mode, a transaction with their outputs. `None` when none moved, after
     /// the final offsets were taken, and while a transaction is in flight.
     pub fn take_commit(&mut self) -> Option<CommitPlan> {
-        self.commits.retry_due = false;
-        if self.commits.stop.as_ref().is_some_and(|s| s.final_taken) {
+        self.commits.retry_at = None;
+        if self.commits.final_taken() {
             return None;
         }
         if self.transactions.enabled {
@@ -169,7 +179,7 @@ impl Pipeline {
     /// The broker confirmed a commit.
     pub fn handle_committed(&mut self, offsets: &[CommitOffset]) {
         self.markers_answered(offsets, true);
-        self.commits.retry = None;
+        self.commits.retry_wait = None;
         for c in offsets {
             self.book.commit_confirmed(&c.topic, c.partition, c.offset);
             let confirmed = self
@@ -181,22 +191,32 @@ impl Pipeline {
         }
     }
 
-    /// A commit failed: its offsets are offered again by the next commit, which the driver
-    /// makes after the returned wait rather than a whole commit period later. Most failures
-    /// are the group moving on (a generation or member epoch that just went stale, a
-    /// rebalance in progress), and the window before the next rebalance is short under
-    /// churn; the wait doubles, up to the commit period, while failures go on.
-    pub fn handle_commit_failed(&mut self, offsets: &[CommitOffset]) -> Duration {
+    /// A commit failed at `now`: its offsets are offered again by the next commit, which
+    /// [`poll_commit`](Self::poll_commit) gives at the time returned (and
+    /// [`poll_timeout`](Self::poll_timeout) reports), rather than a whole commit period
+    /// later. Most failures are the group moving on (a generation or member epoch that
+    /// just went stale, a rebalance in progress), and the window before the next rebalance
+    /// is short under churn; the wait doubles, up to the commit period, while failures go
+    /// on. After the final commit nothing is retried: `None`.
+    pub fn handle_commit_failed(
+        &mut self,
+        offsets: &[CommitOffset],
+        now: Instant,
+    ) -> Option<Instant> {
         self.markers_answered(offsets, false);
-        self.commits.retry_due = true;
         self.counters.commit_failures += 1;
         for c in offsets {
             self.book.commit_failed(&c.topic, c.partition, c.offset);
         }
         let period = self.config.commit_period();
-        let wait = self.commits.retry.unwrap_or(FIRST_COMMIT_RETRY).min(period);
-        self.commits.retry = Some((wait * 2).min(period));
-        wait
+        let commits = &mut self.commits;
+        let wait = commits.retry_wait.unwrap_or(FIRST_COMMIT_RETRY).min(period);
+        commits.retry_wait = Some((wait * 2).min(period));
+        if commits.final_taken() {
+            return None;
+        }
+        commits.retry_at = Some(now + wait);
+        commits.retry_at
     }
 
     /// Partitions are being revoked: they are released (see
@@ -270,30 +290,6 @@ impl Pipeline {
         let kept = |record: &Record| !released.contains(&(record.topic(), record.partition()));
         self.acked.retain(|(_, record)| kept(record));
         self.no_acked.retain(|(_, no_acked)| kept(&no_acked.record));
-    }
-
-    /// A refused batch due to be offered again, without the records of partitions released
-    /// since (their next owner reads them again); `None` when nothing is left of it.
-    pub fn still_held(&self, batch: HandOver) -> Option<HandOver> {
-        let batch = match batch {
-            HandOver::Acked(tokens, records) => {
-                let (tokens, records) = self.held(tokens, records);
-                HandOver::Acked(tokens, records)
-            }
-            HandOver::NoAcked(tokens, records) => {
-                let (tokens, records) = self.held(tokens, records);
-                HandOver::NoAcked(tokens, records)
-            }
-        };
-        (!batch.tokens().is_empty()).then_some(batch)
-    }
-
-    /// The entries whose record's partition is still held.
-    fn held<T>(&self, tokens: Vec<Token>, entries: Vec<T>) -> (Vec<Token>, Vec<T>) {
-        let pairs = tokens.into_iter().zip(entries);
-        pairs
-            .filter(|(t, _)| self.book.locate(*t).is_some())
-            .unzip()
     }
 
     /// Stops: records fetched from now on are discarded; those in flight are resolved until

@@ -166,7 +166,7 @@ impl Pipeline {
     /// Whether the guard wants a commit now: a marker no commit carries yet, and no failed
     /// commit's retry is due (that one will carry it, after its back-off).
     pub fn guard_wants_commit(&self) -> bool {
-        !self.commits.retry_due && self.guards.wants_commit()
+        self.commits.retry_at.is_none() && self.guards.wants_commit()
     }
 
     /// Does what the guards of partitions that changed can do now: deliver held records a

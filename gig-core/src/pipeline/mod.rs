@@ -5,10 +5,10 @@
 //! arrives from outside: fetched records, answers, a dropped delivery, a deadline passing,
 //! a batch accepted or refused, a commit confirmed, a revocation, a stop. `poll_*` say what
 //! the driver must do next: records to deliver ([`poll_outbound`](Pipeline::poll_outbound)),
-//! batches to hand over ([`poll_handover`](Pipeline::poll_handover)), offsets to commit
+//! batches to hand over, refused ones again first ([`poll_retry`](Pipeline::poll_retry),
+//! [`poll_handover`](Pipeline::poll_handover)), offsets to commit, a failed one again
 //! ([`poll_commit`](Pipeline::poll_commit)), partitions to release, the final commit, and
-//! when to call back ([`poll_timeout`](Pipeline::poll_timeout)). The consumer actor drives
-//! it on the real clock; the rehearsal drives the same pipeline on tokio's.
+//! when the driver's one timer calls back ([`poll_timeout`](Pipeline::poll_timeout)).
 
 mod careful;
 mod catch_up;
@@ -18,6 +18,7 @@ mod guarded;
 mod guards;
 mod handover;
 mod progress;
+mod retries;
 mod supervised;
 mod transactions;
 mod waited;
@@ -43,11 +44,6 @@ pub use progress::PartitionProgress;
 pub use supervised::Stuck;
 pub use transactions::{Transaction, TransactionResult};
 
-/// The first wait before a refused hand-over is offered again; it doubles up to
-/// [`MAX_BACKOFF`] while refusals go on.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
 /// The state of every record one consumer holds, from fetch to commit.
 pub struct Pipeline {
     config: ConsumerConfig,
@@ -60,7 +56,8 @@ pub struct Pipeline {
     acked: VecDeque<(Token, Record)>,
     no_acked: VecDeque<(Token, NoAckedRecord)>,
     counters: Counters,
-    backoff: Duration,
+    /// Refused hand-overs, waiting for their time to be offered again.
+    retries: retries::Retries,
     commits: commits::Commits,
     transactions: transactions::Transactions,
     /// The user actors' lives: restarts, and roles down for good.
@@ -92,7 +89,7 @@ impl Pipeline {
             acked: VecDeque::new(),
             no_acked: VecDeque::new(),
             counters: Counters::default(),
-            backoff: FIRST_BACKOFF,
+            retries: retries::Retries::default(),
             commits: commits::Commits::default(),
             transactions: transactions::Transactions::new(config.transactional.is_some()),
             supervision: Supervision::new(),
@@ -255,7 +252,8 @@ impl Pipeline {
     }
 
     /// The earliest time the driver must call back: the next record deadline (none while
-    /// the downstream is down), a restart, a revocation's or the stop's time limit.
+    /// the downstream is down), a restart, a refused hand-over's or a failed commit's
+    /// retry, a revocation's or the stop's time limit.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         let records = self.book.next_deadline();
         let records = records
@@ -263,18 +261,20 @@ impl Pipeline {
             .map(|deadline| self.clock.real(deadline));
         let restart = self.supervision.next_restart();
         let others = self.commits.deadline().into_iter().chain(restart);
+        let others = others.chain(self.retries.next_due());
         records.into_iter().chain(others).min()
     }
 
     /// [`poll_timeout`](Self::poll_timeout) for a driver whose call-back is set for
     /// `armed`: `None` while that one still comes first, found without looking at every
-    /// partition (no deadline given since the last look, nor a commit retry, comes before
-    /// it). A call-back that comes early is harmless: the driver then looks again.
+    /// partition (no deadline given since the last look, nor a retry, comes before it). A
+    /// call-back that comes early is harmless: the driver then looks again.
     pub fn poll_timeout_before(&mut self, armed: Option<Instant>) -> Option<Instant> {
         match armed {
             Some(at)
                 if !self.book.has_new_deadline_before(self.clock.at(at))
                     && self.commits.deadline().is_none_or(|c| c >= at)
+                    && self.retries.next_due().is_none_or(|r| r >= at)
                     && self.supervision.next_restart().is_none_or(|r| r >= at) =>
             {
                 None
@@ -297,10 +297,10 @@ impl Pipeline {
         any && !self.transactions.fenced
     }
 
-    /// The next batch of outcomes to hand over, at most `handover_batch` records. None
-    /// once the producer is fenced: what a zombie hands over could never be committed.
-    /// Nothing goes to an outcome actor that is not running; while records lost with its
-    /// last instance are on trial, they go one at a time and alone.
+    /// The next new batch of outcomes to hand over (after [`poll_retry`](Self::poll_retry)'s),
+    /// at most `handover_batch` records. None once the producer is fenced: what a zombie
+    /// hands over could never be committed. Nothing goes to an outcome actor that is not
+    /// running; while records lost with its last instance are on trial, one at a time.
     pub fn poll_handover(&mut self) -> Option<HandOver> {
         if self.transactions.fenced {
             return None;
@@ -334,7 +334,7 @@ impl Pipeline {
     /// The outcome actor accepted a batch: its records may be committed.
     pub fn handle_accepted(&mut self, batch: &HandOver) {
         self.guards.careful_changed();
-        self.backoff = FIRST_BACKOFF;
+        self.retries.accepted();
         let tokens = batch.tokens();
         for &token in tokens {
             self.book.handed_over(token);

@@ -73,7 +73,7 @@ pub(super) struct Suspects {
     on_trial: [Option<Token>; 2],
 }
 
-fn side(role: Role) -> usize {
+pub(super) fn side(role: Role) -> usize {
     match role {
         Role::Acked => 0,
         _ => 1,
@@ -234,16 +234,6 @@ impl Pipeline {
         if batch_tokens.len() == 1 && *trial == Some(batch_tokens[0]) {
             *trial = None;
         }
-    }
-
-    /// The outcome actor refused a batch (or could not take it): returns how long to wait
-    /// before offering it again.
-    pub fn handle_refused(&mut self, batch: &HandOver, now: Instant) -> Duration {
-        self.counters.handover_failures += 1;
-        self.refused_since[side(batch.role())].get_or_insert(now);
-        let delay = self.backoff;
-        self.backoff = (self.backoff * 2).min(super::MAX_BACKOFF);
-        delay
     }
 
     /// Records set aside because the NoAckedActor died on them.

@@ -46,9 +46,9 @@ fn a_record_goes_from_fetch_to_commit() {
     let counters = pipeline.counters();
     assert_eq!((counters.acked, counters.nacked), (1, 1));
     assert_eq!((counters.late_answers, counters.handed_over), (1, 2));
-    let commit = pipeline.poll_commit().expect("commit_every reached");
+    let commit = pipeline.poll_commit(t0).expect("commit_every reached");
     assert_eq!(commit.offsets()[0].offset, 2);
-    assert_eq!(pipeline.poll_commit(), None);
+    assert_eq!(pipeline.poll_commit(t0), None);
 }
 
 #[test]
@@ -128,16 +128,15 @@ fn a_silent_record_times_out_at_its_deadline_and_the_timeout_says_when_to_call_b
 fn a_refused_batch_backs_off_doubling_until_one_is_accepted() {
     let mut pipeline = Pipeline::new(&config()).unwrap();
     let t0 = Instant::now();
-    let batch = HandOver::Acked(Vec::new(), Vec::new());
-    let delays: Vec<u128> = (0..8)
-        .map(|_| pipeline.handle_refused(&batch, t0).as_millis())
-        .collect();
+    let empty = || HandOver::Acked(Vec::new(), Vec::new());
+    let refuse = |pipeline: &mut Pipeline| {
+        let due = pipeline.handle_refused(empty(), t0);
+        due.duration_since(t0).as_millis()
+    };
+    let delays: Vec<u128> = (0..8).map(|_| refuse(&mut pipeline)).collect();
     assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
-    pipeline.handle_accepted(&batch);
-    assert_eq!(
-        pipeline.handle_refused(&batch, t0),
-        Duration::from_millis(100)
-    );
+    pipeline.handle_accepted(&empty());
+    assert_eq!(refuse(&mut pipeline), 100);
     assert_eq!(pipeline.counters().handover_failures, 9);
 }
 
@@ -196,12 +195,21 @@ fn a_revocation_ends_within_the_rebalance_timeout_and_hands_over_nothing_after()
         pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
         pipeline.poll_handover().expect("offset 1's batch")
     };
-    assert_eq!(pipeline.handle_refused(&refused, t0), FIRST_BACKOFF);
+    let due = pipeline.handle_refused(refused, t0);
+    assert_eq!(due, t0 + Duration::from_millis(100));
     pipeline.handle_answer(out[2].token, Verdict::Nack("no".into()), t0);
     pipeline.handle_answer(out[4].token, Verdict::Ack, t0);
 
     let id = pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);
     let limit = t0 + Duration::from_millis(6500);
+    assert_eq!(
+        pipeline.poll_timeout(),
+        Some(due),
+        "the refused batch's retry"
+    );
+    let offered = pipeline
+        .poll_retry(due)
+        .expect("offered again, unanswered yet");
     assert_eq!(
         pipeline.poll_timeout(),
         Some(limit),
@@ -224,7 +232,8 @@ fn a_revocation_ends_within_the_rebalance_timeout_and_hands_over_nothing_after()
     let batches = accept_all(&mut pipeline);
     let handed: Vec<_> = batches.iter().flat_map(|b| b.tokens()).collect();
     assert_eq!(handed, [&out[4].token], "partition 1's record only");
-    assert!(pipeline.still_held(refused).is_none());
+    let due = pipeline.handle_refused(offered, limit);
+    assert!(pipeline.poll_retry(due).is_none(), "not the refused batch");
     pipeline.handle_timeout(t0 + Duration::from_secs(40));
     assert!(pipeline.poll_handover().is_none());
     assert_eq!(pipeline.counters().timed_out, 0);
@@ -245,13 +254,14 @@ fn a_refused_batch_is_offered_again_while_its_partition_is_held() {
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
     let batch = pipeline.poll_handover().unwrap();
-    pipeline.handle_refused(&batch, t0);
-    let batch = pipeline.still_held(batch).expect("both partitions held");
+    let due = pipeline.handle_refused(batch, t0);
+    let batch = pipeline.poll_retry(due).expect("both partitions held");
     assert_eq!(batch.tokens().len(), 2);
+    let due = pipeline.handle_refused(batch, due);
     pipeline.handle_revoking(vec![(Arc::from("t"), 0)], t0);
     let released = t0 + config().revocation_wait();
     assert!(pipeline.poll_released(released).is_some());
-    let batch = pipeline.still_held(batch).expect("partition 1 is held");
+    let batch = pipeline.poll_retry(due).expect("partition 1 is held");
     assert_eq!(batch.tokens(), [out[1].token]);
 }
 
@@ -288,7 +298,7 @@ fn confirmed_commits_are_known_and_failed_ones_offered_again() {
     let plan = pipeline.take_commit().unwrap();
     let offsets = plan.offsets().to_vec();
     assert_eq!(pipeline.uncommitted(), offsets);
-    pipeline.handle_commit_failed(&offsets);
+    pipeline.handle_commit_failed(&offsets, t0);
     assert_eq!(pipeline.take_commit(), Some(plan), "offered again");
     pipeline.handle_committed(&offsets);
     assert!(pipeline.is_committed(&offsets));
@@ -306,8 +316,9 @@ fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
     pipeline.handle_answer(out[0].token, Verdict::Ack, t0);
     accept_all(&mut pipeline);
     let offsets = pipeline.take_commit().unwrap().offsets().to_vec();
+    let wait = |retry: Option<Instant>| retry.unwrap().duration_since(t0).as_millis();
     let waits: Vec<u128> = (0..5)
-        .map(|_| pipeline.handle_commit_failed(&offsets).as_millis())
+        .map(|_| wait(pipeline.handle_commit_failed(&offsets, t0)))
         .collect();
     assert_eq!(
         waits,
@@ -316,7 +327,7 @@ fn a_failed_commit_is_retried_soon_then_less_often_until_one_succeeds() {
     );
     pipeline.handle_committed(&offsets);
     assert_eq!(
-        pipeline.handle_commit_failed(&offsets).as_millis(),
+        wait(pipeline.handle_commit_failed(&offsets, t0)),
         50,
         "soon again after a success"
     );

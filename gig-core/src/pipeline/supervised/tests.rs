@@ -133,11 +133,12 @@ fn hand_overs_refused_past_the_limit_stall_the_consumer_until_one_is_accepted() 
     let mut p = pipeline();
     let t0 = Instant::now();
     let batch = acked_batch(&mut p, t0, 1);
-    p.handle_refused(&batch, t0);
+    let due = p.handle_refused(batch, t0);
     let limit = p.config.handover_refused_limit;
     assert!(p.stall(t0 + limit - ms(1)).is_none());
     let stall = p.stall(t0 + limit).unwrap();
     assert!(stall.contains("acked actor has refused"), "{stall}");
+    let batch = p.poll_retry(due).unwrap();
     p.handle_accepted(&batch);
     assert!(p.stall(t0 + limit).is_none());
 }

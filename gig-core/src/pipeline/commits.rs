@@ -7,37 +7,10 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use super::transactions::Transaction;
+use super::plan::CommitPlan;
 use super::Pipeline;
 use crate::ack_book::{CommitOffset, Partition};
 use crate::record::Record;
-
-/// What to commit, as the pipeline decides it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommitPlan {
-    /// Offsets committed on their own (at-least-once).
-    Offsets(Vec<CommitOffset>),
-    /// A Kafka transaction: outputs and offsets together (transactional mode).
-    Transaction(Transaction),
-}
-
-impl CommitPlan {
-    /// The offsets it commits.
-    pub fn offsets(&self) -> &[CommitOffset] {
-        match self {
-            CommitPlan::Offsets(offsets) => offsets,
-            CommitPlan::Transaction(txn) => &txn.offsets,
-        }
-    }
-
-    /// Whether there is nothing to do.
-    pub fn is_empty(&self) -> bool {
-        match self {
-            CommitPlan::Offsets(offsets) => offsets.is_empty(),
-            CommitPlan::Transaction(txn) => txn.is_empty(),
-        }
-    }
-}
 
 /// Names one revocation in progress, so that its answer reaches the one who asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::Pipeline;
 use crate::ack_book::Token;
 use crate::outcome::NoAckedRecord;
 use crate::record::Record;
@@ -52,6 +53,22 @@ impl HandOver {
             HandOver::Acked(..) => Role::Acked,
             HandOver::NoAcked(..) => Role::NoAcked,
         }
+    }
+}
+
+impl Pipeline {
+    /// Whether an outcome batch is full: hand it over now rather than wait for more.
+    pub fn has_full_batch(&self) -> bool {
+        let full = self.config.handover_batch;
+        let full = self.acked.len() >= full || self.no_acked.len() >= full;
+        full && !self.transactions.fenced
+    }
+
+    /// Whether any outcome waits to be handed over.
+    pub fn has_outcomes(&self) -> bool {
+        let suspects = self.suspects.holds(Role::Acked) || self.suspects.holds(Role::NoAcked);
+        let any = !self.acked.is_empty() || !self.no_acked.is_empty() || suspects;
+        any && !self.transactions.fenced
     }
 }
 

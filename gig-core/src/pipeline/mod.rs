@@ -17,6 +17,7 @@ mod counters;
 mod guarded;
 mod guards;
 mod handover;
+mod plan;
 mod progress;
 mod retries;
 mod supervised;
@@ -37,12 +38,13 @@ use crate::record::Record;
 use crate::supervision::{Role, Supervision};
 
 pub use catch_up::{CatchUp, PartitionEnd};
-pub use commits::{CommitPlan, ReleaseId};
+pub use commits::ReleaseId;
 pub use counters::Counters;
 pub use handover::{HandOver, Outbound};
+pub use plan::{CommitPlan, Transaction};
 pub use progress::PartitionProgress;
 pub use supervised::Stuck;
-pub use transactions::{Transaction, TransactionResult};
+pub use transactions::TransactionResult;
 
 /// The state of every record one consumer holds, from fetch to commit.
 pub struct Pipeline {
@@ -281,20 +283,6 @@ impl Pipeline {
             }
             _ => self.poll_timeout(),
         }
-    }
-
-    /// Whether an outcome batch is full: hand it over now rather than wait for more.
-    pub fn has_full_batch(&self) -> bool {
-        let full = self.config.handover_batch;
-        let full = self.acked.len() >= full || self.no_acked.len() >= full;
-        full && !self.transactions.fenced
-    }
-
-    /// Whether any outcome waits to be handed over.
-    pub fn has_outcomes(&self) -> bool {
-        let suspects = self.suspects.holds(Role::Acked) || self.suspects.holds(Role::NoAcked);
-        let any = !self.acked.is_empty() || !self.no_acked.is_empty() || suspects;
-        any && !self.transactions.fenced
     }
 
     /// The next new batch of outcomes to hand over (after [`poll_retry`](Self::poll_retry)'s),

@@ -14,30 +14,11 @@ use std::collections::HashMap;
 
 use log::{info, warn};
 
-use super::{CommitPlan, HandOver, Pipeline};
+use super::plan::{CommitPlan, Transaction};
+use super::{HandOver, Pipeline};
 use crate::ack_book::{CommitOffset, Partition, Token};
 use crate::producer_record::ProducerRecord;
 use crate::record::Record;
-
-/// One Kafka transaction: produce `outputs`, send `offsets` to the transaction, commit.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Transaction {
-    /// The offsets it commits, one per partition.
-    pub offsets: Vec<CommitOffset>,
-    /// What the outcome actors asked to produce for the records below those offsets: per
-    /// partition in offset order, each record's outputs in the order given.
-    pub outputs: Vec<ProducerRecord>,
-    /// Where each of its partitions is read again from if it is aborted: the last
-    /// committed offset (or, before any commit, the first record read).
-    pub rewind: Vec<CommitOffset>,
-}
-
-impl Transaction {
-    /// Whether there is nothing to produce and no offset to commit.
-    pub fn is_empty(&self) -> bool {
-        self.offsets.is_empty() && self.outputs.is_empty()
-    }
-}
 
 /// How a transaction ended, as its driver reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

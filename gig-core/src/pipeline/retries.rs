@@ -127,3 +127,6 @@ impl Pipeline {
             .unzip()
     }
 }
+
+#[cfg(test)]
+mod tests;

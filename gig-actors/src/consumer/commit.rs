@@ -47,9 +47,8 @@ impl ConsumerActor {
             for waiter in self.commit_waiters.drain(..) {
                 let _ = waiter.reply.send(Err(GigError::ThreadGone("commit")));
             }
-            // The pipeline still keeps a retry (before, none was made but the next commit
-            // period's): it meets the same end, with a warning, soon at first, then once a
-            // period.
+            // The pipeline keeps a retry: it meets the same end, with a warning, soon at
+            // first, then once a commit period.
             self.commit_ended(plan, CommitResult::Failed(KafkaError::Canceled));
         }
     }

@@ -12,12 +12,11 @@
 
 mod careful;
 mod catch_up;
-mod commits;
+mod commit;
 mod counters;
 mod guarded;
 mod guards;
 mod handover;
-mod plan;
 mod progress;
 mod retries;
 mod supervised;
@@ -38,10 +37,10 @@ use crate::record::Record;
 use crate::supervision::{Role, Supervision};
 
 pub use catch_up::{CatchUp, PartitionEnd};
-pub use commits::ReleaseId;
+pub use commit::plan::{CommitPlan, Transaction};
+pub use commit::ReleaseId;
 pub use counters::Counters;
 pub use handover::{HandOver, Outbound};
-pub use plan::{CommitPlan, Transaction};
 pub use progress::PartitionProgress;
 pub use supervised::Stuck;
 pub use transactions::TransactionResult;
@@ -60,7 +59,7 @@ pub struct Pipeline {
     counters: Counters,
     /// Refused hand-overs, waiting for their time to be offered again.
     retries: retries::Retries,
-    commits: commits::Commits,
+    commits: commit::Commits,
     transactions: transactions::Transactions,
     /// The user actors' lives: restarts, and roles down for good.
     supervision: Supervision,
@@ -92,7 +91,7 @@ impl Pipeline {
             no_acked: VecDeque::new(),
             counters: Counters::default(),
             retries: retries::Retries::default(),
-            commits: commits::Commits::default(),
+            commits: commit::Commits::default(),
             transactions: transactions::Transactions::new(config.transactional.is_some()),
             supervision: Supervision::new(),
             clock: supervised::DeadlineClock::default(),

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use log::{info, warn};
 
-use super::plan::{CommitPlan, Transaction};
+use super::commit::plan::{CommitPlan, Transaction};
 use super::{HandOver, Pipeline};
 use crate::ack_book::{CommitOffset, Partition, Token};
 use crate::producer_record::ProducerRecord;

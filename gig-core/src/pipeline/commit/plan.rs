@@ -1,6 +1,6 @@
 //! What the pipeline decides to commit: offsets on their own, or a Kafka transaction. The
-//! commit bookkeeping (`commits`) and the transactions (`transactions`) both plan them;
-//! neither imports the other.
+//! commit bookkeeping (this module's parent) and the transactions (`pipeline/transactions`)
+//! both plan them; neither imports the other.
 
 use crate::ack_book::CommitOffset;
 use crate::producer_record::ProducerRecord;

@@ -1,16 +1,20 @@
-//! The pipeline's commit bookkeeping: when to commit, what the broker confirmed, and the two
-//! moments a consumer commits for the last time: a revocation releasing partitions, and a
-//! stop.
+//! The pipeline's side of a commit. This module is its bookkeeping: when to commit, what the
+//! broker confirmed, and the two moments a consumer commits for the last time: a revocation
+//! releasing partitions, and a stop. [`plan`] is what a commit is ([`CommitPlan`]): offsets
+//! on their own, or a [`Transaction`](plan::Transaction). The client makes it (gig-actors'
+//! `client/commit`).
+
+pub(super) mod plan;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use super::plan::CommitPlan;
 use super::Pipeline;
 use crate::ack_book::{CommitOffset, Partition};
 use crate::record::Record;
+use plan::CommitPlan;
 
 /// Names one revocation in progress, so that its answer reaches the one who asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

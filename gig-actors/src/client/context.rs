@@ -24,7 +24,7 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 
 use crate::client::client_errors::ClientError;
 use crate::client::commit::execute_timed;
-use crate::client::commit_result::{CommitResult, Committed};
+use crate::client::commit::result::{CommitResult, Committed};
 use crate::client::log_lines;
 use crate::client::partitions::{names, partitions_of};
 use crate::client::shared::Shared;

@@ -1,15 +1,15 @@
 //! The Kafka side of one consumer: the librdkafka client and its two threads.
 //!
 //! - [`poller`]: the poll thread, the only caller of `poll`; it sends fetched records to the
-//!   actor, and at a stop makes the final commit ([`final_commit`]) and leaves the group
+//!   actor, and at a stop makes the final commit ([`commit::closing`]) and leaves the group
 //!   ([`leave`]).
 //! - [`context`]: librdkafka's callbacks, run inside `poll`: rebalances go to the actor,
 //!   statistics to [`shared`]; errors are classified and kept in [`client_errors`], and a
 //!   new fault is told to the actor.
-//! - [`committer`]: the commit thread; every commit, here or on the poll thread, goes
-//!   through [`commit::execute`]: [`commit::commit_sync`], or in the transactional mode a
-//!   transaction of the [`transactor`]; each is reported to the actor as
-//!   [`commit::Committed`].
+//! - [`commit`]: every commit: the commit thread ([`commit::thread`]) and the poll thread
+//!   make them through [`commit::execute`]: [`commit::commit_sync`], or in the transactional
+//!   mode a transaction of the [`transactor`]; each is reported to the actor as
+//!   [`commit::result::Committed`].
 //! - [`rewind`]: partitions read again from their last commit after an aborted
 //!   transaction, sought by the poll thread between two polls.
 //! - [`query`]: questions that wait for the broker (watermarks, committed offsets), on a
@@ -22,12 +22,9 @@
 
 pub(crate) mod client_errors;
 pub(crate) mod commit;
-pub(crate) mod commit_result;
-pub(crate) mod committer;
 pub(crate) mod consumer_queue;
 pub(crate) mod context;
 pub(crate) mod due;
-pub(crate) mod final_commit;
 pub(crate) mod gate;
 pub(crate) mod leave;
 pub(crate) mod log_lines;
@@ -54,7 +51,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 
 use crate::error::GigError;
-use commit_result::Committed;
+use commit::result::Committed;
 use consumer_queue::ConsumerQueue;
 use context::{ContextLinks, GigContext, GroupEvent};
 pub(crate) use poller::Faulted;
@@ -166,7 +163,9 @@ impl Client {
         let transactor = self.shared.transactor.clone();
         let committer = std::thread::Builder::new()
             .name("gig-committer".to_string())
-            .spawn(move || committer::run(committer_consumer, transactor, requests, committed))?;
+            .spawn(move || {
+                commit::thread::run(committer_consumer, transactor, requests, committed)
+            })?;
         self.committer = Some(committer);
         self.to_committer = Some(to_committer);
         Ok(())

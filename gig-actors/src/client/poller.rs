@@ -21,7 +21,7 @@ use log::{debug, error, warn};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::client::client_errors::ClientError;
-use crate::client::commit_result::CommitResult;
+use crate::client::commit::result::CommitResult;
 use crate::client::consumer_queue::{ConsumerQueue, FetchedMessage, Polled};
 use crate::client::context::GigContext;
 use crate::client::due::DueDelays;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use gig_core::Partition;
 
 use crate::client::client_errors::ClientErrors;
-use crate::client::final_commit::FinalCommit;
+use crate::client::commit::closing::FinalCommit;
 use crate::client::gate::InFlightGate;
 use crate::client::transactor::Transactor;
 

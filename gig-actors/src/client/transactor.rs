@@ -26,7 +26,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::util::Timeout;
 
-use crate::client::commit_result::CommitResult;
+use crate::client::commit::result::CommitResult;
 use crate::client::partitions::to_tpl;
 use crate::client::topic_handles::TopicHandles;
 use crate::client::txn_producer::{

@@ -1,6 +1,9 @@
-//! Commits: every commit period (`commit_interval`, or `transactional.interval` in the
-//! transactional mode), every `commit_every` handed-over records, and on a `Commit`
-//! request; the commit thread makes them and reports each result.
+//! The actor's side of a commit: its handlers of the [`Commit`] request and of
+//! `Committed`, the commit thread's report. It commits every commit period
+//! (`commit_interval`, or `transactional.interval` in the transactional mode), every
+//! `commit_every` handed-over records, and on a `Commit` request. The pipeline plans each
+//! commit (gig-core's `pipeline/commit`), and the client makes it (`client/commit`) and
+//! reports each result.
 
 use std::time::Instant;
 
@@ -12,7 +15,7 @@ use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 
 use super::{CommitWaiter, ConsumerActor};
-use crate::client::commit_result::{CommitResult, Committed};
+use crate::client::commit::result::{CommitResult, Committed};
 use crate::driver::Drives;
 use crate::error::GigError;
 

@@ -11,7 +11,7 @@ use rdkafka::error::KafkaError;
 use tokio::sync::oneshot;
 
 use super::ConsumerActor;
-use crate::client::commit_result::CommitResult;
+use crate::client::commit::result::CommitResult;
 use crate::client::poller::Closed;
 use crate::driver;
 use crate::error::GigError;

@@ -9,7 +9,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 
 use super::ConsumerActor;
-use crate::client::commit_result::CommitResult;
+use crate::client::commit::result::CommitResult;
 use crate::client::rewind::Rewound;
 use crate::error::GigError;
 

@@ -13,8 +13,8 @@ use actix::Recipient;
 use gig_core::{CommitOffset, CommitPlan, Marker, Partition};
 use rdkafka::consumer::BaseConsumer;
 
-use crate::client::commit::execute_timed;
-use crate::client::commit_result::Committed;
+use super::execute_timed;
+use super::result::Committed;
 use crate::client::context::GigContext;
 use crate::client::transactor::Transactor;
 

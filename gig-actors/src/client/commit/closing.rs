@@ -15,8 +15,8 @@ use gig_core::CommitPlan;
 use log::{info, warn};
 use rdkafka::consumer::{BaseConsumer, ConsumerContext};
 
-use crate::client::commit::execute;
-use crate::client::commit_result::CommitResult;
+use super::execute;
+use super::result::CommitResult;
 use crate::client::transactor::Transactor;
 
 /// How long a stop keeps retrying its final commit while the group rebalances.

@@ -1,10 +1,21 @@
-//! Every commit Gig makes, and its report to the actor.
+//! The client's side of a commit: every commit Gig makes, and its report to the actor.
 //!
 //! rdkafka's asynchronous commit reports its result only through a commit callback that
 //! the event-based `BaseConsumer` does not receive, so a failed commit would pass unseen.
 //! Every commit Gig makes is synchronous, off the actor's thread (on the commit thread, or
 //! on the poll thread during a revocation or a stop), and its result reported. In the
 //! transactional mode a commit is a transaction, run by the [`Transactor`].
+//!
+//! - [`thread`]: the commit thread, which makes the commits the actor plans.
+//! - [`closing`]: a stop's final commit, made by the poll thread.
+//! - [`result`]: how a commit ended ([`CommitResult`]), and the report of it to the actor
+//!   ([`Committed`]).
+//!
+//! All three go through [`execute`].
+
+pub(crate) mod closing;
+pub(crate) mod result;
+pub(crate) mod thread;
 
 use std::time::Instant;
 
@@ -12,9 +23,9 @@ use gig_core::{CommitOffset, CommitPlan};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 
-use crate::client::commit_result::{CommitResult, Committed};
 use crate::client::partitions::to_tpl;
 use crate::client::transactor::Transactor;
+use result::{CommitResult, Committed};
 
 /// Commits `offsets` and waits for the broker's answer.
 pub(crate) fn commit_sync<C: ConsumerContext>(

@@ -34,7 +34,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix::{MailboxError, Message, Recipient};
-use gig_core::{HandOver, Outputs, ProducerRecord, Record, Role, Source, SourceTokens, Token};
+use gig_core::{OutcomeBatch, Outputs, ProducerRecord, Record, Role, Source, SourceTokens, Token};
 
 use crate::supervisor::outcome::{DeathNotice, OutcomeActor};
 use crate::supervisor::Died;
@@ -200,28 +200,28 @@ type Offer = Pin<Box<dyn Future<Output = Result<Accepted, HandOverFailure>>>>;
 /// Offers a batch to its outcome actor: `Ok` once accepted, with the outputs it asked for.
 /// The message is cloned (one reference count per record) so that a refused batch can be
 /// offered again: its records must reach a handler before they are committed.
-pub(crate) fn offer(batch: &HandOver, actors: &OutcomeActors) -> Offer {
+pub(crate) fn offer(batch: &OutcomeBatch, actors: &OutcomeActors) -> Offer {
     match (batch, &actors.acked, &actors.no_acked) {
-        (HandOver::Acked(_, records), AckedRecipient::Accepts(to), _) => accepted(
+        (OutcomeBatch::Acked(_, records), AckedRecipient::Accepts(to), _) => accepted(
             to,
             Acked {
                 records: records.clone(),
             },
         ),
-        (HandOver::Acked(tokens, records), AckedRecipient::Produces(to), _) => {
+        (OutcomeBatch::Acked(tokens, records), AckedRecipient::Produces(to), _) => {
             let index = SourceTokens::new(records.iter().map(Source::of), tokens.iter().copied());
             let message = AckedTx {
                 records: records.clone(),
             };
             produced(to, message, index)
         }
-        (HandOver::NoAcked(_, records), _, NoAckedRecipient::Accepts(to)) => accepted(
+        (OutcomeBatch::NoAcked(_, records), _, NoAckedRecipient::Accepts(to)) => accepted(
             to,
             NoAcked {
                 records: records.clone(),
             },
         ),
-        (HandOver::NoAcked(tokens, records), _, NoAckedRecipient::Produces(to)) => {
+        (OutcomeBatch::NoAcked(tokens, records), _, NoAckedRecipient::Produces(to)) => {
             let sources = records.iter().map(|r| Source::of(&r.record));
             let index = SourceTokens::new(sources, tokens.iter().copied());
             let message = NoAckedTx {

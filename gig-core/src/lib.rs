@@ -16,9 +16,9 @@
 //! [`Token`]. The downstream's [`Verdict`] arrives with [`Pipeline::handle_answer`]; a
 //! record whose receiver died comes back with [`Pipeline::handle_dropped`], and one whose
 //! deadline passed with [`Pipeline::handle_timeout`] ([`Pipeline::poll_timeout`] says
-//! when to call it). [`Pipeline::poll_handover`] batches routed records into a
-//! [`HandOver`] for the Acked or NoAcked actor, and [`Pipeline::handle_accepted`] records
-//! that the actor took it. [`Pipeline::poll_commit`] then yields a [`CommitPlan`]: per
+//! when to call it). [`Pipeline::poll_handover`] batches routed records into an
+//! [`OutcomeBatch`] to hand over to the Acked or NoAcked actor, and
+//! [`Pipeline::handle_accepted`] records that the actor took it: its records are handed over. [`Pipeline::poll_commit`] then yields a [`CommitPlan`]: per
 //! partition, a [`CommitOffset`] one past the longest prefix of handed-over records, so a
 //! commit never passes a record whose outcome is not yet accepted.
 //!
@@ -93,8 +93,8 @@ pub use faults::{Fault, FaultBook, FaultKind, FaultScope};
 pub use outcome::{NoAckReason, NoAckedRecord, Verdict};
 pub use outputs::{Output, Outputs, Source};
 pub use pipeline::{
-    CatchUp, CommitPlan, Counters, HandOver, Outbound, PartitionEnd, PartitionProgress, Pipeline,
-    ReleaseId, Stuck, Transaction, TransactionResult,
+    CatchUp, CommitPlan, Counters, Outbound, OutcomeBatch, PartitionEnd, PartitionProgress,
+    Pipeline, ReleaseId, Stuck, Transaction, TransactionResult,
 };
 pub use producer_record::ProducerRecord;
 pub use record::{Header, Record, RecordBatchBuilder, RecordData, RecordParts};

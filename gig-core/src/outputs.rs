@@ -35,7 +35,7 @@ impl Source {
 /// One record to produce, and the source record it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
-    /// The record of the hand-over it was made from.
+    /// The record of the outcome batch it was made from.
     pub source: Source,
     /// What to produce.
     pub record: ProducerRecord,
@@ -62,7 +62,7 @@ impl Outputs {
         Outputs(Vec::new())
     }
 
-    /// Adds a record to produce for `source`, a record of the hand-over. A source may
+    /// Adds a record to produce for `source`, a record of the outcome batch. A source may
     /// have many outputs; they are produced in the order given.
     pub fn produce(&mut self, source: &Record, record: ProducerRecord) -> &mut Self {
         self.0.push(Output {

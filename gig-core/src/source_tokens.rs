@@ -1,4 +1,4 @@
-//! Which record of a hand-over an output came from, by its token.
+//! Which record of an outcome batch an output came from, by its token.
 //!
 //! An outcome actor answers a hand-over with outputs, each naming its source record. They
 //! nearly always come in the order of the records (one or more per record, some records
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::outputs::Source;
 
-/// The sources of a hand-over's records, each with its record's token (a
+/// The sources of an outcome batch's records, each with its record's token (a
 /// [`Token`](crate::Token) in Gig).
 ///
 /// ```
@@ -34,7 +34,7 @@ pub struct SourceTokens<T> {
 }
 
 impl<T: Copy> SourceTokens<T> {
-    /// The records' sources, in the hand-over's order, with their tokens.
+    /// The records' sources, in the batch's order, with their tokens.
     pub fn new(
         sources: impl IntoIterator<Item = Source>,
         tokens: impl IntoIterator<Item = T>,
@@ -46,7 +46,7 @@ impl<T: Copy> SourceTokens<T> {
         }
     }
 
-    /// The token of the record `source` names; `None` if it is not in the hand-over.
+    /// The token of the record `source` names; `None` if it is not in the batch.
     pub fn token_of(&mut self, source: &Source) -> Option<T> {
         if let Some(index) = &self.index {
             return index.get(source).copied();

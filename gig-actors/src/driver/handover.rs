@@ -2,7 +2,7 @@
 //! batches, and the actor's answer comes back through the mailbox.
 
 use actix::prelude::*;
-use gig_core::HandOver;
+use gig_core::OutcomeBatch;
 use log::error;
 
 use super::{arm_timer, expire_if_due, Drives};
@@ -17,8 +17,8 @@ pub(crate) struct FlushOutcomes;
 /// An outcome actor answered an offered batch: accepted, or why not.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
-pub(crate) struct HandedOver {
-    batch: HandOver,
+pub(crate) struct BatchAnswered {
+    batch: OutcomeBatch,
     result: Result<Accepted, HandOverFailure>,
     /// When the batch was offered, for the hand-over latency metric.
     offered: Stopwatch,
@@ -55,21 +55,21 @@ pub(crate) fn flush<A: Drives>(act: &mut A, ctx: &mut Context<A>) {
     }
 }
 
-/// Offers a batch to its outcome actor; the answer comes back as [`HandedOver`], with
+/// Offers a batch to its outcome actor; the answer comes back as [`BatchAnswered`], with
 /// what the actor asked to produce when it accepted.
 ///
 /// The offer waits in a task of its own, not in the actor's context: actix polls a
 /// context's futures only once its mailbox is empty, so under a steady stream of fetched
 /// batches the answers would wait there, unread, for as long as the stream lasts, and so
 /// would further offers once the outcome actor's mailbox is full (actix parks the sender).
-fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
+fn hand_over<A: Drives>(act: &mut A, batch: OutcomeBatch, ctx: &mut Context<A>) {
     let wiring = &act.driver().wiring;
     let request = outcome::offer(&batch, &wiring.outcomes);
     let offered = Stopwatch::start();
     let me = ctx.address();
     actix::spawn(async move {
         let result = request.await;
-        me.do_send(HandedOver {
+        me.do_send(BatchAnswered {
             batch,
             result,
             offered,
@@ -80,14 +80,14 @@ fn hand_over<A: Drives>(act: &mut A, batch: HandOver, ctx: &mut Context<A>) {
 /// An outcome actor answered: an accepted batch may be committed; a refused one waits in
 /// the pipeline for its back-off, and the timer brings it back to [`flush`]; one lost with
 /// an instance that died goes to the pipeline, which tries its records again alone.
-pub(crate) fn handed_over<A: Drives>(act: &mut A, answer: HandedOver, ctx: &mut Context<A>) {
-    let HandedOver {
+pub(crate) fn batch_answered<A: Drives>(act: &mut A, answer: BatchAnswered, ctx: &mut Context<A>) {
+    let BatchAnswered {
         batch,
         result,
         offered,
     } = answer;
     let metrics = &act.driver().metrics;
-    metrics.handed_over(&batch, offered, result.is_ok());
+    metrics.batch_answered(&batch, offered, result.is_ok());
     match result {
         Ok(outputs) => {
             let pipeline = &mut act.driver().pipeline;

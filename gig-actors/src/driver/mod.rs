@@ -25,7 +25,7 @@ mod handover;
 mod supervision;
 
 pub(crate) use handover::{
-    flush, flush_outcomes, handed_over, schedule_flush, FlushOutcomes, HandedOver,
+    batch_answered, flush, flush_outcomes, schedule_flush, BatchAnswered, FlushOutcomes,
 };
 pub(crate) use supervision::died;
 
@@ -100,7 +100,7 @@ pub(crate) trait Drives:
     Actor<Context = Context<Self>>
     + Handler<AnswersQueued>
     + Handler<FlushOutcomes>
-    + Handler<HandedOver>
+    + Handler<BatchAnswered>
     + Handler<Died>
 {
     fn driver(&mut self) -> &mut Driver;
@@ -114,7 +114,7 @@ pub(crate) trait Drives:
 }
 
 /// The four handlers every driver has, each passing its message on to this module:
-/// [`AnswersQueued`], [`FlushOutcomes`], [`HandedOver`] and [`Died`]. (A generic `impl`
+/// [`AnswersQueued`], [`FlushOutcomes`], [`BatchAnswered`] and [`Died`]. (A generic `impl`
 /// for every [`Drives`] is not allowed for actix's `Handler`, a trait of another crate.)
 macro_rules! driver_handlers {
     ($actor:ty) => {
@@ -138,11 +138,11 @@ macro_rules! driver_handlers {
             }
         }
 
-        impl actix::Handler<$crate::driver::HandedOver> for $actor {
+        impl actix::Handler<$crate::driver::BatchAnswered> for $actor {
             type Result = ();
 
-            fn handle(&mut self, m: $crate::driver::HandedOver, ctx: &mut actix::Context<Self>) {
-                $crate::driver::handed_over(self, m, ctx);
+            fn handle(&mut self, m: $crate::driver::BatchAnswered, ctx: &mut actix::Context<Self>) {
+                $crate::driver::batch_answered(self, m, ctx);
             }
         }
 

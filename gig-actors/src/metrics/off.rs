@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gig_core::{CommitOffset, HandOver, Role};
+use gig_core::{CommitOffset, OutcomeBatch, Role};
 
 #[derive(Debug)]
 pub(crate) struct Stopwatch;
@@ -31,7 +31,7 @@ impl Metrics {
         Metrics
     }
     #[inline(always)]
-    pub(crate) fn routed(&self, _: &HandOver) {}
+    pub(crate) fn routed(&self, _: &OutcomeBatch) {}
     #[inline(always)]
     pub(crate) fn latencies(&self) -> Latencies {
         Latencies
@@ -39,7 +39,7 @@ impl Metrics {
     #[inline(always)]
     pub(crate) fn late_answers(&self, _: u64) {}
     #[inline(always)]
-    pub(crate) fn handed_over(&self, _: &HandOver, _: Stopwatch, _: bool) {}
+    pub(crate) fn batch_answered(&self, _: &OutcomeBatch, _: Stopwatch, _: bool) {}
     #[inline(always)]
     pub(crate) fn commit(&self, _: bool, _: Option<Duration>) {}
     #[inline(always)]

@@ -7,7 +7,7 @@ use ::metrics::{
     counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Counter,
     Gauge, Histogram, Unit,
 };
-use gig_core::{CommitOffset, Fault, FaultKind, HandOver, NoAckReason, Role};
+use gig_core::{CommitOffset, Fault, FaultKind, NoAckReason, OutcomeBatch, Role};
 
 use super::names::*;
 use crate::stats::PartitionStats;
@@ -79,11 +79,11 @@ pub(crate) struct Metrics {
     commit_latency: Histogram,
 }
 
-/// The index of a hand-over's actor in the per-actor handles (`acked`, `no_acked`).
-fn actor(batch: &HandOver) -> usize {
+/// The index of an outcome batch's actor in the per-actor handles (`acked`, `no_acked`).
+fn actor(batch: &OutcomeBatch) -> usize {
     match batch {
-        HandOver::Acked(..) => 0,
-        HandOver::NoAcked(..) => 1,
+        OutcomeBatch::Acked(..) => 0,
+        OutcomeBatch::NoAcked(..) => 1,
     }
 }
 
@@ -117,10 +117,10 @@ impl Metrics {
 
     /// A batch leaves the pipeline for its outcome actor: its records' outcomes count
     /// once, however often the batch is offered.
-    pub(crate) fn routed(&self, batch: &HandOver) {
+    pub(crate) fn routed(&self, batch: &OutcomeBatch) {
         let records = match batch {
-            HandOver::Acked(_, records) => return self.acked.increment(records.len() as u64),
-            HandOver::NoAcked(_, records) => records,
+            OutcomeBatch::Acked(_, records) => return self.acked.increment(records.len() as u64),
+            OutcomeBatch::NoAcked(_, records) => records,
         };
         // Counted per reason first: one counter update per reason, not per record.
         let mut counts = [0u64; 6];
@@ -168,7 +168,7 @@ impl Metrics {
     }
 
     /// An outcome actor answered an offer made at `offered`.
-    pub(crate) fn handed_over(&self, batch: &HandOver, offered: Stopwatch, accepted: bool) {
+    pub(crate) fn batch_answered(&self, batch: &OutcomeBatch, offered: Stopwatch, accepted: bool) {
         let i = actor(batch);
         self.handover_latency[i].record(offered.0.elapsed());
         if !accepted {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::*;
-use super::{CommitPlan, HandOver};
+use super::{CommitPlan, OutcomeBatch};
 use crate::ack_book::{CommitOffset, Partition};
 use crate::config::ConsumerConfig;
 use crate::crash_marker::Marker;
@@ -191,7 +191,7 @@ fn a_record_processes_died_on_max_deliveries_times_goes_to_no_acked_as_crashed()
     p.handle_committed_state(&partition(), assignment, Some(7), metadata, None);
     assert!(fetch(&mut p, 7..9, t0).is_empty(), "never delivered again");
     let batch = p.poll_handover().unwrap();
-    let HandOver::NoAcked(_, records) = &batch else {
+    let OutcomeBatch::NoAcked(_, records) = &batch else {
         panic!("a no-acked hand-over: {batch:?}");
     };
     assert_eq!(records[0].record.offset(), 7);

@@ -21,37 +21,38 @@ pub struct Outbound {
     pub deadline: Instant,
 }
 
-/// A batch for an outcome actor. It is offered until accepted, then its tokens go back to
+/// The outcomes offered to one outcome actor in one hand-over. It is offered until
+/// accepted (its records are then handed over), then its tokens go back to
 /// [`Pipeline::handle_accepted`](super::Pipeline::handle_accepted).
 #[derive(Debug)]
-pub enum HandOver {
+pub enum OutcomeBatch {
     /// Acked records, for the AckedActor.
     Acked(Vec<Token>, Vec<Record>),
     /// Records that were not acked, each with its reason, for the NoAckedActor.
     NoAcked(Vec<Token>, Vec<NoAckedRecord>),
 }
 
-impl HandOver {
+impl OutcomeBatch {
     /// The records' tokens.
     pub fn tokens(&self) -> &[Token] {
         match self {
-            HandOver::Acked(tokens, _) | HandOver::NoAcked(tokens, _) => tokens,
+            OutcomeBatch::Acked(tokens, _) | OutcomeBatch::NoAcked(tokens, _) => tokens,
         }
     }
 
     /// Which outcome actor it goes to, for the log.
     pub fn kind(&self) -> &'static str {
         match self {
-            HandOver::Acked(..) => "acked",
-            HandOver::NoAcked(..) => "no-acked",
+            OutcomeBatch::Acked(..) => "acked",
+            OutcomeBatch::NoAcked(..) => "no-acked",
         }
     }
 
     /// The role of the actor it goes to.
     pub fn role(&self) -> Role {
         match self {
-            HandOver::Acked(..) => Role::Acked,
-            HandOver::NoAcked(..) => Role::NoAcked,
+            OutcomeBatch::Acked(..) => Role::Acked,
+            OutcomeBatch::NoAcked(..) => Role::NoAcked,
         }
     }
 }

@@ -40,7 +40,7 @@ pub use catch_up::{CatchUp, PartitionEnd};
 pub use commit::plan::{CommitPlan, Transaction};
 pub use commit::ReleaseId;
 pub use counters::Counters;
-pub use handover::{HandOver, Outbound};
+pub use handover::{Outbound, OutcomeBatch};
 pub use progress::PartitionProgress;
 pub use supervised::Stuck;
 pub use transactions::TransactionResult;
@@ -288,7 +288,7 @@ impl Pipeline {
     /// at most `handover_batch` records. None once the producer is fenced: what a zombie
     /// hands over could never be committed. Nothing goes to an outcome actor that is not
     /// running; while records lost with its last instance are on trial, one at a time.
-    pub fn poll_handover(&mut self) -> Option<HandOver> {
+    pub fn poll_handover(&mut self) -> Option<OutcomeBatch> {
         if self.transactions.fenced {
             return None;
         }
@@ -306,11 +306,11 @@ impl Pipeline {
             match role {
                 Role::Acked if !self.acked.is_empty() => {
                     let (tokens, records) = handover::first(&mut self.acked, size);
-                    return Some(HandOver::Acked(tokens, records));
+                    return Some(OutcomeBatch::Acked(tokens, records));
                 }
                 Role::NoAcked if !self.no_acked.is_empty() => {
                     let (tokens, records) = handover::first(&mut self.no_acked, size);
-                    return Some(HandOver::NoAcked(tokens, records));
+                    return Some(OutcomeBatch::NoAcked(tokens, records));
                 }
                 _ => {}
             }
@@ -319,7 +319,7 @@ impl Pipeline {
     }
 
     /// The outcome actor accepted a batch: its records may be committed.
-    pub fn handle_accepted(&mut self, batch: &HandOver) {
+    pub fn handle_accepted(&mut self, batch: &OutcomeBatch) {
         self.guards.careful_changed();
         self.retries.accepted();
         let tokens = batch.tokens();

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::{HandOver, Pipeline};
+use super::{OutcomeBatch, Pipeline};
 use crate::ack_book::Token;
 
 /// The first wait before a refused hand-over is offered again; it doubles up to
@@ -26,7 +26,7 @@ const NOT_RUNNING_RETRY: Duration = Duration::from_millis(10);
 /// came back first.
 #[derive(Debug)]
 pub(super) struct Retries {
-    waiting: BTreeMap<(Instant, u64), HandOver>,
+    waiting: BTreeMap<(Instant, u64), OutcomeBatch>,
     /// Numbers the batches in the order they came back.
     next: u64,
     /// The wait the next refusal gets.
@@ -44,7 +44,7 @@ impl Default for Retries {
 }
 
 impl Retries {
-    fn wait(&mut self, batch: HandOver, due: Instant) {
+    fn wait(&mut self, batch: OutcomeBatch, due: Instant) {
         self.waiting.insert((due, self.next), batch);
         self.next += 1;
     }
@@ -59,7 +59,7 @@ impl Retries {
         self.backoff = FIRST_BACKOFF;
     }
 
-    fn pop_due(&mut self, now: Instant) -> Option<HandOver> {
+    fn pop_due(&mut self, now: Instant) -> Option<OutcomeBatch> {
         let entry = self.waiting.first_entry()?;
         (entry.key().0 <= now).then(|| entry.remove())
     }
@@ -68,7 +68,7 @@ impl Retries {
 impl Pipeline {
     /// The outcome actor refused a batch (or could not take it): it is offered again after
     /// the back-off, by [`poll_retry`](Self::poll_retry). Returns when.
-    pub fn handle_refused(&mut self, batch: HandOver, now: Instant) -> Instant {
+    pub fn handle_refused(&mut self, batch: OutcomeBatch, now: Instant) -> Instant {
         self.counters.handover_failures += 1;
         self.refused_since[super::supervised::side(batch.role())].get_or_insert(now);
         let retries = &mut self.retries;
@@ -81,7 +81,7 @@ impl Pipeline {
     /// A batch found its outcome actor not running (it is being restarted): it is offered
     /// again once the restart is due, and no sooner than 10 ms from now. No
     /// refusal: the back-off stays as it is. Returns when.
-    pub fn handle_not_running(&mut self, batch: HandOver, now: Instant) -> Instant {
+    pub fn handle_not_running(&mut self, batch: OutcomeBatch, now: Instant) -> Instant {
         let restart = self.supervision.next_restart();
         let wait = restart.map_or(NOT_RUNNING_RETRY, |at| at.saturating_duration_since(now));
         let due = now + wait.max(NOT_RUNNING_RETRY);
@@ -94,7 +94,7 @@ impl Pipeline {
     /// with nothing left is dropped. The driver offers these before new work from
     /// [`poll_handover`](Self::poll_handover), as they were before, whether or not their
     /// actor runs: one not running answers so, and the batch waits again.
-    pub fn poll_retry(&mut self, now: Instant) -> Option<HandOver> {
+    pub fn poll_retry(&mut self, now: Instant) -> Option<OutcomeBatch> {
         while let Some(batch) = self.retries.pop_due(now) {
             if let Some(batch) = self.still_held(batch) {
                 return Some(batch);
@@ -105,15 +105,15 @@ impl Pipeline {
 
     /// `batch` without the records of partitions released since; `None` when nothing is
     /// left of it.
-    pub(super) fn still_held(&self, batch: HandOver) -> Option<HandOver> {
+    pub(super) fn still_held(&self, batch: OutcomeBatch) -> Option<OutcomeBatch> {
         let batch = match batch {
-            HandOver::Acked(tokens, records) => {
+            OutcomeBatch::Acked(tokens, records) => {
                 let (tokens, records) = self.held(tokens, records);
-                HandOver::Acked(tokens, records)
+                OutcomeBatch::Acked(tokens, records)
             }
-            HandOver::NoAcked(tokens, records) => {
+            OutcomeBatch::NoAcked(tokens, records) => {
                 let (tokens, records) = self.held(tokens, records);
-                HandOver::NoAcked(tokens, records)
+                OutcomeBatch::NoAcked(tokens, records)
             }
         };
         (!batch.tokens().is_empty()).then_some(batch)

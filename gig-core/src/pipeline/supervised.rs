@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use log::error;
 
-use super::{HandOver, Outbound, Pipeline};
+use super::{Outbound, OutcomeBatch, Pipeline};
 use crate::ack_book::{Partition, Token};
 use crate::outcome::{NoAckReason, NoAckedRecord};
 use crate::record::Record;
@@ -169,7 +169,7 @@ impl Pipeline {
     /// A batch was offered to an outcome actor that died before answering; `why` is how it
     /// died. A record that was offered alone is the one it died on; a larger batch's
     /// records are each offered again alone.
-    pub fn handle_handover_lost(&mut self, batch: HandOver, why: &str) {
+    pub fn handle_handover_lost(&mut self, batch: OutcomeBatch, why: &str) {
         let role = batch.role();
         let trial = &mut self.suspects.on_trial[side(role)];
         let convicted = batch.tokens().len() == 1 && *trial == Some(batch.tokens()[0]);
@@ -177,7 +177,7 @@ impl Pipeline {
             *trial = None;
         }
         match batch {
-            HandOver::Acked(tokens, records) if convicted => {
+            OutcomeBatch::Acked(tokens, records) if convicted => {
                 for (token, record) in tokens.into_iter().zip(records) {
                     error!("the acked actor died on {record} alone: it goes to the no-acked actor ({why})");
                     self.counters.panicked += 1;
@@ -185,7 +185,7 @@ impl Pipeline {
                     self.route_no_acked(token, record, NoAckReason::Panicked { message });
                 }
             }
-            HandOver::NoAcked(_, records) if convicted => {
+            OutcomeBatch::NoAcked(_, records) if convicted => {
                 for NoAckedRecord { record, .. } in records {
                     error!(
                         "the no-acked actor died on {record} alone: it is offered no more, its partition is committed no further, and fetching stops ({why})"
@@ -197,10 +197,10 @@ impl Pipeline {
                     });
                 }
             }
-            HandOver::Acked(tokens, records) => {
+            OutcomeBatch::Acked(tokens, records) => {
                 self.suspects.acked.extend(tokens.into_iter().zip(records));
             }
-            HandOver::NoAcked(tokens, records) => {
+            OutcomeBatch::NoAcked(tokens, records) => {
                 self.suspects
                     .no_acked
                     .extend(tokens.into_iter().zip(records));
@@ -209,7 +209,7 @@ impl Pipeline {
     }
 
     /// The next suspect to offer alone to `role`'s actor, unless one is on trial.
-    pub(super) fn poll_suspect(&mut self, role: Role) -> Option<HandOver> {
+    pub(super) fn poll_suspect(&mut self, role: Role) -> Option<OutcomeBatch> {
         let trial = &mut self.suspects.on_trial[side(role)];
         if trial.is_some() {
             return None;
@@ -217,11 +217,11 @@ impl Pipeline {
         let batch = match role {
             Role::Acked => {
                 let (token, record) = self.suspects.acked.pop_front()?;
-                HandOver::Acked(vec![token], vec![record])
+                OutcomeBatch::Acked(vec![token], vec![record])
             }
             _ => {
                 let (token, record) = self.suspects.no_acked.pop_front()?;
-                HandOver::NoAcked(vec![token], vec![record])
+                OutcomeBatch::NoAcked(vec![token], vec![record])
             }
         };
         *trial = Some(batch.tokens()[0]);

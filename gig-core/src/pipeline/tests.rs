@@ -16,7 +16,7 @@ fn offsets(outbound: &[Outbound]) -> Vec<i64> {
 }
 
 /// Hands over everything routed so far, as an outcome actor that accepts would.
-fn accept_all(pipeline: &mut Pipeline) -> Vec<HandOver> {
+fn accept_all(pipeline: &mut Pipeline) -> Vec<OutcomeBatch> {
     let mut batches = Vec::new();
     while let Some(batch) = pipeline.poll_handover() {
         pipeline.handle_accepted(&batch);
@@ -61,7 +61,7 @@ fn a_dropped_delivery_is_no_acked_at_once_and_a_later_drop_changes_nothing() {
     pipeline.handle_answer(out[1].token, Verdict::Ack, t0);
     pipeline.handle_dropped(out[1].token, t0);
     let batches = accept_all(&mut pipeline);
-    let HandOver::NoAcked(_, no_acked) = &batches[1] else {
+    let OutcomeBatch::NoAcked(_, no_acked) = &batches[1] else {
         panic!("{batches:?}");
     };
     assert_eq!(no_acked[0].reason, NoAckReason::Dropped);
@@ -117,7 +117,7 @@ fn a_silent_record_times_out_at_its_deadline_and_the_timeout_says_when_to_call_b
     assert!(!pipeline.has_outcomes());
     pipeline.handle_timeout(deadline);
     assert_eq!(pipeline.counters().timed_out, 1);
-    let Some(HandOver::NoAcked(_, records)) = pipeline.poll_handover() else {
+    let Some(OutcomeBatch::NoAcked(_, records)) = pipeline.poll_handover() else {
         panic!("a no-acked batch");
     };
     assert_eq!(records[0].reason.to_string(), "timed out after 3000 ms");
@@ -128,7 +128,7 @@ fn a_silent_record_times_out_at_its_deadline_and_the_timeout_says_when_to_call_b
 fn a_refused_batch_backs_off_doubling_until_one_is_accepted() {
     let mut pipeline = Pipeline::new(&config()).unwrap();
     let t0 = Instant::now();
-    let empty = || HandOver::Acked(Vec::new(), Vec::new());
+    let empty = || OutcomeBatch::Acked(Vec::new(), Vec::new());
     let refuse = |pipeline: &mut Pipeline| {
         let due = pipeline.handle_refused(empty(), t0);
         due.duration_since(t0).as_millis()

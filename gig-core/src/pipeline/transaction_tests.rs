@@ -55,7 +55,7 @@ fn ack_with_outputs<'a>(
         pipeline.handle_answer(o.token, Verdict::Ack, now);
     }
     while let Some(batch) = pipeline.poll_handover() {
-        let HandOver::Acked(tokens, records) = &batch else {
+        let OutcomeBatch::Acked(tokens, records) = &batch else {
             panic!("{batch:?}");
         };
         let outputs = tokens
@@ -116,7 +116,7 @@ fn a_sources_outputs_keep_their_order_and_sources_go_in_offset_order() {
         pipeline.handle_answer(o.token, Verdict::Ack, t0);
         // One hand-over per answer: the sources are accepted 2, 1, 0.
         while let Some(batch) = pipeline.poll_handover() {
-            let HandOver::Acked(tokens, records) = &batch else {
+            let OutcomeBatch::Acked(tokens, records) = &batch else {
                 panic!("{batch:?}");
             };
             let outputs = tokens
@@ -199,7 +199,7 @@ fn outputs_of_a_rewound_source_accepted_late_are_dropped() {
     let late = pipeline.poll_handover().unwrap();
     let doomed = transaction(pipeline.take_commit());
     pipeline.handle_transaction(doomed, TransactionResult::Aborted);
-    let HandOver::Acked(tokens, records) = &late else {
+    let OutcomeBatch::Acked(tokens, records) = &late else {
         panic!("{late:?}");
     };
     pipeline.handle_accepted_with(&late, vec![(tokens[0], out(&records[0]))]);

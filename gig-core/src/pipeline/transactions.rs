@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use log::{info, warn};
 
 use super::commit::plan::{CommitPlan, Transaction};
-use super::{HandOver, Pipeline};
+use super::{OutcomeBatch, Pipeline};
 use crate::ack_book::{CommitOffset, Partition, Token};
 use crate::producer_record::ProducerRecord;
 use crate::record::Record;
@@ -126,7 +126,7 @@ impl Pipeline {
     /// them in, and they are dropped with a warning.
     pub fn handle_accepted_with(
         &mut self,
-        batch: &HandOver,
+        batch: &OutcomeBatch,
         outputs: Vec<(Token, ProducerRecord)>,
     ) {
         if !outputs.is_empty() && !self.transactions.enabled {

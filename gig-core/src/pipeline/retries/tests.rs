@@ -18,7 +18,7 @@ fn pipeline(config: ConsumerConfig) -> Pipeline {
 }
 
 /// Acks one record of each of `partitions` at `now` and takes their batch.
-fn acked_batch(p: &mut Pipeline, partitions: std::ops::Range<i32>, now: Instant) -> HandOver {
+fn acked_batch(p: &mut Pipeline, partitions: std::ops::Range<i32>, now: Instant) -> OutcomeBatch {
     p.handle_fetched(partitions.map(|n| record(n, 0, None)).collect(), now);
     for o in p.poll_outbound() {
         p.handle_answer(o.token, Verdict::Ack, now);
@@ -26,7 +26,7 @@ fn acked_batch(p: &mut Pipeline, partitions: std::ops::Range<i32>, now: Instant)
     p.poll_handover().expect("a batch")
 }
 
-fn first_token(batch: &HandOver) -> Token {
+fn first_token(batch: &OutcomeBatch) -> Token {
     batch.tokens()[0]
 }
 
@@ -67,7 +67,7 @@ fn refused_batches_come_back_in_the_order_of_their_due_times() {
     assert_eq!(p.handle_refused(a, t0), t0 + ms(100));
     assert_eq!(p.handle_refused(b, t0), t0 + ms(200));
     // An accepted batch starts the back-off over: c, refused later, is due before b.
-    p.handle_accepted(&HandOver::Acked(Vec::new(), Vec::new()));
+    p.handle_accepted(&OutcomeBatch::Acked(Vec::new(), Vec::new()));
     assert_eq!(p.handle_refused(c, t0 + ms(50)), t0 + ms(150));
     assert_eq!(p.poll_timeout(), Some(t0 + ms(100)));
     let order: Vec<Token> = std::iter::from_fn(|| p.poll_retry(t0 + ms(200)))

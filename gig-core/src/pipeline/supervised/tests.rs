@@ -49,7 +49,7 @@ fn the_record_a_handler_panicked_on_goes_to_no_acked_as_panicked() {
     p.handle_answer(token, Verdict::Ack, t0);
     assert_eq!(p.counters().panicked, 1);
     assert_eq!(p.counters().late_answers, 1);
-    let Some(HandOver::NoAcked(_, records)) = p.poll_handover() else {
+    let Some(OutcomeBatch::NoAcked(_, records)) = p.poll_handover() else {
         panic!("a no-acked hand-over");
     };
     let reason = NoAckReason::Panicked {
@@ -60,7 +60,7 @@ fn the_record_a_handler_panicked_on_goes_to_no_acked_as_panicked() {
 }
 
 /// Hands over what is pending, as an outcome actor that died on record `dies_on` would.
-fn acked_batch(p: &mut Pipeline, t0: Instant, n: i64) -> HandOver {
+fn acked_batch(p: &mut Pipeline, t0: Instant, n: i64) -> OutcomeBatch {
     let records = (0..n).map(|o| record(0, o, None)).collect();
     p.handle_fetched(records, t0);
     for o in p.poll_outbound() {

@@ -9,6 +9,10 @@
 //!
 //! ## A record's path, poll to commit
 //!
+//! Each word in bold below names one thing, in these docs and in the code: the guide's
+//! [glossary](https://github.com/gig-rs/gig/blob/main/docs/guide.md#glossary) says which
+//! types and functions each maps to.
+//!
 //! 1. **Poll.** Each consumer has a poll thread of its own that reads librdkafka's queue and
 //!    sends the records to the actor in batches. When more than `max_in_flight` records
 //!    await their outcome, it stops polling (nothing is dropped or fetched twice) and

@@ -9,7 +9,10 @@
 //!
 //! [`Pipeline`] holds the state of every record one consumer has fetched and not yet
 //! committed. It does no I/O and reads no clock: `handle_*` methods take events with `now`,
-//! `poll_*` methods say what to do next.
+//! `poll_*` methods say what to do next. The words used here (deliver, route, hand over,
+//! outcome batch, commit plan, …) name one thing each: the guide's
+//! [glossary](https://github.com/gig-rs/gig/blob/main/docs/guide.md#glossary) maps them
+//! to the types and methods below.
 //!
 //! A record's path: [`Pipeline::handle_fetched`] tracks it, and
 //! [`Pipeline::poll_outbound`] gives it back as an [`Outbound`] to deliver, named by a

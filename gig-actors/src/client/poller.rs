@@ -7,8 +7,9 @@
 //! queue, in order with the records, so they are served here too (see [`context`](super::context)). It stops polling while
 //! the in-flight gate is shut: too many records in flight, or too many sent and not yet
 //! taken in by the actor. After an aborted transaction it seeks partitions back to
-//! their last commit, between two polls ([`rewind`](super::rewind)). At a stop it makes the
-//! final commit, leaves the group ([`leave`]), and says so with [`Closed`].
+//! their last commit, between two polls ([`rewind`]). At a stop it makes the
+//! final commit ([`closing`](super::commit::closing)), leaves the group
+//! ([`leave`]), and says so with [`Closed`].
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};

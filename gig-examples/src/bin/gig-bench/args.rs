@@ -13,7 +13,8 @@ use crate::settings::{fail, Settings, SILENT_IN_FLIGHT};
 /// GIGCI_BENCH_CONSUMER / GIGCI_BENCH_PRODUCER / GIGCI_BENCH_TXN_PRODUCER ("key=value,...")
 /// add librdkafka properties to the consumers (raw and Gig), the producer and Gig's
 /// transactional producer; GIGCI_BENCH_DEBUG sets raw's `debug`; GIGCI_BENCH_MAX_DELIVERIES
-/// sets Gig's crash-loop guard (0: off).
+/// sets Gig's crash-loop guard (0: off); GIGCI_BENCH_RAW_BATCH=N makes the raw phase read N
+/// records a call (rd_kafka_consume_batch_queue) instead of one (issue 30).
 #[derive(Parser, Debug)]
 #[command(name = "gig-bench", version)]
 pub(crate) struct Args {

@@ -17,6 +17,20 @@ pub(crate) fn from_beginning(topic: &str, partitions: i32) -> TopicPartitionList
     tpl
 }
 
+/// Every partition of `topic` from offset 0, as Gig's phases assign them
+/// (`PartitionStart { offset: Some(0) }`). A logical offset (`from_beginning`) needs a
+/// ListOffsets first, and one asked for before the consumer knows the partition's leader is
+/// retried after a fixed 500 ms (`rd_kafka_toppar_offset_request`): half a second before the
+/// first record that Gig's phases do not wait (the bench's topics are new, so 0 is their
+/// first record).
+pub(crate) fn from_zero(topic: &str, partitions: i32) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        let _ = tpl.add_partition_offset(topic, p, Offset::Offset(0));
+    }
+    tpl
+}
+
 /// Deletes a topic the benchmark made, so that repeated runs do not fill the broker's disk
 /// (each holds 200-500 MB); a failure only warns.
 pub(crate) async fn delete_topic(brokers: &str, topic: &str) {

@@ -1,24 +1,24 @@
 //! The consumer queue, polled as rdkafka's `BaseConsumer::poll` polls it, but with no
-//! allocation per message.
+//! allocation per message, and the fetch queue beside it ([`FetchQueue`]), read many
+//! messages at a time.
 //!
 //! rdkafka wraps every event it polls in an `Arc` so that the message it returns can outlive
 //! the call: one allocation and one free per record, and a clock read per poll. The poll
 //! thread copies each message into its batch at once and never keeps it, so here a fetched
-//! message is borrowed from its event and the event is destroyed when the borrow ends.
+//! message is borrowed from what owns it ([`FetchedMessage`]) and destroyed when the borrow
+//! ends.
 //!
 //! Every other event is served as rdkafka serves it (`client.rs`, `base_consumer.rs`, 0.39):
 //! logs and statistics go to the context's handlers, and a rebalance to the
-//! context's `rebalance`, on this thread and in queue order, before the records behind it.
-//! An error is returned with the partition or topic it names, which rdkafka drops.
+//! context's `rebalance`, on this thread, the partitions it assigns forwarded to the fetch
+//! queue first. An error is returned with the partition or topic it names, which rdkafka
+//! drops.
 //!
-//! The unsafe code is the calls into librdkafka. Its invariant: a [`FetchedMessage`] holds the only
-//! pointer to its event, and what it lends (key, payload, topic name, headers) lives as
-//! long as that event, which is destroyed once, by its drop. The queue handle is a
-//! reference of its own, released by [`ConsumerQueue`]'s drop. `valgrind_consumer_queue`
+//! The unsafe code is the calls into librdkafka. The queue handles are references of their
+//! own, released by [`ConsumerQueue`]'s and [`FetchQueue`]'s drops. `valgrind_consumer_queue`
 //! (tests) runs this under valgrind's memcheck.
 
-use std::ffi::{c_char, c_void, CStr};
-use std::marker::PhantomData;
+use std::ffi::{c_char, CStr};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,41 +33,53 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::client::client_errors::ClientError;
+use crate::client::fetch_queue::FetchQueue;
+use crate::client::polled::{self, Event, Polled};
 
-/// One reference to a consumer's queue (its main queue forwarded into it), and the
-/// consumer, which it keeps alive until the reference is released.
+/// One reference to a consumer's queue (its main queue forwarded into it), the fetch queue
+/// its partitions are forwarded to, and the consumer, which it keeps alive until both
+/// references are released.
 pub(crate) struct ConsumerQueue<C: ConsumerContext> {
     queue: NonNull<rdsys::rd_kafka_queue_t>,
+    fetch: Arc<FetchQueue<C>>,
     consumer: Arc<BaseConsumer<C>>,
 }
 
 // librdkafka's queues are locked inside; the handle may be used from any thread.
 unsafe impl<C: ConsumerContext> Send for ConsumerQueue<C> {}
 
-/// What one poll of the queue gave.
-pub(crate) enum Polled<'q> {
-    /// A fetched message, valid until dropped.
-    Message(FetchedMessage<'q>),
-    /// A consumer error, with the partition or topic it is about (a partition's end is
-    /// none: it is served and skipped).
-    Error(ClientError),
-    /// An event served here (a rebalance, a log line, statistics).
-    Served,
-    /// Nothing within the timeout.
-    Nothing,
-}
-
 impl<C: ConsumerContext> ConsumerQueue<C> {
     /// The queue of `consumer`, which must have a `group.id` (rdkafka then forwards the main
     /// queue into it); `None` without one.
     pub(crate) fn of(consumer: &Arc<BaseConsumer<C>>) -> Option<Self> {
+        let fetch = Arc::new(FetchQueue::new(consumer)?);
         // SAFETY: the client pointer is valid while `consumer` is; the call returns a new
         // reference to the queue (or null), which this value releases.
         let queue = unsafe { rdsys::rd_kafka_queue_get_consumer(consumer.client().native_ptr()) };
-        NonNull::new(queue).map(|queue| ConsumerQueue {
+        let queue = NonNull::new(queue)?;
+        // SAFETY: a valid queue; this value's drop calls `unwake` before it releases `fetch`.
+        unsafe { fetch.wake_on(queue.as_ptr()) };
+        Some(ConsumerQueue {
             queue,
+            fetch,
             consumer: consumer.clone(),
         })
+    }
+
+    /// The fetch queue, for a manual assignment to forward its partitions to.
+    pub(crate) fn fetch_queue(&self) -> Arc<FetchQueue<C>> {
+        self.fetch.clone()
+    }
+
+    /// Waits at most `timeout` for fetched messages (less if an event comes), takes at most
+    /// `most`, and gives each to `each`. Returns how many it took.
+    pub(crate) fn read_fetched(
+        &self,
+        timeout: Duration,
+        most: usize,
+        each: impl FnMut(Polled<'_>),
+    ) -> usize {
+        self.fetch.read(timeout, most, each)
     }
 
     /// Waits at most `timeout` for one event and serves it, or returns its message.
@@ -76,16 +88,15 @@ impl<C: ConsumerContext> ConsumerQueue<C> {
         let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         // SAFETY: the queue is valid while `self` is; the event returned is ours to destroy.
         let Some(event) =
-            NonNull::new(unsafe { rdsys::rd_kafka_queue_poll(self.queue.as_ptr(), ms) })
+            Event::polled(unsafe { rdsys::rd_kafka_queue_poll(self.queue.as_ptr(), ms) })
         else {
             return Polled::Nothing;
         };
-        let event = Event(event);
         // SAFETY: `event` is a live event.
         match unsafe { rdsys::rd_kafka_event_type(event.ptr()) } {
-            rdsys::RD_KAFKA_EVENT_FETCH => fetched(event),
+            rdsys::RD_KAFKA_EVENT_FETCH => polled::fetched(event),
             rdsys::RD_KAFKA_EVENT_REBALANCE => {
-                rebalance(consumer, &event);
+                rebalance(consumer, &self.fetch, &event);
                 Polled::Served
             }
             rdsys::RD_KAFKA_EVENT_ERROR => match error(&event) {
@@ -111,152 +122,20 @@ impl<C: ConsumerContext> ConsumerQueue<C> {
 
 impl<C: ConsumerContext> Drop for ConsumerQueue<C> {
     fn drop(&mut self) {
-        // SAFETY: the reference taken in `of`, released once, before the consumer (a field,
-        // dropped after this).
-        unsafe { rdsys::rd_kafka_queue_destroy(self.queue.as_ptr()) }
-    }
-}
-
-/// An event polled from the queue, destroyed on drop.
-struct Event(NonNull<rdsys::rd_kafka_event_t>);
-
-impl Event {
-    fn ptr(&self) -> *mut rdsys::rd_kafka_event_t {
-        self.0.as_ptr()
-    }
-}
-
-impl Drop for Event {
-    fn drop(&mut self) {
-        // SAFETY: polled from the queue and destroyed only here.
-        unsafe { rdsys::rd_kafka_event_destroy(self.ptr()) }
-    }
-}
-
-/// A fetched message, borrowed from its event.
-pub(crate) struct FetchedMessage<'q> {
-    message: NonNull<rdsys::rd_kafka_message_t>,
-    /// Owns the message; dropped after every borrow of it has ended.
-    _event: Event,
-    _queue: PhantomData<&'q ()>,
-}
-
-fn fetched<'q>(event: Event) -> Polled<'q> {
-    // SAFETY: a fetch event holds one message, owned by the event.
-    let message = unsafe { rdsys::rd_kafka_event_message_next(event.ptr()) };
-    let Some(message) = NonNull::new(message as *mut rdsys::rd_kafka_message_t) else {
-        return Polled::Served;
-    };
-    // SAFETY: the message lives as long as `event`, which the returned value owns.
-    let err = unsafe { message.as_ref().err };
-    match err {
-        RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR => Polled::Message(FetchedMessage {
-            message,
-            _event: event,
-            _queue: PhantomData,
-        }),
-        RDKafkaRespErr::RD_KAFKA_RESP_ERR__PARTITION_EOF => Polled::Served,
-        e => {
-            // SAFETY: a live message; its error string is NUL-terminated, owned by it, and
-            // its topic handle (if any) names the partition the error is about.
-            let (reason, topic, partition) = unsafe {
-                let raw = message.as_ref();
-                let reason = CStr::from_ptr(rdsys::rd_kafka_message_errstr(raw));
-                let topic = (!raw.rkt.is_null())
-                    .then(|| CStr::from_ptr(rdsys::rd_kafka_topic_name(raw.rkt)));
-                (reason, topic, raw.partition)
-            };
-            let topic = topic.map(|t| t.to_string_lossy());
-            Polled::Error(ClientError {
-                error: KafkaError::MessageConsumption(e.into()),
-                scope: FaultScope::of(topic.as_deref(), partition),
-                reason: reason.to_string_lossy().trim().to_string(),
-            })
+        // SAFETY: the reference taken in `of`, released once, before the fetch queue and the
+        // consumer (fields, dropped after this); no wake-up reaches the fetch queue after
+        // `unwake`.
+        unsafe {
+            FetchQueue::<C>::unwake(self.queue.as_ptr());
+            rdsys::rd_kafka_queue_destroy(self.queue.as_ptr());
         }
     }
-}
-
-impl FetchedMessage<'_> {
-    fn raw(&self) -> &rdsys::rd_kafka_message_t {
-        // SAFETY: valid while the event is, which `self` owns.
-        unsafe { self.message.as_ref() }
-    }
-
-    /// The topic name's bytes (librdkafka keeps the name NUL-terminated, as given).
-    pub(crate) fn topic_bytes(&self) -> &[u8] {
-        // SAFETY: a fetched message's topic handle is valid while the message is, and its
-        // name is a NUL-terminated string owned by the handle.
-        unsafe { CStr::from_ptr(rdsys::rd_kafka_topic_name(self.raw().rkt)).to_bytes() }
-    }
-
-    pub(crate) fn partition(&self) -> i32 {
-        self.raw().partition
-    }
-
-    pub(crate) fn offset(&self) -> i64 {
-        self.raw().offset
-    }
-
-    /// The timestamp in milliseconds, if the record has one.
-    pub(crate) fn timestamp_ms(&self) -> Option<i64> {
-        let mut kind = rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-        // SAFETY: a live message, and a place for the kind.
-        let ms = unsafe { rdsys::rd_kafka_message_timestamp(self.message.as_ptr(), &mut kind) };
-        let none = kind == rdsys::rd_kafka_timestamp_type_t::RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-        (ms != -1 && !none).then_some(ms)
-    }
-
-    pub(crate) fn key(&self) -> Option<&[u8]> {
-        let raw = self.raw();
-        // SAFETY: the key is `key_len` bytes owned by the message.
-        unsafe { bytes(raw.key, raw.key_len) }
-    }
-
-    pub(crate) fn payload(&self) -> Option<&[u8]> {
-        let raw = self.raw();
-        // SAFETY: the payload is `len` bytes owned by the message.
-        unsafe { bytes(raw.payload, raw.len) }
-    }
-
-    /// Calls `each` with every header's name and value. librdkafka parses them on first use.
-    pub(crate) fn for_each_header(&self, mut each: impl FnMut(&str, Option<&[u8]>)) {
-        let mut headers = ptr::null_mut();
-        // SAFETY: a live message; the headers it returns are owned by it.
-        let err = unsafe { rdsys::rd_kafka_message_headers(self.message.as_ptr(), &mut headers) };
-        if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR || headers.is_null() {
-            return;
-        }
-        for i in 0.. {
-            let mut name: *const c_char = ptr::null();
-            let mut value: *const c_void = ptr::null();
-            let mut size = 0;
-            // SAFETY: `headers` is the message's; name and value live as long as it.
-            let err = unsafe {
-                rdsys::rd_kafka_header_get_all(headers, i, &mut name, &mut value, &mut size)
-            };
-            if err != RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR {
-                return;
-            }
-            // SAFETY: a header name is NUL-terminated; the value `size` bytes, or null.
-            let name = unsafe { CStr::from_ptr(name) }.to_string_lossy();
-            let value = unsafe { bytes(value as *mut c_void, size) };
-            each(&name, value);
-        }
-    }
-}
-
-/// `len` bytes at `data`, or `None` for a null pointer.
-///
-/// # Safety
-/// A non-null `data` must point to `len` readable bytes that outlive `'a`.
-unsafe fn bytes<'a>(data: *mut c_void, len: usize) -> Option<&'a [u8]> {
-    (!data.is_null()).then(|| unsafe { std::slice::from_raw_parts(data as *const u8, len) })
 }
 
 /// Runs the context's `rebalance` with the event's partitions, as rdkafka does. rdkafka
 /// wraps the event's own list, with a constructor it keeps private; this copies what the
 /// context and the (un)assign read of it: topic, partition and offset.
-fn rebalance<C: ConsumerContext>(consumer: &BaseConsumer<C>, event: &Event) {
+fn rebalance<C: ConsumerContext>(consumer: &BaseConsumer<C>, fetch: &FetchQueue<C>, event: &Event) {
     // SAFETY: a live rebalance event.
     let err = unsafe { rdsys::rd_kafka_event_error(event.ptr()) };
     // SAFETY: a rebalance event's list is owned by the event, valid while it is.
@@ -273,8 +152,11 @@ fn rebalance<C: ConsumerContext>(consumer: &BaseConsumer<C>, event: &Event) {
         }
     }
     match err {
-        RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
-        | RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+            fetch.adopt(&tpl);
+            consumer.context().rebalance(consumer, err, &mut tpl);
+        }
+        RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
             consumer.context().rebalance(consumer, err, &mut tpl);
         }
         _ => warn!("invalid rebalance event: {err:?}"),

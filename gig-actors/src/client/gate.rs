@@ -75,6 +75,25 @@ impl InFlightGate {
         over || self.over_tracked.load(Ordering::Acquire) || self.over_uncommitted(in_flight)
     }
 
+    /// Poll thread: how many more records it may fetch, with `buffered` not yet sent,
+    /// before [`blocks`](Self::blocks) says stop.
+    pub(crate) fn room(&self, buffered: usize) -> usize {
+        if self.over_tracked.load(Ordering::Acquire) {
+            return 0;
+        }
+        let transit = self.in_transit(buffered);
+        let in_flight = transit + self.unresolved.load(Ordering::Acquire);
+        let room =
+            (self.limit.saturating_sub(in_flight)).min(MOST_IN_TRANSIT.saturating_sub(transit));
+        match self.uncommitted_limit {
+            Some(most) => {
+                let unconfirmed = self.unconfirmed.load(Ordering::Acquire);
+                room.min(most.saturating_sub(in_flight.saturating_add(unconfirmed)))
+            }
+            None => room,
+        }
+    }
+
     /// Transit counts too: records already fetched are delivered and handed over whatever
     /// the gate says, so they must be within the bound before they are fetched.
     fn over_uncommitted(&self, in_flight: usize) -> bool {

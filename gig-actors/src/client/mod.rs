@@ -25,11 +25,13 @@ pub(crate) mod commit;
 pub(crate) mod consumer_queue;
 pub(crate) mod context;
 pub(crate) mod due;
+pub(crate) mod fetch_queue;
 pub(crate) mod gate;
 pub(crate) mod leave;
 pub(crate) mod log_lines;
 pub(crate) mod niceness;
 pub(crate) mod partitions;
+pub(crate) mod polled;
 pub(crate) mod poller;
 pub(crate) mod query;
 pub(crate) mod rewind;
@@ -49,11 +51,13 @@ use log::warn;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
+use rdkafka::TopicPartitionList;
 
 use crate::error::GigError;
 use commit::result::Committed;
 use consumer_queue::ConsumerQueue;
 use context::{ContextLinks, GigContext, GroupEvent};
+use fetch_queue::FetchQueue;
 pub(crate) use poller::Faulted;
 pub(crate) use poller::PollSettings;
 use poller::{Closed, Fetched, PollerLinks, ToPoller};
@@ -93,6 +97,9 @@ pub(crate) struct Client {
     queries: Mutex<Vec<JoinHandle<()>>>,
     /// The consumer's queue, until the poll thread takes it.
     queue: Option<ConsumerQueue<GigContext>>,
+    /// The queue the poll thread reads fetched messages from, for a manual assignment to
+    /// forward its partitions to. Holds the consumer, so a close drops it with it.
+    fetch: Option<Arc<FetchQueue<GigContext>>>,
 }
 
 impl Client {
@@ -124,6 +131,7 @@ impl Client {
             let no_queue = KafkaError::ClientCreation("no consumer queue".to_string());
             GigError::kafka("creating the consumer")(no_queue)
         })?;
+        let fetch = Some(queue.fetch_queue());
         Ok(Client {
             consumer: Some(consumer),
             shared,
@@ -133,6 +141,7 @@ impl Client {
             committer: None,
             queries: Mutex::new(Vec::new()),
             queue: Some(queue),
+            fetch,
         })
     }
 
@@ -268,6 +277,18 @@ impl Client {
         *held = partitions;
     }
 
+    /// Assigns `partitions` (a manual assignment), their fetched messages forwarded to the
+    /// poll thread's fetch queue first.
+    pub(crate) fn assign(&self, partitions: &TopicPartitionList) -> Result<(), GigError> {
+        let (Some(consumer), Some(fetch)) = (&self.consumer, &self.fetch) else {
+            return Err(GigError::Stopped);
+        };
+        fetch.adopt(partitions);
+        consumer
+            .assign(partitions)
+            .map_err(GigError::kafka("assign"))
+    }
+
     /// The assigned partitions, as `topic/partition`.
     pub(crate) fn assignment(&self) -> Vec<String> {
         let Some(Ok(assignment)) = self.consumer.as_ref().map(|c| c.assignment()) else {
@@ -298,11 +319,13 @@ impl Client {
         if let Ok(mut queries) = self.queries.lock() {
             threads.append(&mut queries);
         }
+        let (queue, fetch) = (self.queue.take(), self.fetch.take());
         let consumer = self.consumer.take();
         move || {
             for thread in threads {
                 let _ = thread.join();
             }
+            drop((queue, fetch));
             drop(consumer);
         }
     }

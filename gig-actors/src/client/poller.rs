@@ -23,12 +23,13 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use crate::client::client_errors::ClientError;
 use crate::client::commit::result::CommitResult;
-use crate::client::consumer_queue::{ConsumerQueue, FetchedMessage, Polled};
+use crate::client::consumer_queue::ConsumerQueue;
 use crate::client::context::GigContext;
 use crate::client::due::DueDelays;
 use crate::client::leave;
 use crate::client::niceness;
 use crate::client::partitions::{self, set_paused};
+use crate::client::polled::{FetchedMessage, Polled};
 use crate::client::rewind::{self, RewindRequest, Rewound};
 use crate::client::shared::Shared;
 
@@ -108,6 +109,7 @@ pub(crate) fn run(
         actor,
         batch: RecordBatchBuilder::new(),
         delays: settings.wait_for_due.then(DueDelays::default),
+        mean: FETCH_BATCH_BYTES / 16,
     };
     let mut topics = TopicNames::default();
     let mut seen_revocations = shared.revocations.load(Ordering::SeqCst);
@@ -164,7 +166,9 @@ pub(crate) fn run(
         if let Some(delays) = &mut out.delays {
             delays.resume_due(&consumer);
         }
-        let polled = queue.poll(timeout);
+        // Events first, without waiting; then fetched messages, waiting for them (or for
+        // an event) up to `timeout`.
+        let polled = queue.poll(Duration::ZERO);
         // A revocation ran inside this poll: drop buffered records of revoked partitions.
         // They were never delivered or committed, so their next owner reads them.
         let revocations = shared.revocations.load(Ordering::SeqCst);
@@ -175,19 +179,41 @@ pub(crate) fn run(
                     .retain(|topic, partition| !revoked.contains(&(topic.clone(), partition)));
             }
         }
+        let halted = shared.halted.load(Ordering::Relaxed);
         match polled {
+            // A partition's messages reach the consumer queue only if it was assigned
+            // before its forwarding to the fetch queue.
             Polled::Message(message) => {
-                if !shared.halted.load(Ordering::Relaxed) {
+                if !halted {
                     push(&mut out.batch, &message, &mut topics, settings.headers);
                 }
                 timeout = Duration::ZERO;
-                if out.batch.len() < FETCH_BATCH && out.batch.byte_len() < FETCH_BATCH_BYTES {
-                    continue;
+                continue;
+            }
+            Polled::Served => continue,
+            Polled::Error(e) => report(&shared, &out.actor, &e),
+            Polled::Nothing => {
+                let most = shared.gate.room(out.batch.len()).min(out.room());
+                let read = if most == 0 {
+                    0
+                } else {
+                    queue.read_fetched(timeout, most, |polled| match polled {
+                        Polled::Message(message) if !halted => {
+                            push(&mut out.batch, &message, &mut topics, settings.headers);
+                        }
+                        Polled::Error(e) => report(&shared, &out.actor, &e),
+                        _ => {}
+                    })
+                };
+                if read > 0 {
+                    timeout = Duration::ZERO;
+                    if out.room() > 0 {
+                        continue;
+                    }
+                } else {
+                    timeout = IDLE_POLL;
                 }
             }
-            Polled::Served => {}
-            Polled::Error(e) => report(&shared, &out.actor, &e),
-            Polled::Nothing => timeout = IDLE_POLL,
         }
         if !out.send(&consumer, &shared) {
             return;
@@ -201,9 +227,22 @@ struct Outbox {
     batch: RecordBatchBuilder,
     /// With `wait_for_due`: partitions paused until their next record is due.
     delays: Option<DueDelays>,
+    /// The bytes per record of the last batch sent, to size the first read of the next.
+    mean: usize,
 }
 
 impl Outbox {
+    /// How many more records the batch takes: the rest of [`FETCH_BATCH`], and about as
+    /// many as fit in the rest of [`FETCH_BATCH_BYTES`] at the batch's mean record size.
+    fn room(&self) -> usize {
+        let (len, bytes) = (self.batch.len(), self.batch.byte_len());
+        if len >= FETCH_BATCH || bytes >= FETCH_BATCH_BYTES {
+            return 0;
+        }
+        let mean = bytes.checked_div(len).unwrap_or(self.mean).max(1);
+        (FETCH_BATCH - len).min(((FETCH_BATCH_BYTES - bytes) / mean).max(1))
+    }
+
     /// Sends the buffered records to the actor, but for those not yet due; `false` when
     /// the actor is gone.
     fn send(&mut self, consumer: &BaseConsumer<GigContext>, shared: &Shared) -> bool {
@@ -214,6 +253,7 @@ impl Outbox {
             debug!("consumer actor gone; poll thread exits");
             return false;
         }
+        self.mean = self.batch.byte_len() / self.batch.len();
         let mut records = Vec::with_capacity(self.batch.len());
         self.batch.finish(&mut records);
         if let Some(delays) = &mut self.delays {

@@ -92,10 +92,7 @@ impl Handler<Assign> for ConsumerActor {
             tpl.add_partition_offset(&p.topic, p.partition, offset)
                 .map_err(GigError::kafka("assign"))?;
         }
-        self.client
-            .kafka()?
-            .assign(&tpl)
-            .map_err(GigError::kafka("assign"))?;
+        self.client.assign(&tpl)?;
         info!("assigned {} partition(s) manually", msg.0.len());
         let partitions: Vec<_> = msg
             .0

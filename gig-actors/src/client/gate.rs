@@ -65,18 +65,20 @@ impl InFlightGate {
     /// Poll thread: whether to stop fetching, given `buffered` records not yet sent and
     /// whether it is already stopped (then it waits for the low mark).
     pub(crate) fn blocks(&self, buffered: usize, stopped: bool) -> bool {
+        if !stopped {
+            return self.room(buffered) == 0;
+        }
         let transit = self.in_transit(buffered);
         let in_flight = transit + self.unresolved.load(Ordering::Acquire);
-        let over = if stopped {
-            in_flight > self.low_mark() || transit > MOST_IN_TRANSIT / 2
-        } else {
-            in_flight >= self.limit || transit >= MOST_IN_TRANSIT
-        };
-        over || self.over_tracked.load(Ordering::Acquire) || self.over_uncommitted(in_flight)
+        in_flight > self.low_mark()
+            || transit > MOST_IN_TRANSIT / 2
+            || self.over_tracked.load(Ordering::Acquire)
+            || self.over_uncommitted(in_flight)
     }
 
     /// Poll thread: how many more records it may fetch, with `buffered` not yet sent,
-    /// before [`blocks`](Self::blocks) says stop.
+    /// before it must stop; 0 when it must stop now (what [`blocks`](Self::blocks) says
+    /// while not stopped).
     pub(crate) fn room(&self, buffered: usize) -> usize {
         if self.over_tracked.load(Ordering::Acquire) {
             return 0;
@@ -85,13 +87,10 @@ impl InFlightGate {
         let in_flight = transit + self.unresolved.load(Ordering::Acquire);
         let room =
             (self.limit.saturating_sub(in_flight)).min(MOST_IN_TRANSIT.saturating_sub(transit));
-        match self.uncommitted_limit {
-            Some(most) => {
-                let unconfirmed = self.unconfirmed.load(Ordering::Acquire);
-                room.min(most.saturating_sub(in_flight.saturating_add(unconfirmed)))
-            }
-            None => room,
-        }
+        let unconfirmed = self.unconfirmed.load(Ordering::Acquire);
+        self.uncommitted_limit.map_or(room, |most| {
+            room.min(most.saturating_sub(in_flight.saturating_add(unconfirmed)))
+        })
     }
 
     /// Transit counts too: records already fetched are delivered and handed over whatever

@@ -188,7 +188,9 @@ pub(crate) fn run(
                     push(&mut out.batch, &message, &mut topics, settings.headers);
                 }
                 timeout = Duration::ZERO;
-                continue;
+                if out.room() > 0 {
+                    continue;
+                }
             }
             Polled::Served => continue,
             Polled::Error(e) => report(&shared, &out.actor, &e),
